@@ -1,0 +1,35 @@
+"""Compute device choice: cuda, mps, cpu, chosen automatically, overridable."""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import InputError
+
+
+def pick_device(name: str | None = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU; otherwise the named device."""
+    if name in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise InputError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' requested but no CUDA GPU is available; use --device cpu")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError("device 'mps' requested but Apple MPS is not available; use --device cpu")
+    return dev
+
+
+def device_description(dev: torch.device) -> str:
+    """A human-readable device name, e.g. 'NVIDIA H100 80GB HBM3' or 'CPU (2 threads)'."""
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    if dev.type == "mps":
+        return "Apple MPS"
+    return f"CPU ({torch.get_num_threads()} threads)"

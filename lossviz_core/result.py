@@ -1,0 +1,120 @@
+"""In-memory results: a surface (ny, nx) or a line (nx,), with NaN where not computed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+QUANTITIES = ("train_loss", "train_acc", "test_loss", "test_acc")
+
+
+@dataclass
+class Trajectory:
+    """Saved checkpoints projected onto a PCA plane (coordinates relative to the final model)."""
+
+    epochs: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    off_plane: np.ndarray
+    loss: np.ndarray
+    explained_variance: tuple[float, float] = (float("nan"), float("nan"))
+    x_lstsq: np.ndarray | None = None
+    y_lstsq: np.ndarray | None = None
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        out = {
+            "epochs": np.asarray(self.epochs),
+            "x": np.asarray(self.x, dtype=float),
+            "y": np.asarray(self.y, dtype=float),
+            "off_plane": np.asarray(self.off_plane, dtype=float),
+            "loss": np.asarray(self.loss, dtype=float),
+            "explained_variance": np.asarray(self.explained_variance, dtype=float),
+        }
+        if self.x_lstsq is not None and self.y_lstsq is not None:
+            out["x_lstsq"] = np.asarray(self.x_lstsq, dtype=float)
+            out["y_lstsq"] = np.asarray(self.y_lstsq, dtype=float)
+        return out
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> Trajectory:
+        ev = a.get("explained_variance", np.array([np.nan, np.nan]))
+        return cls(
+            epochs=np.asarray(a["epochs"]),
+            x=np.asarray(a["x"], dtype=float),
+            y=np.asarray(a["y"], dtype=float),
+            off_plane=np.asarray(a.get("off_plane", np.full(len(a["x"]), np.nan)), dtype=float),
+            loss=np.asarray(a.get("loss", np.full(len(a["x"]), np.nan)), dtype=float),
+            explained_variance=(float(ev[0]), float(ev[1])),
+            x_lstsq=a.get("x_lstsq"),
+            y_lstsq=a.get("y_lstsq"),
+        )
+
+
+@dataclass
+class SurfaceResult:
+    """A computed (or partly computed) surface or line.
+
+    Grid orientation (design: Conventions): ``values[q][j, i] = f(x[i], y[j])``, shape
+    (ny, nx), the ``numpy.meshgrid(x, y)`` convention. A line has ``y is None`` and
+    arrays of shape (nx,). Missing points are NaN.
+    """
+
+    x: np.ndarray
+    y: np.ndarray | None
+    values: dict[str, np.ndarray]
+    done: np.ndarray
+    specs: dict[str, Any] = field(default_factory=dict)
+    trajectory: Trajectory | None = None
+    path: str | None = None
+
+    @classmethod
+    def empty(
+        cls, x: np.ndarray, y: np.ndarray | None, quantities: tuple[str, ...], specs=None
+    ) -> SurfaceResult:
+        shape = (len(x),) if y is None else (len(y), len(x))
+        return cls(
+            x=np.asarray(x, dtype=float),
+            y=None if y is None else np.asarray(y, dtype=float),
+            values={q: np.full(shape, np.nan) for q in quantities},
+            done=np.zeros(shape, dtype=bool),
+            specs=dict(specs or {}),
+        )
+
+    @property
+    def is_line(self) -> bool:
+        return self.y is None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.done.shape
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.done.all())
+
+    @property
+    def quantities(self) -> tuple[str, ...]:
+        return tuple(q for q in QUANTITIES if q in self.values)
+
+    def main_quantity(self) -> str:
+        """The loss to show by default: train if present, else test."""
+        for q in ("train_loss", "test_loss"):
+            if q in self.values:
+                return q
+        return next(iter(self.values))
+
+    def apply_chunk(self, indices: np.ndarray, values: dict[str, np.ndarray]) -> None:
+        """Write finished points (flat C-order indices) into the grids."""
+        for q, v in values.items():
+            if q in self.values:
+                self.values[q].reshape(-1)[indices] = v
+        self.done.reshape(-1)[indices] = True
+
+    def axis_labels(self) -> tuple[str, str]:
+        """Axis names: 'PC1: 77.2 %' on a PCA plane, else α / β."""
+        if self.trajectory is not None and np.all(np.isfinite(self.trajectory.explained_variance)):
+            ev = self.trajectory.explained_variance
+            return (f"PC1: {100 * ev[0]:.1f} %", f"PC2: {100 * ev[1]:.1f} %")
+        return ("α", "β")

@@ -1,0 +1,92 @@
+"""Run folders: a training run's ``run.json`` plus one checkpoint per saved epoch.
+
+Layout::
+
+    RUN/run.json          {"model": ModelSpec, "dataset": DatasetSpec, "train": {...},
+                           "checkpoints": [{"epoch": 0, "file": "model_0.pt"}, ...],
+                           "metrics": [{"epoch": 1, "train_loss": ..., ...}, ...]}
+    RUN/model_<epoch>.pt  {"state_dict": ..., "epoch": <epoch>}  (the reference's .t7 layout)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+RUN_FILE = "run.json"
+
+
+@dataclass
+class RunInfo:
+    """What a run folder holds. ``checkpoints`` is sorted by epoch; the last is the final model."""
+
+    path: Path
+    model: dict[str, Any]
+    dataset: dict[str, Any]
+    train: dict[str, Any]
+    checkpoints: list[tuple[int, Path]]
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def final_checkpoint(self) -> Path:
+        return self.checkpoints[-1][1]
+
+    @property
+    def model_name(self) -> str:
+        return str(self.model.get("name"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "dataset": self.dataset,
+            "train": self.train,
+            "checkpoints": [
+                {"epoch": int(e), "file": os.path.relpath(p, self.path)} for e, p in self.checkpoints
+            ],
+            "metrics": self.metrics,
+        }
+
+
+def checkpoint_name(epoch: int) -> str:
+    return f"model_{epoch}.pt"
+
+
+def read_run(run_dir: str | os.PathLike) -> RunInfo:
+    """Read a run folder; a missing or malformed one raises :class:`InputError`."""
+    path = Path(run_dir)
+    meta_path = path / RUN_FILE
+    if not meta_path.is_file():
+        raise InputError(f"{path} is not a run folder: it has no {RUN_FILE}")
+    try:
+        meta = json.loads(meta_path.read_text())
+        ckpts = sorted(
+            (int(c["epoch"]), path / c["file"]) for c in meta.get("checkpoints", [])
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{meta_path} is malformed: {exc}") from None
+    if not ckpts:
+        raise InputError(f"run folder {path} lists no checkpoints")
+    missing = [str(p) for _, p in ckpts if not p.is_file()]
+    if missing:
+        raise InputError(f"run folder {path} is missing checkpoint files: {', '.join(missing)}")
+    return RunInfo(
+        path=path,
+        model=dict(meta.get("model", {})),
+        dataset=dict(meta.get("dataset", {})),
+        train=dict(meta.get("train", {})),
+        checkpoints=ckpts,
+        metrics=list(meta.get("metrics", [])),
+    )
+
+
+def write_run(info: RunInfo) -> None:
+    """Write ``run.json`` atomically (a crash never leaves a half-written file)."""
+    info.path.mkdir(parents=True, exist_ok=True)
+    tmp = info.path / (RUN_FILE + ".tmp")
+    tmp.write_text(json.dumps(info.to_json(), indent=2))
+    os.replace(tmp, info.path / RUN_FILE)
