@@ -118,3 +118,19 @@ class SurfaceResult:
             ev = self.trajectory.explained_variance
             return (f"PC1: {100 * ev[0]:.1f} %", f"PC2: {100 * ev[1]:.1f} %")
         return ("α", "β")
+
+
+def fill_missing(z: np.ndarray) -> np.ndarray:
+    """A copy of ``z`` with each NaN replaced by the nearest finished point's value.
+
+    Used for live previews: with coarse-to-fine order the known points form a coarse grid,
+    so the preview is a blocky version of the final surface that sharpens as points arrive.
+    Non-finite computed values (inf) are kept. All-NaN input stays all NaN.
+    """
+    missing = np.isnan(z)
+    if not missing.any() or missing.all():
+        return z.copy()
+    from scipy.ndimage import distance_transform_edt
+
+    idx = distance_transform_edt(missing, return_distances=False, return_indices=True)
+    return z[tuple(idx)]

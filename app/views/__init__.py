@@ -1,0 +1,13 @@
+"""The landscape views: 3-D surface, 2-D contour map, 1-D line, side-by-side comparison.
+
+pyqtgraph is configured here, once, before any view is built: images are row-major so a
+grid ``Z[j, i] = f(x[i], y[j])`` (shape (ny, nx)) is drawn without transposing.
+"""
+
+import pyqtgraph as pg
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="w", foreground="k")
+
+from .display import DisplaySettings  # noqa: E402  (config must be set before views import pg items)
+
+__all__ = ["DisplaySettings"]

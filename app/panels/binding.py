@@ -1,0 +1,117 @@
+"""Bind plain Qt widgets to a named value of a state model, both ways (glue-style)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QSignalBlocker, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLineEdit,
+    QSpinBox,
+    QToolButton,
+    QWidget,
+)
+
+from ..state import ComputeState
+
+
+def combo(items: dict[str, str] | list[str]) -> QComboBox:
+    """A combo box whose item data are the values (dict: value → label)."""
+    box = QComboBox()
+    pairs = items.items() if isinstance(items, dict) else ((v, v) for v in items)
+    for value, label in pairs:
+        box.addItem(label, value)
+    return box
+
+
+def _write(widget: QWidget, value: Any) -> None:
+    """Show ``value`` in ``widget`` without emitting the widget's change signal."""
+    blocker = QSignalBlocker(widget)
+    if isinstance(widget, QComboBox):
+        i = widget.findData(value)
+        if i >= 0:
+            widget.setCurrentIndex(i)
+    elif isinstance(widget, QCheckBox):
+        widget.setChecked(bool(value))
+    elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+        widget.setValue(value)
+    elif isinstance(widget, PathEdit):
+        widget.setText(str(value))
+    elif isinstance(widget, QLineEdit):
+        widget.setText(str(value))
+    blocker.unblock()
+
+
+def bind(widget: QWidget, state: ComputeState, name: str) -> QWidget:
+    """Keep ``widget`` and ``state[name]`` equal; returns the widget."""
+    _write(widget, state[name])
+    if isinstance(widget, QComboBox):
+        widget.currentIndexChanged.connect(lambda _i: state.set(name, widget.currentData()))
+    elif isinstance(widget, QCheckBox):
+        widget.toggled.connect(lambda on: state.set(name, on))
+    elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+        widget.valueChanged.connect(lambda v: state.set(name, v))
+    elif isinstance(widget, PathEdit):
+        widget.pathChanged.connect(lambda p: state.set(name, p))
+    elif isinstance(widget, QLineEdit):
+        widget.editingFinished.connect(lambda: state.set(name, widget.text()))
+    state.changed.connect(lambda key: key == name and _write(widget, state[name]))
+    return widget
+
+
+class PathEdit(QWidget):
+    """A line edit with a '…' button that opens a file or folder chooser."""
+
+    pathChanged = Signal(str)
+
+    def __init__(self, mode: str = "file", file_filter: str = "", placeholder: str = "") -> None:
+        super().__init__()
+        self.mode = mode
+        self.file_filter = file_filter
+        self.edit = QLineEdit()
+        self.edit.setPlaceholderText(placeholder)
+        self.button = QToolButton()
+        self.button.setText("…")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.edit, 1)
+        lay.addWidget(self.button)
+        self.edit.editingFinished.connect(lambda: self.pathChanged.emit(self.edit.text()))
+        self.button.clicked.connect(self.browse)
+
+    def text(self) -> str:
+        return self.edit.text()
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt naming)
+        self.edit.setText(text)
+
+    def browse(self) -> None:
+        start = self.edit.text()
+        if self.mode == "dir":
+            path = QFileDialog.getExistingDirectory(self, "Choose a folder", start)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Choose a file", start, self.file_filter)
+        if path:
+            self.edit.setText(path)
+            self.pathChanged.emit(path)
+
+
+def double_spin(lo: float, hi: float, decimals: int = 3, step: float = 0.1) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(lo, hi)
+    box.setDecimals(decimals)
+    box.setSingleStep(step)
+    box.setKeyboardTracking(False)  # one change per finished edit, not per keystroke
+    return box
+
+
+def int_spin(lo: int, hi: int) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setKeyboardTracking(False)
+    return box

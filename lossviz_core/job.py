@@ -1,0 +1,183 @@
+"""A landscape job: specs → model, data, directions, evaluator → a surface or a line.
+
+The one way through the engine, shared by the CLI, notebooks and the GUI worker::
+
+    job = prepare(ModelSpec(...), DatasetSpec(...), DirectionSpec(...), SurfaceSpec(...))
+    for chunk in job.iter(out="surface.h5"):
+        ...                      # progress; stop iterating to cancel
+    result = job.result          # filled in place as chunks arrive
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__
+from .checkpoints import load_into
+from .data import Dataset, load_dataset
+from .device import device_description, pick_device
+from .directions import Directions, make_directions
+from .errors import InputError
+from .evaluate import Evaluator
+from .models import build_model, model_info
+from .progress import Chunk
+from .result import SurfaceResult
+from .spec import DatasetSpec, DirectionSpec, ModelSpec, SurfaceSpec
+from .store import SurfaceStore
+from .surface import iter_surface, make_result
+
+
+@dataclasses.dataclass
+class Job:
+    """Everything needed to compute one surface or line; ``result`` fills in place."""
+
+    model_spec: ModelSpec
+    dataset_spec: DatasetSpec
+    direction_spec: DirectionSpec
+    surface_spec: SurfaceSpec
+    model: torch.nn.Module
+    data: Dataset
+    directions: Directions
+    evaluator: Evaluator
+    device: torch.device
+    result: SurfaceResult
+    prepare_seconds: float = 0.0
+
+    @property
+    def device_text(self) -> str:
+        return device_description(self.device)
+
+    def specs(self) -> dict[str, Any]:
+        """The specs that made this result, as stored in result files."""
+        return {
+            "model": self.model_spec.to_dict(),
+            "dataset": self.dataset_spec.to_dict(),
+            "directions": self.direction_spec.to_dict(),
+            "surface": self.surface_spec.to_dict(),
+            "directions_info": _jsonable(self.directions.info),
+            "evaluator": _jsonable(self.evaluator.info),
+            "device": self.device_text,
+            "torch": torch.__version__,
+            "lossviz": __version__,
+        }
+
+    def with_surface(self, surface: SurfaceSpec) -> Job:
+        """The same model, data and directions on new ranges (zoom): no reloading."""
+        if (surface.y is None) != (self.surface_spec.y is None):
+            raise InputError("zooming cannot switch between a surface and a line")
+        if surface.split != self.surface_spec.split or surface.loss != self.surface_spec.loss:
+            evaluator = _make_evaluator(self.model, self.directions, self.data, surface, self.device)
+        else:
+            evaluator = self.evaluator
+        job = dataclasses.replace(self, surface_spec=surface, evaluator=evaluator)
+        job.result = make_result(surface)
+        job.result.trajectory = self.result.trajectory
+        job.result.specs = job.specs()
+        return job
+
+    def iter(
+        self, out: str | os.PathLike | None = None, resume: bool = False, overwrite: bool = False
+    ) -> Generator[Chunk, None, SurfaceResult]:
+        """Compute the missing points, yielding chunks; with ``out``, written as they finish.
+
+        With a PCA plane the trajectory's own losses are evaluated after the grid.
+        """
+        store = None
+        if out is not None:
+            store = SurfaceStore.open(out, self.result, resume=resume, overwrite=overwrite)
+        yield from iter_surface(self.evaluator, self.result, store)
+        traj = self.result.trajectory
+        if traj is not None and np.isnan(traj.loss).any():
+            traj.loss = self._trajectory_losses()
+            if store is not None:
+                store.write_trajectory(traj)
+        return self.result
+
+    def _trajectory_losses(self) -> np.ndarray:
+        from .runs import read_run
+        from .checkpoints import load_state_dict
+
+        run = read_run(self.direction_spec.pca_run)
+        key = f"{self.surface_spec.splits[0]}_loss"
+        epochs = list(self.result.trajectory.epochs)
+        losses = []
+        for epoch, path in run.checkpoints:
+            if epoch in epochs:
+                losses.append(self.evaluator.evaluate_state(load_state_dict(path))[key])
+        return np.asarray(losses, dtype=float)
+
+
+def _jsonable(d: dict) -> dict:
+    out = {}
+    for k, v in (d or {}).items():
+        if isinstance(v, (np.floating, np.integer)):
+            v = v.item()
+        elif isinstance(v, (np.ndarray, tuple)):
+            v = np.asarray(v).tolist()
+        elif isinstance(v, torch.device):
+            v = str(v)
+        if isinstance(v, (str, int, float, bool, list, type(None))):
+            out[k] = v
+        elif isinstance(v, dict):
+            out[k] = _jsonable(v)
+        else:
+            out[k] = str(v)
+    return out
+
+
+def _make_evaluator(model, directions, data, surface: SurfaceSpec, device) -> Evaluator:
+    n_points = int(np.prod(surface.shape))
+    return Evaluator(model, directions, data, splits=surface.splits, loss=surface.loss,
+                     device=device, precision=surface.precision,
+                     batch_size=surface.batch_size, n_points=n_points)
+
+
+def prepare(
+    model: ModelSpec, dataset: DatasetSpec, directions: DirectionSpec, surface: SurfaceSpec
+) -> Job:
+    """Load the model and data, make the directions and probe the evaluator.
+
+    Slow for large data (loads the dataset onto the device): run it off the GUI thread.
+    Bad input raises a :class:`~lossviz_core.errors.LossVizError` with a one-line message.
+    """
+    t0 = time.perf_counter()
+    info = model_info(model.name)
+    device = pick_device(surface.device)
+    if directions.method == "target" and surface.y is not None and not directions.target_checkpoint:
+        raise InputError("the target direction needs a second checkpoint")
+    net = build_model(model.name)
+    if model.checkpoint:
+        load_into(net, model.checkpoint)
+    elif directions.method != "pca":
+        raise InputError("choose a checkpoint to look at (an untrained model has no landscape "
+                         "worth plotting), or use --demo")
+    data = load_dataset(dataset, device)
+    if tuple(data.input_shape) != tuple(info.input_shape):
+        raise InputError(
+            f"model {model.name} expects inputs of shape {tuple(info.input_shape)} but dataset "
+            f"{dataset.name} has {tuple(data.input_shape)}"
+        )
+    if "test" in surface.splits and data.test is None:
+        raise InputError(f"dataset {dataset.name} has no test split; use --split train")
+    net.to(device).eval()
+    dirs = make_directions(net, directions, two_d=surface.y is not None).to(device)
+    evaluator = _make_evaluator(net, dirs, data, surface, device)
+    result = make_result(surface)
+    result.trajectory = dirs.trajectory
+    job = Job(model, dataset, directions, surface, net, data, dirs, evaluator, device, result)
+    result.specs = job.specs()
+    job.prepare_seconds = time.perf_counter() - t0
+    return job
+
+
+def resolve_path(p: str | os.PathLike | None) -> str | None:
+    """An absolute path string (specs stored in files should not depend on the cwd)."""
+    return None if p in (None, "") else str(Path(p).expanduser().resolve())

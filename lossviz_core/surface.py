@@ -1,0 +1,109 @@
+"""Grid computation: coarse-to-fine point order and the ``iter_surface`` generator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from typing import Protocol
+
+import numpy as np
+
+from .progress import Chunk
+from .result import SurfaceResult
+from .spec import SurfaceSpec
+
+
+class PointEvaluator(Protocol):
+    chunk_size: int
+
+    def evaluate(self, coords: np.ndarray) -> dict[str, np.ndarray]: ...
+
+
+def bisection_depth(n: int) -> np.ndarray:
+    """Depth of each index of an axis of ``n`` points under recursive bisection.
+
+    The two ends have depth 0, the middle depth 1, the quarter points depth 2, ... so
+    the indices of depth <= d form an evenly spread coarse grid that always spans the
+    whole range.
+    """
+    depth = np.full(n, -1, dtype=int)
+    depth[0] = depth[n - 1] = 0
+    level, intervals = 0, [(0, n - 1)]
+    while intervals:
+        level += 1
+        nxt = []
+        for a, b in intervals:
+            if b - a > 1:
+                m = (a + b) // 2
+                depth[m] = level
+                nxt += [(a, m), (m, b)]
+        intervals = nxt
+    return depth
+
+
+def plan_order(shape: tuple[int, ...]) -> np.ndarray:
+    """Flat C-order indices of a grid of ``shape``, coarse to fine.
+
+    A point's level is the larger of its row and column bisection depths; points are
+    visited level by level, so after each level the finished points form a complete
+    coarser grid over the whole range.
+    """
+    if len(shape) == 1:
+        level = bisection_depth(shape[0])
+    else:
+        ny, nx = shape
+        level = np.maximum.outer(bisection_depth(ny), bisection_depth(nx)).ravel()
+    return np.argsort(level, kind="stable")
+
+
+def grid_coords(result: SurfaceResult, indices: np.ndarray) -> np.ndarray:
+    """(k, 1) or (k, 2) coordinates (α, β) of flat grid indices."""
+    if result.y is None:
+        return result.x[indices][:, None]
+    nx = len(result.x)
+    return np.stack([result.x[indices % nx], result.y[indices // nx]], axis=1)
+
+
+def iter_surface(
+    evaluator: PointEvaluator,
+    result: SurfaceResult,
+    store=None,
+    chunk_size: int | None = None,
+) -> Generator[Chunk, None, SurfaceResult]:
+    """Compute every point of ``result`` not yet done, coarse to fine.
+
+    Yields a :class:`Chunk` per batch of finished points (already written into
+    ``result`` and, when given, the ``store``); returns ``result``. Cancel by stopping the
+    iteration: finished chunks stay in ``result`` and the file, and a resumed run computes
+    only the rest. The first chunks are small so a coarse preview appears at once.
+    """
+    order = plan_order(result.shape)
+    todo = order[~result.done.reshape(-1)[order]]
+    total = int(result.done.size)
+    done = total - len(todo)
+    limit = max(1, int(chunk_size or evaluator.chunk_size))
+    size = min(limit, 4)
+    start_t = time.perf_counter()
+    computed = 0
+    pos = 0
+    while pos < len(todo):
+        idx = todo[pos:pos + size]
+        values = evaluator.evaluate(grid_coords(result, idx))
+        result.apply_chunk(idx, values)
+        if store is not None:
+            store.write_chunk(idx, values)
+        pos += len(idx)
+        done += len(idx)
+        computed += len(idx)
+        elapsed = time.perf_counter() - start_t
+        yield Chunk(indices=idx, values=values, done=done, total=total, elapsed=elapsed,
+                    points_per_second=computed / elapsed if elapsed > 0 else 0.0)
+        size = min(limit, size * 2)
+    return result
+
+
+def make_result(spec: SurfaceSpec, specs: dict | None = None) -> SurfaceResult:
+    """An empty result (NaN everywhere) for the grid of ``spec``."""
+    quantities = tuple(f"{s}_{q}" for s in spec.splits for q in ("loss", "acc"))
+    y = None if spec.y is None else spec.y.values()
+    return SurfaceResult.empty(spec.x.values(), y, quantities, specs)

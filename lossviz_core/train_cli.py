@@ -1,0 +1,68 @@
+"""``lossviz train``: arguments and the progress loop (kept apart from the landscape CLI)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import InputError
+from .spec import DatasetSpec
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="zoo model name (see `lossviz models`)")
+    p.add_argument("--dataset", default="digits", help="digits | cifar10 | tensors:FILE.npz")
+    p.add_argument("--data-root", help="dataset folder (cifar10)")
+    p.add_argument("--download", action="store_true", help="download the dataset if missing")
+    p.add_argument("--subsample", type=int)
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--nesterov", action="store_true")
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--schedule", choices=("constant", "step", "cosine"), default="constant")
+    p.add_argument("--step-epochs", help="comma-separated epochs where the lr drops (step)")
+    p.add_argument("--gamma", type=float, default=0.1, help="lr factor at each step")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--save-every", type=int, default=1, help="save a checkpoint every K epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", dest="init_checkpoint", help="start from this checkpoint")
+    p.add_argument("--augment", choices=("auto", "on", "off"), default="auto")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
+    p.add_argument("--out", required=True, help="run folder to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+
+
+def run_train(a: argparse.Namespace) -> int:
+    from .train import TrainSpec, iter_training
+
+    steps = None
+    if a.step_epochs:
+        try:
+            steps = tuple(int(s) for s in a.step_epochs.split(","))
+        except ValueError:
+            raise InputError(f"--step-epochs wants comma-separated epochs, got {a.step_epochs!r}") from None
+    spec = TrainSpec(
+        model=a.model,
+        dataset=DatasetSpec(name=a.dataset, root=a.data_root, download=a.download,
+                            subsample=a.subsample),
+        optimizer=a.optimizer, lr=a.lr, momentum=a.momentum, nesterov=a.nesterov,
+        weight_decay=a.weight_decay, schedule=a.schedule, step_epochs=steps, gamma=a.gamma,
+        batch_size=a.batch_size, epochs=a.epochs, save_every=a.save_every, seed=a.seed,
+        init_checkpoint=a.init_checkpoint, augment=a.augment, device=a.device,
+        precision=a.precision,
+    )
+    gen = iter_training(spec, a.out, overwrite=a.overwrite)
+    try:
+        for r in gen:
+            test = "" if r.test_loss is None else f"  test loss {r.test_loss:.4f} acc {r.test_acc:.2f} %"
+            print(f"epoch {r.epoch}/{r.epochs}  lr {r.lr:.4g}  train loss {r.train_loss:.4f} "
+                  f"acc {r.train_acc:.2f} %{test}  ({r.seconds:.1f} s)", file=sys.stderr)
+    except KeyboardInterrupt:
+        gen.close()
+        print(f"lossviz: interrupted; the checkpoints saved so far are in {a.out}", file=sys.stderr)
+        return 130
+    print(f"lossviz: wrote run folder {a.out}", file=sys.stderr)
+    return 0
