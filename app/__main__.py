@@ -1,12 +1,21 @@
-"""Entry point: ``lossviz`` with no arguments opens the window, otherwise the command line."""
+"""Entry point: ``lossviz`` with no arguments opens the window, otherwise the command line.
+
+Handled here, before the dispatch (they need neither the window nor the engine):
+``--version``, ``--install-desktop-entry [--prefix DIR]``, ``--uninstall-desktop-entry [--prefix DIR]``.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+
+PACKAGING_FLAGS = ("--version", "--install-desktop-entry", "--uninstall-desktop-entry")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in PACKAGING_FLAGS:
+        return packaging_main(argv)
     if argv and argv[0] not in ("--gui",):
         from lossviz_core.cli import main as cli_main
 
@@ -18,6 +27,56 @@ def main_gui(argv: list[str] | None = None) -> int:
     from lossviz.main_window import run_app
 
     return run_app(sys.argv[1:] if argv is None else argv)
+
+
+def packaging_main(argv: list[str]) -> int:
+    """``--version`` and the desktop-entry (un)installer; the exit code."""
+    from lossviz import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="lossviz", description="LossViz: version and desktop menu entry."
+    )
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--version", action="store_true", help="print 'LossViz <version>' and exit")
+    action.add_argument(
+        "--install-desktop-entry",
+        action="store_true",
+        help="add LossViz to the desktop menu (a .desktop launcher and icons)",
+    )
+    action.add_argument(
+        "--uninstall-desktop-entry",
+        action="store_true",
+        help="remove what --install-desktop-entry wrote",
+    )
+    parser.add_argument(
+        "--prefix",
+        metavar="DIR",
+        help="data folder to (un)install into (default: $XDG_DATA_HOME or ~/.local/share)",
+    )
+    args = parser.parse_args(argv)
+    if args.version:
+        print(f"LossViz {__version__}")
+        return 0
+
+    from lossviz.desktop import install_desktop_entry, uninstall_desktop_entry
+
+    from lossviz_core.errors import LossVizError
+
+    try:
+        if args.install_desktop_entry:
+            paths = install_desktop_entry(args.prefix)
+            verb = "installed"
+        else:
+            paths = uninstall_desktop_entry(args.prefix)
+            verb = "removed"
+    except LossVizError as err:
+        print(f"lossviz: error: {err}", file=sys.stderr)
+        return 1
+    for path in paths:
+        print(f"{verb} {path}")
+    if not paths:
+        print("nothing to remove: no LossViz desktop entry there")
+    return 0
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lossviz_resources import ICONS
-from PySide6.QtCore import QSize
-from PySide6.QtGui import QGuiApplication, QIcon
+
+if TYPE_CHECKING:  # Qt is imported lazily: lossviz.desktop and render_icons need only the paths
+    from PySide6.QtGui import QGuiApplication, QIcon
 
 # The PNG sizes rendered from lossviz.svg by packaging/render_icons.py (and committed).
 SIZES: tuple[int, ...] = (16, 32, 48, 64, 128, 256, 512)
@@ -24,6 +26,9 @@ def icon_path(size: int | None = None) -> Path:
 
 def app_icon() -> QIcon:
     """A QIcon holding every PNG size, so Qt picks a sharp one for title bars, docks and menus."""
+    from PySide6.QtCore import QSize
+    from PySide6.QtGui import QIcon
+
     icon = QIcon()
     for size in SIZES:
         icon.addFile(str(icon_path(size)), QSize(size, size))
@@ -37,6 +42,7 @@ def apply_app_identity(app: QGuiApplication) -> None:
     window to the installed lossviz.desktop launcher (see lossviz.desktop).
     """
     from lossviz import __version__
+    from PySide6.QtGui import QGuiApplication
 
     app.setWindowIcon(app_icon())
     # The X11 WM_CLASS class is the application name: matches StartupWMClass in the launcher.

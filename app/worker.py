@@ -9,6 +9,7 @@ in the worker thread so its ``finally`` blocks run (the store flushes).
 
 from __future__ import annotations
 
+import atexit
 import threading
 import traceback
 from collections.abc import Callable, Generator
@@ -43,7 +44,8 @@ class GeneratorWorker(QObject):
 
     Signals: ``started``, ``yielded(object)``, ``returned(object)`` (the generator's return
     value; not emitted when cancelled or failed), ``errored(message, details)``, ``finished``
-    (always last).
+    (always last). ``no_grad``: evaluate under ``torch.no_grad()`` (thread-local, so it is
+    entered here, in the worker thread).
     """
 
     started = Signal()
@@ -52,9 +54,11 @@ class GeneratorWorker(QObject):
     errored = Signal(str, str)
     finished = Signal()
 
-    def __init__(self, make_generator: Callable[[], Generator[Any, Any, Any]]) -> None:
+    def __init__(self, make_generator: Callable[[], Generator[Any, Any, Any]],
+                 no_grad: bool = True) -> None:
         super().__init__()
         self._make_generator = make_generator
+        self._no_grad = no_grad  # False for training, which needs gradients
         self._cancel = threading.Event()
         self.thread: QThread | None = None
 
@@ -74,7 +78,7 @@ class GeneratorWorker(QObject):
         self.started.emit()
         gen = None
         try:
-            with torch.no_grad():
+            with torch.set_grad_enabled(not self._no_grad):
                 gen = self._make_generator()
                 while not self._cancel.is_set():
                     try:
@@ -153,3 +157,37 @@ def call_in_thread(fn: Callable[[], Any]) -> GeneratorWorker:
 def _returning(fn: Callable[[], Any]) -> Generator[Any, Any, Any]:
     return fn()
     yield  # pragma: no cover - makes this a generator function
+
+
+class Relay(QObject):
+    """Delivers a worker's signals to plain callables on the GUI thread.
+
+    A lambda connected straight to a worker signal would run in the worker thread; a bound
+    method of a QObject living on the GUI thread is called there (queued).
+    """
+
+    def __init__(self, worker: GeneratorWorker, on_returned: Callable[[Any], None],
+                 on_error: Callable[[str, str], None], on_finished: Callable[[], None],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._returned, self._error, self._finished = on_returned, on_error, on_finished
+        worker.returned.connect(self.deliver_returned)
+        worker.errored.connect(self.deliver_error)
+        worker.finished.connect(self.deliver_finished)
+
+    @Slot(object)
+    def deliver_returned(self, value: Any) -> None:
+        self._returned(value)
+
+    @Slot(str, str)
+    def deliver_error(self, message: str, details: str) -> None:
+        self._error(message, details)
+
+    @Slot()
+    def deliver_finished(self) -> None:
+        self._finished()
+        self.deleteLater()
+
+
+# At interpreter exit, never let Qt destroy a QThread that is still running.
+atexit.register(wait_all, 5000)

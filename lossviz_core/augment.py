@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .errors import InputError
 
-AUGMENTS = ("auto", "none", "crop", "flip", "crop_flip")
+AUGMENTS = ("auto", "none", "crop", "flip", "crop_flip", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ def resolve_augment(name: str, input_shape: tuple[int, ...]) -> Augmentation:
 
     ``auto``: crop + flip for CIFAR-shaped colour images (3 channels, at least 16x16), none
     otherwise; 8x8 digits are too small to crop and flipping would change what they mean.
+    ``on``: crop, plus flip for colour images (never mirror grey digits); ``off``: ``none``.
     The crop pads by ``H // 8`` pixels: 4 for 32x32 (the reference), 1 for 8x8.
     """
     if name not in AUGMENTS:
@@ -42,6 +43,10 @@ def resolve_augment(name: str, input_shape: tuple[int, ...]) -> Augmentation:
     if name == "auto":
         cifar_like = is_image and input_shape[0] == 3 and min(input_shape[1:]) >= 16
         name = "crop_flip" if cifar_like else "none"
+    elif name == "on":
+        name = "crop_flip" if is_image and input_shape[0] == 3 else "crop"
+    elif name == "off":
+        name = "none"
     if name != "none" and not is_image:
         raise InputError(f"augment {name!r} needs image inputs (C, H, W), got shape {input_shape}")
     pad = max(1, int(input_shape[1]) // 8) if "crop" in name else 0

@@ -15,9 +15,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from .errors import InputError
 
 BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
@@ -35,8 +38,15 @@ class FoldPair:
         return {f"{self.conv}.weight", f"{self.conv}.bias"} | {f"{self.bn}.{k}" for k in BN_KEYS}
 
 
-def fold_conv_bn(weight: Tensor, bias: Tensor | None, gamma: Tensor | None, beta: Tensor | None,
-                 mean: Tensor, var: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+def fold_conv_bn(
+    weight: Tensor,
+    bias: Tensor | None,
+    gamma: Tensor | None,
+    beta: Tensor | None,
+    mean: Tensor,
+    var: Tensor,
+    eps: float,
+) -> tuple[Tensor, Tensor]:
     """``(W', b')`` of the folded convolution; leading (stacked-point) dimensions broadcast."""
     s = torch.rsqrt(var + eps)
     if gamma is not None:
@@ -68,11 +78,17 @@ def find_conv_bn_pairs(model: nn.Module) -> tuple[torch.fx.GraphModule, list[Fol
         if not isinstance(src, torch.fx.Node) or src.op != "call_module":
             continue
         conv = modules.get(src.target)
-        ok = (type(conv) is nn.Conv2d and len(src.users) == 1
-              and calls[src.target] == 1 and calls[node.target] == 1
-              and bn.track_running_stats and bn.running_mean is not None
-              and conv.out_channels == bn.num_features
-              and src.target not in tied and node.target not in tied)
+        ok = (
+            type(conv) is nn.Conv2d
+            and len(src.users) == 1
+            and calls[src.target] == 1
+            and calls[node.target] == 1
+            and bn.track_running_stats
+            and bn.running_mean is not None
+            and conv.out_channels == bn.num_features
+            and src.target not in tied
+            and node.target not in tied
+        )
         if ok:
             pairs.append(FoldPair(src.target, node.target, float(bn.eps)))
     return gm, pairs
@@ -86,8 +102,9 @@ def _tied_parameter_owners(model: nn.Module) -> set[str]:
     return {owner for owners in seen.values() if len(owners) > 1 for owner in owners}
 
 
-def build_folded_module(gm: torch.fx.GraphModule, pairs: Sequence[FoldPair],
-                        model: nn.Module) -> dict[str, nn.Conv2d]:
+def build_folded_module(
+    gm: torch.fx.GraphModule, pairs: Sequence[FoldPair], model: nn.Module
+) -> dict[str, nn.Conv2d]:
     """Rewrite ``gm`` in place: each pair's conv -> a fresh biased conv, its BN removed.
 
     Other leaf modules stay shared with ``model`` (fx copies them by reference), so writing
@@ -97,10 +114,19 @@ def build_folded_module(gm: torch.fx.GraphModule, pairs: Sequence[FoldPair],
     folded = {}
     for pair in pairs:
         conv = model.get_submodule(pair.conv)
-        new = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                        conv.padding, conv.dilation, conv.groups, bias=True,
-                        padding_mode=conv.padding_mode, device=conv.weight.device,
-                        dtype=conv.weight.dtype)
+        new = nn.Conv2d(
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            conv.stride,
+            conv.padding,
+            conv.dilation,
+            conv.groups,
+            bias=True,
+            padding_mode=conv.padding_mode,
+            device=conv.weight.device,
+            dtype=conv.weight.dtype,
+        )
         new.weight.data = torch.empty_like(conv.weight)  # keeps the model's memory format
         new.requires_grad_(False)
         parent, _, leaf = pair.conv.rpartition(".")
@@ -123,26 +149,37 @@ class PerturbationPlan:
     ``refold``: the fold must be recomputed per point from the perturbed originals.
     """
 
-    def __init__(self, model: nn.Module, names: list[str], weights: list[Tensor],
-                 d1: list[Tensor], d2: list[Tensor] | None, fold: str | bool) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        names: list[str],
+        weights: list[Tensor],
+        d1: list[Tensor],
+        d2: list[Tensor] | None,
+        fold: str | bool,
+    ) -> None:
         self.model = model
         self.module: nn.Module = model
         self.pairs: list[FoldPair] = []
         self.folded: dict[str, nn.Conv2d] = {}
         self.refold = False
+        self._named: dict[str, Tensor] | None = None
         # every float tensor of the state: restored after each call, loaded by evaluate_state
         self.state_names = [k for k, v in model.state_dict().items() if v.is_floating_point()]
         state = model.state_dict()
         self.state_live = [state[k] for k in self.state_names]
         self.state_theta = [t.clone() for t in self.state_live]
-        self._theta_by_name = dict(zip(self.state_names, self.state_theta))
+        self._theta_by_name = dict(zip(self.state_names, self.state_theta, strict=True))
         keep = [i for i, w in enumerate(weights) if w.is_floating_point()]
         self.orig_names = [names[i] for i in keep]
         self.orig_live = [weights[i] for i in keep]
         self.orig_d1 = [_like(weights[i], d1[i]) for i in keep]
         zeros = [torch.zeros_like(weights[i]) for i in keep]
         self.orig_d2 = [_like(weights[i], d2[i]) for i in keep] if d2 is not None else zeros
-        self.orig_theta = [t.clone() for t in self.orig_live]
+        self.orig_theta = [
+            self._theta_by_name[n] if n in self._theta_by_name else t.clone()
+            for n, t in zip(self.orig_names, self.orig_live, strict=True)
+        ]
         self._set_unfolded()
         if fold is not False:
             traced = find_conv_bn_pairs(model)
@@ -159,7 +196,7 @@ class PerturbationPlan:
         self.folded = build_folded_module(gm, pairs, self.model)
         self.module = gm.eval()
         bn_names = {f"{p.bn}.{k}" for p in pairs for k in BN_KEYS}
-        dirs = dict(zip(self.orig_names, zip(self.orig_d1, self.orig_d2)))
+        dirs = dict(zip(self.orig_names, zip(self.orig_d1, self.orig_d2, strict=True), strict=True))
         self.refold = any(bool(t.any()) for n, ds in dirs.items() if n in bn_names for t in ds)
         if self.refold:  # BN perturbed: write the originals, refold every point
             self.refold_all()
@@ -178,15 +215,19 @@ class PerturbationPlan:
                 self.names.append(f"{p.conv}.{which}")
                 self.live.append(getattr(conv, which).data)
                 self.theta.append(th[vals])
-            for d, out in ((dirs, self.d1), (dirs, self.d2)):
-                k = 0 if out is self.d1 else 1
-                w, b = self._fold_direction(p, {n: ds[k] for n, ds in d.items()})
-                out.extend([w, b])
+            for k, out in ((0, self.d1), (1, self.d2)):
+                out.extend(self._fold_direction(p, {n: ds[k] for n, ds in dirs.items()}))
 
     def _fold_pair(self, p: FoldPair, get) -> tuple[Tensor, Tensor]:
-        return fold_conv_bn(get(f"{p.conv}.weight"), get(f"{p.conv}.bias"),
-                            get(f"{p.bn}.weight"), get(f"{p.bn}.bias"),
-                            get(f"{p.bn}.running_mean"), get(f"{p.bn}.running_var"), p.eps)
+        return fold_conv_bn(
+            get(f"{p.conv}.weight"),
+            get(f"{p.conv}.bias"),
+            get(f"{p.bn}.weight"),
+            get(f"{p.bn}.bias"),
+            get(f"{p.bn}.running_mean"),
+            get(f"{p.bn}.running_var"),
+            p.eps,
+        )
 
     def _fold_direction(self, p: FoldPair, d: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
         """Scale a direction's conv entries by s (BN entries are zero here)."""
@@ -216,18 +257,28 @@ class PerturbationPlan:
     @torch.no_grad()
     def refold_all(self) -> None:
         """Recompute every folded conv from the model's current (perturbed) tensors."""
-        state = dict(self.model.named_parameters()) | dict(self.model.named_buffers())
+        if self._named is None:  # the model's tensors are updated in place: cache once
+            self._named = dict(self.model.named_parameters()) | dict(self.model.named_buffers())
         for p in self.pairs:
-            w, b = self._fold_pair(p, state.get)
+            w, b = self._fold_pair(p, self._named.get)
             self.folded[p.conv].weight.copy_(w)
             self.folded[p.conv].bias.copy_(b)
 
     @torch.no_grad()
     def load_state(self, state: Mapping[str, Tensor]) -> None:
         """Write an arbitrary state (a trajectory checkpoint) into the model, refolded."""
-        torch._foreach_copy_(self.state_live, [state[k] for k in self.state_names])
+        for dst, k in zip(self.state_live, self.state_names, strict=True):
+            dst.copy_(state[k])
         if self.pairs:
             self.refold_all()
+
+    def is_stale(self) -> bool:
+        """True when someone replaced the model's tensors (moved it, changed memory format)."""
+        state = self.model.state_dict()
+        return any(
+            k not in state or state[k].data_ptr() != t.data_ptr()
+            for k, t in zip(self.state_names, self.state_live, strict=True)
+        )
 
     @torch.no_grad()
     def restore(self) -> None:
@@ -243,9 +294,16 @@ class PerturbationPlan:
             return theta + a.view(shape) * d1 + b.view(shape) * d2
 
         if not self.refold:
-            return {n: points(*t) for n, *t in zip(self.names, self.theta, self.d1, self.d2)}
-        orig = {n: points(*t) for n, *t in
-                zip(self.orig_names, self.orig_theta, self.orig_d1, self.orig_d2)}
+            return {
+                n: points(*t)
+                for n, *t in zip(self.names, self.theta, self.d1, self.d2, strict=True)
+            }
+        orig = {
+            n: points(*t)
+            for n, *t in zip(
+                self.orig_names, self.orig_theta, self.orig_d1, self.orig_d2, strict=True
+            )
+        }
         consumed = set().union(*(p.consumed() for p in self.pairs))
         out = {n: v for n, v in orig.items() if n not in consumed}
         for p in self.pairs:
@@ -253,6 +311,48 @@ class PerturbationPlan:
             out[f"{p.conv}.weight"] = w.expand(k, *w.shape[-4:])
             out[f"{p.conv}.bias"] = bias.expand(k, bias.shape[-1])
         return out
+
+
+def named_weights(model: nn.Module, dir_type: str) -> tuple[list[str], list[Tensor]]:
+    """``weights_of`` with names: the parameters, or the whole state_dict for ``states``."""
+    if dir_type == "weights":
+        named = [(n, p.data) for n, p in model.named_parameters()]
+    else:
+        named = list(model.state_dict().items())
+    return [n for n, _ in named], [w for _, w in named]
+
+
+def check_directions(model: nn.Module, directions: Any) -> None:
+    """InputError unless d₁ (and d₂) match ``weights_of(model, dir_type)`` tensor by tensor."""
+    dir_type = getattr(directions, "dir_type", "weights")
+    if dir_type not in ("weights", "states"):
+        raise InputError(f"unknown direction type {dir_type!r}; use weights or states")
+    names, weights = named_weights(model, dir_type)
+    for d, label in ((directions.x, "x"), (directions.y, "y")):
+        if d is None:
+            continue
+        if len(d) != len(weights):
+            raise InputError(
+                f"the {label} direction has {len(d)} tensors but the model has "
+                f"{len(weights)} {dir_type}; it was made for another model"
+            )
+        bad = [
+            n for n, w, t in zip(names, weights, d, strict=True) if tuple(w.shape) != tuple(t.shape)
+        ]
+        if bad:
+            raise InputError(
+                f"the {label} direction does not fit the model: wrong shape at {bad[:3]}"
+            )
+
+
+def plan_for(
+    model: nn.Module, directions: Any, device: torch.device, fold: str | bool
+) -> PerturbationPlan:
+    """The plan for ``directions`` (x, y|None, dir_type) on a model already on ``device``."""
+    names, weights = named_weights(model, getattr(directions, "dir_type", "weights"))
+    d1 = [t.to(device) for t in directions.x]
+    d2 = None if directions.y is None else [t.to(device) for t in directions.y]
+    return PerturbationPlan(model, names, weights, d1, d2, fold)
 
 
 def _like(weight: Tensor, d: Tensor) -> Tensor:

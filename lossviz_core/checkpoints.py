@@ -32,7 +32,8 @@ def _numpy_safe_globals() -> list[Any]:
     except ImportError:
         from numpy.core.multiarray import _reconstruct, scalar
 
-    dtypes = [getattr(np.dtypes, n) for n in np.dtypes.__all__ if n.endswith("DType")]
+    mod = getattr(np, "dtypes", None)  # numpy >= 1.25
+    dtypes = [getattr(mod, n) for n in getattr(mod, "__all__", []) if n.endswith("DType")]
     return [scalar, _reconstruct, np.ndarray, np.dtype, *dtypes]
 
 
@@ -74,10 +75,12 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
 def _reason(exc: Exception) -> str:
     """One short line out of torch.load's long weights-only error text."""
     text = str(exc)
-    if "WeightsUnpickler error:" in text:
-        text = text.split("WeightsUnpickler error:", 1)[1].split("Check the documentation")[0]
-        text = "not a weights-only PyTorch checkpoint (" + text.split(". Please")[0].strip() + ")"
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    if text.startswith("Weights only load failed"):
+        body = text.split("Check the documentation")[0].replace("WeightsUnpickler error:", "\n")
+        lines = [ln.strip() for ln in body.splitlines() if ln.strip()]
+        detail = lines[-1].split(". Please use")[0] if len(lines) > 1 else "unsupported content"
+        return f"not a weights-only PyTorch checkpoint ({detail[:160]})"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return (lines[0] if lines else type(exc).__name__)[:200]
 
 
@@ -109,7 +112,7 @@ def _as_state_dict(obj: Any, path: Path | None) -> dict[str, torch.Tensor]:
     state = dict(obj)
     # nn.DataParallel saves every name with a "module." prefix.
     if all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     return state
 
 
@@ -179,7 +182,9 @@ def save_checkpoint(
     """Write ``{'state_dict': <cpu state_dict>, **meta}`` to ``path`` atomically (temp file +
     ``os.replace``); a ``.safetensors`` path gets safetensors with ``meta`` as JSON."""
     path = Path(path).expanduser()
-    source = model_or_state.state_dict() if isinstance(model_or_state, nn.Module) else model_or_state
+    source = (
+        model_or_state.state_dict() if isinstance(model_or_state, nn.Module) else model_or_state
+    )
     state = {k: v.detach().to("cpu") for k, v in source.items()}
     meta = {k: _plain(v) for k, v in meta.items()}
     try:
@@ -196,7 +201,11 @@ def save_checkpoint(
             tensors = {k: v.contiguous().clone() for k, v in state.items()}
             save_file(tensors, tmp, metadata={"lossviz": json.dumps(meta, default=str)})
         else:
-            torch.save({"state_dict": state, **meta}, tmp)
+            # Saving through a file object names the archive folder "archive/", not after the
+            # random temp name, so the same weights always give the same bytes.
+            with open(tmp, "wb") as fh:
+                torch.save({"state_dict": state, **meta}, fh)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; checkpoints are ordinary files
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)

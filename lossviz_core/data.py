@@ -89,8 +89,9 @@ def _finish(ds: Dataset, spec: DatasetSpec, device: torch.device) -> Dataset:
     train = _subsample(ds.train, spec.subsample, gen)
     test = None if ds.test is None else _subsample(ds.test, spec.subsample, gen)
     test = None if test is None else _to_device(test, device, spec.name)
-    return Dataset(ds.name, _to_device(train, device, spec.name), test, ds.num_classes,
-                   ds.input_shape)
+    return Dataset(
+        ds.name, _to_device(train, device, spec.name), test, ds.num_classes, ds.input_shape
+    )
 
 
 def _subsample(split: Split, k: int | None, gen: torch.Generator) -> Split:
@@ -209,12 +210,19 @@ def _read_cifar_batches(folder: Path, files: tuple[str, ...]) -> Split:
             labels = entry.get("labels", entry.get(b"labels"))
             data = np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32)
             labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError,
-                TypeError) as exc:
+        except (
+            OSError,
+            pickle.UnpicklingError,
+            EOFError,
+            AttributeError,
+            ValueError,
+            TypeError,
+        ) as exc:
             raise DataError(f"malformed CIFAR-10 batch {path}: {exc}") from None
         if len(labels) != len(data):
-            raise DataError(f"malformed CIFAR-10 batch {path}: {len(data)} images, "
-                            f"{len(labels)} labels")
+            raise DataError(
+                f"malformed CIFAR-10 batch {path}: {len(data)} images, {len(labels)} labels"
+            )
         xs.append(data)
         ys.append(labels)
     # CIFAR rows are channel-major, so (N, 3072) -> (N, 3, 32, 32) is already NCHW.
@@ -225,7 +233,7 @@ def _read_cifar_batches(folder: Path, files: tuple[str, ...]) -> Split:
 
 
 def _load_tensors(spec: DatasetSpec) -> Dataset:
-    path = Path(spec.name[len("tensors:"):]).expanduser()
+    path = Path(spec.name[len("tensors:") :]).expanduser()
     if not path.is_file():
         raise DataError(f"tensor file not found: {path}")
     try:
@@ -235,8 +243,10 @@ def _load_tensors(spec: DatasetSpec) -> Dataset:
         raise DataError(f"cannot read {path} as a .npz file: {exc}") from None
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
-        raise DataError(f"{path} lacks array(s) {', '.join(missing)}; it needs x and y "
-                        "(optional x_test, y_test)")
+        raise DataError(
+            f"{path} lacks array(s) {', '.join(missing)}; it needs x and y "
+            "(optional x_test, y_test)"
+        )
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise DataError(f"{path}: x_test and y_test must come together")
     train = _tensor_split(path, arrays["x"], arrays["y"], "x", "y")
@@ -244,8 +254,10 @@ def _load_tensors(spec: DatasetSpec) -> Dataset:
     if "x_test" in arrays:
         test = _tensor_split(path, arrays["x_test"], arrays["y_test"], "x_test", "y_test")
         if test.x.shape[1:] != train.x.shape[1:]:
-            raise DataError(f"{path}: x_test shape {tuple(test.x.shape[1:])} per example differs "
-                            f"from x {tuple(train.x.shape[1:])}")
+            raise DataError(
+                f"{path}: x_test shape {tuple(test.x.shape[1:])} per example differs "
+                f"from x {tuple(train.x.shape[1:])}"
+            )
     top = max(int(s.y.max()) for s in (train, test) if s is not None and len(s) > 0)
     return Dataset(spec.name, train, test, top + 1, tuple(train.x.shape[1:]))
 
@@ -255,5 +267,7 @@ def _tensor_split(path: os.PathLike, x: np.ndarray, y: np.ndarray, xn: str, yn: 
         raise DataError(f"{path}: {xn} must be (N, ...) and {yn} (N,), got {x.shape} and {y.shape}")
     if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
         raise DataError(f"{path}: {yn} must hold non-negative integer class labels")
-    return Split(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                 torch.from_numpy(y.astype(np.int64)))
+    return Split(
+        torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+        torch.from_numpy(y.astype(np.int64)),
+    )

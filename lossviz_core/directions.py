@@ -86,7 +86,10 @@ def tensors_from_state(model: nn.Module, state: Any, dir_type: str = "weights") 
             parts.append(f"missing {', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else ""))
         if bad:
             parts.append(f"wrongly shaped {'; '.join(bad[:3])}" + (" ..." if len(bad) > 3 else ""))
-        raise CheckpointError(f"checkpoint does not fit the model: {'; '.join(parts)}")
+        source = "the given state" if isinstance(state, Mapping) else str(state)
+        raise CheckpointError(
+            f"checkpoint {source} does not fit model {type(model).__name__}: {'; '.join(parts)}"
+        )
     return [
         sd[n].detach().to(device=w.device, dtype=w.dtype) for n, w in zip(names, ref, strict=True)
     ]

@@ -27,6 +27,7 @@ KINDS = ("auto", "contour", "filled", "surface", "line")
 FORMATS = (".png", ".svg", ".pdf")
 SPECS_KEY = "lossviz-specs"
 _MAX_EPOCH_LABELS = 12
+_LABEL_GAP = 0.05  # fraction of the axes between two epoch labels
 
 
 def plot_result(
@@ -253,15 +254,22 @@ def _draw_surface(
 
 
 def _draw_trajectory(ax: Any, traj: Any) -> None:
-    """The optimizer's path on the plane, red, labelled with epochs (thinned when many)."""
+    """The optimizer's path on the plane, red, labelled with epochs where labels fit."""
     tx, ty = np.asarray(traj.x, float), np.asarray(traj.y, float)
     ax.plot(tx, ty, "r-o", markersize=3, linewidth=1)
     epochs = np.asarray(traj.epochs)
-    step = max(1, int(np.ceil(len(epochs) / _MAX_EPOCH_LABELS)))
-    labelled = set(range(0, len(epochs), step)) | {len(epochs) - 1}
-    for k in sorted(labelled):
-        ax.annotate(str(int(epochs[k])), (tx[k], ty[k]), textcoords="offset points",
-                    xytext=(3, 3), fontsize=7, color="darkred")
+    # Label from the last epoch back, skipping points crowded near an already labelled one.
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    u = (tx - x0) / ((x1 - x0) or 1.0)
+    v = (ty - y0) / ((y1 - y0) or 1.0)
+    placed: list[int] = []
+    for k in range(len(epochs) - 1, -1, -1):
+        if len(placed) >= _MAX_EPOCH_LABELS:
+            break
+        if all(np.hypot(u[k] - u[j], v[k] - v[j]) > _LABEL_GAP for j in placed):
+            placed.append(k)
+            ax.annotate(str(int(epochs[k])), (tx[k], ty[k]), textcoords="offset points",
+                        xytext=(3, 3), fontsize=7, color="darkred")
 
 
 def _draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: bool) -> None:
@@ -296,10 +304,10 @@ def _draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: bo
     if interpolation:
         names = (_checkpoint_label((result.specs.get("model") or {}).get("checkpoint"), "A"),
                  _checkpoint_label(directions.get("target_checkpoint"), "B"))
-        for a, name in zip((0.0, 1.0), names):
+        for a, name in zip((0.0, 1.0), names, strict=True):
             ax.axvline(a, color="gray", linestyle="--", linewidth=0.8)
-            ax.annotate(name, (a, 1.0), xycoords=("data", "axes fraction"),
-                        xytext=(0, -12), textcoords="offset points", ha="center",
+            ax.annotate(name, (a, 0.0), xycoords=("data", "axes fraction"),
+                        xytext=(3, 4), textcoords="offset points", ha="left",
                         fontsize=8, color="dimgray")
     if lines:
         ax.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc="best")

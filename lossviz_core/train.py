@@ -145,13 +145,13 @@ def iter_training(
     data = load_dataset(spec.dataset, device)
     model = _build(spec, data, device)
     aug = resolve_augment(spec.augment, tuple(data.input_shape))
-    fill = data.train.x.amin(dim=(0, 2, 3)) if aug.pad else None  # each channel's black
-    optimizer = _optimizer(spec, model)
+    fill = data.train.x.amin(dim=(0, 2, 3)).to(device) if aug.pad else None  # channel black
     autocast = _autocast(spec.precision, device)
-    channels_last = device.type == "cuda" and data.train.x.dim() == 4
+    channels_last = _channels_last(device, data.train.x)
     if channels_last:
         model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
+    optimizer = _optimizer(spec, model)
 
     _save(model, run_dir, 0, info, spec)
     for epoch in range(1, spec.epochs + 1):
@@ -186,11 +186,13 @@ def evaluate_split(
 ) -> tuple[float, float]:
     """Mean loss and accuracy (percent, as the reference) of ``model.eval()`` on ``split``."""
     model.eval()
-    total = torch.zeros((), dtype=torch.float64, device=split.x.device)
-    correct = torch.zeros((), dtype=torch.int64, device=split.x.device)
+    dev = _device_of(model)
+    total = torch.zeros((), dtype=torch.float64, device=dev)
+    correct = torch.zeros((), dtype=torch.int64, device=dev)
     with torch.no_grad():
         for i in range(0, len(split), batch_size):
-            xb, yb = split.x[i : i + batch_size], split.y[i : i + batch_size]
+            xb = split.x[i : i + batch_size].to(dev, non_blocking=True)
+            yb = split.y[i : i + batch_size].to(dev, non_blocking=True)
             if channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with autocast or nullcontext():
@@ -247,6 +249,15 @@ def _build(spec: TrainSpec, data: Dataset, device: torch.device) -> nn.Module:
     return model.to(device)
 
 
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _channels_last(device: torch.device, x: torch.Tensor) -> bool:
+    """NHWC pays off for convolutions under cuDNN; on the CPU it does not."""
+    return device.type == "cuda" and x.dim() == 4
+
+
 def _optimizer(spec: TrainSpec, model: nn.Module) -> torch.optim.Optimizer:
     if spec.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
@@ -268,25 +279,29 @@ def _train_epoch(
     """One pass over a seeded permutation; returns the running mean loss and accuracy (%)."""
     model.train()
     n = len(split)
+    dev = _device_of(model)
     perm = torch.randperm(n, generator=gen).to(split.x.device)
-    total = torch.zeros((), dtype=torch.float64, device=split.x.device)
-    correct = torch.zeros((), dtype=torch.int64, device=split.x.device)
+    total = torch.zeros((), dtype=torch.float64, device=dev)
+    correct = torch.zeros((), dtype=torch.int64, device=dev)
     seen = 0
     for i in range(0, n, spec.batch_size):
         idx = perm[i : i + spec.batch_size]
         if len(idx) < 2 and seen:
             break  # a last batch of one image cannot be normalized by BatchNorm
-        xb, yb = split.x[idx], split.y[idx]
+        # A no-op when the data lives on the device; pinned host data (too big) is copied.
+        xb = split.x[idx].to(dev, non_blocking=True)
+        yb = split.y[idx].to(dev, non_blocking=True)
         if aug.active:
             xb = augment_batch(xb, aug, gen, fill)
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        with autocast or nullcontext():
-            out = model(xb)
-        out = out.float()
-        loss = loss_value(out, yb, spec.loss)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        with torch.enable_grad():  # a caller's no_grad (thread-local) must not stop training
+            with autocast or nullcontext():
+                out = model(xb)
+            out = out.float()
+            loss = loss_value(out, yb, spec.loss)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
         optimizer.step()
         # Accumulate on the device: no host sync per batch.
         total += loss.detach().double() * len(yb)

@@ -114,7 +114,7 @@ def pca_directions(
         load_into(model, run.final_checkpoint)  # the plane is centred on θ_final
     except CheckpointError as exc:
         raise InputError(
-            f"run {run.path} (model {run.model_name!r}) does not fit this model: {exc}"
+            f"run {run.path} (model {run.model_name!r}) cannot be used: {exc}"
         ) from None
     like = weights_of(model, dir_type)
     deltas = np.stack([t - thetas[-1] for t in thetas])  # (k, P) float64, last row zero

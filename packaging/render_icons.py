@@ -10,8 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-ICONS = Path(__file__).resolve().parent.parent / "resources" / "icons"
-SIZES = (16, 32, 48, 64, 128, 256, 512)  # the same list as lossviz.icon.SIZES
+from lossviz.icon import SIZES, icon_path
 
 
 def render(svg: Path, size: int, out: Path) -> None:
@@ -40,11 +39,9 @@ def main() -> int:
     from PySide6.QtGui import QGuiApplication
 
     app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # noqa: F841 (kept alive)
-    svg = ICONS / "lossviz.svg"
     for size in SIZES:
-        out = ICONS / f"lossviz-{size}.png"
-        render(svg, size, out)
-        print(f"wrote {out.relative_to(ICONS.parent.parent)}")
+        render(icon_path(), size, icon_path(size))
+        print(f"wrote {icon_path(size)}")
     return 0
 
 

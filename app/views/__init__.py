@@ -5,7 +5,11 @@ grid ``Z[j, i] = f(x[i], y[j])`` (shape (ny, nx)) is drawn without transposing.
 """
 
 import pyqtgraph as pg
+from PySide6.QtCore import QCoreApplication, Qt
 
+if QCoreApplication.instance() is None:
+    # GL views in different windows must share shader programs (pyqtgraph compiles them once)
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="w", foreground="k")
 
 from .display import DisplaySettings  # noqa: E402  (config must be set before views import pg items)

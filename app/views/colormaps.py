@@ -16,8 +16,12 @@ from lossviz_core.result import SurfaceResult
 
 from .display import DisplaySettings
 
-_NAMES = {"train_loss": "train loss", "test_loss": "test loss",
-          "train_acc": "train accuracy", "test_acc": "test accuracy"}
+_NAMES = {
+    "train_loss": "train loss",
+    "test_loss": "test loss",
+    "train_acc": "train accuracy",
+    "test_acc": "test accuracy",
+}
 
 
 def get_colormap(name: str) -> pg.ColorMap:
@@ -122,8 +126,12 @@ def bilinear(x: np.ndarray, y: np.ndarray, z: np.ndarray, px: np.ndarray, py: np
     j = np.clip(np.searchsorted(y, py) - 1, 0, len(y) - 2)
     tx = (px - x[i]) / (x[i + 1] - x[i])
     ty = (py - y[j]) / (y[j + 1] - y[j])
-    return ((1 - tx) * (1 - ty) * z[j, i] + tx * (1 - ty) * z[j, i + 1]
-            + (1 - tx) * ty * z[j + 1, i] + tx * ty * z[j + 1, i + 1])
+    return (
+        (1 - tx) * (1 - ty) * z[j, i]
+        + tx * (1 - ty) * z[j, i + 1]
+        + (1 - tx) * ty * z[j + 1, i]
+        + tx * ty * z[j + 1, i + 1]
+    )
 
 
 def axis_short_name(label: str) -> str:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+import os
+
+import pyqtgraph as pg
+from PySide6.QtCore import QMarginsF, QObject, QRectF, QSizeF, Qt, Signal
+from PySide6.QtGui import QImage, QPageSize, QPainter, QPdfWriter
+from PySide6.QtWidgets import QGraphicsWidget, QWidget
+
+from lossviz_core.errors import InputError, StoreError
 
 
 class DisplaySettings(QObject):
@@ -102,3 +109,122 @@ class DisplaySettings(QObject):
     @quantity.setter
     def quantity(self, q: str) -> None:
         self._set("quantity", str(q))
+
+
+# --- rendering a pyqtgraph plot at any size (shared by the 2-D and 1-D views) ----------
+
+_DEFAULT_LOGICAL = (800, 600)
+
+
+def _logical_size(view: QWidget, width: int, height: int) -> QSizeF:
+    """The layout size to render at: the target's aspect, about the on-screen scale.
+
+    Text and line widths keep their on-screen proportion, so a 1600×1200 export of an
+    800×600 window looks like the window, only sharper.
+    """
+    ref_w, ref_h = (view.width(), view.height()) if view.isVisible() else _DEFAULT_LOGICAL
+    ref_w, ref_h = max(ref_w, 200), max(ref_h, 150)
+    s = max(width / ref_w, height / ref_h)
+    return QSizeF(width / s, height / s)
+
+
+class _TemporaryGeometry:
+    """Lay a scene's central item out at another size, restoring it afterwards."""
+
+    def __init__(self, item: QGraphicsWidget, size: QSizeF) -> None:
+        self.item, self.size, self.old = item, size, item.geometry()
+
+    def __enter__(self) -> QRectF:
+        self.item.setGeometry(QRectF(self.old.topLeft(), self.size))
+        lay = QGraphicsWidget.layout(self.item)
+        if lay is not None:
+            lay.activate()  # apply the new layout now, not on the next event loop turn
+        return self.item.sceneBoundingRect()
+
+    def __exit__(self, *exc: object) -> None:
+        self.item.setGeometry(self.old)
+        lay = QGraphicsWidget.layout(self.item)
+        if lay is not None:
+            lay.activate()
+
+
+def validate_size(width: int, height: int) -> tuple[int, int]:
+    """Pixel sizes must be whole, positive and below 16384 (a QImage/OpenGL limit)."""
+    try:
+        w, h = int(width), int(height)
+    except (TypeError, ValueError):
+        raise InputError(f"image size must be whole numbers, got {width}×{height}") from None
+    if not (0 < w <= 16384 and 0 < h <= 16384):
+        raise InputError(f"image size must be between 1 and 16384 pixels, got {w}×{h}")
+    return w, h
+
+
+def render_plot_image(
+    view: pg.GraphicsView, item: QGraphicsWidget, width: int, height: int, transparent: bool = False
+) -> QImage:
+    """Render a plot (``item`` in ``view``'s scene) into an image of exactly width×height."""
+    width, height = validate_size(width, height)
+    image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent if transparent else view.backgroundBrush().color())
+    with _TemporaryGeometry(item, _logical_size(view, width, height)) as source:
+        painter = QPainter(image)
+        painter.setRenderHints(
+            QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing
+        )
+        view.scene().render(
+            painter, QRectF(0, 0, width, height), source, Qt.AspectRatioMode.IgnoreAspectRatio
+        )
+        painter.end()
+    return image
+
+
+def export_plot_vector(view: pg.GraphicsView, item: QGraphicsWidget, path: str) -> None:
+    """Write the plot as SVG (pyqtgraph's exporter) or PDF (QPdfWriter), chosen by suffix."""
+    suffix = os.path.splitext(str(path))[1].lower()
+    if suffix not in (".svg", ".pdf"):
+        raise InputError(f"vector export writes .svg or .pdf, not {suffix or 'no suffix'!r}")
+    w, h = (view.width(), view.height()) if view.isVisible() else _DEFAULT_LOGICAL
+    size = QSizeF(max(w, 200), max(h, 150))
+    try:
+        with _TemporaryGeometry(item, size) as source:
+            if suffix == ".svg":
+                _write_svg(view, source, path)
+            else:
+                _write_pdf(view, source, path)
+    except OSError as err:
+        raise StoreError(f"cannot write {path}: {err}") from None
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        raise StoreError(f"cannot write {path}: nothing was written (is the folder writable?)")
+
+
+def _write_svg(view: pg.GraphicsView, source: QRectF, path: str) -> None:
+    from PySide6.QtSvg import QSvgGenerator
+
+    gen = QSvgGenerator()
+    gen.setFileName(str(path))
+    gen.setSize(source.size().toSize())
+    gen.setViewBox(QRectF(0, 0, source.width(), source.height()))
+    gen.setResolution(max(view.logicalDpiX(), 1))  # as the PDF: pyqtgraph assumes screen DPI
+    gen.setTitle("LossViz")
+    _paint_scene(view, source, gen, QRectF(0, 0, source.width(), source.height()), path)
+
+
+def _paint_scene(view: pg.GraphicsView, source: QRectF, device, target: QRectF, path) -> None:
+    # the whole scene, background first: a second ViewBox (1-D accuracy) is not the plot's child
+    painter = QPainter()
+    if not painter.begin(device):
+        raise StoreError(f"cannot write {path}: the file could not be opened for writing")
+    painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+    painter.fillRect(target, view.backgroundBrush())
+    view.scene().render(painter, target, source)
+    painter.end()
+
+
+def _write_pdf(view: pg.GraphicsView, source: QRectF, path: str) -> None:
+    writer = QPdfWriter(str(path))
+    dpi = max(view.logicalDpiX(), 1)  # at another resolution pyqtgraph's cosmetic items misplace
+    writer.setResolution(dpi)
+    writer.setPageSize(QPageSize(source.size() * (72.0 / dpi), QPageSize.Unit.Point))
+    writer.setPageMargins(QMarginsF(0, 0, 0, 0))
+    writer.setCreator("LossViz")
+    _paint_scene(view, source, writer, QRectF(0, 0, writer.width(), writer.height()), path)

@@ -49,8 +49,9 @@ def register_model(
     description: str,
 ) -> ModelInfo:
     """Add ``factory(num_classes=...) -> nn.Module`` to the zoo under ``name``."""
-    info = ModelInfo(name, family, dataset, tuple(int(s) for s in input_shape), int(num_classes),
-                     description)
+    info = ModelInfo(
+        name, family, dataset, tuple(int(s) for s in input_shape), int(num_classes), description
+    )
     _REGISTRY[name] = (info, factory)
     return info
 
@@ -59,9 +60,7 @@ def _lookup(name: str) -> tuple[ModelInfo, Callable[..., nn.Module]]:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise InputError(
-            f"unknown model {name!r}; available: {', '.join(_REGISTRY)}"
-        ) from None
+        raise InputError(f"unknown model {name!r}; available: {', '.join(_REGISTRY)}") from None
 
 
 def model_info(name: str) -> ModelInfo:
@@ -96,18 +95,44 @@ def _register_builtin() -> None:
                 description=f"ResNet-{depth} for CIFAR-10 (He et al.), "
                 + ("with skip connections" if short else "without skip connections"),
             )
-    register_model("vgg9", vgg9, family="vgg", dataset="cifar10", input_shape=(3, 32, 32),
-                   num_classes=10, description="VGG-9 for CIFAR-10: 7 conv + 2 fully connected")
+    register_model(
+        "vgg9",
+        vgg9,
+        family="vgg",
+        dataset="cifar10",
+        input_shape=(3, 32, 32),
+        num_classes=10,
+        description="VGG-9 for CIFAR-10: 7 conv + 2 fully connected",
+    )
     digits = dict(dataset="digits", input_shape=(1, 8, 8), num_classes=10)
-    register_model("digits_mlp", DigitsMLP, family="mlp", **digits,
-                   description="MLP for 8x8 digits: 64 -> 64 -> 10")
-    register_model("digits_cnn", DigitsCNN, family="cnn", **digits,
-                   description="small CNN for 8x8 digits: 8/16 channels with BatchNorm")
-    register_model("digits_resnet", partial(digits_resnet, True), family="resnet", **digits,
-                   description="small ResNet for 8x8 digits: 8/16 channels, 2 blocks per stage")
-    register_model("digits_resnet_noshort", partial(digits_resnet, False),
-                   family="resnet_noshort", **digits,
-                   description="the small digits ResNet without skip connections")
+    register_model(
+        "digits_mlp",
+        DigitsMLP,
+        family="mlp",
+        **digits,
+        description="MLP for 8x8 digits: 64 -> 64 -> 10",
+    )
+    register_model(
+        "digits_cnn",
+        DigitsCNN,
+        family="cnn",
+        **digits,
+        description="small CNN for 8x8 digits: 8/16 channels with BatchNorm",
+    )
+    register_model(
+        "digits_resnet",
+        partial(digits_resnet, True),
+        family="resnet",
+        **digits,
+        description="small ResNet for 8x8 digits: 8/16 channels, 2 blocks per stage",
+    )
+    register_model(
+        "digits_resnet_noshort",
+        partial(digits_resnet, False),
+        family="resnet_noshort",
+        **digits,
+        description="the small digits ResNet without skip connections",
+    )
 
 
 _register_builtin()

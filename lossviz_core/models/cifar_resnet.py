@@ -80,12 +80,14 @@ class CifarResNet(nn.Module):
         self.in_planes = widths[0]
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
-        for i, (width, n) in enumerate(zip(widths, num_blocks)):
+        for i, (width, n) in enumerate(zip(widths, num_blocks, strict=True)):
             setattr(self, f"layer{i + 1}", self._make_layer(block, width, n, 1 if i == 0 else 2))
         self.num_stages = len(widths)
         self.linear = nn.Linear(widths[-1] * block.expansion, num_classes)
 
-    def _make_layer(self, block: type[nn.Module], planes: int, n: int, stride: int) -> nn.Sequential:
+    def _make_layer(
+        self, block: type[nn.Module], planes: int, n: int, stride: int
+    ) -> nn.Sequential:
         layers = []
         for s in [stride] + [1] * (n - 1):
             layers.append(block(self.in_planes, planes, s))

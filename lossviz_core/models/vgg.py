@@ -29,13 +29,17 @@ class VGG(nn.Module):
                 layers.append(nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=True))
                 size = -(-size // 2)
             else:
-                layers += [nn.Conv2d(in_channels, int(v), 3, padding=1), nn.BatchNorm2d(int(v)),
-                           nn.ReLU()]
+                layers += [
+                    nn.Conv2d(in_channels, int(v), 3, padding=1),
+                    nn.BatchNorm2d(int(v)),
+                    nn.ReLU(),
+                ]
                 in_channels = int(v)
         self.features = nn.Sequential(*layers)
         n_maps = in_channels
-        self.fc = nn.Sequential(nn.Linear(n_maps * size * size, n_maps), nn.BatchNorm1d(n_maps),
-                                nn.ReLU())
+        self.fc = nn.Sequential(
+            nn.Linear(n_maps * size * size, n_maps), nn.BatchNorm1d(n_maps), nn.ReLU()
+        )
         self.classifier = nn.Linear(n_maps, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -50,9 +50,12 @@ def test_subsample_is_seeded_subset():
     assert torch.equal(s1.train.x, s1b.train.x)
     assert not torch.equal(s1.train.x, s2.train.x)
     # Every kept row is a row of the full split, label included.
-    rows = {(tuple(x.flatten().tolist()), int(y)) for x, y in zip(full.train.x, full.train.y)}
-    assert all((tuple(x.flatten().tolist()), int(y)) in rows for x, y in zip(s1.train.x,
-                                                                          s1.train.y))
+    rows = {
+        (tuple(x.flatten().tolist()), int(y))
+        for x, y in zip(full.train.x, full.train.y, strict=True)
+    }
+    kept = zip(s1.train.x, s1.train.y, strict=True)
+    assert all((tuple(x.flatten().tolist()), int(y)) in rows for x, y in kept)
     big = load_dataset(DatasetSpec("digits", subsample=10_000))
     assert torch.equal(big.test.x, full.test.x)
     with pytest.raises(InputError):
@@ -75,8 +78,15 @@ def _write_fake_cifar(root, n_train=4, n_test=3, byte_keys=False):
         rows = np.stack([np.roll(pattern, 10 * j + i) for i in range(n)])
         labels = [(j + i) % 10 for i in range(n)]
         with open(folder / name, "wb") as f:
-            pickle.dump({key("batch_label"): name, key("data"): rows, key("labels"): labels,
-                         key("filenames"): [f"{i}.png" for i in range(n)]}, f)
+            pickle.dump(
+                {
+                    key("batch_label"): name,
+                    key("data"): rows,
+                    key("labels"): labels,
+                    key("filenames"): [f"{i}.png" for i in range(n)],
+                },
+                f,
+            )
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump({key("label_names"): [f"c{i}" for i in range(10)]}, f)
     return pattern
@@ -97,8 +107,9 @@ def test_cifar10_reads_the_batch_files(tmp_path, byte_keys):
     assert np.allclose(ds.train.x[1].numpy(), expected, atol=1e-5)
     assert ds.train.x.dtype == torch.float32 and ds.train.y.dtype == torch.int64
     # Pointing at the batches folder itself works too.
-    ds2 = load_dataset(DatasetSpec("cifar10", root=str(tmp_path / "cifar-10-batches-py"),
-                                   subsample=2))
+    ds2 = load_dataset(
+        DatasetSpec("cifar10", root=str(tmp_path / "cifar-10-batches-py"), subsample=2)
+    )
     assert len(ds2.train) == 2 and len(ds2.test) == 2
 
 

@@ -97,7 +97,7 @@ def test_contour_orientation_non_square():
     fig = make_figure(r, kind="contour", levels=5)
     cs = fig.axes[0].collections[0]
     checked = 0
-    for level, path in zip(cs.levels, cs.get_paths()):
+    for level, path in zip(cs.levels, cs.get_paths(), strict=True):
         v = path.vertices
         if len(v) == 0:
             continue
@@ -161,3 +161,24 @@ def test_bad_requests_raise_input_error(tmp_path, name, kwargs):
 def test_surface_kind_on_a_line_raises():
     with pytest.raises(InputError):
         make_figure(interpolation(), kind="surface")
+
+
+def test_no_global_backend_or_pyplot(tmp_path):
+    """Figures must not select a backend or import pyplot: a Qt app keeps its own."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, matplotlib, numpy as np\n"
+        "matplotlib.rcParams['backend'] = 'svg'\n"
+        "from lossviz_core.figures import plot_result\n"
+        "from lossviz_core.result import SurfaceResult\n"
+        "r = SurfaceResult.empty(np.linspace(0, 1, 3), None, ('train_loss',))\n"
+        "r.values['train_loss'][:] = [1, 2, 3]\n"
+        f"plot_result(r, {str(tmp_path / 'l.png')!r})\n"
+        "print(matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["svg", "False"]
+    assert (tmp_path / "l.png").stat().st_size > 1000

@@ -11,9 +11,21 @@ from lossviz_core.errors import InputError
 from lossviz_core.models import build_model, list_models, model_info, register_model
 
 ALL_NAMES = [
-    "resnet20", "resnet20_noshort", "resnet32", "resnet32_noshort", "resnet44",
-    "resnet44_noshort", "resnet56", "resnet56_noshort", "resnet110", "resnet110_noshort",
-    "vgg9", "digits_mlp", "digits_cnn", "digits_resnet", "digits_resnet_noshort",
+    "resnet20",
+    "resnet20_noshort",
+    "resnet32",
+    "resnet32_noshort",
+    "resnet44",
+    "resnet44_noshort",
+    "resnet56",
+    "resnet56_noshort",
+    "resnet110",
+    "resnet110_noshort",
+    "vgg9",
+    "digits_mlp",
+    "digits_cnn",
+    "digits_resnet",
+    "digits_resnet_noshort",
 ]
 BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
@@ -44,8 +56,12 @@ def reference_resnet_keys(n: int, shortcut: bool) -> dict[str, tuple[int, ...]]:
 
 @pytest.mark.parametrize(
     "name,n,shortcut",
-    [("resnet20", 3, True), ("resnet20_noshort", 3, False), ("resnet56", 9, True),
-     ("resnet56_noshort", 9, False)],
+    [
+        ("resnet20", 3, True),
+        ("resnet20_noshort", 3, False),
+        ("resnet56", 9, True),
+        ("resnet56_noshort", 9, False),
+    ],
 )
 def test_cifar_resnet_state_dict_equals_reference(name, n, shortcut):
     got = {k: tuple(v.shape) for k, v in build_model(name).state_dict().items()}
@@ -65,8 +81,12 @@ def test_cifar_resnet_literal_keys():
 
 @pytest.mark.parametrize(
     "name,count",
-    [("resnet20", 272_474), ("resnet20_noshort", 269_722), ("resnet56", 855_770),
-     ("resnet110", 1_730_714)],
+    [
+        ("resnet20", 272_474),
+        ("resnet20_noshort", 269_722),
+        ("resnet56", 855_770),
+        ("resnet110", 1_730_714),
+    ],
 )
 def test_parameter_counts(name, count):
     # He et al.: ResNet-20 0.27M, ResNet-56 0.85M, ResNet-110 1.7M.
@@ -75,8 +95,9 @@ def test_parameter_counts(name, count):
 
 def test_vgg9_matches_reference_layout():
     sd = build_model("vgg9").state_dict()
-    convs = [k for k in sd if k.startswith("features.") and k.endswith(".weight")
-             and sd[k].dim() == 4]
+    convs = [
+        k for k in sd if k.startswith("features.") and k.endswith(".weight") and sd[k].dim() == 4
+    ]
     assert len(convs) == 7
     assert tuple(sd["features.0.weight"].shape) == (64, 3, 3, 3)
     assert tuple(sd["features.0.bias"].shape) == (64,)  # reference VGG convs keep their bias
@@ -108,8 +129,10 @@ def test_every_model_runs_and_traces(name):
 def test_skip_connection_is_real():
     # With bn2 zeroed the residual branch is 0: a block returns relu(x), or 0 without the skip.
     x = torch.randn(3, 8, 8, 8)
-    for name, expected in (("digits_resnet", torch.relu(x)),
-                           ("digits_resnet_noshort", torch.zeros_like(x))):
+    for name, expected in (
+        ("digits_resnet", torch.relu(x)),
+        ("digits_resnet_noshort", torch.zeros_like(x)),
+    ):
         block = build_model(name).eval().layer1[0]
         with torch.no_grad():
             block.bn2.weight.zero_()
@@ -130,7 +153,11 @@ def test_registry_info_and_overrides():
     assert set(ALL_NAMES) <= set(names)
     info = model_info("resnet56")
     assert (info.family, info.dataset, info.input_shape, info.num_classes) == (
-        "resnet", "cifar10", (3, 32, 32), 10)
+        "resnet",
+        "cifar10",
+        (3, 32, 32),
+        10,
+    )
     assert model_info("digits_cnn").input_shape == (1, 8, 8)
     assert model_info("digits_cnn").dataset == "digits"
     assert build_model("resnet20", num_classes=100).linear.out_features == 100
@@ -150,8 +177,15 @@ def test_unknown_model_lists_the_zoo():
 
 
 def test_register_model_adds_an_entry():
-    register_model("test_linear", lambda num_classes: nn.Linear(4, num_classes), family="linear",
-                   dataset="digits", input_shape=[4], num_classes=3, description="test")
+    register_model(
+        "test_linear",
+        lambda num_classes: nn.Linear(4, num_classes),
+        family="linear",
+        dataset="digits",
+        input_shape=[4],
+        num_classes=3,
+        description="test",
+    )
     try:
         assert model_info("test_linear").input_shape == (4,)
         assert build_model("test_linear").out_features == 3

@@ -1,0 +1,400 @@
+"""The main window: control panels on the left, the landscape views in the centre.
+
+All engine work (``job.prepare`` included) runs in a :class:`GeneratorWorker`; chunks come
+back by queued signals and mark the views dirty, and a ~30 Hz timer repaints them only when
+new points arrived. Menus (files, export, compare, training) live in
+:mod:`lossviz.panels.actions`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lossviz_core.progress import Chunk
+from lossviz_core.result import SurfaceResult
+from lossviz_core.spec import Range
+
+from . import dialogs, settings_store
+from .panels.compute import ComputePanel
+from .panels.directions import DirectionsPanel
+from .panels.display import DisplayPanel
+from .panels.ranges import RangesPanel
+from .panels.source import SourcePanel
+from .state import ComputeState, specs_from_snapshot, surface_from_snapshot
+from .views import DisplaySettings
+from .views.compare import CompareView
+from .views.contour2d import ContourView2D
+from .views.line1d import LineView1D
+from .views.surface3d import SurfaceView3D
+from .panels.actions import WindowActions
+from .worker import GeneratorWorker
+
+REPAINT_MS = 100  # ≤ 10 repaints per second: redrawing both views costs ~35 ms on llvmpipe
+STOP_TIMEOUT_MS = 10_000
+_RANGE_KEYS = ("xmin", "xmax", "xnum", "ymin", "ymax", "ynum", "split", "device", "precision")
+
+
+def compute_generator(snapshot: dict[str, Any], job: Any = None):  # noqa: ANN201
+    """In the worker: prepare (or re-range ``job``), yield the Job, then its chunks."""
+    surface = surface_from_snapshot(snapshot)
+    if job is not None:
+        job = job.with_surface(surface)
+    else:
+        from lossviz_core.job import prepare
+
+        job = prepare(*specs_from_snapshot(snapshot))
+    yield job
+    return (yield from job.iter())
+
+
+def reserve_gui_core() -> None:
+    """Leave one CPU core to the GUI thread: torch's intra-op threads would otherwise take
+    them all and starve the event loop (on 2 cores, measured gaps > 100 ms and an
+    oversubscribed pool ~10x slower). ``OMP_NUM_THREADS`` set by the user wins."""
+    import os
+
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1)))
+
+
+def preload_engine() -> None:
+    """Import the engine (and sklearn, used by the digits data) on the GUI thread before
+    the window shows: loading their C extensions holds the GIL for ~0.3 s, which in the
+    worker would freeze the window during the first prepare()."""
+    import lossviz_core.job  # noqa: F401
+
+    try:
+        import sklearn.datasets  # noqa: F401
+        import sklearn.model_selection  # noqa: F401
+    except ImportError:
+        pass
+
+
+def _job_key(snapshot: dict[str, Any]) -> tuple:
+    """What must match for a zoom to reuse the loaded model, data and directions."""
+    return tuple(sorted((k, v) for k, v in snapshot.items() if k not in _RANGE_KEYS))
+
+
+class MainWindow(QMainWindow):
+    """LossViz's window. ``autostart``: compute the demo at once (first launch)."""
+
+    def __init__(self, autostart: bool = True, restore: bool = True) -> None:
+        super().__init__()
+        reserve_gui_core()
+        self.setWindowTitle("LossViz")
+        self.resize(1500, 920)
+        self.state = ComputeState()
+        self.display = DisplaySettings(self)
+        if not (restore and settings_store.load_state(self.state)):
+            self._use_demo_ranges()
+        if restore:
+            settings_store.load_display(self.display)
+
+        self.job: Any = None
+        self._job_key: tuple | None = None
+        self.result: SurfaceResult | None = None
+        self.worker: GeneratorWorker | None = None
+        self._pending: Any = None
+        self._dirty = False
+        self._last_chunk: Chunk | None = None
+        self.zoom_history: list[tuple[Range, Range]] = []
+        self.timings: dict[str, float] = {}
+        self.created_at = time.perf_counter()
+
+        self._build_views()
+        self._build_panels()
+        self._build_status()
+        self.actions_ = WindowActions(self)
+        self._set_icon()
+
+        self.repaint_timer = QTimer(self)
+        self.repaint_timer.setInterval(REPAINT_MS)
+        self.repaint_timer.timeout.connect(self._repaint)
+        if autostart and self.state["source"] == "demo":
+            self.compute()  # first launch: the demo landscape, no questions asked
+
+    # -- construction -------------------------------------------------------------------
+
+    def _use_demo_ranges(self) -> None:
+        try:
+            from lossviz_core import demo
+
+            surface = demo.specs("surface")[3]
+            self.state.set_ranges(surface.x, surface.y)
+        except Exception:  # noqa: BLE001 - the defaults are fine without the demo
+            pass
+
+    def _build_views(self) -> None:
+        self.view3d = SurfaceView3D(self.display)
+        self.view2d = ContourView2D(self.display)
+        self.view1d = LineView1D(self.display)
+        self.compare = CompareView(self.display)
+        self.surface_split = QSplitter(Qt.Orientation.Horizontal)
+        self.surface_split.addWidget(self.view3d)
+        self.surface_split.addWidget(self.view2d)
+        self.surface_split.setChildrenCollapsible(False)
+        for i in (0, 1):
+            self.surface_split.setStretchFactor(i, 1)
+        self.surface_split.setSizes([560, 560])
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.surface_split, "Surface  (3-D | 2-D)")
+        self.tabs.addTab(self.view1d, "1-D")
+        self.tabs.addTab(self.compare, "Compare")
+        self.setCentralWidget(self.tabs)
+        self.view2d.zoomRequested.connect(self.zoom_to)
+        self.view2d.cursorInfo.connect(self._show_cursor)
+
+    def _build_panels(self) -> None:
+        self.source_panel = SourcePanel(self.state)
+        self.directions_panel = DirectionsPanel(self.state)
+        self.ranges_panel = RangesPanel(self.state)
+        self.display_panel = DisplayPanel(self.display)
+        self.compute_panel = ComputePanel()
+        self.compute_panel.compute.clicked.connect(self.compute)
+        self.compute_panel.cancel.clicked.connect(self.cancel)
+        self.compute_panel.back.clicked.connect(self.zoom_back)
+        self.compute_panel.reset.clicked.connect(self.zoom_reset)
+        self.directions_panel.newDirectionsRequested.connect(self.compute)
+        self.source_panel.downloadRequested.connect(lambda: self.actions_.download_cifar())
+        inner = QWidget()
+        lay = QVBoxLayout(inner)
+        for w in (self.source_panel, self.directions_panel, self.ranges_panel,
+                  self.compute_panel, self.display_panel):
+            lay.addWidget(w)
+        lay.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        scroll.setMinimumWidth(330)
+        dock = QDockWidget("Settings", self)
+        dock.setObjectName("settings-dock")
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        dock.setWidget(scroll)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+
+    def _build_status(self) -> None:
+        bar = self.statusBar()
+        self.cursor_label = QLabel("")
+        self.progress_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        bar.addWidget(self.cursor_label, 1)
+        bar.addPermanentWidget(self.progress_label)
+        bar.addPermanentWidget(self.progress)
+
+    def _set_icon(self) -> None:
+        try:
+            from .icon import app_icon
+
+            self.setWindowIcon(app_icon())
+        except Exception:  # noqa: BLE001 - the icon is cosmetic
+            pass
+
+    # -- computing ----------------------------------------------------------------------
+
+    @property
+    def computing(self) -> bool:
+        return self.worker is not None
+
+    def compute(self, reuse_job: bool = True) -> None:
+        """Compute the landscape the panels describe (reusing the loaded job for new ranges)."""
+        if self.worker is not None:  # restart once the running one has stopped
+            self._pending = lambda: self.compute(reuse_job)
+            self.worker.cancel()
+            return
+        snap = self.state.snapshot()
+        key = _job_key(snap)
+        job = self.job if (reuse_job and self.job is not None and key == self._job_key) else None
+        self._pending_key = key
+        self.timings = {"start": time.perf_counter()}
+        self._last_chunk = None
+        self.worker = GeneratorWorker(lambda: compute_generator(snap, job))
+        self.worker.yielded.connect(self._on_yielded)
+        self.worker.returned.connect(self._on_returned)
+        self.worker.errored.connect(self._on_error)
+        self.worker.finished.connect(self._on_finished)
+        self.compute_panel.set_running(True)
+        self.progress.setRange(0, 0)  # busy until the grid is known
+        self.progress_label.setText("Preparing (model, data, directions) …")
+        self.repaint_timer.start()
+        self.worker.start()
+
+    def cancel(self) -> None:
+        """Stop after the current chunk; the computed points stay on screen."""
+        self._pending = None
+        if self.worker is not None:
+            self.worker.cancel()
+            self.progress_label.setText("Cancelling …")
+
+    def _on_yielded(self, item: Any) -> None:
+        if isinstance(item, Chunk):
+            if "first_chunk" not in self.timings:
+                self.timings["first_chunk"] = time.perf_counter()
+            self._last_chunk = item
+            self._dirty = True
+            return
+        # the prepared Job: its empty grid, filled in place as chunks arrive
+        self.timings["prepared"] = time.perf_counter()
+        self.job, self._job_key = item, self._pending_key
+        self.set_result(item.result)
+        self.progress.setRange(0, int(item.result.done.size))
+        self.progress.setValue(int(item.result.done.sum()))
+
+    def _on_returned(self, result: Any) -> None:
+        self.timings["done"] = time.perf_counter()
+        if result is not self.result:
+            self.set_result(result)
+        self._dirty = True
+        self._repaint()
+
+    def _on_error(self, message: str, details: str) -> None:
+        self.progress_label.setText("Failed.")
+        dialogs.show_error(self, message, details)
+
+    def _on_finished(self) -> None:
+        worker, self.worker = self.worker, None
+        self._repaint()
+        self.repaint_timer.stop()
+        self.compute_panel.set_running(False)
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
+        if worker is not None and worker.cancelled and self.result is not None:
+            n, total = int(self.result.done.sum()), int(self.result.done.size)
+            self.progress_label.setText(f"Cancelled: {n}/{total} points kept.")
+        elif self.result is not None and "done" in self.timings:
+            secs = self.timings["done"] - self.timings["start"]
+            self.progress_label.setText(f"Done: {self.result.done.size} points in {secs:.1f} s")
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending()
+
+    def _repaint(self) -> None:
+        """Timer slot: redraw the views only if new chunks arrived since the last tick."""
+        if not self._dirty or self.result is None:
+            return
+        self._dirty = False
+        for view in self._views_for(self.result):
+            view.refresh()
+        c = self._last_chunk
+        if c is not None:
+            self.progress.setValue(int(c.done))
+            eta = "" if c.eta == float("inf") else f" · ETA {_clock(c.eta)}"
+            self.progress_label.setText(
+                f"{c.done}/{c.total} points · {c.points_per_second:.1f} pts/s{eta}")
+
+    def _views_for(self, result: SurfaceResult) -> list[Any]:
+        return [self.view1d] if result.is_line else [self.view3d, self.view2d]
+
+    def set_result(self, result: SurfaceResult | None) -> None:
+        """Show ``result`` (a computed, computing or opened landscape)."""
+        self.result = result
+        if result is None:
+            return
+        for view in self._views_for(result):
+            view.set_result(result)
+        want = self.view1d if result.is_line else self.surface_split
+        if self.tabs.currentWidget() is not self.compare:
+            self.tabs.setCurrentWidget(want)
+        self._dirty = False
+        self.setWindowTitle(f"LossViz — {_describe(result)}")
+
+    # -- zoom ---------------------------------------------------------------------------
+
+    def zoom_to(self, xmin: float, xmax: float, ymin: float, ymax: float) -> None:
+        """Recompute at full resolution inside the rectangle (ContourView2D.zoomRequested)."""
+        if self.state.is_line or not (xmax > xmin and ymax > ymin):
+            return
+        self.zoom_history.append(self.state.ranges())  # type: ignore[arg-type]
+        x, y = self.state.ranges()
+        self.state.set_ranges(Range(xmin, xmax, x.num), Range(ymin, ymax, y.num))  # type: ignore[union-attr]
+        self.compute_panel.set_zoom_depth(len(self.zoom_history))
+        self.compute()
+
+    def zoom_back(self) -> None:
+        if self.zoom_history:
+            self.state.set_ranges(*self.zoom_history.pop())
+            self.compute_panel.set_zoom_depth(len(self.zoom_history))
+            self.compute()
+
+    def zoom_reset(self) -> None:
+        if self.zoom_history:
+            self.state.set_ranges(*self.zoom_history[0])
+            self.zoom_history.clear()
+            self.compute_panel.set_zoom_depth(0)
+            self.compute()
+
+    def _show_cursor(self, text: str) -> None:
+        self.cursor_label.setText(text)
+
+    # -- shutdown -----------------------------------------------------------------------
+
+    def stop_all(self, timeout_ms: int = STOP_TIMEOUT_MS) -> bool:
+        """Cancel computing and training and wait (bounded) for their threads."""
+        self._pending = None
+        ok = True
+        if self.worker is not None:
+            ok = self.worker.stop(timeout_ms)
+        ok = self.actions_.stop(timeout_ms) and ok
+        self.repaint_timer.stop()
+        return ok
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt naming)
+        try:
+            settings_store.save_state(self.state)
+            settings_store.save_display(self.display)
+        except Exception:  # noqa: BLE001 - never keep the user from closing
+            pass
+        self.stop_all()
+        super().closeEvent(event)
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def _describe(result: SurfaceResult) -> str:
+    specs = result.specs or {}
+    model = (specs.get("model") or {}).get("name", "")
+    method = (specs.get("directions") or {}).get("method", "")
+    if result.path:
+        return str(result.path)
+    return " · ".join(p for p in (model, f"{method} {'line' if result.is_line else 'plane'}") if p)
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    """Open the window (and a result file named on the command line); the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    app.setApplicationName("LossViz")
+    app.setOrganizationName(settings_store.ORGANIZATION)
+    files = [a for a in argv if not a.startswith("-")]
+    preload_engine()
+    window = MainWindow(autostart=not files)
+    window.show()
+    for path in files[:1]:
+        window.actions_.open_result(path)
+    rc = app.exec()
+    from .worker import wait_all
+
+    wait_all(STOP_TIMEOUT_MS)
+    return int(rc)

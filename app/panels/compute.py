@@ -1,0 +1,34 @@
+"""Compute / Cancel and the zoom history buttons (Back, Reset)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QGridLayout, QPushButton, QWidget
+
+
+class ComputePanel(QWidget):
+    """Buttons only; the main window connects them and enables them by its state."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.compute = QPushButton("Compute")
+        self.compute.setDefault(True)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setEnabled(False)
+        self.back = QPushButton("◀ Zoom back")
+        self.back.setToolTip("Return to the ranges before the last rectangle zoom")
+        self.reset = QPushButton("Reset zoom")
+        self.reset.setToolTip("Return to the ranges before the first rectangle zoom")
+        grid.addWidget(self.compute, 0, 0)
+        grid.addWidget(self.cancel, 0, 1)
+        grid.addWidget(self.back, 1, 0)
+        grid.addWidget(self.reset, 1, 1)
+        self.set_zoom_depth(0)
+
+    def set_running(self, running: bool) -> None:
+        self.cancel.setEnabled(running)
+
+    def set_zoom_depth(self, depth: int) -> None:
+        self.back.setEnabled(depth > 0)
+        self.reset.setEnabled(depth > 0)

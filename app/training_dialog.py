@@ -1,0 +1,328 @@
+"""Train a zoo model in the background with live curves; the run folder feeds the PCA plane.
+
+The preset "small vs large batch" trains two runs from one saved initialization (the paper's
+sharp-vs-flat experiment) and asks the window for the 1-D interpolation between them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lossviz_core.spec import DatasetSpec
+
+from . import dialogs
+from .panels.binding import PathEdit, combo, double_spin, int_spin
+from .worker import GeneratorWorker
+
+PRESETS = {"single": "Single run", "batch": "Small vs large batch (same initialization)"}
+# (small, large) batch sizes of the paper's experiment, scaled down for the 1,400-image digits
+BATCH_PAIRS = {"cifar10": (64, 4096), "digits": (16, 1024)}
+_PENS = {"train": {"width": 2}, "test": {"width": 2, "style": Qt.PenStyle.DotLine}}
+_COLOURS = {"run": "#1f77b4", "small": "#d62728", "large": "#2ca02c"}
+
+
+def default_run_folder(model: str) -> str:
+    return str(Path.home() / "lossviz-runs" / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def training_generator(spec: Any, out: str, preset: str) -> Generator[Any, None, Any]:
+    """Yield (tag, EpochReport); return the RunInfo, or (small RunInfo, large RunInfo)."""
+    from lossviz_core.train import iter_training
+
+    if preset != "batch":
+        info = yield from _tagged("run", iter_training(spec, out))
+        return info
+    import torch
+
+    from lossviz_core.checkpoints import save_checkpoint
+    from lossviz_core.models import build_model
+
+    folder = Path(out)
+    torch.manual_seed(spec.seed)
+    init = save_checkpoint(build_model(spec.model), folder / "init.pt", epoch=0)
+    small_bs, large_bs = BATCH_PAIRS.get(spec.dataset.name, BATCH_PAIRS["digits"])
+    runs = []
+    for tag, bs in (("small", small_bs), ("large", large_bs)):
+        run_spec = spec.replace(batch_size=bs, init_checkpoint=str(init))
+        runs.append((yield from _tagged(tag, iter_training(run_spec, folder / f"batch_{bs}"))))
+    return tuple(runs)
+
+
+def _tagged(tag: str, gen: Generator) -> Generator[Any, None, Any]:
+    try:
+        while True:
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            yield tag, item
+    finally:
+        gen.close()  # the training generator's own finally runs on cancel
+
+
+class TrainingDialog(QDialog):
+    """Set up and run a training; ``pcaRequested(run_dir)`` and
+    ``interpolationRequested(model, checkpoint_a, checkpoint_b, dataset_dict)`` hand the
+    produced runs to the main window."""
+
+    pcaRequested = Signal(str)
+    interpolationRequested = Signal(str, str, str, object)
+    runFinished = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None, output: str | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Train a model")
+        self.resize(900, 560)
+        self.worker: GeneratorWorker | None = None
+        self.run_info: Any = None
+        self.curves: dict[tuple[str, str, str], pg.PlotDataItem] = {}
+        self.history: dict[tuple[str, str, str], tuple[list, list]] = {}
+
+        from lossviz_core.models import list_models
+        from lossviz_core.train import OPTIMIZERS, SCHEDULES
+
+        form_w = QWidget()
+        form = QFormLayout(form_w)
+        self.preset = combo(PRESETS)
+        self.model = combo([m.name for m in list_models()])
+        self.model.setCurrentText("digits_cnn")
+        self.dataset = combo({"digits": "Digits", "cifar10": "CIFAR-10", "tensors": "Tensors file"})
+        self.data_path = PathEdit("dir", placeholder="CIFAR-10 folder or .npz file")
+        self.optimizer = combo(list(OPTIMIZERS))
+        self.lr = double_spin(1e-6, 10.0, 5, 0.01)
+        self.lr.setValue(0.1)
+        self.schedule = combo(list(SCHEDULES))
+        self.batch = int_spin(1, 65536)
+        self.batch.setValue(128)
+        self.epochs = int_spin(1, 10000)
+        self.epochs.setValue(10)
+        self.save_every = int_spin(1, 10000)
+        self.seed = int_spin(0, 2**31 - 1)
+        self.output = PathEdit("dir")
+        self.output.setText(output or default_run_folder("digits_cnn"))
+        for label, w in (("Preset", self.preset), ("Model", self.model),
+                         ("Dataset", self.dataset), ("Data", self.data_path),
+                         ("Optimizer", self.optimizer), ("Learning rate", self.lr),
+                         ("Schedule", self.schedule), ("Batch size", self.batch),
+                         ("Epochs", self.epochs), ("Save every K epochs", self.save_every),
+                         ("Seed", self.seed), ("Output folder", self.output)):
+            form.addRow(label, w)
+        self.form = form
+        self.preset.currentIndexChanged.connect(self._preset_changed)
+        self.dataset.currentIndexChanged.connect(self._dataset_changed)
+        self._dataset_changed()
+
+        self.loss_plot = pg.PlotWidget(title="loss")
+        self.acc_plot = pg.PlotWidget(title="accuracy (%)")
+        for p in (self.loss_plot, self.acc_plot):
+            p.addLegend(offset=(-10, 10))
+            p.setLabel("bottom", "epoch")
+            p.showGrid(x=True, y=True, alpha=0.3)
+        plots = QVBoxLayout()
+        plots.addWidget(self.loss_plot)
+        plots.addWidget(self.acc_plot)
+
+        self.progress = QProgressBar()
+        self.status = QLabel("Ready.")
+        self.status.setWordWrap(True)
+        self.start_button = QPushButton("Start")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.pca_button = QPushButton("Use for PCA plane")
+        self.pca_button.setEnabled(False)
+        self.close_button = QPushButton("Close")
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.pca_button.clicked.connect(self._use_for_pca)
+        self.close_button.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.cancel_button, self.pca_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.close_button)
+
+        top = QHBoxLayout()
+        top.addWidget(form_w, 0)
+        top.addLayout(plots, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top, 1)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addLayout(buttons)
+
+    # -- set-up -----------------------------------------------------------------------
+
+    def _dataset_changed(self, *_args: object) -> None:
+        name = self.dataset.currentData()
+        self.form.setRowVisible(self.data_path, name != "digits")
+        self.data_path.mode = "dir" if name == "cifar10" else "file"
+
+    def _preset_changed(self, *_args: object) -> None:
+        batch = self.preset.currentData() == "batch"
+        self.form.setRowVisible(self.batch, not batch)
+        if batch:
+            self.epochs.setValue(min(self.epochs.value(), 10))
+
+    def train_spec(self) -> Any:
+        """The TrainSpec the form describes (raises LossVizError on bad input)."""
+        from lossviz_core.train import TrainSpec
+
+        name = self.dataset.currentData()
+        path = self.data_path.text().strip() or None
+        if name == "tensors":
+            dataset = DatasetSpec(name=f"tensors:{path or ''}")
+        else:
+            dataset = DatasetSpec(name=name, root=path if name == "cifar10" else None)
+        return TrainSpec(
+            model=self.model.currentData(), dataset=dataset,
+            optimizer=self.optimizer.currentData(), lr=self.lr.value(),
+            schedule=self.schedule.currentData(), batch_size=self.batch.value(),
+            epochs=self.epochs.value(), save_every=self.save_every.value(),
+            seed=self.seed.value(),
+        )
+
+    # -- running ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start training in a worker thread."""
+        if self.worker is not None:
+            return
+        try:
+            spec = self.train_spec()
+        except Exception as exc:  # noqa: BLE001
+            from .worker import describe_exception
+
+            dialogs.show_error(self, *describe_exception(exc))
+            return
+        out, preset = self.output.text().strip(), self.preset.currentData()
+        if not out:
+            out = default_run_folder(spec.model)
+            self.output.setText(out)
+        self._clear_curves()
+        self.run_info = None
+        runs = 2 if preset == "batch" else 1
+        self.progress.setRange(0, spec.epochs * runs)
+        self.progress.setValue(0)
+        self.status.setText(f"Training {spec.model} into {out} …")
+        self.worker = GeneratorWorker(lambda: training_generator(spec, out, preset),
+                                     no_grad=False)
+        self.worker.yielded.connect(self._on_epoch)
+        self.worker.returned.connect(self._on_returned)
+        self.worker.errored.connect(self._on_error)
+        self.worker.finished.connect(self._on_finished)
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.pca_button.setEnabled(False)
+        self._output = out
+        self.worker.start()
+
+    def cancel(self) -> None:
+        """Stop after the current epoch; the run folder keeps the checkpoints saved so far."""
+        if self.worker is not None:
+            self.worker.cancel()
+            self.status.setText("Cancelling after this epoch …")
+
+    def _clear_curves(self) -> None:
+        for p in (self.loss_plot, self.acc_plot):
+            p.clear()
+        self.curves.clear()
+        self.history.clear()
+
+    def _curve(self, tag: str, split: str, what: str) -> pg.PlotDataItem:
+        key = (tag, split, what)
+        if key not in self.curves:
+            plot = self.loss_plot if what == "loss" else self.acc_plot
+            name = split if tag == "run" else f"{tag} batch, {split}"
+            pen = pg.mkPen(_COLOURS[tag], **_PENS[split])
+            self.curves[key] = plot.plot([], [], pen=pen, name=name, symbol="o", symbolSize=4,
+                                         symbolBrush=_COLOURS[tag])
+            self.history[key] = ([], [])
+        return self.curves[key]
+
+    def _on_epoch(self, item: tuple[str, Any]) -> None:
+        tag, rep = item
+        for split in ("train", "test"):
+            for what in ("loss", "acc"):
+                value = getattr(rep, f"{split}_{what}")
+                if value is None:
+                    continue
+                curve = self._curve(tag, split, what)
+                xs, ys = self.history[(tag, split, what)]
+                xs.append(rep.epoch)
+                ys.append(value)
+                curve.setData(xs, ys)
+        self.progress.setValue(self.progress.value() + 1)
+        label = "" if tag == "run" else f"{tag} batch: "
+        test = f", test loss {rep.test_loss:.3f}" if rep.test_loss is not None else ""
+        self.status.setText(f"{label}epoch {rep.epoch}/{rep.epochs}: train loss "
+                            f"{rep.train_loss:.3f}{test}, {rep.seconds:.1f} s")
+
+    def _on_returned(self, value: Any) -> None:
+        self.run_info = value
+        self.runFinished.emit(value)
+        if isinstance(value, tuple):
+            small, large = value
+            self.status.setText(f"Done: {small.path} and {large.path}. Opening the 1-D "
+                                "interpolation between the two minimizers.")
+            self.interpolationRequested.emit(small.model_name, str(small.final_checkpoint),
+                                             str(large.final_checkpoint), small.dataset)
+        else:
+            self.status.setText(f"Done: run folder {value.path} with {len(value.checkpoints)} "
+                                "checkpoints.")
+
+    def _on_error(self, message: str, details: str) -> None:
+        self.status.setText(f"Failed: {message}")
+        dialogs.show_error(self, message, details)
+
+    def _on_finished(self) -> None:
+        cancelled = self.worker is not None and self.worker.cancelled
+        self.worker = None
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if cancelled:
+            self.status.setText(f"Cancelled; the run folder {self._output} holds the "
+                                "checkpoints saved so far.")
+        self.pca_button.setEnabled(self.pca_run() is not None)
+
+    def pca_run(self) -> str | None:
+        """The run folder to use for a PCA plane (needs at least two checkpoints)."""
+        from lossviz_core.runs import read_run
+
+        folder = self._output if self.preset.currentData() != "batch" else None
+        if folder is None and isinstance(self.run_info, tuple):
+            folder = str(self.run_info[0].path)
+        try:
+            return str(folder) if folder and len(read_run(folder).checkpoints) >= 2 else None
+        except Exception:  # noqa: BLE001 - no usable run yet
+            return None
+
+    def _use_for_pca(self) -> None:
+        run = self.pca_run()
+        if run:
+            self.pcaRequested.emit(run)
+
+    def stop(self, timeout_ms: int = 5000) -> bool:
+        """Cancel a running training and wait for its thread."""
+        if self.worker is None:
+            return True
+        return self.worker.stop(timeout_ms)
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt naming)
+        self.stop()
+        super().closeEvent(event)

@@ -1,0 +1,118 @@
+"""The bundled demo: a small digits CNN, its training run and a small/large-batch pair.
+
+The files live in ``resources/demo`` (installed as ``lossviz_resources``) and are written
+by ``scripts/make_demo_assets.py``; ``demo.json`` describes them. :func:`specs` gives
+ready-made specs for the three classic views: a random filter-normalized plane, the PCA
+plane of the training trajectory, and the 1-D interpolation from small to large batch.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .errors import DataError, InputError
+from .spec import DatasetSpec, DirectionSpec, ModelSpec, Range, SurfaceSpec
+
+DEMO_MODEL = "digits_cnn"
+KINDS = ("surface", "pca", "line")
+_REGENERATE = "run `python scripts/make_demo_assets.py` to create it"
+
+
+def demo_dir() -> Path:
+    """The demo folder; ``DataError`` if it or its ``demo.json`` is missing."""
+    try:
+        import lossviz_resources
+    except ImportError:
+        raise DataError(f"the lossviz_resources package is not installed; {_REGENERATE} and "
+                        "reinstall LossViz") from None
+    folder = Path(lossviz_resources.DEMO)
+    if not (folder / "demo.json").is_file():
+        raise DataError(f"the bundled demo is missing from {folder}; {_REGENERATE}")
+    return folder
+
+
+def describe() -> dict[str, Any]:
+    """``demo.json``: model, dataset, batch sizes, final accuracies, the demo ranges."""
+    return dict(_describe(str(demo_dir())))
+
+
+@lru_cache(maxsize=4)
+def _describe(folder: str) -> dict[str, Any]:
+    path = Path(folder) / "demo.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}; {_REGENERATE}") from None
+
+
+def _file(relative: str) -> Path:
+    path = demo_dir() / relative
+    if not path.exists():
+        raise DataError(f"the demo file {path} is missing; {_REGENERATE}")
+    return path
+
+
+def run_dir() -> Path:
+    """The demo training run (a run folder: ``run.json`` + one checkpoint per epoch)."""
+    return _file(describe()["trajectory"]["run"])
+
+
+def final_checkpoint() -> Path:
+    """The last checkpoint of the demo training run."""
+    from .runs import read_run
+
+    try:
+        return read_run(run_dir()).final_checkpoint
+    except InputError as exc:
+        raise DataError(f"the demo run is damaged ({exc}); {_REGENERATE}") from None
+
+
+def pair() -> tuple[Path, Path]:
+    """``(small_batch.pt, large_batch.pt)``: the same model and init, batch 16 vs 1024."""
+    p = describe()["pair"]
+    return _file(p["small_batch"]["file"]), _file(p["large_batch"]["file"])
+
+
+def init_checkpoint() -> Path:
+    """The initialization both pair models were trained from."""
+    return _file(describe()["pair"]["init"])
+
+
+def specs(kind: str = "surface") -> tuple[ModelSpec, DatasetSpec, DirectionSpec, SurfaceSpec]:
+    """Specs for a demo view, ready for ``job.prepare(*specs(kind))``.
+
+    ``surface``: random filter-normalized plane around the final checkpoint, -1:1:21 on
+    both axes, train split. ``pca``: the PCA plane of the demo run, ranges (from
+    ``demo.json``) that hold the whole trajectory. ``line``: interpolation from the small-
+    to the large-batch model (``states``: BatchNorm statistics interpolate too), train and
+    test, over -0.5:1.5 cut to where the interpolated BN variances stay positive.
+    """
+    if kind not in KINDS:
+        raise InputError(f"unknown demo view {kind!r}; choose one of {', '.join(KINDS)}")
+    meta = describe()
+    dataset = DatasetSpec.from_dict(meta.get("dataset", {"name": "digits"}))
+    if kind == "surface":
+        return (
+            ModelSpec(DEMO_MODEL, str(final_checkpoint())),
+            dataset,
+            DirectionSpec(method="random", seed=0),
+            SurfaceSpec(x=Range(-1, 1, 21), y=Range(-1, 1, 21), split="train"),
+        )
+    if kind == "pca":
+        pca = meta["trajectory"]["pca"]
+        return (
+            ModelSpec(DEMO_MODEL, str(final_checkpoint())),
+            dataset,
+            DirectionSpec(method="pca", pca_run=str(run_dir())),
+            SurfaceSpec(x=Range.parse(pca["x"]), y=Range.parse(pca["y"]), split="train"),
+        )
+    small, large = pair()
+    return (
+        ModelSpec(DEMO_MODEL, str(small)),
+        dataset,
+        DirectionSpec(method="target", dir_type="states", target_checkpoint=str(large)),
+        SurfaceSpec(x=Range.parse(meta["pair"]["line"]["x"]), y=None, split="both"),
+    )

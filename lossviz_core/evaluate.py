@@ -1,0 +1,407 @@
+"""The evaluator: f(α, β) = L(θ + α·d₁ + β·d₂) for many grid points, fast.
+
+A grid point costs one pass over the evaluation data, so everything here serves forward
+passes per second (DESIGN.md, "Speed"): data on the device once, weights written in place
+with ``torch._foreach_*``, large batches, bf16 autocast on CUDA with fp32/fp64
+accumulation, ``channels_last``, BatchNorm folded into convolutions, several points per
+pass for small models on a GPU (chosen by a probe), ``torch.compile`` when the grid repays
+its warm-up, and batch halving on CUDA out-of-memory.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import multipoint as mp
+from .bnfold import PerturbationPlan, check_directions, plan_for
+from .device import pick_device
+from .errors import CheckpointError, InputError, LossVizError
+
+SPLIT_NAMES = ("train", "test")
+LOSSES = ("ce", "mse")
+PRECISIONS = ("auto", "bf16", "fp32")
+COMPILE_MODES = ("auto", "off", "default", "max-autotune", "max-autotune-no-cudagraphs")
+CUDA_MAX_BATCH = 8192
+CHUNK_SECONDS = 0.5  # work per evaluate() call the evaluator prefers (progress granularity)
+
+
+class Evaluator:
+    """Loss and accuracy of θ + α·d₁ + β·d₂ over whole data splits.
+
+    ``model`` is moved to ``device`` (and to ``channels_last`` for image inputs) once; its
+    weights are restored exactly after every call. ``directions`` has ``x``, ``y`` (or
+    None) and ``dir_type``, aligned with ``weights_of(model, dir_type)``. ``data`` has
+    ``train`` / ``test`` splits with ``x``, ``y`` tensors. See DESIGN.md for the options.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        directions: Any,
+        data: Any,
+        splits=("train",),
+        loss: str = "ce",
+        device=None,
+        precision: str = "auto",
+        batch_size: int | None = None,
+        fold_bn="auto",
+        compile="auto",
+        multi="auto",
+        n_points: int | None = None,
+    ) -> None:
+        splits = (splits,) if isinstance(splits, str) else tuple(splits)
+        splits = SPLIT_NAMES if splits == ("both",) else splits
+        _check(
+            all(s in SPLIT_NAMES for s in splits) and splits,
+            f"splits must be train and/or test, got {splits}",
+        )
+        compile = "off" if compile is False else compile
+        choices = {"loss": LOSSES, "precision": PRECISIONS, "compile": COMPILE_MODES}
+        choices |= {"multi": ("auto", True, False), "fold_bn": ("auto", True, False)}
+        for option, value in zip(choices, (loss, precision, compile, multi, fold_bn), strict=True):
+            _check(value in choices[option], f"unknown {option} {value!r}; use {choices[option]}")
+        _check(batch_size is None or int(batch_size) >= 1, f"batch size must be >= 1: {batch_size}")
+        self.device = (
+            torch.device(device) if isinstance(device, torch.device) else pick_device(device)
+        )
+        self.loss, self.precision_option = loss, precision
+        self.bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
+        self._compile_option, self._multi_option = compile, multi
+        self._user_batch = None if batch_size is None else int(batch_size)
+        self.n_points = n_points
+        self.model, self.directions, self._fold_option = model, directions, fold_bn
+        self.splits = [mp.load_split(data, s, self.device) for s in splits]
+        check_directions(model, directions)
+        self.two_d = directions.y is not None
+        self.channels_last = False
+        self._copy_stream = None
+        self._ready = False
+        self._info: dict[str, Any] = {}
+
+    # ---- construction ------------------------------------------------------------------
+    def _set_memory_format(self) -> None:
+        """channels_last for image inputs on CUDA; on the CPU whichever the probe finds faster."""
+        x = self.splits[0].x
+        if x.dim() != 4 or self.device.type == "mps":
+            return
+        if self.device.type == "cuda":
+            self.channels_last = True
+        else:
+            probe = x[: min(len(x), mp.CPU_BIG_BATCH)]
+            self.channels_last, self._cpu_batch = mp.probe_cpu_layout(self.model, probe, self.bf16)
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.model.to(memory_format=fmt)
+        for s in self.splits:
+            if not s.stream:
+                s.x = s.x.contiguous(memory_format=fmt)
+
+    def _attach(self) -> None:
+        """(Re)build the plan on the model's live tensors, on our device and memory format."""
+        self.model.to(self.device)
+        if self.splits[0].x.dim() == 4 and self.device.type != "mps":
+            fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+            self.model.to(memory_format=fmt)
+        self.plan: PerturbationPlan = plan_for(
+            self.model, self.directions, self.device, self._fold_option
+        )
+        self._fwd = self.plan.module
+
+    # ---- public API ----------------------------------------------------------------------
+    @property
+    def chunk_size(self) -> int:
+        """Points per evaluate() call that take ~0.5 s (progress granularity), at least 1."""
+        self._prepare()
+        return self._chunk
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """How points are evaluated: mode, batch_size, precision, device, fold_bn, compile, ..."""
+        self._prepare()
+        return self._info
+
+    def evaluate(self, coords: np.ndarray) -> dict[str, np.ndarray]:
+        """Loss and accuracy (percent) at each row (α,) or (α, β) of ``coords``.
+
+        Returns ``{"train_loss": (k,), "train_acc": (k,), ...}`` per split; non-finite
+        losses are returned as they are.
+        """
+        c = np.asarray(coords, dtype=np.float64)
+        c = c[:, None] if c.ndim == 1 else c
+        _check(
+            c.ndim == 2 and c.shape[1] in (1, 2),
+            f"coords must have shape (k, 1) or (k, 2), got {c.shape}",
+        )
+        _check(c.shape[1] == 1 or self.two_d, "2-D coordinates need a y direction")
+        a = c[:, 0]
+        b = c[:, 1] if c.shape[1] == 2 else np.zeros_like(a)
+        self._prepare()
+        with self._evaluating():
+            self._maybe_compile()
+            sums = self._points(a, b)
+        return self._finish(sums)
+
+    def evaluate_state(self, state_dict) -> dict[str, float]:
+        """Loss and accuracy of arbitrary weights (a trajectory checkpoint), same data."""
+        if isinstance(state_dict.get("state_dict"), dict):
+            state_dict = state_dict["state_dict"]
+        self._prepare()
+        missing = [k for k in self.plan.state_names if k not in state_dict]
+        if missing:
+            raise CheckpointError(f"the state misses {len(missing)} entries, e.g. {missing[:3]}")
+        wrong = [
+            k
+            for k, t in zip(self.plan.state_names, self.plan.state_live, strict=True)
+            if tuple(state_dict[k].shape) != tuple(t.shape)
+        ]
+        if wrong:
+            raise CheckpointError(f"the state does not fit the model: wrong shape at {wrong[:3]}")
+        with self._evaluating():
+            self.plan.load_state(state_dict)
+            sums = {s.name: self._split_sums(s) for s in self.splits}
+        return {k: float(v[0]) for k, v in self._finish(sums).items()}
+
+    # ---- evaluation ----------------------------------------------------------------------
+    @contextmanager
+    def _evaluating(self):
+        """No autograd (thread-local: entered in the calling thread), eval mode, θ restored."""
+        if self._ready and self.plan.is_stale():  # e.g. another evaluator moved the model
+            self._attach()
+        was_training = self.model.training
+        with ExitStack() as stack:
+            stack.enter_context(torch.no_grad())
+            if self.device.type == "cuda":
+                stack.enter_context(_cudnn_settings(exact=not self.bf16))
+            self.plan.module.eval()
+            try:
+                yield
+            finally:
+                self.plan.restore()
+                self.model.train(was_training)
+
+    def _points(self, a: np.ndarray, b: np.ndarray) -> dict[str, tuple[Tensor, Tensor]]:
+        """Per-split (loss sums, correct counts), shape (k,), on the device."""
+        k = len(a)
+        out = {
+            s.name: (
+                torch.empty(k, dtype=torch.float64, device=self.device),
+                torch.empty(k, dtype=torch.int64, device=self.device),
+            )
+            for s in self.splits
+        }
+        i = 0
+        while i < k:
+            n = min(self._k, k - i) if self._multi else 1
+            try:
+                vals = self._group(a[i : i + n], b[i : i + n])
+            except torch.cuda.OutOfMemoryError:
+                vals = None
+            if vals is None:  # outside the except block, so the failed pass's memory is freed
+                self._shrink()
+                continue
+            for name, (loss, correct) in vals.items():
+                out[name][0][i : i + n] = loss
+                out[name][1][i : i + n] = correct
+            i += n
+        return out
+
+    def _group(self, a: np.ndarray, b: np.ndarray) -> dict[str, tuple[Tensor, Tensor]]:
+        if not self._multi:
+            self.plan.write(float(a[0]), float(b[0]))
+            return {s.name: self._split_sums(s) for s in self.splits}
+        at = torch.as_tensor(a, dtype=torch.float32, device=self.device)
+        bt = torch.as_tensor(b, dtype=torch.float32, device=self.device)
+        params = self.plan.stacked(at, bt)
+        return {s.name: self._split_sums(s, params) for s in self.splits}
+
+    def _split_sums(self, split: mp.Split, params: dict[str, Tensor] | None = None):
+        """Sum of per-sample losses (fp64) and correct predictions over a whole split."""
+        shape = () if params is None else (next(iter(params.values())).shape[0],)
+        loss = torch.zeros(shape, dtype=torch.float64, device=self.device)
+        correct = torch.zeros(shape, dtype=torch.int64, device=self.device)
+        for xb, yb in self._batches(split):
+            with self._autocast():
+                if params is not None:
+                    out = mp.stacked_forward(self.plan.module, params, xb)
+                elif xb.shape[0] == self.batch_size:
+                    out = self._fwd(xb)
+                else:  # the tail batch runs eagerly: no second compile for its shape
+                    out = self.plan.module(xb)
+            l_sum, c_sum = batch_stats(out.float(), yb, self.loss)
+            loss += l_sum
+            correct += c_sum
+        return loss.reshape(-1), correct.reshape(-1)
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def _batches(self, split: mp.Split):
+        bs = self.batch_size
+        if split.stream:
+            if self._copy_stream is None:
+                self._copy_stream = torch.cuda.Stream(self.device)
+            yield from mp.streamed(split, bs, self.device, self._copy_stream, self.channels_last)
+            return
+        for s in range(0, split.n, bs):
+            yield split.x[s : s + bs], split.y[s : s + bs]
+
+    def _finish(self, sums: dict[str, tuple[Tensor, Tensor]]) -> dict[str, np.ndarray]:
+        out = {}
+        for s in self.splits:
+            loss, correct = sums[s.name]
+            out[f"{s.name}_loss"] = loss.cpu().numpy() / s.n
+            out[f"{s.name}_acc"] = 100.0 * correct.cpu().numpy().astype(np.float64) / s.n
+        return out
+
+    def _oom_retry(self, fn):
+        """Call ``fn`` until it fits: on CUDA out-of-memory halve K or the batch and retry."""
+        while True:
+            try:
+                return fn()
+            except torch.cuda.OutOfMemoryError:
+                pass
+            self._shrink()  # outside the except block, so the failed pass's memory is freed
+
+    def _shrink(self) -> None:
+        """CUDA out of memory: halve K (stacked points) or the batch, never crash the job."""
+        torch.cuda.empty_cache()
+        if self._multi and self._k > 1:
+            self._k //= 2
+        elif self.batch_size > 1:
+            self.batch_size //= 2
+        else:
+            raise LossVizError(
+                "out of GPU memory even at batch size 1; use a smaller model, "
+                "free the GPU, or choose --device cpu"
+            )
+        self._info.update(batch_size=self.batch_size, multi_k=self._k if self._multi else 1)
+
+    # ---- probe and compile ---------------------------------------------------------------
+    def _prepare(self) -> None:
+        """Choose the batch size, single vs multi-point and compile with a short probe."""
+        if self._ready:
+            return
+        start = time.perf_counter()
+        n_max = max(s.n for s in self.splits)
+        self.batch_size, self._multi, self._k, self._chunk = 1, False, 1, 1
+        self._cpu_batch = mp.CPU_BATCH  # a few hundred; the CPU probe may pick one big batch
+        self.model.to(self.device)
+        with torch.no_grad():
+            was_training = self.model.training
+            self.model.eval()
+            self._set_memory_format()
+            self.model.train(was_training)
+        self._attach()
+        with self._evaluating():
+            self.plan.write(0.0, 0.0)
+            first = self.splits[0]
+            if self._user_batch is not None:
+                self.batch_size = min(self._user_batch, n_max)
+            elif self.device.type == "cuda":
+                probe_x = first.x[: min(first.n, 64)].to(self.device)
+                per = mp.sample_bytes(self._eager_autocast, probe_x, self.device)
+                free, _ = torch.cuda.mem_get_info(self.device)
+                self.batch_size = int(max(1, min(CUDA_MAX_BATCH, n_max, 0.4 * free // per)))
+            else:
+                self.batch_size = min(self._cpu_batch, n_max)
+
+            def measure() -> tuple[Tensor, float]:
+                xb = next(iter(self._batches(first)))[0]
+                return xb, mp.time_call(lambda: self._eager_autocast(xb), self.device)
+
+            xb, t_single = self._oom_retry(measure)
+            self._multi, self._k, per_sample = mp.probe_multi(
+                self._multi_option,
+                self.device,
+                self.plan,
+                xb,
+                self._autocast,
+                t_single / xb.shape[0],
+            )
+        spp = per_sample * sum(s.n for s in self.splits)
+        self._chunk = max(1, min(512, round(CHUNK_SECONDS / max(spp, 1e-9))))
+        if self._multi:
+            self._chunk = -(-self._chunk // self._k) * self._k
+        self._compile_mode = mp.choose_compile(
+            self._compile_option, self.device, self._multi, self.n_points, spp
+        )
+        self._ready = True
+        self._info = dict(
+            mode="multi" if self._multi else "single",
+            multi_k=self._k if self._multi else 1,
+            batch_size=self.batch_size,
+            precision="bf16" if self.bf16 else "fp32",
+            device=str(self.device),
+            fold_bn=bool(self.plan.pairs),
+            fold_pairs=len(self.plan.pairs),
+            fold_per_point=self.plan.refold,
+            compile=self._compile_mode,
+            warmup_seconds=0.0,
+            seconds_per_point=spp,
+            probe_seconds=time.perf_counter() - start,
+            streaming=any(s.stream for s in self.splits),
+        )
+
+    def _eager_autocast(self, x: Tensor) -> Tensor:
+        with self._autocast():
+            return self.plan.module(x)
+
+    def _maybe_compile(self) -> None:
+        """Compile on the first evaluate() (in the worker), timing the warm-up."""
+        mode = self._compile_mode
+        if mode == "off" or self._fwd is not self.plan.module:
+            return
+        start = time.perf_counter()
+        self._fwd = mp.compile_module(self.plan.module, mode)
+        self.plan.write(0.0, 0.0)
+
+        def warm_up() -> None:
+            xb = next(iter(self._batches(self.splits[0])))[0]
+            if xb.shape[0] == self.batch_size:  # a smaller split is evaluated eagerly anyway
+                with self._autocast():
+                    self._fwd(xb)
+            mp.synchronize(self.device)
+
+        self._oom_retry(warm_up)
+        self._info["warmup_seconds"] = time.perf_counter() - start
+
+
+def batch_stats(out: Tensor, y: Tensor, loss: str) -> tuple[Tensor, Tensor]:
+    """Sums over the batch (last-but-one dim) of per-sample loss and correct predictions.
+
+    ``out``: logits (..., B, C) in fp32. ``ce``: cross-entropy. ``mse``: as the reference,
+    mean over classes of (softmax − one-hot)², so a batch's sum is its ``MSELoss`` × B.
+    """
+    yb = y.expand(out.shape[:-1])
+    if loss == "ce":
+        per = -out.log_softmax(-1).gather(-1, yb.unsqueeze(-1)).squeeze(-1)
+    else:
+        onehot = F.one_hot(y, out.shape[-1]).to(out.dtype)
+        per = (out.softmax(-1) - onehot).square().mean(-1)
+    correct = (out.argmax(-1) == yb).sum(-1)
+    return per.sum(-1, dtype=torch.float64), correct
+
+
+@contextmanager
+def _cudnn_settings(exact: bool):
+    """cudnn.benchmark on; TF32 convolutions off for ``fp32`` (exact work); restored after."""
+    cudnn = torch.backends.cudnn
+    saved = cudnn.benchmark, cudnn.allow_tf32
+    cudnn.benchmark = True
+    if exact:
+        cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        cudnn.benchmark, cudnn.allow_tf32 = saved
+
+
+def _check(ok: object, message: str) -> None:
+    if not ok:
+        raise InputError(message)

@@ -1,0 +1,242 @@
+"""How a pass over the data runs: many grid points at once, streamed batches, the probe.
+
+On a GPU a small model is bound by kernel launches, not arithmetic: running K weight
+sets in one pass (``torch.func.vmap`` over stacked θ + a_k·d₁ + b_k·d₂, which turns each
+convolution into one grouped convolution) divides the launches by K. On a CPU one point
+at a time is usually faster, so the evaluator times both on one batch and picks. The
+probe also picks the CPU memory format and batch, and whether ``torch.compile`` pays.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, vmap
+
+from .errors import InputError
+
+# a model above this many parameters is not launch-bound: never probe the stacked path
+MULTI_MAX_PARAMS = {"cuda": 5_000_000, "cpu": 1_000_000, "mps": 1_000_000}
+CPU_K = 4
+COMPILE_MIN_POINTS = 200
+COMPILE_MIN_SECONDS = 60.0  # eager time of the grid that repays an autotuned compile
+CPU_BATCH, CPU_BIG_BATCH = 256, 2048
+MAX_K = 32
+
+
+@dataclass
+class Split:
+    """One evaluation split on the device (or, too large for it, in pinned host memory)."""
+
+    name: str
+    x: Tensor
+    y: Tensor
+    stream: bool  # x stays in pinned host memory; batches are copied on a side stream
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+
+def load_split(data: Any, name: str, device: torch.device) -> Split:
+    """``data.<name>`` on ``device`` once; streamed from pinned memory if it cannot fit."""
+    split = getattr(data, name, None)
+    if split is None:
+        raise InputError(f"the dataset has no {name} split; evaluate on train only")
+    x, y = split.x, split.y.to(device).long()
+    if x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise InputError(f"the {name} split is empty or its x and y lengths differ")
+    stream = False
+    if device.type == "cuda" and x.device.type == "cpu":
+        free, _ = torch.cuda.mem_get_info(device)
+        stream = x.numel() * x.element_size() > 0.3 * free  # too large: stream from host
+    if stream:
+        return Split(name, x if x.is_pinned() else x.pin_memory(), y, True)
+    return Split(name, x.to(device), y, False)
+
+
+def streamed(split: Split, bs: int, device: torch.device, stream, channels_last: bool):
+    """Batches copied from pinned host memory on a side stream, one batch ahead (overlap)."""
+    main = torch.cuda.current_stream(device)
+
+    def fetch(s: int) -> Tensor:
+        with torch.cuda.stream(stream):
+            return split.x[s : s + bs].to(device, non_blocking=True)
+
+    nxt = fetch(0)
+    for s in range(0, split.n, bs):
+        main.wait_stream(stream)
+        cur = nxt
+        cur.record_stream(main)  # the allocator must not reuse it before compute is done
+        if s + bs < split.n:
+            nxt = fetch(s + bs)
+        if channels_last and cur.dim() == 4:
+            cur = cur.contiguous(memory_format=torch.channels_last)
+        yield cur, split.y[s : s + bs]
+
+
+def stacked_forward(module: nn.Module, params: dict[str, Tensor], x: Tensor) -> Tensor:
+    """Outputs of K weight sets (leading dim K of every tensor in ``params``) on one batch.
+
+    Returns shape (K, B, ...). Tensors of ``module`` not in ``params`` are shared by all K.
+    """
+
+    def one(p: dict[str, Tensor]) -> Tensor:
+        return functional_call(module, p, (x,))
+
+    return vmap(one)(params)
+
+
+def choose_k(device: torch.device, param_bytes: int, sample_bytes: float, batch: int) -> int:
+    """Points per pass: the stacked weights and K× the activations fit in ~40 % of free memory."""
+    if device.type != "cuda":
+        return CPU_K
+    free, _ = torch.cuda.mem_get_info(device)
+    per_point = 3 * param_bytes + sample_bytes * batch
+    return int(max(1, min(MAX_K, 0.4 * free // max(per_point, 1))))
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued device work (timings are meaningless without it)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def time_call(
+    fn: Callable[[], object], device: torch.device, min_seconds: float = 0.02, max_reps: int = 3
+) -> float:
+    """Seconds per call of ``fn``: the fastest of a few, after one warm-up call.
+
+    The minimum, not the mean: other processes only ever add time (a shared CPU).
+    """
+    fn()
+    synchronize(device)
+    best, spent = float("inf"), 0.0
+    for _ in range(max_reps):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        elapsed = time.perf_counter() - start
+        best, spent = min(best, elapsed), spent + elapsed
+        if spent >= min_seconds:
+            break
+    return best
+
+
+def sample_bytes(fn: Callable[[Tensor], object], x: Tensor, device: torch.device) -> float:
+    """Peak activation memory per sample of one forward (CUDA only; 0 elsewhere)."""
+    if device.type != "cuda":
+        return 0.0
+    synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    base = torch.cuda.memory_allocated(device)
+    fn(x)
+    synchronize(device)
+    return max(torch.cuda.max_memory_allocated(device) - base, 1) / x.shape[0]
+
+
+def probe_cpu_layout(model: nn.Module, x: Tensor, bf16: bool) -> tuple[bool, int]:
+    """(channels_last?, batch) fastest per sample on the CPU for this model.
+
+    Measured on 2 cores: a small digits CNN runs ~2x faster with contiguous weights and in
+    one large batch; larger CNNs gain from channels_last and batches of a few hundred.
+    """
+    cpu = torch.device("cpu")
+    best: tuple[float, bool, int] | None = None
+    for channels_last in (False, True):
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        model.to(memory_format=fmt)
+        xs = x.contiguous(memory_format=fmt)
+
+        def run(xb: Tensor) -> None:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                model(xb)
+
+        small = xs[:CPU_BATCH]
+        t = time_call(lambda xb=small: run(xb), cpu) / len(small)
+        candidates = [(t, channels_last, len(small))]
+        if len(xs) > len(small) and t * len(small) < 0.02:  # tiny model: per-call overhead
+            candidates.append(
+                (time_call(lambda xb=xs: run(xb), cpu) / len(xs), channels_last, len(xs))
+            )
+        best = min([best] + candidates if best else candidates)
+    return best[1], best[2]
+
+
+def probe_multi(
+    option, device: torch.device, plan, xb: Tensor, autocast: Callable, single_per_sample: float
+) -> tuple[bool, int, float]:
+    """(multi?, K, seconds per sample per point): time K stacked points against one.
+
+    ``option``: "auto" (probe), True (force), False (never). ``plan``: the evaluator's
+    PerturbationPlan (``theta``, ``stacked``, ``module``).
+    """
+    n_params = sum(t.numel() for t in plan.theta)
+    if option is False or (option == "auto" and n_params > MULTI_MAX_PARAMS.get(device.type, 0)):
+        return False, 1, single_per_sample
+    param_bytes = sum(t.numel() * t.element_size() for t in plan.theta)
+
+    def single(x: Tensor) -> Tensor:
+        with autocast():
+            return plan.module(x)
+
+    k = choose_k(device, param_bytes, sample_bytes(single, xb[:64], device), xb.shape[0])
+    if option == "auto" and k < 2:
+        return False, 1, single_per_sample
+    k = max(k, 2)
+    z = torch.zeros(k, device=device)
+    params = plan.stacked(z, z)
+
+    def run() -> Tensor:
+        with autocast():
+            return stacked_forward(plan.module, params, xb)
+
+    try:
+        per_sample = time_call(run, device) / (k * xb.shape[0])
+    except torch.cuda.OutOfMemoryError:
+        per_sample = float("inf")
+    params.clear()  # free the stacked weights before the real work
+    if per_sample == float("inf"):
+        torch.cuda.empty_cache()
+        if option is not True:
+            return False, 1, single_per_sample
+        k, per_sample = 2, single_per_sample  # forced: start small, halve on OOM
+    threshold = 0.8 if device.type == "cuda" else 0.5  # CPU: single is usually faster
+    if option is True or per_sample < threshold * single_per_sample:
+        return True, k, per_sample
+    return False, 1, single_per_sample
+
+
+def choose_compile(
+    option: str, device: torch.device, multi: bool, n_points: int | None, seconds_per_point: float
+) -> str:
+    """The torch.compile mode, or "off": "auto" compiles on CUDA when the grid repays it."""
+    if multi or option == "off":
+        return "off"  # the stacked path runs eagerly (vmap under compile: not worth the risk)
+    if option == "auto":
+        n = n_points or 0
+        worth_it = (
+            device.type == "cuda"
+            and n >= COMPILE_MIN_POINTS
+            and n * seconds_per_point >= COMPILE_MIN_SECONDS
+        )
+        return "max-autotune-no-cudagraphs" if worth_it else "off"
+    # weights change in place between calls: keep CUDA graphs out of it
+    return "max-autotune-no-cudagraphs" if option == "max-autotune" else option
+
+
+def compile_module(module: nn.Module, mode: str) -> Callable[[Tensor], Tensor]:
+    """torch.compile with the inductor cache on disk, so the next run skips the autotune."""
+    default = Path.home() / ".cache" / "lossviz" / "inductor"
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(default))
+    Path(os.environ["TORCHINDUCTOR_CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
+    return torch.compile(module, **({} if mode == "default" else {"mode": mode}))

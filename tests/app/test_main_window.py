@@ -1,0 +1,252 @@
+"""The main window, end to end on the bundled demo (real engine, real views, small grids).
+
+Every test uses a temporary QSettings location (``QSettings.setPath``) holding a 7 × 5 grid,
+so the demo computes in a few seconds and the user's own settings are never touched.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, QTimer
+
+from lossviz import dialogs, settings_store
+from lossviz.main_window import MainWindow
+from lossviz.state import ComputeState
+from lossviz.worker import running_threads
+
+GRID = {"xmin": -1.0, "xmax": 1.0, "xnum": 7, "ymin": -1.0, "ymax": 1.0, "ynum": 5}
+COMPUTE_MS = 60_000
+
+
+@pytest.fixture
+def settings_dir(tmp_path, monkeypatch):
+    """Settings in tmp_path, pre-filled with the demo on a 7 × 5 grid."""
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+    monkeypatch.setattr(settings_store, "ORGANIZATION", "LossVizTest")
+    settings_store.save_state(ComputeState(**GRID))
+    return tmp_path
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Error messages shown to the user (instead of a modal box)."""
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(dialogs, "show_error", lambda parent, m, d="": shown.append((m, d)))
+    return shown
+
+
+@pytest.fixture
+def make_window(qtbot, settings_dir, errors):
+    windows = []
+
+    def make(**kwargs) -> MainWindow:
+        w = MainWindow(**kwargs)
+        qtbot.addWidget(w)
+        w.show()
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.close()
+    assert running_threads() == []
+
+
+def wait_idle(qtbot, w: MainWindow, timeout: int = COMPUTE_MS) -> None:
+    qtbot.waitUntil(lambda: not w.computing, timeout=timeout)
+
+
+def assert_complete(result, x, y) -> None:
+    assert result.done.all()
+    assert result.values["train_loss"].shape == (len(y), len(x))
+    assert np.isfinite(result.values["train_loss"]).all()
+    np.testing.assert_allclose(result.x, x)
+    np.testing.assert_allclose(result.y, y)
+
+
+def test_opens_on_the_demo_and_computes_it(qtbot, make_window, errors):
+    w = make_window()
+    wait_idle(qtbot, w)
+    assert errors == []
+    assert_complete(w.result, np.linspace(-1, 1, 7), np.linspace(-1, 1, 5))
+    loss = w.result.values["train_loss"]
+    # the centre is the trained demo checkpoint: its loss is the lowest of the grid
+    assert loss[2, 3] == loss.min() and loss.max() > 2 * loss[2, 3]
+    assert w.result.specs["model"]["name"] == "digits_cnn"
+    assert w.progress.value() == 35
+    assert "35 points" in w.progress_label.text()
+    assert w.tabs.currentWidget() is w.surface_split
+
+
+def test_rectangle_zoom_recomputes_inside_the_rectangle(qtbot, make_window, errors, monkeypatch):
+    w = make_window()
+    wait_idle(qtbot, w)
+    first = w.result
+    import lossviz_core.job as job_module
+
+    prepared = []
+    real = job_module.prepare
+    monkeypatch.setattr(job_module, "prepare", lambda *a: prepared.append(a) or real(*a))
+    w.view2d.zoomRequested.emit(-0.5, 0.25, -0.2, 0.6)
+    assert w.ranges_panel.range_text() == "α -0.5:0.25:7, β -0.2:0.6:5"
+    wait_idle(qtbot, w)
+    assert errors == []
+    assert w.result is not first
+    assert_complete(w.result, np.linspace(-0.5, 0.25, 7), np.linspace(-0.2, 0.6, 5))
+    assert prepared == [], "a zoom reuses the loaded model and directions (Job.with_surface)"
+    assert w.compute_panel.back.isEnabled()
+    # (α, β) = (0, 0) is on both grids (i=4, j=1 after the zoom): the same model, same value
+    np.testing.assert_allclose(w.result.values["train_loss"][1, 4],
+                               first.values["train_loss"][2, 3], rtol=1e-4)
+
+    w.view2d.zoomRequested.emit(-0.25, 0.0, 0.0, 0.4)
+    wait_idle(qtbot, w)
+    w.compute_panel.back.click()
+    assert w.ranges_panel.range_text() == "α -0.5:0.25:7, β -0.2:0.6:5"
+    wait_idle(qtbot, w)
+    w.compute_panel.reset.click()
+    assert w.ranges_panel.range_text() == "α -1:1:7, β -1:1:5"
+    wait_idle(qtbot, w)
+    assert_complete(w.result, np.linspace(-1, 1, 7), np.linspace(-1, 1, 5))
+    np.testing.assert_allclose(w.result.values["train_loss"], first.values["train_loss"],
+                               rtol=1e-4, atol=1e-5)
+    assert not w.compute_panel.back.isEnabled()
+
+
+def test_cancel_keeps_the_computed_points(qtbot, make_window, errors):
+    w = make_window(autostart=False)
+    w.state.update(xnum=41, ynum=41)
+    w.compute()
+    qtbot.waitUntil(lambda: w.result is not None and w.result.done.any(), timeout=COMPUTE_MS)
+    w.compute_panel.cancel.click()
+    wait_idle(qtbot, w, 10_000)
+    r = w.result
+    n = int(r.done.sum())
+    assert 0 < n < r.done.size
+    loss = r.values["train_loss"]
+    assert np.isfinite(loss[r.done]).all() and np.isnan(loss[~r.done]).all()
+    assert w.progress_label.text() == f"Cancelled: {n}/{41 * 41} points kept."
+    assert errors == []
+    w.state.update(xnum=7, ynum=5)
+    w.compute()
+    wait_idle(qtbot, w)
+    assert_complete(w.result, np.linspace(-1, 1, 7), np.linspace(-1, 1, 5))
+
+
+def test_bad_checkpoint_shows_an_error_and_the_app_goes_on(qtbot, make_window, errors,
+                                                          tmp_path):
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"this is not a checkpoint" * 10)
+    w = make_window(autostart=False)
+    w.state.update(source="checkpoint", model="digits_cnn", checkpoint=str(garbage),
+                   dataset="digits")
+    w.compute()
+    qtbot.waitUntil(lambda: bool(errors), timeout=COMPUTE_MS)
+    wait_idle(qtbot, w, 10_000)
+    message, details = errors[0]
+    assert "garbage.pt" in message and not message.startswith("Unexpected")
+    assert details == ""
+    assert w.progress_label.text() == "Failed."
+    w.state.set("source", "demo")
+    w.compute()
+    wait_idle(qtbot, w)
+    assert len(errors) == 1
+    assert_complete(w.result, np.linspace(-1, 1, 7), np.linspace(-1, 1, 5))
+
+
+def test_gui_thread_never_blocks_while_computing(qtbot, make_window, errors):
+    """A 10 ms QTimer on the GUI thread while prepare() and the grid run in the worker.
+
+    The probe starts after the first computation, so the one-off GL context creation and
+    first shader compile (which stall llvmpipe before any computing) are excluded.
+    """
+    w = make_window()
+    wait_idle(qtbot, w)
+    ticks: list[float] = []
+    probe = QTimer()
+    probe.setInterval(10)
+    probe.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    w.state.update(xnum=15, ynum=11)
+    probe.start()
+    w.directions_panel.new_dirs.click()  # a new seed: prepare() runs again, in the worker
+    wait_idle(qtbot, w)
+    probe.stop()
+    assert errors == [] and w.result.done.all()
+    gaps = np.diff(ticks)
+    assert len(ticks) > 20
+    t0 = w.timings["start"]
+    marks = {k: round(1000 * (v - t0)) for k, v in w.timings.items()}
+    worst = round(1000 * (ticks[int(np.argmax(gaps))] - t0))
+    print(f"lag probe: {len(ticks)} ticks, max gap {1000 * gaps.max():.1f} ms at {worst} ms; "
+          f"phases (ms) {marks}")
+    assert gaps.max() < 0.100
+
+
+def test_closing_mid_compute_stops_the_worker(qtbot, make_window, errors):
+    w = make_window(autostart=False)
+    w.state.update(xnum=41, ynum=41)
+    w.compute()
+    qtbot.waitUntil(lambda: w.result is not None and w.result.done.any(), timeout=COMPUTE_MS)
+    w.close()
+    assert running_threads() == []
+    assert not w.result.done.all()
+    assert errors == []
+
+
+def test_settings_persist_between_launches(qtbot, make_window, settings_dir):
+    w = make_window(autostart=False)
+    w.ranges_panel.spins["xmin"].setValue(-0.75)
+    w.ranges_panel.spins["ynum"].setValue(9)
+    w.display.colormap = "plasma"
+    w.state.set("method", "random1d")
+    w.close()
+    again = make_window(autostart=False)
+    assert again.state["xmin"] == -0.75 and again.state["ynum"] == 9
+    assert again.ranges_panel.spins["xmin"].value() == -0.75
+    assert again.display.colormap == "plasma"
+    assert again.display_panel.colormap.currentText() == "plasma"
+    assert again.state["method"] == "random1d"
+    assert (settings_dir / "LossVizTest" / "LossViz.ini").is_file()
+
+
+def test_interpolation_between_two_checkpoints_shows_a_line(qtbot, make_window, errors):
+    from lossviz_core import demo
+
+    a, b = demo.pair()
+    w = make_window(autostart=False)
+    w.actions_.open_interpolation("digits_cnn", str(a), str(b), {"name": "digits"})
+    w.state.set("xnum", 9)
+    w.compute()  # restarts the running computation with 9 points
+    wait_idle(qtbot, w)
+    assert errors == []
+    r = w.result
+    assert r.is_line and r.done.all()
+    np.testing.assert_allclose(r.x, np.linspace(-0.5, 1.5, 9))
+    # α = 0 and α = 1 are the two trained models themselves: low, finite losses (outside
+    # [0, 1] the interpolated BN variances may turn negative, giving NaN there)
+    inside = (r.x >= 0) & (r.x <= 1)
+    assert np.isfinite(r.values["test_loss"][inside]).all()
+    assert r.values["train_loss"][2] < 0.5 and r.values["train_loss"][6] < 0.5
+    assert w.tabs.currentWidget() is w.view1d
+
+
+def test_save_open_and_compare(qtbot, make_window, errors, tmp_path):
+    w = make_window()
+    wait_idle(qtbot, w)
+    path = str(tmp_path / "demo.h5")
+    worker = w.actions_.save_result(path)
+    qtbot.waitUntil(lambda: worker not in w.actions_.tasks, timeout=10_000)
+    assert errors == [] and "Saved" in w.progress_label.text()
+    w.actions_.set_compare("left")
+    worker = w.actions_.open_result(path, side="right")
+    qtbot.waitUntil(lambda: "right" in w.actions_.compare_sides, timeout=10_000)
+    left, right = w.actions_.compare_sides["left"][0], w.actions_.compare_sides["right"][0]
+    np.testing.assert_allclose(right.values["train_loss"], left.values["train_loss"])
+    assert w.tabs.currentWidget() is w.compare
+    (tmp_path / "broken.h5").write_bytes(b"not hdf5")
+    w.actions_.open_result(str(tmp_path / "broken.h5"))
+    qtbot.waitUntil(lambda: bool(errors), timeout=10_000)
+    assert "broken.h5" in errors[0][0] and errors[0][1] == ""
