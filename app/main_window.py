@@ -71,6 +71,10 @@ def reserve_gui_core() -> None:
 
     import torch
 
+    import sys
+
+    # hand the GIL to the GUI thread sooner than the default 5 ms when the worker holds it
+    sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1)))
 

@@ -10,6 +10,8 @@ in the worker thread so its ``finally`` blocks run (the store flushes).
 from __future__ import annotations
 
 import atexit
+import os
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Generator
@@ -75,6 +77,7 @@ class GeneratorWorker(QObject):
         """Iterate the generator; runs in the worker thread."""
         import torch  # no_grad is thread-local: it must be entered here, in the worker
 
+        _lower_thread_priority()
         self.started.emit()
         gen = None
         try:
@@ -125,6 +128,15 @@ class GeneratorWorker(QObject):
                 return False
         _LIVE.pop(thread, None)
         return True
+
+
+def _lower_thread_priority(niceness: int = 5) -> None:
+    """Let the GUI thread win the CPU when both are runnable (Linux: nice is per thread)."""
+    if hasattr(os, "setpriority") and sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        except OSError:
+            pass
 
 
 def running_threads() -> list[QThread]:

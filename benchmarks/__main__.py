@@ -68,7 +68,7 @@ def suite_smoke(rec: Recorder, device, a: argparse.Namespace, budget: Budget) ->
 def suite_cpu(rec: Recorder, device, a: argparse.Namespace, budget: Budget) -> None:
     """CPU figures: the demo end to end, demo and ResNets side by side, precision, training."""
     if budget.allows("demo 51x51 end to end (CLI subprocess)", 30):
-        rec.add(cs.e2e_demo_case(51, "cpu"))
+        rec.add(cs.e2e_demo_case(51, "cpu", timeout=a.e2e_timeout))
     demo = cs.demo_workload(device)
     if budget.allows("demo model: reference vs LossViz", 20):
         _eval(rec, demo, device, a.ref_points or 3, a.points or 200, {"auto": {}}, demo=True)
@@ -131,7 +131,7 @@ def suite_gpu(rec: Recorder, device, a: argparse.Namespace, budget: Budget) -> N
             _eval(rec, cs.cifar_workload(name, n, device), device, ref_pts,
                   max(5, pts // 2), {"auto": {}})
     if budget.allows("demo 51x51 end to end (CLI subprocess)", 30):
-        rec.add(cs.e2e_demo_case(51, "cuda"))
+        rec.add(cs.e2e_demo_case(51, "cuda", timeout=min(a.e2e_timeout, max(budget.left(), 30))))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--points", type=int, help="grid points LossViz is timed on")
     p.add_argument("--ref-points", type=int, help="grid points the reference loop is timed on")
     p.add_argument("--multi-points", type=int, help="points for single vs multi (gpu)")
+    p.add_argument("--e2e-timeout", type=float, default=120.0,
+                   help="seconds before the end-to-end demo run is stopped (reported unfinished)")
     p.add_argument("--budget", type=float, help="seconds; later cases are skipped past it")
     p.add_argument("--out", type=Path, help="JSON result (a .md with the same stem is written too)")
     return p

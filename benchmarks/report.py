@@ -187,6 +187,9 @@ def check_targets(data: dict) -> list[tuple[str, str, bool]]:
             if c["kind"] == "e2e" and c.get("seconds"):
                 out.append((f"{c['model']} {c['grid']} end to end ≤ 20 s", f"{c['seconds']:.1f} s",
                             c["seconds"] <= CPU_TARGETS["demo_51x51_seconds"]))
+            elif c["kind"] == "e2e" and c.get("timeout"):
+                out.append((f"{c['model']} {c['grid']} end to end ≤ 20 s",
+                            f"> {c['timeout']:.0f} s (stopped)", False))
         demo = next((c for c in cases if c["kind"] == "eval" and c.get("demo")), None)
         row = None if demo is None else next(iter(demo["lossviz"].values()))
         if row is not None and "ratio" in row:

@@ -5,7 +5,6 @@
 #
 # Output: $LOSSVIZ_BUILD_DIR/dist/LossViz/LossViz (default LOSSVIZ_BUILD_DIR=/tmp/lossviz-build,
 # outside the repository); the work folder is $LOSSVIZ_BUILD_DIR/work.
-# LOSSVIZ_CPU_ONLY=1 builds the smaller CPU-only variant (no NVIDIA CUDA libraries).
 # Needs the project's dependencies (bash scripts/setup.sh) and PyInstaller, which it installs
 # when missing (the pyproject extra: pip install -e ".[package]").
 set -euo pipefail

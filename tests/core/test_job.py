@@ -1,0 +1,95 @@
+"""Whole jobs on the bundled demo: centre = the checkpoint's own loss, precision, PCA plane."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lossviz_core import demo
+from lossviz_core.checkpoints import load_into
+from lossviz_core.data import load_dataset
+from lossviz_core.job import prepare
+from lossviz_core.models import build_model
+from lossviz_core.spec import Range
+from lossviz_core.store import read_result
+
+
+def run(gen):
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        return stop.value
+
+
+def plain_loss(checkpoint, split="train"):
+    """The checkpoint's own loss, computed the plain way with no LossViz machinery."""
+    model = build_model(demo.DEMO_MODEL)
+    load_into(model, checkpoint)
+    model.eval()
+    data = load_dataset(demo.specs("surface")[1])
+    s = getattr(data, split)
+    with torch.no_grad():
+        out = model(s.x)
+    return F.cross_entropy(out, s.y).item(), (out.argmax(1) == s.y).float().mean().item() * 100
+
+
+def test_centre_of_non_square_surface_is_the_checkpoints_own_loss(tmp_path):
+    m, d, dirs, s = demo.specs("surface")
+    s = s.replace(x=Range(-0.5, 0.5, 5), y=Range(-1, 1, 3), split="both")
+    job = prepare(m, d, dirs, s)
+    result = run(job.iter(out=tmp_path / "c.h5"))
+    assert result.shape == (3, 5)
+    for split in ("train", "test"):
+        loss, acc = plain_loss(m.checkpoint, split)
+        assert result.values[f"{split}_loss"][1, 2] == pytest.approx(loss, rel=1e-4, abs=1e-6)
+        assert result.values[f"{split}_acc"][1, 2] == pytest.approx(acc, abs=1e-6)
+    # Off-centre points are worse than the trained minimum.
+    assert (result.values["train_loss"] >= result.values["train_loss"][1, 2] - 1e-6).all()
+    back = read_result(tmp_path / "c.h5")
+    np.testing.assert_array_equal(back.values["test_loss"], result.values["test_loss"])
+
+
+def test_bf16_and_fp32_demo_surfaces_agree_within_one_percent():
+    m, d, dirs, s = demo.specs("surface")
+    s = s.replace(x=Range(-0.5, 0.5, 3), y=Range(-0.5, 0.5, 3))
+    fp32 = run(prepare(m, d, dirs, s.replace(precision="fp32")).iter())
+    bf16 = run(prepare(m, d, dirs, s.replace(precision="bf16")).iter())
+    a, b = fp32.values["train_loss"], bf16.values["train_loss"]
+    rel = np.abs(a - b) / np.abs(a)
+    assert rel.max() < 0.01
+    assert not np.array_equal(a, b)  # bf16 really ran
+
+
+def test_pca_plane_stores_trajectory_with_losses_and_variance(tmp_path):
+    m, d, dirs, s = demo.specs("pca")
+    s = s.replace(x=Range(s.x.min, s.x.max, 4), y=Range(s.y.min, s.y.max, 3))
+    job = prepare(m, d, dirs, s)
+    run(job.iter(out=tmp_path / "pca.h5"))
+    back = read_result(tmp_path / "pca.h5")
+    traj = back.trajectory
+    assert traj is not None
+    ev = demo.describe()["trajectory"]["pca"]["explained_variance"]
+    np.testing.assert_allclose(traj.explained_variance, ev, rtol=1e-6)
+    assert back.axis_labels()[0].startswith("PC1: ")
+    # The final checkpoint sits at the origin of the plane, on it.
+    assert traj.x[-1] == pytest.approx(0, abs=1e-6) and traj.off_plane[-1] == pytest.approx(0, abs=1e-6)
+    # Every checkpoint's stored loss is its own loss.
+    from lossviz_core.runs import read_run
+
+    ckpts = dict(read_run(dirs.pca_run).checkpoints)
+    for k in (0, len(traj.epochs) - 1):
+        expect, _ = plain_loss(ckpts[int(traj.epochs[k])])
+        assert traj.loss[k] == pytest.approx(expect, rel=1e-4)
+
+
+def test_with_surface_zooms_without_reloading():
+    m, d, dirs, s = demo.specs("surface")
+    job = prepare(m, d, dirs, s.replace(x=Range(-1, 1, 3), y=Range(-1, 1, 3)))
+    zoom = job.with_surface(s.replace(x=Range(0, 0.5, 2), y=Range(-0.25, 0.25, 3)))
+    assert zoom.model is job.model and zoom.directions is job.directions
+    r = run(zoom.iter())
+    np.testing.assert_allclose(r.x, [0, 0.5])
+    np.testing.assert_allclose(r.y, [-0.25, 0, 0.25])
+    loss, _ = plain_loss(m.checkpoint)
+    assert r.values["train_loss"][1, 0] == pytest.approx(loss, rel=1e-4)
