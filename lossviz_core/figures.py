@@ -188,8 +188,15 @@ def _loss_values(values: np.ndarray, quantity: str, log: bool) -> np.ndarray:
     return z
 
 
-def _levels(z: np.ndarray, n: int, vmin: float | None, vmax: float | None) -> np.ndarray | None:
-    """``n`` evenly spaced levels over [vmin, vmax] (the finite data range by default)."""
+def _levels(
+    z: np.ndarray, n: int, vmin: float | None, vmax: float | None, geometric: bool = False
+) -> np.ndarray | None:
+    """``n`` levels over [vmin, vmax] (the finite data range by default).
+
+    Evenly spaced, or with ``geometric`` and a positive range spanning over two decades
+    (a trained model's loss: 0.003 at the minimum, 10 at the edge) spaced evenly in log,
+    so the basin around the minimizer gets isolines instead of one empty region.
+    """
     finite = z[np.isfinite(z)]
     if finite.size == 0 and (vmin is None or vmax is None):
         return None
@@ -197,6 +204,8 @@ def _levels(z: np.ndarray, n: int, vmin: float | None, vmax: float | None) -> np
     hi = float(finite.max()) if vmax is None else float(vmax)
     if not hi > lo:
         return None
+    if geometric and lo > 0 and hi / lo > 100:
+        return np.geomspace(lo, hi, n)
     return np.linspace(lo, hi, n)
 
 
@@ -212,7 +221,7 @@ def _draw_surface(
     z = _loss_values(result.values[quantity], quantity, log)
     zlabel = f"log10 {_pretty(quantity)}" if log and quantity.endswith("_loss") else _pretty(quantity)
     xlabel, ylabel = result.axis_labels()
-    lv = _levels(z, levels, vmin, vmax)
+    lv = _levels(z, levels, vmin, vmax, geometric=quantity.endswith("_loss") and not log)
     traj = result.trajectory if trajectory else None
 
     if kind == "surface":
