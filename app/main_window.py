@@ -8,6 +8,7 @@ new points arrived. Menus (files, export, compare, training) live in
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from typing import Any
@@ -31,6 +32,7 @@ from lossviz_core.result import SurfaceResult
 from lossviz_core.spec import Range
 
 from . import dialogs, settings_store
+from .panels.actions import WindowActions
 from .panels.compute import ComputePanel
 from .panels.directions import DirectionsPanel
 from .panels.display import DisplayPanel
@@ -42,7 +44,6 @@ from .views.compare import CompareView
 from .views.contour2d import ContourView2D
 from .views.line1d import LineView1D
 from .views.surface3d import SurfaceView3D
-from .panels.actions import WindowActions
 from .worker import GeneratorWorker
 
 REPAINT_MS = 100  # ≤ 10 repaints per second: redrawing both views costs ~35 ms on llvmpipe
@@ -68,10 +69,9 @@ def reserve_gui_core() -> None:
     them all and starve the event loop (on 2 cores, measured gaps > 100 ms and an
     oversubscribed pool ~10x slower). ``OMP_NUM_THREADS`` set by the user wins."""
     import os
+    import sys
 
     import torch
-
-    import sys
 
     # hand the GIL to the GUI thread sooner than the default 5 ms when the worker holds it
     sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
@@ -80,16 +80,21 @@ def reserve_gui_core() -> None:
 
 
 def preload_engine() -> None:
-    """Import the engine (and sklearn, used by the digits data) on the GUI thread before
-    the window shows: loading their C extensions holds the GIL for ~0.3 s, which in the
-    worker would freeze the window during the first prepare()."""
+    """Import the engine's heavy dependencies on the GUI thread before any GL context exists.
+
+    - triton (through torch._dynamo, imported by torch.optim on first use) segfaults when
+      its bundled LLVM loads after Mesa's llvmpipe has loaded its own: importing it first
+      avoids the crash (seen when training after the 3-D view was shown, under Xvfb).
+    - sklearn's C extensions hold the GIL ~0.3 s while loading; in the worker that would
+      freeze the window during the first prepare().
+    """
     import lossviz_core.job  # noqa: F401
 
-    try:
-        import sklearn.datasets  # noqa: F401
-        import sklearn.model_selection  # noqa: F401
-    except ImportError:
-        pass
+    for name in ("torch._dynamo", "sklearn.datasets", "sklearn.model_selection"):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - optional: only its side effect matters
+            pass
 
 
 def _job_key(snapshot: dict[str, Any]) -> tuple:
@@ -102,6 +107,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, autostart: bool = True, restore: bool = True) -> None:
         super().__init__()
+        preload_engine()  # before the views create their GL context
         reserve_gui_core()
         self.setWindowTitle("LossViz")
         self.resize(1500, 920)

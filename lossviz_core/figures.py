@@ -21,7 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .errors import InputError, StoreError
-from .result import SurfaceResult
+from .result import SurfaceResult, contour_levels
 
 KINDS = ("auto", "contour", "filled", "surface", "line")
 FORMATS = (".png", ".svg", ".pdf")
@@ -191,12 +191,8 @@ def _loss_values(values: np.ndarray, quantity: str, log: bool) -> np.ndarray:
 def _levels(
     z: np.ndarray, n: int, vmin: float | None, vmax: float | None, geometric: bool = False
 ) -> np.ndarray | None:
-    """``n`` levels over [vmin, vmax] (the finite data range by default).
-
-    Evenly spaced, or with ``geometric`` and a positive range spanning over two decades
-    (a trained model's loss: 0.003 at the minimum, 10 at the edge) spaced evenly in log,
-    so the basin around the minimizer gets isolines instead of one empty region.
-    """
+    """``n`` levels over [vmin, vmax] (the finite data range by default); see
+    :func:`~lossviz_core.result.contour_levels`."""
     finite = z[np.isfinite(z)]
     if finite.size == 0 and (vmin is None or vmax is None):
         return None
@@ -204,9 +200,7 @@ def _levels(
     hi = float(finite.max()) if vmax is None else float(vmax)
     if not hi > lo:
         return None
-    if geometric and lo > 0 and hi / lo > 100:
-        return np.geomspace(lo, hi, n)
-    return np.linspace(lo, hi, n)
+    return contour_levels(lo, hi, n, geometric)
 
 
 def _draw_surface(

@@ -10,9 +10,9 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from scipy import ndimage
 
 from lossviz_core.result import SurfaceResult
+from lossviz_core.surface import fill_missing as preview_fill
 
 from .display import DisplaySettings
 
@@ -60,17 +60,12 @@ def display_values(values: np.ndarray, log: bool, clip_max: float | None) -> np.
 
 
 def fill_missing(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fill NaN with the nearest computed value (a coarse-to-fine grid previews as blocks).
-
-    Returns ``(filled, known)``; with nothing known, a flat zero grid.
-    """
+    """``(preview, known)``: missing points interpolated from finished ones (engine's
+    :func:`lossviz_core.surface.fill_missing`); with nothing known, a flat zero grid."""
     known = np.isfinite(z)
-    if known.all():
-        return z, known
     if not known.any():
         return np.zeros_like(z, dtype=float), known
-    idx = ndimage.distance_transform_edt(~known, return_distances=False, return_indices=True)
-    return z[tuple(idx)], known
+    return preview_fill(z), known
 
 
 def value_range(*arrays: np.ndarray) -> tuple[float, float]:

@@ -9,7 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from lossviz_core.result import SurfaceResult
+from lossviz_core.result import SurfaceResult, contour_levels
 
 from .colormaps import (
     axis_short_name,
@@ -227,7 +227,7 @@ class ContourView2D(QWidget):
         self.image.setImage(filled, autoLevels=False, rect=self._rect)
         self.colorbar.setLevels((vmin, vmax))
         veil = np.zeros(known.shape + (4,), dtype=np.ubyte)
-        veil[~known] = (255, 255, 255, 140)
+        veil[~known] = (255, 255, 255, 60)  # a light veil: the preview is interpolated
         self.mask.setImage(veil, autoLevels=False, levels=(0, 255), rect=self._rect)
         q = resolve_quantity(self.result, self.settings)
         self.colorbar.setLabel("right", quantity_label(q, self.settings.log_scale))
@@ -240,7 +240,9 @@ class ContourView2D(QWidget):
         filled, _ = fill_missing(z)
         vmin, vmax = self._value_range(z)
         n = self.settings.levels
-        self.levels_shown = np.linspace(vmin, vmax, n + 2)[1:-1]
+        q = resolve_quantity(self.result, self.settings)
+        geometric = q.endswith("_loss") and not self.settings.log_scale
+        self.levels_shown = contour_levels(vmin, vmax, n + 2, geometric)[1:-1]
         xs, ys = isoline_points(self.result.x, self.result.y, filled, self.levels_shown)
         self.isolines.setData(xs, ys, connect="finite")
 

@@ -121,7 +121,8 @@ class SurfaceView3D(QWidget):
         self.vrange = self._fixed_range or value_range(z)
         vmin, vmax = self.vrange
         colors = colors_for(get_colormap(self.settings.colormap), filled, vmin, vmax)
-        colors[~known] = 0.35 * colors[~known] + 0.65 * _PENDING_GREY  # not computed: greyed
+        # not computed yet: the interpolated preview, lightly greyed
+        colors[~known] = 0.75 * colors[~known] + 0.25 * _PENDING_GREY
         self.surface.setData(
             z=self.box_z(filled).T.astype(np.float32),
             colors=colors.transpose(1, 0, 2).reshape(-1, 4),

@@ -10,15 +10,17 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, QTimer
-
 from lossviz import dialogs, settings_store
-from lossviz.main_window import MainWindow
+from lossviz.main_window import MainWindow, preload_engine
 from lossviz.state import ComputeState
 from lossviz.worker import running_threads
+from PySide6.QtCore import QSettings, QTimer
 
 GRID = {"xmin": -1.0, "xmax": 1.0, "xnum": 7, "ymin": -1.0, "ymax": 1.0, "ynum": 5}
 COMPUTE_MS = 60_000
+
+# triton must load before any GL context (llvmpipe): see preload_engine
+preload_engine()
 
 
 @pytest.fixture

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from lossviz import dialogs
+from lossviz.main_window import preload_engine
 from lossviz.training_dialog import TrainingDialog
 from lossviz.worker import running_threads
+
 from lossviz_core.checkpoints import load_state_dict
 from lossviz_core.runs import read_run
+
+# triton must load before any GL context (llvmpipe): see preload_engine
+preload_engine()
 
 
 @pytest.fixture

@@ -1,4 +1,9 @@
-"""GeneratorWorker: items, return value, errors, cancel (finally blocks run), no_grad."""
+"""GeneratorWorker: items, return value, errors, cancel (finally blocks run), no_grad.
+
+The recorders are plain callables, so Qt calls them in the worker thread (no receiver
+object); the tests poll what they recorded with waitUntil (a waitSignal on a cross-thread
+signal would stop its timer from the worker thread).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,8 @@ import threading
 
 import pytest
 import torch
-
 from lossviz.worker import GeneratorWorker, call_in_thread, running_threads
+
 from lossviz_core.errors import CheckpointError
 
 
@@ -41,9 +46,8 @@ def test_yields_and_returns_off_the_gui_thread(qtbot, collect):
         return "done"
 
     w, got = collect(gen)
-    with qtbot.waitSignal(w.finished, timeout=5000):
-        w.start()
-    qtbot.waitUntil(lambda: got["finished"] == 1, timeout=2000)
+    w.start()
+    qtbot.waitUntil(lambda: got["finished"] == 1, timeout=5000)
     assert [v[0] for v in got["yielded"]] == [0, 1, 2]
     assert all(v[1] for v in got["yielded"]), "the generator must run in the worker thread"
     assert not any(v[2] for v in got["yielded"]), "no_grad must be entered in the worker"
@@ -60,9 +64,8 @@ def test_setup_runs_in_the_thread_and_lossviz_errors_have_no_details(qtbot, coll
         raise CheckpointError("model.pt is not a checkpoint")
 
     w, got = collect(make)
-    with qtbot.waitSignal(w.finished, timeout=5000):
-        w.start()
-    qtbot.waitUntil(lambda: got["finished"] == 1, timeout=2000)
+    w.start()
+    qtbot.waitUntil(lambda: got["finished"] == 1, timeout=5000)
     assert seen["thread"] != gui
     assert got["errored"] == [("model.pt is not a checkpoint", "")]
     assert got["returned"] == []
@@ -74,9 +77,8 @@ def test_unexpected_error_carries_the_traceback(qtbot, collect):
         {}["missing"]
 
     w, got = collect(gen)
-    with qtbot.waitSignal(w.finished, timeout=5000):
-        w.start()
-    qtbot.waitUntil(lambda: got["finished"] == 1, timeout=2000)
+    w.start()
+    qtbot.waitUntil(lambda: got["finished"] == 1, timeout=5000)
     (message, details), = got["errored"]
     assert message.startswith("Unexpected error: KeyError")
     assert "Traceback" in details and "gen" in details
@@ -98,9 +100,9 @@ def test_cancel_stops_between_items_and_runs_finally(qtbot, collect):
     w, got = collect(gen)
     w.start()
     qtbot.waitUntil(lambda: len(got["yielded"]) >= 1, timeout=5000)
-    with qtbot.waitSignal(w.finished, timeout=5000):
-        w.cancel()
-        gate.set()
+    w.cancel()
+    gate.set()
+    qtbot.waitUntil(lambda: got["finished"] == 1, timeout=5000)
     assert state["closed"], "cancel must close the generator (its finally blocks run)"
     assert state["made"] <= 2
     assert got["returned"] == [] and got["errored"] == []
@@ -110,7 +112,6 @@ def test_call_in_thread_returns_the_value(qtbot, collect):
     w = call_in_thread(lambda: 6 * 7)
     got = []
     w.returned.connect(got.append)
-    with qtbot.waitSignal(w.finished, timeout=5000):
-        w.start()
-    qtbot.waitUntil(lambda: got == [42], timeout=2000)
+    w.start()
+    qtbot.waitUntil(lambda: got == [42], timeout=5000)
     assert w.stop(1000)

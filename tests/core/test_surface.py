@@ -5,10 +5,15 @@ import numpy as np
 import pytest
 
 from lossviz_core.errors import StoreError
-from lossviz_core.result import fill_missing
 from lossviz_core.spec import Range, SurfaceSpec
 from lossviz_core.store import SurfaceStore, read_result, save_result
-from lossviz_core.surface import bisection_depth, iter_surface, make_result, plan_order
+from lossviz_core.surface import (
+    bisection_depth,
+    fill_missing,
+    iter_surface,
+    make_result,
+    plan_order,
+)
 
 
 def bowl(a, b):
@@ -143,4 +148,16 @@ def test_save_result_round_trip_and_fill_missing(tmp_path):
     back = read_result(tmp_path / "p.h5")
     assert back.done.sum() == 2
     filled = fill_missing(back.values["train_loss"])
-    np.testing.assert_allclose(filled, [[1, 1, 2], [1, 2, 2]])
+    np.testing.assert_allclose(filled, [[1, 1, 2], [1, 2, 2]])  # no complete corners: nearest
+
+
+def test_fill_missing_interpolates_a_coarse_preview_of_a_plane():
+    # After the coarse levels of a plane f = 2x + 3y, the preview is the plane itself.
+    y, x = np.mgrid[0:5, 0:9].astype(float)
+    plane = 2 * x + 3 * y
+    order = plan_order(plane.shape)
+    partial = np.full(plane.shape, np.nan)
+    partial.ravel()[order[:9]] = plane.ravel()[order[:9]]  # corners, centre lines' ends
+    np.testing.assert_allclose(fill_missing(partial), plane, atol=1e-9)
+    line = np.array([0.0, np.nan, np.nan, 3.0, np.inf])
+    np.testing.assert_allclose(fill_missing(line), [0, 1, 2, 3, 3])
