@@ -102,8 +102,8 @@ class Job:
         return self.result
 
     def _trajectory_losses(self) -> np.ndarray:
-        from .runs import read_run
         from .checkpoints import load_state_dict
+        from .runs import read_run
 
         run = read_run(self.direction_spec.pca_run)
         key = f"{self.surface_spec.splits[0]}_loss"

@@ -116,7 +116,6 @@ class ContourView2D(QWidget):
             self.plot.showAxis(side)
             self.plot.getAxis(side).setStyle(showValues=False)
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.mask = pg.ImageItem(axisOrder="row-major")  # veils points not computed yet
         self.isolines = pg.PlotCurveItem(
             connect="finite", pen=pg.mkPen(255, 255, 255, 150, width=1)
         )
@@ -128,7 +127,7 @@ class ContourView2D(QWidget):
             symbolBrush=pg.mkBrush(255, 255, 255),
         )
         self.epoch_labels: list[pg.TextItem] = []
-        for z, item in enumerate((self.image, self.mask, self.isolines, self.trajectory)):
+        for z, item in enumerate((self.image, self.isolines, self.trajectory)):
             item.setZValue(z)
             self.plot.addItem(item)
         self.colorbar = pg.ColorBarItem(
@@ -156,7 +155,6 @@ class ContourView2D(QWidget):
         self._clear_trajectory()
         if self.result is None:
             self.image.clear()
-            self.mask.clear()
             self.isolines.setData([], [])
             return
         r = self.result
@@ -222,13 +220,10 @@ class ContourView2D(QWidget):
 
     def _update_image(self) -> None:
         z = self.display_grid()
-        filled, known = fill_missing(z)
+        filled, _ = fill_missing(z)
         vmin, vmax = self._value_range(z)
         self.image.setImage(filled, autoLevels=False, rect=self._rect)
         self.colorbar.setLevels((vmin, vmax))
-        veil = np.zeros(known.shape + (4,), dtype=np.ubyte)
-        veil[~known] = (255, 255, 255, 60)  # a light veil: the preview is interpolated
-        self.mask.setImage(veil, autoLevels=False, levels=(0, 255), rect=self._rect)
         q = resolve_quantity(self.result, self.settings)
         self.colorbar.setLabel("right", quantity_label(q, self.settings.log_scale))
 

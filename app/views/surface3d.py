@@ -33,7 +33,6 @@ from .gl3d import LinkableGLView, Overlay3D, box_lines, render_offscreen
 
 BOX_HEIGHT = 1.1  # surface height in box units at z_scale 1 (the box is ~2 wide)
 MIN_HALF_WIDTH = 0.35  # a very narrow range still gets a visible side
-_PENDING_GREY = np.array([0.86, 0.86, 0.86, 1.0], dtype=np.float32)
 _TRAJ_RGBA = (0.84, 0.15, 0.18, 1.0)
 _ON_TOP = {
     GL.GL_DEPTH_TEST: False,
@@ -117,12 +116,10 @@ class SurfaceView3D(QWidget):
         if self.result is None:
             return
         z = self.display_grid()
-        filled, known = fill_missing(z)
+        filled, _ = fill_missing(z)
         self.vrange = self._fixed_range or value_range(z)
         vmin, vmax = self.vrange
         colors = colors_for(get_colormap(self.settings.colormap), filled, vmin, vmax)
-        # not computed yet: the interpolated preview, lightly greyed
-        colors[~known] = 0.75 * colors[~known] + 0.25 * _PENDING_GREY
         self.surface.setData(
             z=self.box_z(filled).T.astype(np.float32),
             colors=colors.transpose(1, 0, 2).reshape(-1, 4),
