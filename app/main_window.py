@@ -82,15 +82,14 @@ def reserve_gui_core() -> None:
 def preload_engine() -> None:
     """Import the engine's heavy dependencies on the GUI thread before any GL context exists.
 
-    - triton (through torch._dynamo, imported by torch.optim on first use) segfaults when
-      its bundled LLVM loads after Mesa's llvmpipe has loaded its own: importing it first
-      avoids the crash (seen when training after the 3-D view was shown, under Xvfb).
+    - triton must load before any GL context: done by importing :mod:`lossviz.views`.
     - sklearn's C extensions hold the GIL ~0.3 s while loading; in the worker that would
       freeze the window during the first prepare().
     """
+    import lossviz.views  # noqa: F401
     import lossviz_core.job  # noqa: F401
 
-    for name in ("torch._dynamo", "sklearn.datasets", "sklearn.model_selection"):
+    for name in ("sklearn.datasets", "sklearn.model_selection"):
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - optional: only its side effect matters
