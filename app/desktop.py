@@ -108,6 +108,9 @@ def entry_paths(prefix: str | os.PathLike[str] | None = None) -> dict[Path, Path
 def install_desktop_entry(prefix: str | os.PathLike[str] | None = None) -> list[Path]:
     """Write the launcher and icons under ``prefix``; return the files written."""
     root = data_home(prefix)
+    missing = [src for src in entry_paths(prefix).values() if not src.is_file()]
+    if missing:  # a packaging fault, said before anything is written
+        raise InputError(f"this LossViz installation lacks {missing[0]}; reinstall LossViz")
     written: list[Path] = []
     try:
         for dest, source in entry_paths(prefix).items():

@@ -135,19 +135,35 @@ def grid_coords(num: int) -> np.ndarray:
     return np.stack([a.ravel(), b.ravel()], axis=1)
 
 
-def time_reference(w: Workload, coords: np.ndarray, device: torch.device) -> dict:
-    """The reference-style loop at ``coords``: seconds and loss per point."""
-    ref = ReferenceSurface(copy.deepcopy(w.model), w.directions.x, w.directions.y, w.images,
-                           w.labels, *w.norm, device=device)
-    seconds, losses = ref.timed_points(coords)
-    del ref
-    _free(device)
-    return {"seconds_per_point": float(np.mean(seconds)), "points": len(seconds),
-            "point_seconds": seconds, "losses": losses}
+class InterleavedReference:
+    """The reference-style loop, one point per call, so it can run between LossViz blocks.
+
+    Interleaving puts both implementations under the same background load (a shared
+    machine's bursts would otherwise land on one side of the ratio only).
+    """
+
+    def __init__(self, w: Workload, coords: np.ndarray, device: torch.device) -> None:
+        self.surface = ReferenceSurface(copy.deepcopy(w.model), w.directions.x, w.directions.y,
+                                        w.images, w.labels, *w.norm, device=device)
+        self.coords, self.seconds, self.losses = coords, [], []
+
+    def __call__(self, i: int) -> None:
+        seconds, losses = self.surface.timed_points(self.coords[i:i + 1])
+        self.seconds += seconds
+        self.losses += losses
+
+    def result(self) -> dict:
+        return {"seconds_per_point": float(np.median(self.seconds)), "points": len(self.seconds),
+                "point_seconds": self.seconds, "losses": self.losses}
 
 
-def time_lossviz(w: Workload, coords: np.ndarray, device: torch.device, **options) -> dict:
-    """LossViz's Evaluator at ``coords`` after its warm-up (probe, compile, one first point)."""
+def time_lossviz(w: Workload, coords: np.ndarray, device: torch.device, blocks: int = 1,
+                 between=None, **options) -> dict:
+    """LossViz's Evaluator at ``coords`` after its warm-up (probe, compile, one first point).
+
+    ``coords`` are timed in ``blocks`` calls, ``between(i)`` running before block ``i``;
+    with several blocks seconds per point is the median over blocks.
+    """
     net = copy.deepcopy(w.model)
     synchronize(device)
     start = time.perf_counter()
@@ -157,17 +173,24 @@ def time_lossviz(w: Workload, coords: np.ndarray, device: torch.device, **option
     start = time.perf_counter()
     ev.evaluate(coords[:1])  # compiles, if the evaluator chose to
     first = time.perf_counter() - start
-    start = time.perf_counter()
-    out = ev.evaluate(coords)  # returns host arrays: the device has finished
-    seconds = time.perf_counter() - start
+    losses, block_spp, total = [], [], 0.0
+    for i, part in enumerate(np.array_split(coords, max(1, min(blocks, len(coords))))):
+        if between is not None:
+            between(i)
+        start = time.perf_counter()
+        out = ev.evaluate(part)  # returns host arrays: the device has finished
+        seconds = time.perf_counter() - start
+        total += seconds
+        block_spp.append(seconds / len(part))
+        losses += out["train_loss"].tolist()
     info = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
             for k, v in ev.info.items()}
     del ev, net
     _free(device)
-    return {"seconds_per_point": seconds / len(coords), "points": len(coords),
+    spp = float(np.median(block_spp)) if len(block_spp) > 1 else total / len(coords)
+    return {"seconds_per_point": spp, "points": len(coords), "block_seconds_per_point": block_spp,
             "setup_seconds": probe, "first_call_seconds": first,
-            "warmup_seconds": probe + first, "info": info,
-            "losses": out["train_loss"].tolist()}
+            "warmup_seconds": probe + first, "info": info, "losses": losses}
 
 
 def max_rel_diff(a, b) -> float:
@@ -199,14 +222,19 @@ def eval_case(w: Workload, device: torch.device, ref_points: int, lv_points: int
     coords = plane_coords(max(lv_points, ref_points))
     fps = fl.forward_flops_per_sample(w.model, w.input_shape)
     peak = fl.peak_tflops(fl.device_name(device)) if device.type == "cuda" else None
-    if ref is None and ref_points > 0:
-        ref = time_reference(w, coords[:ref_points], device)
-    if ref is not None:
-        ref["tflops"] = fl.tflops(fps, w.n, ref["seconds_per_point"])
-        ref["peak_fraction"] = None if peak is None else ref["tflops"] / peak
     rows = {}
     for label, options in variants.items():
-        lv = time_lossviz(w, coords[:lv_points], device, n_points=GRID_51, **options)
+        interleave = {}
+        if ref is None and ref_points > 0:  # the first variant runs side by side with the reference
+            reference = InterleavedReference(w, coords[:ref_points], device)
+            interleave = {"blocks": ref_points, "between": reference}
+        lv = time_lossviz(w, coords[:lv_points], device, n_points=GRID_51, **interleave, **options)
+        if interleave:
+            ref = reference.result()
+            del reference
+            _free(device)
+            ref["tflops"] = fl.tflops(fps, w.n, ref["seconds_per_point"])
+            ref["peak_fraction"] = None if peak is None else ref["tflops"] / peak
         lv["options"] = options
         lv["tflops"] = fl.tflops(fps, w.n, lv["seconds_per_point"])
         lv["peak_fraction"] = None if peak is None else lv["tflops"] / peak

@@ -12,6 +12,7 @@ from .colormaps import value_range
 from .display import DisplaySettings, validate_size
 from .surface3d import SurfaceView3D
 
+_EMPTY_HINT = "{side}: empty (Compare menu: Set current as {side_l}, or Open file as {side_l}…)"
 _TITLE_PX = 28  # title band above each surface in an exported image, at window scale
 
 
@@ -37,6 +38,7 @@ class CompareView(QWidget):
         self.left.gl.cameraChanged.connect(lambda: self._follow(self.left, self.right))
         self.right.gl.cameraChanged.connect(lambda: self._follow(self.right, self.left))
         settings.changed.connect(self._share_range)
+        self.set_results(None, None)
 
     def set_results(
         self,
@@ -46,8 +48,11 @@ class CompareView(QWidget):
         right_title: str = "",
     ) -> None:
         """Show two results (2-D grids) with their titles, on one shared colour/height scale."""
-        self.titles[0].setText(left_title)
-        self.titles[1].setText(right_title)
+        for label, result, title, side in zip(
+            self.titles, (left, right), (left_title, right_title), ("Left", "Right"), strict=True
+        ):
+            hint = _EMPTY_HINT.format(side=side, side_l=side.lower())
+            label.setText(title if result is not None else hint)
         self.left.set_value_range(None)
         self.right.set_value_range(None)
         self.left.set_result(left)

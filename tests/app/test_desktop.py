@@ -174,6 +174,17 @@ def test_unwritable_prefix_is_a_one_line_user_error(tmp_path: Path) -> None:
         install_desktop_entry(blocker)
 
 
+def test_a_missing_template_is_reported_before_writing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import lossviz.desktop
+
+    monkeypatch.setattr(lossviz.desktop, "TEMPLATE", tmp_path / "gone.desktop.in")
+    with pytest.raises(InputError, match="lacks .*gone.desktop.in; reinstall LossViz"):
+        install_desktop_entry(tmp_path / "prefix")
+    assert not (tmp_path / "prefix").exists()
+
+
 def test_command_line_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from lossviz import __version__
 

@@ -64,7 +64,8 @@ def test_smoke_reference_and_lossviz_agree(smoke):
     for c in evals:
         ref, lv = c["reference"], c["lossviz"]["auto"]
         assert ref["points"] == 2 and lv["points"] == 2 and len(ref["point_seconds"]) == 2
-        assert ref["seconds_per_point"] == pytest.approx(np.mean(ref["point_seconds"]))
+        assert ref["seconds_per_point"] == pytest.approx(np.median(ref["point_seconds"]))
+        assert len(lv["block_seconds_per_point"]) == 2  # interleaved with the 2 reference points
         assert lv["ratio"] == pytest.approx(ref["seconds_per_point"] / lv["seconds_per_point"])
         assert lv["info"]["precision"] == "fp32"  # CPU default: the two must agree closely
         np.testing.assert_allclose(lv["losses"], ref["losses"], rtol=1e-4)
