@@ -87,6 +87,7 @@ def preload_engine() -> None:
       freeze the window during the first prepare().
     """
     import lossviz.views  # noqa: F401
+
     import lossviz_core.job  # noqa: F401
 
     for name in ("sklearn.datasets", "sklearn.model_selection"):
@@ -394,7 +395,9 @@ def run_app(argv: list[str] | None = None) -> int:
     """Open the window (and a result file named on the command line); the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
-    app.setApplicationName("LossViz")
+    from .icon import apply_app_identity
+
+    apply_app_identity(app)  # name, version, icon, desktop file name (docks match the launcher)
     app.setOrganizationName(settings_store.ORGANIZATION)
     files = [a for a in argv if not a.startswith("-")]
     preload_engine()

@@ -10,6 +10,7 @@ probe also picks the CPU memory format and batch, and whether ``torch.compile`` 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -222,6 +223,12 @@ def choose_compile(
     """The torch.compile mode, or "off": "auto" compiles on CUDA when the grid repays it."""
     if multi or option == "off":
         return "off"  # the stacked path runs eagerly (vmap under compile: not worth the risk)
+    if getattr(sys, "frozen", False):
+        # A packaged app has no C compiler or Python headers for inductor to build with.
+        if option != "auto":
+            raise InputError("torch.compile is not available in the packaged LossViz; "
+                             "use compile 'off' or a pip-installed LossViz")
+        return "off"
     if option == "auto":
         n = n_points or 0
         worth_it = (

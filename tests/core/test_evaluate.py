@@ -287,3 +287,18 @@ def test_model_moved_between_calls_is_reattached():
     model.to(memory_format=other)
     np.testing.assert_allclose(ev.evaluate(pts)["train_loss"], want, rtol=1e-5)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_packaged_app_never_compiles(monkeypatch):
+    """A frozen bundle has no compiler for inductor: auto stays eager, a request is refused."""
+    import sys
+
+    from lossviz_core.errors import InputError
+    from lossviz_core.multipoint import choose_compile
+
+    cuda = torch.device("cuda")
+    assert choose_compile("auto", cuda, False, 10_000, 1.0) == "max-autotune-no-cudagraphs"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert choose_compile("auto", cuda, False, 10_000, 1.0) == "off"
+    with pytest.raises(InputError, match="packaged"):
+        choose_compile("default", cuda, False, 10_000, 1.0)
