@@ -110,10 +110,10 @@ def set_weights(net: nn.Module, weights: list[torch.Tensor], directions: list[li
                 step: tuple[float, ...]) -> None:
     """``net_plotter.set_weights``: every parameter rebuilt on the CPU from numpy directions."""
     if len(directions) == 2:
-        changes = [d0 * step[0] + d1 * step[1] for d0, d1 in zip(*directions)]
+        changes = [d0 * step[0] + d1 * step[1] for d0, d1 in zip(*directions, strict=True)]
     else:
         changes = [d * step[0] for d in directions[0]]
-    for p, w, d in zip(net.parameters(), weights, changes):
+    for p, w, d in zip(net.parameters(), weights, changes, strict=True):
         p.data = w + torch.Tensor(d).type(type(w))
 
 

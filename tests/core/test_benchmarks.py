@@ -23,15 +23,23 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from benchmarks import cases as cs
-from benchmarks.flops import forward_flops_per_sample, peak_tflops, tflops
-from benchmarks.reference_loop import (CIFAR_NORM, ImageDataset, ReferenceSurface, cifar_like,
-                                       digits_raw, eval_transform, normalized_split,
-                                       reference_train_epoch)
-from benchmarks.report import markdown
-from lossviz_core.data import load_dataset
-from lossviz_core.models import build_model
-from lossviz_core.spec import DatasetSpec
+from benchmarks import cases as cs  # noqa: E402
+from benchmarks.flops import forward_flops_per_sample, peak_tflops, tflops  # noqa: E402
+from benchmarks.reference_loop import (  # noqa: E402
+    CIFAR_NORM,
+    ImageDataset,
+    ReferenceSurface,
+    cifar_like,
+    digits_raw,
+    eval_transform,
+    normalized_split,
+    reference_train_epoch,
+)
+from benchmarks.report import markdown  # noqa: E402
+from lossviz_core.data import load_dataset  # noqa: E402
+from lossviz_core.models import build_model  # noqa: E402
+from lossviz_core.spec import DatasetSpec  # noqa: E402
+
 CPU = torch.device("cpu")
 
 
@@ -134,7 +142,7 @@ def test_reference_point_sets_theta_plus_steps_and_evaluates():
     images, labels = images[:40], labels[:40]
     ref = ReferenceSurface(net, d1, d2, images, labels, mean, std, CPU, batch_size=16, workers=0)
     loss, acc = ref.point(0.5, -2.0)
-    for p, t, a, b in zip(net.parameters(), theta, d1, d2):
+    for p, t, a, b in zip(net.parameters(), theta, d1, d2, strict=True):
         torch.testing.assert_close(p.data, t + 0.5 * a - 2.0 * b)
     x = normalized_split(images, labels, mean, std).x
     with torch.no_grad():
