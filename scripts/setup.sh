@@ -25,8 +25,14 @@ if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; 
   fi
 fi
 
-if ! "$PY" -c "import lossviz, lossviz_core, pytest, pytestqt" >/dev/null 2>&1 \
-   || [ pyproject.toml -nt "$("$PY" -c 'import lossviz_core,os;print(os.path.dirname(lossviz_core.__file__))' 2>/dev/null || echo /nonexistent)" ]; then
+# (Re)install when anything is missing or the installed LossViz is another checkout's.
+here=$(pwd -P)
+installed=$("$PY" - <<'PYEOF' 2>/dev/null || true
+import os, lossviz, lossviz_core, lossviz_resources, pytest, pytestqt, pyqtgraph, OpenGL, h5py, sklearn
+print(os.path.dirname(os.path.dirname(os.path.realpath(lossviz.__file__))))
+PYEOF
+)
+if [ "$installed" != "$here" ]; then
   echo "setup: installing lossviz (editable) with its test tools"
-  "$PY" -m pip install -q --disable-pip-version-check -e ".[test]"
+  "$PY" -m pip install -q --disable-pip-version-check --root-user-action=ignore -e ".[test]"
 fi
