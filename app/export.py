@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtGui import QGuiApplication, QImage
 
+from lossviz_core.atomic import atomic_path
 from lossviz_core.errors import InputError, LossVizError, StoreError
 from lossviz_core.result import SurfaceResult
 
@@ -43,7 +44,9 @@ def export_image(
                 "use the 2-D map or a publication figure for vector output"
             )
         _check_folder(path)
-        view.export_vector(str(path))
+        with atomic_path(path, "image") as tmp:
+            view.export_vector(str(tmp.with_suffix(suffix)))
+            tmp.with_suffix(suffix).replace(tmp)
         return path
     if suffix not in RASTER_SUFFIXES:
         raise InputError(f"cannot export to {path.name!r}: choose a .png, .svg or .pdf file name")
@@ -51,8 +54,9 @@ def export_image(
     image = view.grab_image(width, height, transparent)
     if specs:
         image.setText(SPECS_KEY, json.dumps(specs, default=str))
-    if not image.save(str(path), "PNG"):
-        raise StoreError(f"cannot write {path}: saving the PNG failed (is the folder writable?)")
+    with atomic_path(path, "image") as tmp:
+        if not image.save(str(tmp), "PNG"):
+            raise StoreError(f"cannot write {path}: saving the PNG failed (is the folder writable?)")
     return path
 
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lossviz_core.errors import LossVizError
 from lossviz_core.progress import Chunk
 from lossviz_core.result import SurfaceResult
 from lossviz_core.spec import Range
@@ -48,7 +49,9 @@ from .worker import GeneratorWorker
 
 REPAINT_MS = 100  # ≤ 10 repaints per second: redrawing both views costs ~35 ms on llvmpipe
 STOP_TIMEOUT_MS = 10_000
-_RANGE_KEYS = ("xmin", "xmax", "xnum", "ymin", "ymax", "ynum", "split", "device", "precision")
+# Settings a zoom may change and still reuse the loaded job (Job.with_surface); a new
+# device needs a new job.
+_RANGE_KEYS = ("xmin", "xmax", "xnum", "ymin", "ymax", "ynum", "split", "precision")
 
 
 def compute_generator(snapshot: dict[str, Any], job: Any = None):  # noqa: ANN201
@@ -333,8 +336,13 @@ class MainWindow(QMainWindow):
         """Recompute at full resolution inside the rectangle (ContourView2D.zoomRequested)."""
         if self.state.is_line or not (xmax > xmin and ymax > ymin):
             return
-        self.zoom_history.append(self.state.ranges())  # type: ignore[arg-type]
-        x, y = self.state.ranges()
+        try:
+            current = self.state.ranges()
+        except LossVizError as exc:  # the range boxes hold an invalid range
+            dialogs.show_error(self, str(exc))
+            return
+        self.zoom_history.append(current)  # type: ignore[arg-type]
+        x, y = current
         self.state.set_ranges(Range(xmin, xmax, x.num), Range(ymin, ymax, y.num))  # type: ignore[union-attr]
         self.compute_panel.set_zoom_depth(len(self.zoom_history))
         self.compute()

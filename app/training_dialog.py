@@ -301,14 +301,16 @@ class TrainingDialog(QDialog):
         self.pca_button.setEnabled(self.pca_run() is not None)
 
     def pca_run(self) -> str | None:
-        """The run folder to use for a PCA plane (needs at least two checkpoints)."""
+        """The run folder to use for a PCA plane (needs MIN_CHECKPOINTS checkpoints)."""
         from lossviz_core.runs import read_run
+        from lossviz_core.trajectory import MIN_CHECKPOINTS
 
         folder = self._output if self.preset.currentData() != "batch" else None
         if folder is None and isinstance(self.run_info, tuple):
             folder = str(self.run_info[0].path)
         try:
-            return str(folder) if folder and len(read_run(folder).checkpoints) >= 2 else None
+            enough = folder and len(read_run(folder).checkpoints) >= MIN_CHECKPOINTS
+            return str(folder) if enough else None
         except Exception:  # noqa: BLE001 - no usable run yet
             return None
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .device import fits_on_device
 from .errors import DataError, InputError
 from .spec import DatasetSpec
 
@@ -103,13 +104,21 @@ def _subsample(split: Split, k: int | None, gen: torch.Generator) -> Split:
 
 
 def _to_device(split: Split, device: torch.device, name: str) -> Split:
+    # Too large for the GPU: normalize on the host and keep it there, pinned; the
+    # evaluator streams it with copy/compute overlap.
+    host = not fits_on_device(split.x.numel() * 4, device)
+    if host:
+        device = torch.device("cpu")
     # CIFAR travels as uint8 (4x smaller) and is normalized on the device.
     x = split.x.to(device)
     if name == "cifar10":
         mean = torch.tensor(CIFAR_MEAN, device=device).view(1, 3, 1, 1) * 255
         std = torch.tensor(CIFAR_STD, device=device).view(1, 3, 1, 1) * 255
         x = (x.float() - mean) / std
-    return Split(x.float().contiguous(), split.y.to(device=device, dtype=torch.int64))
+    x = x.float().contiguous()
+    if host:
+        x = x.pin_memory()
+    return Split(x, split.y.to(device=device, dtype=torch.int64))
 
 
 # ---------------------------------------------------------------------------- digits

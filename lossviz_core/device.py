@@ -33,3 +33,13 @@ def device_description(dev: torch.device) -> str:
     if dev.type == "mps":
         return "Apple MPS"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def fits_on_device(nbytes: int, device: torch.device, fraction: float = 0.3) -> bool:
+    """Whether ``nbytes`` of data may live on ``device``: CUDA data larger than ``fraction``
+    of free memory stays in pinned host memory and is streamed (activations need the rest).
+    """
+    if device.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(device)
+    return nbytes <= fraction * free

@@ -26,10 +26,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .atomic import atomic_path
 from .checkpoints import load_state_dict
 from .errors import CheckpointError, InputError, StoreError
 from .result import Trajectory
-from .spec import DIR_TYPES, NORMS, DirectionSpec
+from .spec import DIR_TYPES, NORMS, DirectionSpec, json_default
 
 # --------------------------------------------------------------------------- weights
 
@@ -295,19 +296,10 @@ def _to_numpy(t: Tensor) -> np.ndarray:
     return t.numpy()
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, (np.ndarray, tuple)):
-        return list(np.asarray(o).tolist())
-    return str(o)
-
-
 def save_directions(path: str | os.PathLike, dirs: Directions) -> None:
     """Write ``dirs`` in the reference's HDF5 layout, atomically (temp file + ``os.replace``)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path, "direction file") as tmp:
         with h5py.File(tmp, "w") as f:
             for name, d in zip(_GROUPS, (dirs.x, dirs.y), strict=True):
                 if d is None:
@@ -322,15 +314,11 @@ def save_directions(path: str | os.PathLike, dirs: Directions) -> None:
             meta.attrs["format"] = "lossviz-directions-1"
             meta.attrs["dir_type"] = dirs.dir_type
             meta.attrs["names"] = json.dumps(list(dirs.names))
-            meta.attrs["info"] = json.dumps(dirs.info, default=_json_default)
+            meta.attrs["info"] = json.dumps(dirs.info, default=json_default)
             if dirs.trajectory is not None:
                 tg = meta.create_group("trajectory")
                 for k, v in dirs.trajectory.to_arrays().items():
                     tg.create_dataset(k, data=v)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StoreError(f"cannot write direction file {path}: {exc}") from None
 
 
 def _read_group(f: h5py.File, name: str, path: Path) -> list[np.ndarray]:

@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .atomic import atomic_path
 from .errors import InputError, StoreError
 from .result import SurfaceResult, contour_levels
 
@@ -115,9 +116,10 @@ def save_figure(
     fmt = fmt or _check_format(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=dpi, format=fmt.lstrip("."), metadata=figure_metadata(specs, fmt))
     except OSError as exc:
         raise StoreError(f"cannot write figure {path}: {exc.strerror or exc}") from None
+    with atomic_path(path, "figure") as tmp:
+        fig.savefig(tmp, dpi=dpi, format=fmt.lstrip("."), metadata=figure_metadata(specs, fmt))
     return path
 
 

@@ -14,7 +14,6 @@ import dataclasses
 import os
 import time
 from collections.abc import Generator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,7 @@ from .evaluate import Evaluator
 from .models import build_model, model_info
 from .progress import Chunk
 from .result import SurfaceResult
-from .spec import DatasetSpec, DirectionSpec, ModelSpec, SurfaceSpec
+from .spec import DatasetSpec, DirectionSpec, ModelSpec, SurfaceSpec, jsonable
 from .store import SurfaceStore
 from .surface import iter_surface, make_result
 
@@ -62,8 +61,8 @@ class Job:
             "dataset": self.dataset_spec.to_dict(),
             "directions": self.direction_spec.to_dict(),
             "surface": self.surface_spec.to_dict(),
-            "directions_info": _jsonable(self.directions.info),
-            "evaluator": _jsonable(self.evaluator.info),
+            "directions_info": jsonable(self.directions.info),
+            "evaluator": jsonable(self.evaluator.info),
             "device": self.device_text,
             "torch": torch.__version__,
             "lossviz": __version__,
@@ -71,9 +70,13 @@ class Job:
 
     def with_surface(self, surface: SurfaceSpec) -> Job:
         """The same model, data and directions on new ranges (zoom): no reloading."""
-        if (surface.y is None) != (self.surface_spec.y is None):
+        old = self.surface_spec
+        if (surface.y is None) != (old.y is None):
             raise InputError("zooming cannot switch between a surface and a line")
-        if surface.split != self.surface_spec.split or surface.loss != self.surface_spec.loss:
+        if surface.device != old.device:
+            raise InputError("a new device needs a new job: call prepare() again")
+        how = ("split", "loss", "precision", "batch_size")
+        if any(getattr(surface, k) != getattr(old, k) for k in how):
             evaluator = _make_evaluator(self.model, self.directions, self.data, surface, self.device)
         else:
             evaluator = self.evaluator
@@ -115,24 +118,6 @@ class Job:
         return np.asarray(losses, dtype=float)
 
 
-def _jsonable(d: dict) -> dict:
-    out = {}
-    for k, v in (d or {}).items():
-        if isinstance(v, (np.floating, np.integer)):
-            v = v.item()
-        elif isinstance(v, (np.ndarray, tuple)):
-            v = np.asarray(v).tolist()
-        elif isinstance(v, torch.device):
-            v = str(v)
-        if isinstance(v, (str, int, float, bool, list, type(None))):
-            out[k] = v
-        elif isinstance(v, dict):
-            out[k] = _jsonable(v)
-        else:
-            out[k] = str(v)
-    return out
-
-
 def _make_evaluator(model, directions, data, surface: SurfaceSpec, device) -> Evaluator:
     n_points = int(np.prod(surface.shape))
     return Evaluator(model, directions, data, splits=surface.splits, loss=surface.loss,
@@ -153,13 +138,14 @@ def prepare(
     device = pick_device(surface.device)
     if directions.method == "target" and surface.y is not None and not directions.target_checkpoint:
         raise InputError("the target direction needs a second checkpoint")
-    net = build_model(model.name)
-    if model.checkpoint:
-        load_into(net, model.checkpoint)
-    elif directions.method != "pca":
+    if not model.checkpoint and directions.method != "pca":
         raise InputError("choose a checkpoint to look at (an untrained model has no landscape "
                          "worth plotting), or use --demo")
     data = load_dataset(dataset, device)
+    # As training does: a dataset with other than the zoo's class count sizes the output layer.
+    net = build_model(model.name, data.num_classes)
+    if model.checkpoint:
+        load_into(net, model.checkpoint)
     if tuple(data.input_shape) != tuple(info.input_shape):
         raise InputError(
             f"model {model.name} expects inputs of shape {tuple(info.input_shape)} but dataset "
@@ -176,8 +162,3 @@ def prepare(
     result.specs = job.specs()
     job.prepare_seconds = time.perf_counter() - t0
     return job
-
-
-def resolve_path(p: str | os.PathLike | None) -> str | None:
-    """An absolute path string (specs stored in files should not depend on the cwd)."""
-    return None if p in (None, "") else str(Path(p).expanduser().resolve())

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
+from .device import fits_on_device
 from .errors import InputError
 
 # a model above this many parameters is not launch-bound: never probe the stacked path
@@ -57,10 +58,8 @@ def load_split(data: Any, name: str, device: torch.device) -> Split:
     x, y = split.x, split.y.to(device).long()
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
         raise InputError(f"the {name} split is empty or its x and y lengths differ")
-    stream = False
-    if device.type == "cuda" and x.device.type == "cpu":
-        free, _ = torch.cuda.mem_get_info(device)
-        stream = x.numel() * x.element_size() > 0.3 * free  # too large: stream from host
+    stream = device.type == "cuda" and x.device.type == "cpu"
+    stream = stream and not fits_on_device(x.numel() * x.element_size(), device)
     if stream:
         return Split(name, x if x.is_pinned() else x.pin_memory(), y, True)
     return Split(name, x.to(device), y, False)

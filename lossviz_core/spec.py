@@ -8,6 +8,7 @@ here and only here.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -24,6 +25,20 @@ METHODS = ("random", "target", "pca", "file")
 SPLITS = ("train", "test", "both")
 PRECISIONS = ("auto", "bf16", "fp32")
 LOSSES = ("ce", "mse")
+
+
+def json_default(o: Any) -> Any:
+    """``json.dumps(default=...)`` for what specs and infos hold: numpy values, tuples, devices."""
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, (np.ndarray, tuple)):
+        return list(np.asarray(o).tolist())
+    return str(o)
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` as plain JSON types (what a result file stores)."""
+    return json.loads(json.dumps(obj, default=json_default))
 
 
 class _Spec:

@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 
 from . import __version__
+from .atomic import atomic_path
 from .errors import StoreError
 from .result import QUANTITIES, SurfaceResult, Trajectory
 
@@ -72,14 +73,8 @@ def _write_trajectory(g: h5py.Group, traj: Trajectory) -> None:
 def save_result(result: SurfaceResult, path: str | os.PathLike) -> Path:
     """Write a whole result atomically (temporary file, then rename)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            _write_all(f, result)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StoreError(f"cannot write {path}: {exc}") from None
+    with atomic_path(path, "result file") as tmp, h5py.File(tmp, "w") as f:
+        _write_all(f, result)
     result.path = str(path)
     return path
 

@@ -56,42 +56,45 @@ def plan_order(shape: tuple[int, ...]) -> np.ndarray:
     return np.argsort(level, kind="stable")
 
 
-def fill_missing(z: np.ndarray) -> np.ndarray:
-    """A preview of a partly computed grid: missing (non-finite) points interpolated.
+def fill_missing(z: np.ndarray, done: np.ndarray | None = None) -> np.ndarray:
+    """A preview of a partly computed grid: the points not computed yet, interpolated.
 
     Coarse-to-fine order (:func:`plan_order`) finishes ever finer complete sub-grids; the
     finest complete one is interpolated bilinearly over the whole grid and the finished
     points are kept, so the preview is a smooth version of the final surface that sharpens
     as points arrive. Grids finished in another order fall back to the nearest finished
-    point. O(grid size): cheap enough to run on every repaint.
+    point. ``done`` marks computed points (default: the finite ones); a computed point whose
+    loss is NaN/inf (diverged) stays as it is. O(grid size): cheap enough for every repaint.
     """
     z = np.asarray(z, dtype=float)
-    known = np.isfinite(z)
-    if known.all() or not known.any():
+    good = np.isfinite(z)
+    todo = ~good if done is None else ~np.asarray(done, dtype=bool)
+    if not todo.any() or not good.any():
         return z.copy()
+    out = z.copy()
     if z.ndim == 1:
-        idx = np.flatnonzero(known)
-        out = z.copy()
-        out[~known] = np.interp(np.flatnonzero(~known), idx, z[idx])
+        idx = np.flatnonzero(good)
+        out[todo] = np.interp(np.flatnonzero(todo), idx, z[idx])
         return out
     ny, nx = z.shape
     depth_y, depth_x = bisection_depth(ny), bisection_depth(nx)
     sub = None
     for d in range(int(max(depth_y.max(), depth_x.max())) + 1):
         rows, cols = np.flatnonzero(depth_y <= d), np.flatnonzero(depth_x <= d)
-        if not known[np.ix_(rows, cols)].all():
+        if not good[np.ix_(rows, cols)].all():
             break
         sub = rows, cols
     if sub is None:
         from scipy.ndimage import distance_transform_edt
 
-        idx = distance_transform_edt(~known, return_distances=False, return_indices=True)
-        return z[tuple(idx)]
+        idx = distance_transform_edt(~good, return_distances=False, return_indices=True)
+        out[todo] = z[tuple(idx)][todo]
+        return out
     rows, cols = sub
     # Grid coordinates are evenly spaced, so interpolating in index space is exact.
     along_x = np.stack([np.interp(np.arange(nx), cols, r) for r in z[np.ix_(rows, cols)]])
-    out = np.stack([np.interp(np.arange(ny), rows, c) for c in along_x.T], axis=1)
-    out[known] = z[known]
+    full = np.stack([np.interp(np.arange(ny), rows, c) for c in along_x.T], axis=1)
+    out[todo] = full[todo]
     return out
 
 

@@ -6,6 +6,7 @@ views for export stays on the GUI thread (Qt requires it).
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -127,7 +128,9 @@ class WindowActions:
         """Write the current result atomically (store.save_result) in the background."""
         from lossviz_core.store import save_result
 
-        result = self.w.result
+        # A snapshot taken here, on the GUI thread: the compute worker keeps filling the live
+        # result, and a point must never be saved as done without its value.
+        result = copy.deepcopy(self.w.result)
         if not path.lower().endswith((".h5", ".hdf5")):
             path += ".h5"
         settings_store.set_last_path("result", os.path.dirname(os.path.abspath(path)))

@@ -59,13 +59,14 @@ def display_values(values: np.ndarray, log: bool, clip_max: float | None) -> np.
     return v
 
 
-def fill_missing(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def fill_missing(z: np.ndarray, done: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(preview, known)``: missing points interpolated from finished ones (engine's
-    :func:`lossviz_core.surface.fill_missing`); with nothing known, a flat zero grid."""
+    :func:`lossviz_core.surface.fill_missing`): computed points that diverged stay NaN;
+    with nothing known, a flat zero grid."""
     known = np.isfinite(z)
     if not known.any():
         return np.zeros_like(z, dtype=float), known
-    return preview_fill(z), known
+    return preview_fill(z, done), known
 
 
 def value_range(*arrays: np.ndarray) -> tuple[float, float]:

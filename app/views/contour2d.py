@@ -220,7 +220,7 @@ class ContourView2D(QWidget):
 
     def _update_image(self) -> None:
         z = self.display_grid()
-        filled, _ = fill_missing(z)
+        filled, _ = fill_missing(z, self.result.done)
         vmin, vmax = self._value_range(z)
         self.image.setImage(filled, autoLevels=False, rect=self._rect)
         self.colorbar.setLevels((vmin, vmax))
@@ -232,7 +232,7 @@ class ContourView2D(QWidget):
         if self.result is None:
             return
         z = self.display_grid()
-        filled, _ = fill_missing(z)
+        filled, _ = fill_missing(z, self.result.done)
         vmin, vmax = self._value_range(z)
         n = self.settings.levels
         q = resolve_quantity(self.result, self.settings)
@@ -286,5 +286,8 @@ class ContourView2D(QWidget):
         j = int(np.clip(np.abs(r.y - py).argmin(), 0, len(r.y) - 1))
         q = resolve_quantity(r, self.settings)
         v = r.values[q][j, i]
-        shown = "not computed yet" if not np.isfinite(v) else f"{v:.4g}"
+        if not r.done[j, i]:
+            shown = "not computed yet"
+        else:
+            shown = f"{v:.4g}" if np.isfinite(v) else f"{v} (diverged)"
         return f"{text}, {quantity_label(q)} = {shown}"

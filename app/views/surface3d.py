@@ -42,6 +42,9 @@ _ON_TOP = {
 }
 
 
+_DIVERGED_RGBA = np.array([0.6, 0.6, 0.6, 1.0], dtype=np.float32)
+
+
 class SurfaceView3D(QWidget):
     """The landscape as a coloured 3-D surface with mouse rotate (drag) and zoom (wheel)."""
 
@@ -116,12 +119,15 @@ class SurfaceView3D(QWidget):
         if self.result is None:
             return
         z = self.display_grid()
-        filled, _ = fill_missing(z)
+        filled, _ = fill_missing(z, self.result.done)
         self.vrange = self._fixed_range or value_range(z)
         vmin, vmax = self.vrange
         colors = colors_for(get_colormap(self.settings.colormap), filled, vmin, vmax)
+        # Computed points whose loss diverged (NaN/inf): at the top of the box, in grey.
+        diverged = ~np.isfinite(filled)
+        colors[diverged] = _DIVERGED_RGBA
         self.surface.setData(
-            z=self.box_z(filled).T.astype(np.float32),
+            z=self.box_z(np.where(diverged, vmax, filled)).T.astype(np.float32),
             colors=colors.transpose(1, 0, 2).reshape(-1, 4),
         )
         wire = self.settings.wireframe

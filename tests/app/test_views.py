@@ -256,3 +256,22 @@ def test_compare_shares_scale_and_links_cameras(qtbot, make_surface):
     img = view.grab_image(800, 400)
     assert (img.width(), img.height()) == (800, 400)
     assert _rgb(img)[..., :3].std() > 10
+
+
+def test_diverged_points_are_not_painted_as_landscape(qtbot, make_surface):
+    """A computed point whose loss is NaN is a gap in 2-D and grey at the top in 3-D."""
+    r = make_surface()
+    r.values["train_loss"][2, 3] = np.nan  # computed (done) but diverged
+    view2d = _show(qtbot, ContourView2D(DisplaySettings()))
+    view2d.set_result(r)
+    assert np.isnan(view2d.image.image[2, 3])
+    assert np.isfinite(np.delete(view2d.image.image.ravel(), 2 * 7 + 3)).all()
+    assert "diverged" in view2d.describe_point(BOWL_X[3], BOWL_Y[2])
+    view3d = _show(qtbot, SurfaceView3D(DisplaySettings()))
+    view3d.set_result(r)
+    z = view3d.surface._z  # z[x, y]
+    assert z[3, 2] == pytest.approx(z.max())
+    pending = make_surface(done_fraction=0.5)
+    view2d.set_result(pending)
+    j, i = np.argwhere(~pending.done)[0]
+    assert "not computed yet" in view2d.describe_point(BOWL_X[i], BOWL_Y[j])

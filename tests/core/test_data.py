@@ -194,3 +194,18 @@ def test_tensors_file_errors(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(DataError, match="cannot read"):
         load_dataset(DatasetSpec(f"tensors:{tmp_path / 'junk.npz'}"))
+
+
+def test_data_too_large_for_the_gpu_stays_on_the_host(monkeypatch):
+    """A split larger than 30 % of free GPU memory is kept (pinned) on the host to stream."""
+    import lossviz_core.data as data_mod
+    import lossviz_core.device as device_mod
+
+    monkeypatch.setattr(device_mod.torch.cuda, "mem_get_info", lambda dev=None: (1000, 10_000))
+    monkeypatch.setattr(data_mod.torch.Tensor, "pin_memory", lambda self: self)
+    assert device_mod.fits_on_device(300, torch.device("cuda"))
+    assert not device_mod.fits_on_device(301, torch.device("cuda"))
+    assert device_mod.fits_on_device(10**12, torch.device("cpu"))
+    split = data_mod.Split(torch.zeros(100, 1, 8, 8), torch.zeros(100, dtype=torch.long))
+    kept = data_mod._to_device(split, torch.device("cuda"), "digits")  # 25,600 bytes > 300
+    assert kept.x.device.type == "cpu" and kept.y.device.type == "cpu"

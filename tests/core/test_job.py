@@ -93,3 +93,30 @@ def test_with_surface_zooms_without_reloading():
     np.testing.assert_allclose(r.y, [-0.25, 0, 0.25])
     loss, _ = plain_loss(m.checkpoint)
     assert r.values["train_loss"][1, 0] == pytest.approx(loss, rel=1e-4)
+
+
+def test_model_trained_on_three_classes_is_plotted_with_three_outputs(tmp_path):
+    from lossviz_core.spec import DatasetSpec, DirectionSpec, ModelSpec, SurfaceSpec
+    from lossviz_core.train import TrainSpec, iter_training
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 1, 8, 8)).astype(np.float32)
+    y = np.arange(60) % 3
+    np.savez(tmp_path / "three.npz", x=x, y=y)
+    ds = DatasetSpec(name=f"tensors:{tmp_path / 'three.npz'}")
+    run(iter_training(TrainSpec(model="digits_mlp", dataset=ds, epochs=1, batch_size=30),
+                      tmp_path / "run"))
+    job = prepare(ModelSpec("digits_mlp", str(tmp_path / "run" / "model_1.pt")), ds,
+                  DirectionSpec(), SurfaceSpec(x=Range(-1, 1, 3), y=Range(-1, 1, 3)))
+    assert job.model(torch.zeros(1, 1, 8, 8)).shape == (1, 3)
+    assert np.isfinite(run(job.iter()).values["train_loss"]).all()
+
+
+def test_zoom_with_new_precision_gets_a_new_evaluator():
+    m, d, dirs, s = demo.specs("surface")
+    job = prepare(m, d, dirs, s.replace(x=Range(-1, 1, 3), y=Range(-1, 1, 3), precision="fp32"))
+    same = job.with_surface(s.replace(x=Range(0, 1, 3), y=Range(0, 1, 3), precision="fp32"))
+    assert same.evaluator is job.evaluator
+    other = job.with_surface(s.replace(x=Range(0, 1, 3), y=Range(0, 1, 3), precision="bf16"))
+    assert other.evaluator is not job.evaluator and other.evaluator.info["precision"] == "bf16"
+    assert other.specs()["surface"]["precision"] == "bf16"

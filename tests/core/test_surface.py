@@ -161,3 +161,6 @@ def test_fill_missing_interpolates_a_coarse_preview_of_a_plane():
     np.testing.assert_allclose(fill_missing(partial), plane, atol=1e-9)
     line = np.array([0.0, np.nan, np.nan, 3.0, np.inf])
     np.testing.assert_allclose(fill_missing(line), [0, 1, 2, 3, 3])
+    # A computed point that diverged (NaN, done) is not painted over; pending ones are.
+    done = np.array([True, False, True, True, True])
+    np.testing.assert_allclose(fill_missing(line, done), [0, 1, np.nan, 3, np.inf])
