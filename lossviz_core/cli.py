@@ -14,7 +14,16 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, LossVizError
-from .spec import DatasetSpec, DirectionSpec, ModelSpec, Range, SurfaceSpec
+from .spec import (
+    DIR_TYPES,
+    IGNORES,
+    NORMS,
+    DatasetSpec,
+    DirectionSpec,
+    ModelSpec,
+    Range,
+    SurfaceSpec,
+)
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -57,13 +66,12 @@ def _add_source(p: argparse.ArgumentParser) -> None:
 
 def _add_directions(p: argparse.ArgumentParser, two_d: bool) -> None:
     g = p.add_argument_group("directions")
-    g.add_argument("--dir-type", choices=("weights", "states"), default="weights")
-    norms = ("filter", "layer", "weight", "dfilter", "dlayer", "none")
-    g.add_argument("--xnorm", choices=norms, default="filter")
-    g.add_argument("--xignore", choices=("biasbn", "none"), default="biasbn")
+    g.add_argument("--dir-type", choices=DIR_TYPES, default="weights")
+    g.add_argument("--xnorm", choices=NORMS, default="filter")
+    g.add_argument("--xignore", choices=IGNORES, default="biasbn")
     if two_d:
-        g.add_argument("--ynorm", choices=norms, default="filter")
-        g.add_argument("--yignore", choices=("biasbn", "none"), default="biasbn")
+        g.add_argument("--ynorm", choices=NORMS, default="filter")
+        g.add_argument("--yignore", choices=IGNORES, default="biasbn")
     g.add_argument("--seed", type=int, default=0, help="random direction seed")
     g.add_argument("--directions", help="import directions from an HDF5 direction file")
     g.add_argument("--save-directions", help="export the directions to an HDF5 file")
@@ -139,6 +147,9 @@ def _specs_from_args(a: argparse.Namespace, two_d: bool):
     if two_d and a.pca:
         from .runs import read_run
 
+        if a.checkpoint or a.directions:
+            raise InputError("--pca centres the plane on the run's final checkpoint with its own "
+                             "directions: drop --checkpoint / --directions")
         run = read_run(a.pca)
         dkw.update(method="pca", pca_run=str(Path(a.pca).resolve()))
         if not a.model:

@@ -23,10 +23,9 @@ from . import multipoint as mp
 from .bnfold import PerturbationPlan, check_directions, plan_for
 from .device import pick_device
 from .errors import CheckpointError, InputError, LossVizError
+from .spec import LOSSES, PRECISIONS
 
 SPLIT_NAMES = ("train", "test")
-LOSSES = ("ce", "mse")
-PRECISIONS = ("auto", "bf16", "fp32")
 COMPILE_MODES = ("auto", "off", "default", "max-autotune", "max-autotune-no-cudagraphs")
 CUDA_MAX_BATCH = 8192
 CHUNK_SECONDS = 0.5  # work per evaluate() call the evaluator prefers (progress granularity)

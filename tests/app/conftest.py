@@ -50,8 +50,8 @@ def _surface(
         {
             "train_loss": zf[idx],
             "test_loss": zf[idx] + 0.1,
-            "train_acc": 1 - zf[idx] / (2 * top),
-            "test_acc": 0.9 - zf[idx] / (2 * top),
+            "train_acc": 100 * (1 - zf[idx] / (2 * top)),  # percent, as the engine
+            "test_acc": 100 * (0.9 - zf[idx] / (2 * top)),
         },
     )
     r.trajectory = trajectory
@@ -127,8 +127,8 @@ def _line() -> SurfaceResult:
         {
             "train_loss": loss,
             "test_loss": loss + 0.2,
-            "train_acc": 1 - loss / loss.max(),
-            "test_acc": 0.9 - loss / loss.max(),
+            "train_acc": 100 * (1 - loss / loss.max()),  # percent, as the engine
+            "test_acc": 100 * (0.9 - loss / loss.max()),
         },
     )
     return r

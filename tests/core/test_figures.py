@@ -38,7 +38,7 @@ def interpolation() -> SurfaceResult:
     x = np.linspace(-0.5, 1.5, 11)
     r = SurfaceResult.empty(x, None, ("train_loss", "train_acc", "test_loss", "test_acc"), specs)
     for q, v in (("train_loss", (x - 0.5) ** 2 + 0.1), ("test_loss", (x - 0.5) ** 2 + 0.2),
-                 ("train_acc", 1 - 0.2 * x**2), ("test_acc", 0.9 - 0.2 * x**2)):
+                 ("train_acc", 100 * (1 - 0.2 * x**2)), ("test_acc", 100 * (0.9 - 0.2 * x**2))):
         r.values[q][:] = v
     r.values["test_acc"][3] = np.nan
     return r
@@ -73,11 +73,9 @@ def test_every_kind_and_format_reads_back(tmp_path, kind, fmt):
 def test_png_carries_specs(tmp_path):
     out = plot_result(bowl(), tmp_path / "f.png", dpi=30)
     assert read_png_specs(out) == SPECS
-    try:
-        from PIL import Image
-    except ImportError:
-        return
     import json
+
+    from PIL import Image  # pillow comes with matplotlib: an independent PNG reader
 
     assert json.loads(Image.open(out).text["lossviz-specs"]) == SPECS
 
