@@ -71,8 +71,10 @@ def markdown(data: dict) -> str:
     if env.get("bf16_peak_tflops"):
         lines.append(f"- bf16 dense peak used for '% of peak': {env['bf16_peak_tflops']:g} TFLOP/s")
     if env.get("load_average") is not None:
+        busy = env["load_average"] > env["cpu_count"]
         lines.append(f"- 1-minute load average at the start: {env['load_average']:.1f} "
-                     f"(above {env['cpu_count']}: other work shared the CPUs)")
+                     + ("(above the CPU count: other work shared the CPUs)" if busy
+                        else f"(at most {env['cpu_count']}: a quiet machine)"))
     if data.get("total_seconds"):
         lines.append(f"- harness wall time: {data['total_seconds']:.0f} s")
     cases = data["cases"]
