@@ -123,3 +123,31 @@ def test_non_finite_losses_are_stored_and_reported(tmp_path, capsys):
     assert np.isfinite(loss[1, 1])  # the centre is the trained model
     assert (~np.isfinite(loss)).sum() == 8
     assert "8 points have a non-finite loss" in err
+
+
+def test_ctrl_c_leaves_a_resumable_file(tmp_path, capsys, monkeypatch):
+    """Ctrl-C mid-surface: exit 130, the finished chunks saved, --resume completes the rest."""
+    from lossviz_core import surface
+
+    real = surface.iter_surface
+    out = tmp_path / "cut.h5"
+
+    def interrupted(*args, **kwargs):
+        gen = real(*args, **kwargs)
+        yield next(gen)
+        yield next(gen)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("lossviz_core.job.iter_surface", interrupted)
+    args = ("surface", "--demo", "--x=-1:1:7", "--y=-1:1:5", "--out", str(out))
+    code, _, err = run_cli(capsys, *args)
+    assert code == 130 and "--resume" in err and "Traceback" not in err
+    cut = read_result(out)
+    assert 0 < cut.done.sum() < 35
+    monkeypatch.setattr("lossviz_core.job.iter_surface", real)
+    code, _, err = run_cli(capsys, *args, "--resume")
+    assert code == 0, err
+    again = read_result(out)
+    assert again.done.all()
+    np.testing.assert_array_equal(again.values["train_loss"][cut.done],
+                                  cut.values["train_loss"][cut.done])
