@@ -59,6 +59,14 @@ def display_values(values: np.ndarray, log: bool, clip_max: float | None) -> np.
     return v
 
 
+def shown_grid(result: SurfaceResult | None, settings: DisplaySettings) -> np.ndarray | None:
+    """The quantity a view shows after clip/log, NaN where missing, shape (ny, nx)."""
+    if result is None:
+        return None
+    q = resolve_quantity(result, settings)
+    return display_values(result.values[q], settings.log_scale, settings.clip_max)
+
+
 def fill_missing(z: np.ndarray, done: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(preview, known)``: missing points interpolated from finished ones (engine's
     :func:`lossviz_core.surface.fill_missing`): computed points that diverged stay NaN;

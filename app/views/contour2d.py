@@ -13,11 +13,11 @@ from lossviz_core.result import SurfaceResult, contour_levels
 
 from .colormaps import (
     axis_short_name,
-    display_values,
     fill_missing,
     get_colormap,
     quantity_label,
     resolve_quantity,
+    shown_grid,
     value_range,
 )
 from .display import DisplaySettings, export_plot_vector, render_plot_image
@@ -192,13 +192,8 @@ class ContourView2D(QWidget):
             self._update_isolines()
 
     def display_grid(self) -> np.ndarray | None:
-        """The shown quantity after clip/log, NaN where not computed, shape (ny, nx)."""
-        if self.result is None:
-            return None
-        q = resolve_quantity(self.result, self.settings)
-        return display_values(
-            self.result.values[q], self.settings.log_scale, self.settings.clip_max
-        )
+        """The shown quantity after clip/log, NaN where missing, shape (ny, nx)."""
+        return shown_grid(self.result, self.settings)
 
     def fit_view(self) -> None:
         """Show the whole grid and the trajectory."""

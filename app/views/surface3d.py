@@ -20,12 +20,12 @@ from lossviz_core.result import SurfaceResult
 from .colormaps import (
     bilinear,
     colors_for,
-    display_values,
     fill_missing,
     get_colormap,
     nice_ticks,
     quantity_label,
     resolve_quantity,
+    shown_grid,
     value_range,
 )
 from .display import DisplaySettings, validate_size
@@ -171,12 +171,7 @@ class SurfaceView3D(QWidget):
 
     def display_grid(self) -> np.ndarray | None:
         """The shown quantity after clip/log, NaN where missing, shape (ny, nx)."""
-        if self.result is None:
-            return None
-        q = resolve_quantity(self.result, self.settings)
-        return display_values(
-            self.result.values[q], self.settings.log_scale, self.settings.clip_max
-        )
+        return shown_grid(self.result, self.settings)
 
     def reset_camera(self) -> None:
         """Look at the whole box from the front right, 30° up, as matplotlib's default."""
