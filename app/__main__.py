@@ -7,6 +7,7 @@ Handled here, before the dispatch (they need neither the window nor the engine):
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 PACKAGING_FLAGS = ("--version", "--install-desktop-entry", "--uninstall-desktop-entry")
@@ -23,7 +24,22 @@ def main(argv: list[str] | None = None) -> int:
     return main_gui(argv[1:] if argv else [])
 
 
+def no_display_reason() -> str | None:
+    """Why the window cannot open here (Linux without X11/Wayland), or None."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("lossviz: error: no display to open the window on (DISPLAY and WAYLAND_DISPLAY "
+            "are unset); run it in a desktop session, under xvfb-run, or use the command "
+            "line: lossviz surface --demo --out demo.h5")
+
+
 def main_gui(argv: list[str] | None = None) -> int:
+    reason = no_display_reason()
+    if reason:  # Qt would abort the process with a less helpful message
+        print(reason, file=sys.stderr)
+        return 2
     from lossviz.main_window import run_app
 
     return run_app(sys.argv[1:] if argv is None else argv)

@@ -83,3 +83,14 @@ def test_apply_app_identity(qapp) -> None:
     finally:
         QCoreApplication.setApplicationName(before[0])
         QGuiApplication.setDesktopFileName(before[1])
+
+
+def test_no_display_gives_one_line_and_exit_2(monkeypatch, capsys):
+    import lossviz.__main__ as entry
+
+    monkeypatch.setattr(entry.sys, "platform", "linux")
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    assert entry.main_gui([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no display" in err and "xvfb-run" in err
