@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .directions import names_of, weights_of
 from .errors import InputError
 
 BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
@@ -313,21 +314,10 @@ class PerturbationPlan:
         return out
 
 
-def named_weights(model: nn.Module, dir_type: str) -> tuple[list[str], list[Tensor]]:
-    """``weights_of`` with names: the parameters, or the whole state_dict for ``states``."""
-    if dir_type == "weights":
-        named = [(n, p.data) for n, p in model.named_parameters()]
-    else:
-        named = list(model.state_dict().items())
-    return [n for n, _ in named], [w for _, w in named]
-
-
 def check_directions(model: nn.Module, directions: Any) -> None:
     """InputError unless d₁ (and d₂) match ``weights_of(model, dir_type)`` tensor by tensor."""
     dir_type = getattr(directions, "dir_type", "weights")
-    if dir_type not in ("weights", "states"):
-        raise InputError(f"unknown direction type {dir_type!r}; use weights or states")
-    names, weights = named_weights(model, dir_type)
+    names, weights = names_of(model, dir_type), weights_of(model, dir_type)
     for d, label in ((directions.x, "x"), (directions.y, "y")):
         if d is None:
             continue
@@ -349,7 +339,8 @@ def plan_for(
     model: nn.Module, directions: Any, device: torch.device, fold: str | bool
 ) -> PerturbationPlan:
     """The plan for ``directions`` (x, y|None, dir_type) on a model already on ``device``."""
-    names, weights = named_weights(model, getattr(directions, "dir_type", "weights"))
+    dir_type = getattr(directions, "dir_type", "weights")
+    names, weights = names_of(model, dir_type), weights_of(model, dir_type)
     d1 = [t.to(device) for t in directions.x]
     d2 = None if directions.y is None else [t.to(device) for t in directions.y]
     return PerturbationPlan(model, names, weights, d1, d2, fold)

@@ -26,6 +26,7 @@ from .checkpoints import load_into, save_checkpoint
 from .data import Dataset, Split, load_dataset
 from .device import pick_device
 from .errors import InputError
+from .evaluate import batch_stats
 from .models import build_model, model_info
 from .progress import EpochReport
 from .runs import RUN_FILE, RunInfo, checkpoint_name, read_run, write_run
@@ -197,15 +198,16 @@ def evaluate_split(
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with autocast or nullcontext():
                 out = model(xb)
-            out = out.float()
-            total += loss_value(out, yb, loss).double() * len(yb)
-            correct += (out.argmax(1) == yb).sum()
+            loss_sum, n_correct = batch_stats(out.float(), yb, loss)  # the evaluator's definition
+            total += loss_sum
+            correct += n_correct
     n = len(split)
     return float(total) / n, 100.0 * float(correct) / n
 
 
 def loss_value(out: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    """Batch-mean loss: cross-entropy, or MSE between softmax and one-hot (the reference)."""
+    """Batch-mean training loss: cross-entropy, or MSE between softmax and one-hot (the
+    reference); the same definition as :func:`lossviz_core.evaluate.batch_stats`."""
     if loss == "mse":
         return F.mse_loss(F.softmax(out, dim=1), F.one_hot(y, out.shape[1]).to(out.dtype))
     return F.cross_entropy(out, y)
