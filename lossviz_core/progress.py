@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
+
+R = TypeVar("R")
+
+
+def drain(gen: Generator[object, None, R]) -> R:
+    """Run an engine generator to its end, ignoring progress; its return value.
+
+    ``result = drain(job.iter())`` in a notebook; ``iter_training`` too.
+    """
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
 
 
 @dataclass

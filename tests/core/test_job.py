@@ -10,16 +10,10 @@ from lossviz_core.checkpoints import load_into
 from lossviz_core.data import load_dataset
 from lossviz_core.job import prepare
 from lossviz_core.models import build_model
+from lossviz_core.progress import drain
+from lossviz_core.runs import read_run
 from lossviz_core.spec import Range
 from lossviz_core.store import read_result
-
-
-def run(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 def plain_loss(checkpoint, split="train"):
@@ -38,7 +32,7 @@ def test_centre_of_non_square_surface_is_the_checkpoints_own_loss(tmp_path):
     m, d, dirs, s = demo.specs("surface")
     s = s.replace(x=Range(-0.5, 0.5, 5), y=Range(-1, 1, 3), split="both")
     job = prepare(m, d, dirs, s)
-    result = run(job.iter(out=tmp_path / "c.h5"))
+    result = drain(job.iter(out=tmp_path / "c.h5"))
     assert result.shape == (3, 5)
     for split in ("train", "test"):
         loss, acc = plain_loss(m.checkpoint, split)
@@ -53,8 +47,8 @@ def test_centre_of_non_square_surface_is_the_checkpoints_own_loss(tmp_path):
 def test_bf16_and_fp32_demo_surfaces_agree_within_one_percent():
     m, d, dirs, s = demo.specs("surface")
     s = s.replace(x=Range(-0.5, 0.5, 3), y=Range(-0.5, 0.5, 3))
-    fp32 = run(prepare(m, d, dirs, s.replace(precision="fp32")).iter())
-    bf16 = run(prepare(m, d, dirs, s.replace(precision="bf16")).iter())
+    fp32 = drain(prepare(m, d, dirs, s.replace(precision="fp32")).iter())
+    bf16 = drain(prepare(m, d, dirs, s.replace(precision="bf16")).iter())
     a, b = fp32.values["train_loss"], bf16.values["train_loss"]
     rel = np.abs(a - b) / np.abs(a)
     assert rel.max() < 0.01
@@ -65,7 +59,7 @@ def test_pca_plane_stores_trajectory_with_losses_and_variance(tmp_path):
     m, d, dirs, s = demo.specs("pca")
     s = s.replace(x=Range(s.x.min, s.x.max, 4), y=Range(s.y.min, s.y.max, 3))
     job = prepare(m, d, dirs, s)
-    run(job.iter(out=tmp_path / "pca.h5"))
+    drain(job.iter(out=tmp_path / "pca.h5"))
     back = read_result(tmp_path / "pca.h5")
     traj = back.trajectory
     assert traj is not None
@@ -75,8 +69,6 @@ def test_pca_plane_stores_trajectory_with_losses_and_variance(tmp_path):
     # The final checkpoint sits at the origin of the plane, on it.
     assert traj.x[-1] == pytest.approx(0, abs=1e-6) and traj.off_plane[-1] == pytest.approx(0, abs=1e-6)
     # Every checkpoint's stored loss is its own loss.
-    from lossviz_core.runs import read_run
-
     ckpts = dict(read_run(dirs.pca_run).checkpoints)
     for k in (0, len(traj.epochs) - 1):
         expect, _ = plain_loss(ckpts[int(traj.epochs[k])])
@@ -88,7 +80,7 @@ def test_with_surface_zooms_without_reloading():
     job = prepare(m, d, dirs, s.replace(x=Range(-1, 1, 3), y=Range(-1, 1, 3)))
     zoom = job.with_surface(s.replace(x=Range(0, 0.5, 2), y=Range(-0.25, 0.25, 3)))
     assert zoom.model is job.model and zoom.directions is job.directions
-    r = run(zoom.iter())
+    r = drain(zoom.iter())
     np.testing.assert_allclose(r.x, [0, 0.5])
     np.testing.assert_allclose(r.y, [-0.25, 0, 0.25])
     loss, _ = plain_loss(m.checkpoint)
@@ -104,12 +96,12 @@ def test_model_trained_on_three_classes_is_plotted_with_three_outputs(tmp_path):
     y = np.arange(60) % 3
     np.savez(tmp_path / "three.npz", x=x, y=y)
     ds = DatasetSpec(name=f"tensors:{tmp_path / 'three.npz'}")
-    run(iter_training(TrainSpec(model="digits_mlp", dataset=ds, epochs=1, batch_size=30),
+    drain(iter_training(TrainSpec(model="digits_mlp", dataset=ds, epochs=1, batch_size=30),
                       tmp_path / "run"))
     job = prepare(ModelSpec("digits_mlp", str(tmp_path / "run" / "model_1.pt")), ds,
                   DirectionSpec(), SurfaceSpec(x=Range(-1, 1, 3), y=Range(-1, 1, 3)))
     assert job.model(torch.zeros(1, 1, 8, 8)).shape == (1, 3)
-    assert np.isfinite(run(job.iter()).values["train_loss"]).all()
+    assert np.isfinite(drain(job.iter()).values["train_loss"]).all()
 
 
 def test_zoom_with_new_precision_gets_a_new_evaluator():

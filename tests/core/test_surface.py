@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from lossviz_core.errors import StoreError
+from lossviz_core.progress import drain
 from lossviz_core.spec import Range, SurfaceSpec
 from lossviz_core.store import SurfaceStore, read_result, save_result
 from lossviz_core.surface import (
@@ -33,14 +34,6 @@ class ClosedForm:
         b = coords[:, 1] if coords.shape[1] > 1 else np.zeros_like(a)
         loss = bowl(a, b)
         return {"train_loss": loss, "train_acc": 100 - loss}
-
-
-def run(gen):
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 def test_plan_order_visits_every_point_once_coarse_first():
@@ -72,14 +65,14 @@ def test_non_square_surface_matches_closed_form_in_memory_and_on_disk(tmp_path):
 
 def test_line_matches_closed_form():
     spec = SurfaceSpec(x=Range(-1, 2, 13), y=None)
-    result = run(iter_surface(ClosedForm(), make_result(spec)))
+    result = drain(iter_surface(ClosedForm(), make_result(spec)))
     assert result.shape == (13,)
     np.testing.assert_allclose(result.values["train_loss"], bowl(spec.x.values(), 0.0))
 
 
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path):
     spec = SurfaceSpec(x=Range(-1, 1, 9), y=Range(-1, 1, 6))
-    full = run(iter_surface(ClosedForm(), make_result(spec)))
+    full = drain(iter_surface(ClosedForm(), make_result(spec)))
 
     out = tmp_path / "r.h5"
     first = make_result(spec)
@@ -94,7 +87,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path):
 
     again = make_result(spec)
     ev = ClosedForm()
-    resumed = run(iter_surface(ev, again, SurfaceStore.open(out, again, resume=True)))
+    resumed = drain(iter_surface(ev, again, SurfaceStore.open(out, again, resume=True)))
     assert ev.calls == 54 - n_done  # only the missing points were computed
     np.testing.assert_array_equal(resumed.values["train_loss"], full.values["train_loss"])
     np.testing.assert_array_equal(read_result(out).values["train_loss"], full.values["train_loss"])
