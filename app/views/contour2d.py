@@ -207,6 +207,10 @@ class ContourView2D(QWidget):
             rect = QRectF(
                 QPointF(np.nanmin(xs), np.nanmin(ys)), QPointF(np.nanmax(xs), np.nanmax(ys))
             )
+        # α and β are in the same units (multiples of d₁, d₂): draw them to scale, as the
+        # paper's contour plots, unless one span dwarfs the other (a PCA plane, a thin zoom).
+        ratio = rect.width() / rect.height() if rect.height() > 0 else 0.0
+        self.viewbox.setAspectLocked(1 / 3 <= ratio <= 3, ratio=1.0)
         self.viewbox.setRange(rect=rect, padding=0.02)
 
     # --- drawing --------------------------------------------------------------------
