@@ -171,8 +171,9 @@ def _load_cifar10(spec: DatasetSpec) -> Dataset:
         folder = _cifar_folder(root)
     if folder is None:
         raise DataError(
-            f"CIFAR-10 not found under {root}: pass --download to fetch it (needs internet) "
-            f"or --data-root pointing at the folder holding {CIFAR_FOLDER}"
+            f"CIFAR-10 not found under {root}: download it (needs internet: --download, or the "
+            f"Download button) or point the data folder (--data-root) at the folder holding "
+            f"{CIFAR_FOLDER}"
         )
     train = _read_cifar_batches(folder, CIFAR_TRAIN_FILES)
     test = _read_cifar_batches(folder, CIFAR_TEST_FILES)

@@ -252,3 +252,27 @@ def test_save_open_and_compare(qtbot, make_window, errors, tmp_path):
     w.actions_.open_result(str(tmp_path / "broken.h5"))
     qtbot.waitUntil(lambda: bool(errors), timeout=10_000)
     assert "broken.h5" in errors[0][0] and errors[0][1] == ""
+
+
+def test_missing_dataset_and_mismatched_checkpoint_are_explained(qtbot, make_window, errors,
+                                                                 tmp_path):
+    """CIFAR-10 absent from its folder, then a ResNet checkpoint for the digits CNN: each is a
+    one-line message naming what to do, never a traceback, and nothing is left computing."""
+    from lossviz_core.checkpoints import save_checkpoint
+    from lossviz_core.models import build_model
+
+    resnet = save_checkpoint(build_model("resnet20"), tmp_path / "resnet20.pt")
+    w = make_window(autostart=False)
+    w.state.update(source="checkpoint", model="resnet20", checkpoint=str(resnet),
+                   dataset="cifar10", data_root=str(tmp_path / "no-cifar-here"))
+    w.compute()
+    qtbot.waitUntil(lambda: len(errors) == 1, timeout=COMPUTE_MS)
+    wait_idle(qtbot, w, 10_000)
+    message, details = errors[0]
+    assert "CIFAR-10 not found" in message and "--download" in message and details == ""
+    w.state.update(model="digits_cnn", dataset="digits")
+    w.compute()
+    qtbot.waitUntil(lambda: len(errors) == 2, timeout=COMPUTE_MS)
+    wait_idle(qtbot, w, 10_000)
+    message, details = errors[1]
+    assert "missing" in message and "layer1.0.conv1.weight" in message and details == ""
