@@ -8,6 +8,7 @@ markdown section next to it (``.md``). See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
 import time
@@ -46,6 +47,17 @@ class Budget:
             return True
         self.rec.skip(what, f"~{cost:.0f} s needed, {max(self.left(), 0):.0f} s of the budget left")
         return False
+
+
+@contextlib.contextmanager
+def guarded(rec: Recorder, what: str):
+    """Run one case; a failure is recorded and the suite goes on to the next case."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - one broken case must not cost the others
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"  {what} FAILED: {type(exc).__name__}: {first}", flush=True)
+        rec.skip(what, f"failed: {type(exc).__name__}: {first}")
 
 
 def _eval(rec: Recorder, w: cs.Workload, device, ref_points: int, lv_points: int,
@@ -93,45 +105,60 @@ def suite_gpu(rec: Recorder, device, a: argparse.Namespace, budget: Budget) -> N
     models = a.models or GPU_MODELS
     pts = a.points or 20
     if "resnet56" in models and budget.allows("resnet56: reference + LossViz auto", 200):
-        w = cs.cifar_workload("resnet56", n, device)
-        case = _eval(rec, w, device, a.ref_points or 2, pts, {"auto": {}})
-        auto = case["lossviz"]["auto"]
-        rec.add({"kind": "estimate", "model": "resnet56", "what": "whole 51×51 ResNet-56 surface",
-                 "seconds": auto["warmup_seconds"] + cs.GRID_51 * auto["seconds_per_point"],
-                 "warmup_seconds": auto["warmup_seconds"], "points": cs.GRID_51,
-                 "seconds_per_point": auto["seconds_per_point"],
-                 "basis": f"measured s/point and warm-up, {n} images, this run"})
-        levels = {"eager": dict(compile="off", multi=False),
-                  "compile default": dict(compile="default", multi=False),
-                  "max-autotune-no-cudagraphs": dict(compile="max-autotune-no-cudagraphs",
-                                                     multi=False)}
-        for label, opts in levels.items():
-            if auto["info"].get("compile") == opts["compile"] and auto["info"].get("mode") == "single":
-                continue  # auto already measured this level
-            cost = 150 if "autotune" in label else 60
-            if budget.allows(f"resnet56 {label}", cost):
-                more = cs.eval_case(w, device, 0, pts, {label: opts}, ref=case["reference"])
-                case["lossviz"].update(more["lossviz"])
-                rec.write()
-        del w
+        with guarded(rec, "resnet56"):
+            _resnet56_cases(rec, device, a, budget, n, pts)
     if budget.allows("digits models: single vs multi-point", 30):
         for name in (None, "digits_mlp", "digits_resnet"):
-            rec.add(cs.multi_case(cs.demo_workload(device, name), device, a.multi_points or 512))
+            with guarded(rec, f"single vs multi: {name or 'demo'}"):
+                rec.add(cs.multi_case(cs.demo_workload(device, name), device,
+                                      a.multi_points or 512))
     if budget.allows("precision: demo and resnet56", 40):
-        rec.add(cs.precision_case(cs.demo_workload(device), device, 7))
-        rec.add(cs.precision_case(cs.cifar_workload("resnet56", n, device), device, 3))
+        with guarded(rec, "precision: demo"):
+            rec.add(cs.precision_case(cs.demo_workload(device), device, 7))
+        with guarded(rec, "precision: resnet56"):
+            rec.add(cs.precision_case(cs.cifar_workload("resnet56", n, device), device, 3))
     if budget.allows("training: resnet56, reference epoch vs LossViz", 90):
-        rec.add(cs.train_case("resnet56", n, device, epochs=2))
+        with guarded(rec, "training: resnet56"):
+            rec.add(cs.train_case("resnet56", n, device, epochs=2))
     for name in models:
         if name == "resnet56":
             continue
         cost = GPU_COST.get(name.replace("_noshort", ""), 60)
         if budget.allows(f"{name}: reference + LossViz auto", cost):
             ref_pts = a.ref_points or (1 if "noshort" in name else 2)
-            _eval(rec, cs.cifar_workload(name, n, device), device, ref_pts,
-                  max(5, pts // 2), {"auto": {}})
+            with guarded(rec, name):
+                _eval(rec, cs.cifar_workload(name, n, device), device, ref_pts,
+                      max(5, pts // 2), {"auto": {}})
     if budget.allows("demo 51x51 end to end (CLI subprocess)", 30):
-        rec.add(cs.e2e_demo_case(51, "cuda", timeout=min(a.e2e_timeout, max(budget.left(), 30))))
+        with guarded(rec, "demo 51x51 end to end"):
+            rec.add(cs.e2e_demo_case(51, "cuda",
+                                     timeout=min(a.e2e_timeout, max(budget.left(), 30))))
+
+
+def _resnet56_cases(rec: Recorder, device, a: argparse.Namespace, budget: Budget, n: int,
+                    pts: int) -> None:
+    """ResNet-56 against the reference, the 51×51 estimate, and each compile level."""
+    w = cs.cifar_workload("resnet56", n, device)
+    case = _eval(rec, w, device, a.ref_points or 2, pts, {"auto": {}})
+    auto = case["lossviz"]["auto"]
+    rec.add({"kind": "estimate", "model": "resnet56", "what": "whole 51×51 ResNet-56 surface",
+             "seconds": auto["warmup_seconds"] + cs.GRID_51 * auto["seconds_per_point"],
+             "warmup_seconds": auto["warmup_seconds"], "points": cs.GRID_51,
+             "seconds_per_point": auto["seconds_per_point"],
+             "basis": f"measured s/point and warm-up, {n} images, this run"})
+    levels = {"eager": dict(compile="off", multi=False),
+              "compile default": dict(compile="default", multi=False),
+              "max-autotune-no-cudagraphs": dict(compile="max-autotune-no-cudagraphs",
+                                                 multi=False)}
+    for label, opts in levels.items():
+        if auto["info"].get("compile") == opts["compile"] and auto["info"].get("mode") == "single":
+            continue  # auto already measured this level
+        cost = 150 if "autotune" in label else 60
+        if budget.allows(f"resnet56 {label}", cost):
+            more = cs.eval_case(w, device, 0, pts, {label: opts}, ref=case["reference"])
+            case["lossviz"].update(more["lossviz"])
+            rec.write()
+    del w
 
 
 def build_parser() -> argparse.ArgumentParser:

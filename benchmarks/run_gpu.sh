@@ -12,7 +12,9 @@ export TORCHINDUCTOR_CACHE_DIR="${TORCHINDUCTOR_CACHE_DIR:-$HOME/.cache/lossviz/
 mkdir -p "$TORCHINDUCTOR_CACHE_DIR"
 echo "inductor cache: $TORCHINDUCTOR_CACHE_DIR ($(find "$TORCHINDUCTOR_CACHE_DIR" -type f | wc -l) files)"
 # On a machine without the editable install, run from the source tree.
-python -c "import lossviz_core" 2>/dev/null || export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+PY=${PYTHON:-python3}
+"$PY" -c "import lossviz_core" 2>/dev/null || export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
-python -m benchmarks --suite gpu --budget "${BUDGET:-480}" \
+"$PY" -c "import numpy, torchvision, PIL, sklearn, h5py, safetensors" || { echo "run_gpu.sh: missing packages: pip install numpy torchvision pillow scikit-learn h5py safetensors" >&2; exit 2; }
+"$PY" -m benchmarks --suite gpu --budget "${BUDGET:-480}" \
     --out "$out_dir/$(date -u +%Y-%m-%d)-gpu.json" 2>&1 | tee "$out_dir/gpu-log.txt"

@@ -69,7 +69,7 @@ def random_crop(
 ) -> torch.Tensor:
     """Pad every image by ``pad`` and cut an (H, W) window at a random offset per image."""
     b, c, h, w = x.shape
-    offsets = torch.randint(0, 2 * pad + 1, (b, 2), generator=generator).to(x.device)
+    offsets = _to(torch.randint(0, 2 * pad + 1, (b, 2), generator=generator), x.device)
     xp = F.pad(x, (pad, pad, pad, pad))
     if fill is not None:
         # Padding with the data's own "black" (its normalized zero pixel), as torchvision does.
@@ -85,8 +85,15 @@ def random_crop(
 
 def random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror each image left-right with probability 1/2."""
-    flip = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device)
+    flip = _to(torch.rand(x.shape[0], generator=generator) < 0.5, x.device)
     return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+
+def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The seeded CPU draws onto the device without a host sync (pinned, non-blocking)."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
 
 
 def _format_of(x: torch.Tensor) -> torch.memory_format:

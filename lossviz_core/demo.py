@@ -22,13 +22,17 @@ _REGENERATE = "run `python scripts/make_demo_assets.py` to create it"
 
 
 def demo_dir() -> Path:
-    """The demo folder; ``DataError`` if it or its ``demo.json`` is missing."""
+    """The demo folder; ``DataError`` if it or its ``demo.json`` is missing.
+
+    From the installed ``lossviz_resources`` package, or, in a source tree that was not
+    pip-installed (a bare GPU machine running the benchmarks), from ``resources/demo``.
+    """
     try:
         import lossviz_resources
+
+        folder = Path(lossviz_resources.DEMO)
     except ImportError:
-        raise DataError(f"the lossviz_resources package is not installed; {_REGENERATE} and "
-                        "reinstall LossViz") from None
-    folder = Path(lossviz_resources.DEMO)
+        folder = Path(__file__).resolve().parents[1] / "resources" / "demo"
     if not (folder / "demo.json").is_file():
         raise DataError(f"the bundled demo is missing from {folder}; {_REGENERATE}")
     return folder

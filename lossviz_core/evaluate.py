@@ -71,7 +71,7 @@ class Evaluator:
             torch.device(device) if isinstance(device, torch.device) else pick_device(device)
         )
         self.loss, self.precision_option = loss, precision
-        self.bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
+        self.bf16 = precision == "bf16" or (precision == "auto" and bf16_is_fast(self.device))
         self._compile_option, self._multi_option = compile, multi
         self._user_batch = None if batch_size is None else int(batch_size)
         self.n_points = n_points
@@ -367,7 +367,17 @@ class Evaluator:
                     self._fwd(xb)
             mp.synchronize(self.device)
 
-        self._oom_retry(warm_up)
+        try:
+            self._oom_retry(warm_up)
+        except LossVizError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - no compiler, unsupported GPU, inductor bug
+            if self._compile_option != "auto":
+                raise LossVizError(f"torch.compile failed ({type(exc).__name__}: "
+                                   f"{str(exc).splitlines()[0] if str(exc) else ''}); "
+                                   "use compile 'off'") from None
+            self._fwd, self._compile_mode = self.plan.module, "off"  # auto: run eagerly
+            self._info["compile"] = "off (compile failed)"
         self._info["warmup_seconds"] = time.perf_counter() - start
 
 
@@ -387,18 +397,34 @@ def batch_stats(out: Tensor, y: Tensor, loss: str) -> tuple[Tensor, Tensor]:
     return per.sum(-1, dtype=torch.float64), correct
 
 
+def bf16_is_fast(device: torch.device) -> bool:
+    """The ``auto`` precision rule: bf16 on CUDA GPUs with bf16 tensor cores (Ampere on)."""
+    return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
+
+
 @contextmanager
 def _cudnn_settings(exact: bool):
     """cudnn.benchmark on; TF32 convolutions off for ``fp32`` (exact work); restored after."""
     cudnn = torch.backends.cudnn
-    saved = cudnn.benchmark, cudnn.allow_tf32
+    conv = getattr(cudnn, "conv", None)
+    # torch >= 2.9 has a per-op fp32_precision API, and refuses the legacy flag once a
+    # process has used the new one.
+    new_api = conv is not None and hasattr(conv, "fp32_precision")
+    saved = cudnn.benchmark, (conv.fp32_precision if new_api else cudnn.allow_tf32)
     cudnn.benchmark = True
     if exact:
-        cudnn.allow_tf32 = False
+        if new_api:
+            conv.fp32_precision = "ieee"
+        else:
+            cudnn.allow_tf32 = False
     try:
         yield
     finally:
-        cudnn.benchmark, cudnn.allow_tf32 = saved
+        cudnn.benchmark = saved[0]
+        if new_api:
+            conv.fp32_precision = saved[1]
+        else:
+            cudnn.allow_tf32 = saved[1]
 
 
 def _check(ok: object, message: str) -> None:

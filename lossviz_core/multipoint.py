@@ -139,6 +139,7 @@ def sample_bytes(fn: Callable[[Tensor], object], x: Tensor, device: torch.device
     """Peak activation memory per sample of one forward (CUDA only; 0 elsewhere)."""
     if device.type != "cuda":
         return 0.0
+    fn(x)  # once first: cudnn.benchmark's trial workspaces are not activations
     synchronize(device)
     torch.cuda.reset_peak_memory_stats(device)
     base = torch.cuda.memory_allocated(device)
@@ -186,6 +187,8 @@ def probe_multi(
     n_params = sum(t.numel() for t in plan.theta)
     if option is False or (option == "auto" and n_params > MULTI_MAX_PARAMS.get(device.type, 0)):
         return False, 1, single_per_sample
+    if option == "auto" and device.type == "cuda" and single_per_sample * xb.shape[0] > 5e-3:
+        return False, 1, single_per_sample  # a batch takes > 5 ms: arithmetic-bound already
     param_bytes = sum(t.numel() * t.element_size() for t in plan.theta)
 
     def single(x: Tensor) -> Tensor:
@@ -253,7 +256,8 @@ def choose_compile(
 
 def compile_module(module: nn.Module, mode: str) -> Callable[[Tensor], Tensor]:
     """torch.compile with the inductor cache on disk, so the next run skips the autotune."""
-    default = Path.home() / ".cache" / "lossviz" / "inductor"
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(default))
+    # The cache folder is chosen in lossviz_core/__init__.py, before torch is imported.
     Path(os.environ["TORCHINDUCTOR_CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
-    return torch.compile(module, **({} if mode == "default" else {"mode": mode}))
+    # dynamic=False: a batch halved after an OOM compiles a second static graph instead of
+    # a dynamic one (which would autotune again and run slower).
+    return torch.compile(module, dynamic=False, **({} if mode == "default" else {"mode": mode}))

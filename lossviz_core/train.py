@@ -26,7 +26,7 @@ from .checkpoints import load_into, save_checkpoint
 from .data import Dataset, Split, load_dataset
 from .device import pick_device
 from .errors import InputError
-from .evaluate import batch_stats
+from .evaluate import batch_stats, bf16_is_fast
 from .models import build_model, model_info
 from .progress import EpochReport
 from .runs import RUN_FILE, RunInfo, checkpoint_name, read_run, write_run
@@ -268,7 +268,7 @@ def _optimizer(spec: TrainSpec, model: nn.Module) -> torch.optim.Optimizer:
 
 
 def _autocast(precision: str, device: torch.device) -> Any:
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+    if precision == "bf16" or (precision == "auto" and bf16_is_fast(device)):
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return None
 

@@ -302,3 +302,37 @@ def test_packaged_app_never_compiles(monkeypatch):
     assert choose_compile("auto", cuda, False, 10_000, 1.0) == "off"
     with pytest.raises(InputError, match="packaged"):
         choose_compile("default", cuda, False, 10_000, 1.0)
+
+
+def _broken_compile(module, mode):
+    def fails(x):
+        raise RuntimeError("no C compiler found for the inductor backend")
+
+    return fails
+
+
+def test_failed_auto_compile_falls_back_to_eager(monkeypatch):
+    import lossviz_core.multipoint as mp
+
+    model, data, dirs = linear_problem()
+    monkeypatch.setattr(mp, "choose_compile", lambda *a, **k: "default")
+    monkeypatch.setattr(mp, "compile_module", _broken_compile)
+    ev = Evaluator(model, dirs, data, multi=False)
+    out = ev.evaluate(np.array([[0.3, -0.2]]))
+    loss, _ = closed_form(model, data, dirs, 0.3, -0.2)
+    assert out["train_loss"][0] == pytest.approx(loss, rel=1e-5)
+    assert ev.info["compile"].startswith("off")
+
+
+def test_failed_requested_compile_is_a_clear_error(monkeypatch):
+    import lossviz_core.multipoint as mp
+
+    model, data, dirs = linear_problem()
+    before = [p.detach().clone() for p in model.parameters()]
+    monkeypatch.setattr(mp, "choose_compile", lambda *a, **k: "default")
+    monkeypatch.setattr(mp, "compile_module", _broken_compile)
+    ev = Evaluator(model, dirs, data, multi=False, compile="default")
+    with pytest.raises(LossVizError, match="torch.compile failed.*no C compiler"):
+        ev.evaluate(np.array([[0.3, -0.2]]))
+    for p, b in zip(model.parameters(), before, strict=True):
+        assert torch.equal(p.detach(), b)  # θ restored
