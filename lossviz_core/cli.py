@@ -31,7 +31,7 @@ EXIT_INTERRUPTED = 130
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
-        self.exit(EXIT_ERROR, f"lossviz: error: {message} (see lossviz {self.prog.split()[-1]} -h)\n")
+        self.exit(EXIT_ERROR, f"lossviz: error: {message} (see {self.prog} -h)\n")
 
 
 def _range(text: str) -> Range:
