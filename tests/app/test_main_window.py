@@ -276,3 +276,32 @@ def test_missing_dataset_and_mismatched_checkpoint_are_explained(qtbot, make_win
     wait_idle(qtbot, w, 10_000)
     message, details = errors[1]
     assert "missing" in message and "layer1.0.conv1.weight" in message and details == ""
+
+
+def test_export_menu_writes_files_and_download_failure_is_explained(
+        qtbot, make_window, errors, tmp_path, monkeypatch):
+    from lossviz.export import read_png_specs
+    from PySide6.QtGui import QImage
+
+    w = make_window()
+    wait_idle(qtbot, w)
+    w.actions_.export("3-D surface", str(tmp_path / "surface.png"), 1280, 960)
+    image = QImage(str(tmp_path / "surface.png"))
+    assert (image.width(), image.height()) == (1280, 960)
+    assert read_png_specs(tmp_path / "surface.png")["model"]["name"] == "digits_cnn"
+    w.actions_.export("2-D contour", str(tmp_path / "map.svg"), 800, 600)
+    assert b"<svg" in (tmp_path / "map.svg").read_bytes()[:2000]
+    assert errors == []
+    w.actions_.export("3-D surface", str(tmp_path / "surface.svg"), 800, 600)
+    assert len(errors) == 1 and "PNG" in errors[0][0] and not (tmp_path / "surface.svg").exists()
+
+    import torchvision
+
+    def offline(*args, **kwargs):
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
+    w.state.set("data_root", str(tmp_path / "cifar"))
+    w.actions_.download_cifar()
+    qtbot.waitUntil(lambda: len(errors) == 2, timeout=COMPUTE_MS)
+    assert "name resolution" in errors[1][0] and "Traceback" not in errors[1][0]
