@@ -130,8 +130,11 @@ def specs_from_snapshot(
             dataset = dataset.replace(subsample=subsample)
         if method in ("random", "random1d"):
             dirs = _random_dirs(v)
-        elif method == "target" and v["target_checkpoint"]:
-            dirs = dirs.replace(target_checkpoint=v["target_checkpoint"])
+        elif method == "pca":  # the panel's choices, as for any run folder
+            dirs = dirs.replace(dir_type=v["dir_type"], xignore=v["ignore"], yignore=v["ignore"])
+        elif method == "target":
+            dirs = dirs.replace(dir_type=v["dir_type"],
+                                target_checkpoint=v["target_checkpoint"] or dirs.target_checkpoint)
         return model, dataset, dirs, surface
 
     if v["source"] == "run" or method == "pca":

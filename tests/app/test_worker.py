@@ -115,3 +115,16 @@ def test_call_in_thread_returns_the_value(qtbot, collect):
     w.start()
     qtbot.waitUntil(lambda: got == [42], timeout=5000)
     assert w.stop(1000)
+
+
+def test_demo_pca_and_interpolation_follow_the_panel():
+    """With the demo as source, the Perturb and Bias/BN choices still reach the engine."""
+    from lossviz.state import DEFAULTS, specs_from_snapshot
+
+    v = dict(DEFAULTS, method="pca", dir_type="states", ignore="none")
+    _, _, dirs, _ = specs_from_snapshot(v)
+    assert (dirs.method, dirs.dir_type, dirs.xignore, dirs.yignore) == ("pca", "states", "none", "none")
+    v = dict(DEFAULTS, method="target", dir_type="weights")
+    _, _, dirs, surface = specs_from_snapshot(v)
+    assert dirs.method == "target" and dirs.dir_type == "weights" and dirs.target_checkpoint
+    assert surface.y is None
