@@ -19,6 +19,7 @@ class BasicBlock(nn.Module):
     """Two 3x3 conv + BN layers with a skip connection (1x1 conv + BN when the shape changes)."""
 
     expansion = 1
+    skip = True
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
         super().__init__()
@@ -26,6 +27,8 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
+        if not self.skip:
+            return
         # An empty Sequential is the identity; the reference names the projection "shortcut".
         self.shortcut = nn.Sequential()
         if stride != 1 or in_planes != planes * self.expansion:
@@ -35,27 +38,17 @@ class BasicBlock(nn.Module):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        # Out of place (the reference uses +=): safe under autograd and torch.func.
-        return F.relu(out + self.shortcut(x))
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        if self.skip:  # a class constant: torch.fx traces one branch
+            # Out of place (the reference uses +=): safe under autograd and torch.func.
+            out = out + self.shortcut(x)
+        return F.relu(out)
 
 
-class BasicBlockNoShortcut(nn.Module):
+class BasicBlockNoShortcut(BasicBlock):
     """The reference's ``BasicBlock_noshortcut``: the same block without the skip connection."""
 
-    expansion = 1
-
-    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(out)))
+    skip = False
 
 
 class CifarResNet(nn.Module):

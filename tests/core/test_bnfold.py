@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from fakes import Data, Dirs, Split
 from torch import nn
 
 from lossviz_core.bnfold import find_conv_bn_pairs, fold_conv_bn
 from lossviz_core.evaluate import Evaluator
-
-
-@dataclass
-class Split:
-    x: torch.Tensor
-    y: torch.Tensor
-
-
-@dataclass
-class Data:
-    train: Split
-
-
-@dataclass
-class Dirs:
-    x: list
-    y: list | None
-    dir_type: str = "weights"
 
 
 def image_data(n=96, classes=5):

@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from torch import nn
+from fakes import TinyNet
 
 from lossviz_core.checkpoints import save_checkpoint
 from lossviz_core.directions import (
@@ -23,19 +23,6 @@ from lossviz_core.directions import (
 )
 from lossviz_core.errors import CheckpointError, InputError, StoreError
 from lossviz_core.spec import DirectionSpec
-
-
-class TinyNet(nn.Module):
-    """conv + BN + linear on 8x8 inputs: 2,986 parameters."""
-
-    def __init__(self, classes: int = 10):
-        super().__init__()
-        self.conv = nn.Conv2d(1, 8, 3)
-        self.bn = nn.BatchNorm2d(8)
-        self.fc = nn.Linear(8 * 6 * 6, classes)
-
-    def forward(self, x):
-        return self.fc(torch.relu(self.bn(self.conv(x))).flatten(1))
 
 
 def make_net(seed: int = 0, classes: int = 10) -> TinyNet:

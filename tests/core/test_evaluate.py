@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from fakes import Data, Dirs, Split
 from torch import nn
 
 from lossviz_core.errors import CheckpointError, InputError, LossVizError
 from lossviz_core.evaluate import Evaluator
-
-
-@dataclass
-class Split:
-    x: torch.Tensor
-    y: torch.Tensor
-
-
-@dataclass
-class Data:
-    train: Split
-    test: Split | None = None
-
-
-@dataclass
-class Dirs:
-    x: list
-    y: list | None
-    dir_type: str = "weights"
 
 
 def linear_problem(n=60, d_in=4, classes=3, seed=0):

@@ -4,6 +4,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from fakes import TinyNet
 from sklearn.decomposition import PCA
 from torch import nn
 
@@ -13,19 +14,6 @@ from lossviz_core.errors import InputError
 from lossviz_core.runs import RunInfo, checkpoint_name, write_run
 from lossviz_core.spec import DirectionSpec
 from lossviz_core.trajectory import flatten, pca_directions, project, unflatten
-
-
-class TinyNet(nn.Module):
-    """conv + BN + linear on 8x8 inputs."""
-
-    def __init__(self, classes: int = 10):
-        super().__init__()
-        self.conv = nn.Conv2d(1, 8, 3)
-        self.bn = nn.BatchNorm2d(8)
-        self.fc = nn.Linear(8 * 6 * 6, classes)
-
-    def forward(self, x):
-        return self.fc(torch.relu(self.bn(self.conv(x))).flatten(1))
 
 
 def make_run(tmp_path, vectors: list[np.ndarray], like: nn.Module, epochs=None):
