@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from fakes import Data, Dirs, Split
+from fakes import Data, Dirs, Split, randomize_bn, small_cnn
 from torch import nn
 
 from lossviz_core.bnfold import find_conv_bn_pairs, fold_conv_bn
@@ -17,22 +17,6 @@ def image_data(n=96, classes=5):
     g = torch.Generator().manual_seed(0)
     return Data(
         Split(torch.randn(n, 1, 8, 8, generator=g), torch.randint(0, classes, (n,), generator=g))
-    )
-
-
-def small_cnn():
-    torch.manual_seed(0)
-    return randomize_bn(
-        nn.Sequential(
-            nn.Conv2d(1, 4, 3, padding=1),
-            nn.BatchNorm2d(4),
-            nn.ReLU(),
-            nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(6),
-            nn.ReLU(),
-            nn.Flatten(),
-            nn.Linear(6 * 4 * 4, 5),
-        )
     )
 
 
@@ -64,16 +48,6 @@ class Untraceable(nn.Module):
         if x.sum() > 1e9:  # data-dependent control flow: fx cannot trace it
             x = x * 0
         return self.fc(self.bn(self.conv(x)).flatten(1))
-
-
-def randomize_bn(model):
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.normal_(0, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.normal_(0, 0.2)
-    return model
 
 
 def test_fold_formula_matches_conv_then_bn():

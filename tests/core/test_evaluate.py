@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from fakes import Data, Dirs, Split
+from fakes import Data, Dirs, Split, small_cnn
 from torch import nn
 
 from lossviz_core.errors import CheckpointError, InputError, LossVizError
@@ -39,28 +39,6 @@ def closed_form(model, data, dirs, a, b, loss="ce"):
         onehot = np.eye(logits.shape[1])[y]
         value = ((np.exp(logp) - onehot) ** 2).mean()
     return value, 100.0 * (logits.argmax(1) == y).mean()
-
-
-def small_cnn(seed=0, bn_stats=True):
-    torch.manual_seed(seed)
-    model = nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1),
-        nn.BatchNorm2d(4),
-        nn.ReLU(),
-        nn.Conv2d(4, 6, 3, stride=2, padding=1, bias=False),
-        nn.BatchNorm2d(6),
-        nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(6 * 4 * 4, 5),
-    )
-    if bn_stats:
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.data.uniform_(0.5, 1.5)
-                m.bias.data.normal_(0, 0.2)
-    return model
 
 
 def image_data(n=96, classes=5, seed=0, test=False):
