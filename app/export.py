@@ -15,7 +15,7 @@ from PySide6.QtGui import QGuiApplication, QImage
 
 from lossviz_core.atomic import atomic_path
 from lossviz_core.errors import InputError, LossVizError, StoreError
-from lossviz_core.result import SurfaceResult
+from lossviz_core.results.result import SurfaceResult
 
 SPECS_KEY = "lossviz-specs"
 RASTER_SUFFIXES = (".png",)

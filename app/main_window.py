@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 
 from lossviz_core.errors import LossVizError
 from lossviz_core.progress import Chunk
-from lossviz_core.result import SurfaceResult
-from lossviz_core.spec import Range
+from lossviz_core.recipe.spec import Range
+from lossviz_core.results.result import SurfaceResult
 
 from . import dialogs, settings_store
 from .panels.actions import WindowActions
@@ -60,7 +60,7 @@ def compute_generator(snapshot: dict[str, Any], job: Any = None):  # noqa: ANN20
     if job is not None:
         job = job.with_surface(surface)
     else:
-        from lossviz_core.job import prepare
+        from lossviz_core.run.job import prepare
 
         job = prepare(*specs_from_snapshot(snapshot))
     yield job
@@ -91,7 +91,7 @@ def preload_engine() -> None:
     """
     import lossviz.views  # noqa: F401
 
-    import lossviz_core.job  # noqa: F401
+    import lossviz_core.run.job  # noqa: F401
 
     for name in ("sklearn.datasets", "sklearn.model_selection"):
         try:

@@ -13,7 +13,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from lossviz_core.errors import InputError
-from lossviz_core.spec import DatasetSpec, DirectionSpec, ModelSpec, Range, SurfaceSpec
+from lossviz_core.recipe.spec import DatasetSpec, DirectionSpec, ModelSpec, Range, SurfaceSpec
 
 SOURCES = ("demo", "checkpoint", "run")
 DATASETS = ("digits", "cifar10", "tensors")
@@ -140,7 +140,7 @@ def specs_from_snapshot(
     if v["source"] == "run" or method == "pca":
         if not v["run_dir"]:
             raise InputError("choose a run folder (a training run with run.json) first")
-        from lossviz_core.runs import read_run
+        from lossviz_core.train.runs import read_run
 
         run = read_run(v["run_dir"])
         model = ModelSpec(run.model_name, str(run.final_checkpoint))

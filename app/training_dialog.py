@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lossviz_core.spec import DatasetSpec
+from lossviz_core.recipe.spec import DatasetSpec
 
 from . import dialogs
 from .panels.binding import PathEdit, combo, double_spin, int_spin
@@ -50,8 +50,8 @@ def training_generator(spec: Any, out: str, preset: str) -> Generator[Any, None,
         return info
     import torch
 
-    from lossviz_core.checkpoints import save_checkpoint
     from lossviz_core.models import build_model
+    from lossviz_core.sources.checkpoints import save_checkpoint
 
     folder = Path(out)
     torch.manual_seed(spec.seed)
@@ -302,8 +302,8 @@ class TrainingDialog(QDialog):
 
     def pca_run(self) -> str | None:
         """The run folder to use for a PCA plane (needs MIN_CHECKPOINTS checkpoints)."""
-        from lossviz_core.runs import read_run
-        from lossviz_core.trajectory import MIN_CHECKPOINTS
+        from lossviz_core.directions.pca import MIN_CHECKPOINTS
+        from lossviz_core.train.runs import read_run
 
         folder = self._output if self.preset.currentData() != "batch" else None
         if folder is None and isinstance(self.run_info, tuple):

@@ -24,9 +24,9 @@ from torch import nn
 
 from lossviz_core.data import Dataset, load_dataset
 from lossviz_core.directions import Directions, make_directions
-from lossviz_core.evaluate import Evaluator
+from lossviz_core.evaluation.evaluate import Evaluator
 from lossviz_core.models import build_model
-from lossviz_core.spec import DatasetSpec, DirectionSpec
+from lossviz_core.recipe.spec import DatasetSpec, DirectionSpec
 
 from . import flops as fl
 from .reference_loop import (
@@ -96,7 +96,7 @@ def demo_workload(device: torch.device, name: str | None = None) -> Workload:
 def _demo_model() -> tuple[nn.Module | None, str, str]:
     try:
         from lossviz_core import demo
-        from lossviz_core.checkpoints import load_into
+        from lossviz_core.sources.checkpoints import load_into
 
         spec_m, spec_d, _, _ = demo.specs("surface")
         if spec_d.name != "digits" or not spec_m.checkpoint:
@@ -317,7 +317,7 @@ def e2e_demo_case(grid: int, device: str, timeout: float = 900.0) -> dict:
 
     A run that passes ``timeout`` seconds is stopped and reported as not finished.
     """
-    from lossviz_core.store import read_result
+    from lossviz_core.results.store import read_result
 
     with tempfile.TemporaryDirectory(prefix="lossviz-bench-") as tmp:
         out = Path(tmp) / "demo.h5"
@@ -359,7 +359,7 @@ def e2e_demo_case(grid: int, device: str, timeout: float = 900.0) -> dict:
 
 
 def _write_init_checkpoint(path: Path) -> None:
-    from lossviz_core.checkpoints import save_checkpoint
+    from lossviz_core.sources.checkpoints import save_checkpoint
 
     torch.manual_seed(0)
     save_checkpoint(build_model("digits_cnn"), path)

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import StoreError
+from lossviz_core.errors import StoreError
 
 
 @contextlib.contextmanager

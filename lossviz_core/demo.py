@@ -13,8 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError, InputError
-from .spec import DatasetSpec, DirectionSpec, ModelSpec, Range, SurfaceSpec
+from lossviz_core.errors import DataError, InputError
+from lossviz_core.recipe.spec import DatasetSpec, DirectionSpec, ModelSpec, Range, SurfaceSpec
 
 DEMO_MODEL = "digits_cnn"
 KINDS = ("surface", "pca", "line")
@@ -66,7 +66,7 @@ def run_dir() -> Path:
 
 def final_checkpoint() -> Path:
     """The last checkpoint of the demo training run."""
-    from .runs import read_run
+    from lossviz_core.train.runs import read_run
 
     try:
         return read_run(run_dir()).final_checkpoint

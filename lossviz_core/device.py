@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import InputError
+from lossviz_core.errors import InputError
 
 
 def pick_device(name: str | None = "auto") -> torch.device:

@@ -20,9 +20,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .atomic import atomic_path
-from .errors import InputError, StoreError
-from .result import SurfaceResult, contour_levels
+from lossviz_core.atomic import atomic_path
+from lossviz_core.errors import InputError, StoreError
+from lossviz_core.results.result import SurfaceResult, contour_levels
 
 KINDS = ("auto", "contour", "filled", "surface", "line")
 FORMATS = (".png", ".svg", ".pdf")
@@ -194,7 +194,7 @@ def _levels(
     z: np.ndarray, n: int, vmin: float | None, vmax: float | None, geometric: bool = False
 ) -> np.ndarray | None:
     """``n`` levels over [vmin, vmax] (the finite data range by default); see
-    :func:`~lossviz_core.result.contour_levels`."""
+    :func:`~lossviz_core.results.result.contour_levels`."""
     finite = z[np.isfinite(z)]
     if finite.size == 0 and (vmin is None or vmax is None):
         return None

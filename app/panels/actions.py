@@ -100,7 +100,7 @@ class WindowActions:
 
     def open_result(self, path: str, side: str | None = None) -> GeneratorWorker:
         """Read ours or the reference's HDF5 in the background and show it (or compare it)."""
-        from lossviz_core.store import read_result
+        from lossviz_core.results.store import read_result
 
         settings_store.set_last_path("result", os.path.dirname(os.path.abspath(path)))
 
@@ -126,7 +126,7 @@ class WindowActions:
 
     def save_result(self, path: str) -> GeneratorWorker:
         """Write the current result atomically (store.save_result) in the background."""
-        from lossviz_core.store import save_result
+        from lossviz_core.results.store import save_result
 
         # A snapshot taken here, on the GUI thread: the compute worker keeps filling the live
         # result, and a point must never be saved as done without its value.
@@ -236,7 +236,7 @@ class WindowActions:
 
     def download_cifar(self) -> None:
         from lossviz_core.data import default_cifar_root, load_dataset
-        from lossviz_core.spec import DatasetSpec
+        from lossviz_core.recipe.spec import DatasetSpec
 
         root = self.w.state["data_root"] or str(default_cifar_root())
         self.w.state.set("data_root", root)

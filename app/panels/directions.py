@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QPushButton, QVBoxLayout, QWidget
 
-from lossviz_core.spec import NORMS
+from lossviz_core.recipe.spec import NORMS
 
 from ..state import METHOD_LABELS, ComputeState
 from .binding import PathEdit, bind, combo, int_spin

@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pyqtgraph as pg
 
-from lossviz_core.result import SurfaceResult
-from lossviz_core.surface import fill_missing as preview_fill
+from lossviz_core.results.result import SurfaceResult
+from lossviz_core.run.grid import fill_missing as preview_fill
 
 from .display import DisplaySettings
 
@@ -69,7 +69,7 @@ def shown_grid(result: SurfaceResult | None, settings: DisplaySettings) -> np.nd
 
 def fill_missing(z: np.ndarray, done: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(preview, known)``: missing points interpolated from finished ones (engine's
-    :func:`lossviz_core.surface.fill_missing`): computed points that diverged stay NaN;
+    :func:`lossviz_core.run.grid.fill_missing`): computed points that diverged stay NaN;
     with nothing known, a flat zero grid."""
     known = np.isfinite(z)
     if not known.any():

@@ -6,7 +6,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
-from lossviz_core.result import SurfaceResult
+from lossviz_core.results.result import SurfaceResult
 
 from .colormaps import value_range
 from .display import DisplaySettings, validate_size

@@ -9,7 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from lossviz_core.result import SurfaceResult, contour_levels
+from lossviz_core.results.result import SurfaceResult, contour_levels
 
 from .colormaps import (
     axis_short_name,

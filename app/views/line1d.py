@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from lossviz_core.result import SurfaceResult
+from lossviz_core.results.result import SurfaceResult
 
 from .colormaps import display_values
 from .display import DisplaySettings, export_plot_vector, render_plot_image

@@ -15,7 +15,7 @@ from PySide6.QtGui import QImage, QMatrix4x4, QPainter, QVector3D
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from lossviz_core.errors import InputError
-from lossviz_core.result import SurfaceResult
+from lossviz_core.results.result import SurfaceResult
 
 from .colormaps import (
     bilinear,

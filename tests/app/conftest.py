@@ -13,7 +13,7 @@ import lossviz.views  # noqa: F401  (before the QApplication exists: shared GL c
 import numpy as np
 import pytest
 
-from lossviz_core.result import SurfaceResult, Trajectory
+from lossviz_core.results.result import SurfaceResult, Trajectory
 
 BOWL_X = np.linspace(-1.0, 1.0, 7)
 BOWL_Y = np.linspace(-0.5, 1.0, 5)

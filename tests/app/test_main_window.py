@@ -87,7 +87,7 @@ def test_rectangle_zoom_recomputes_inside_the_rectangle(qtbot, make_window, erro
     w = make_window()
     wait_idle(qtbot, w)
     first = w.result
-    import lossviz_core.job as job_module
+    import lossviz_core.run.job as job_module
 
     prepared = []
     real = job_module.prepare
@@ -258,8 +258,8 @@ def test_missing_dataset_and_mismatched_checkpoint_are_explained(qtbot, make_win
                                                                  tmp_path):
     """CIFAR-10 absent from its folder, then a ResNet checkpoint for the digits CNN: each is a
     one-line message naming what to do, never a traceback, and nothing is left computing."""
-    from lossviz_core.checkpoints import save_checkpoint
     from lossviz_core.models import build_model
+    from lossviz_core.sources.checkpoints import save_checkpoint
 
     resnet = save_checkpoint(build_model("resnet20"), tmp_path / "resnet20.pt")
     w = make_window(autostart=False)

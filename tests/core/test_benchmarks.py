@@ -38,7 +38,7 @@ from benchmarks.reference_loop import (  # noqa: E402
 from benchmarks.report import markdown  # noqa: E402
 from lossviz_core.data import load_dataset  # noqa: E402
 from lossviz_core.models import build_model  # noqa: E402
-from lossviz_core.spec import DatasetSpec  # noqa: E402
+from lossviz_core.recipe.spec import DatasetSpec  # noqa: E402
 
 CPU = torch.device("cpu")
 

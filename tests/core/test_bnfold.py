@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from fakes import Data, Dirs, Split, randomize_bn, small_cnn
 from torch import nn
 
-from lossviz_core.bnfold import find_conv_bn_pairs, fold_conv_bn
-from lossviz_core.evaluate import Evaluator
+from lossviz_core.evaluation.bnfold import find_conv_bn_pairs, fold_conv_bn
+from lossviz_core.evaluation.evaluate import Evaluator
 
 
 def image_data(n=96, classes=5):

@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from lossviz_core.checkpoints import load_checkpoint, load_into, load_state_dict, save_checkpoint
 from lossviz_core.errors import CheckpointError
 from lossviz_core.models import build_model
+from lossviz_core.sources.checkpoints import (
+    load_checkpoint,
+    load_into,
+    load_state_dict,
+    save_checkpoint,
+)
 
 
 def _trained_like(name: str = "digits_resnet") -> torch.nn.Module:

@@ -7,7 +7,7 @@ import torch
 
 from lossviz_core import demo
 from lossviz_core.cli import main
-from lossviz_core.store import read_result
+from lossviz_core.results.store import read_result
 
 
 def run_cli(capsys, *argv):
@@ -127,7 +127,7 @@ def test_non_finite_losses_are_stored_and_reported(tmp_path, capsys):
 
 def test_ctrl_c_leaves_a_resumable_file(tmp_path, capsys, monkeypatch):
     """Ctrl-C mid-surface: exit 130, the finished chunks saved, --resume completes the rest."""
-    from lossviz_core import surface
+    from lossviz_core.run import grid as surface
 
     real = surface.iter_surface
     out = tmp_path / "cut.h5"
@@ -138,13 +138,13 @@ def test_ctrl_c_leaves_a_resumable_file(tmp_path, capsys, monkeypatch):
         yield next(gen)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("lossviz_core.job.iter_surface", interrupted)
+    monkeypatch.setattr("lossviz_core.run.job.iter_surface", interrupted)
     args = ("surface", "--demo", "--x=-1:1:7", "--y=-1:1:5", "--out", str(out))
     code, _, err = run_cli(capsys, *args)
     assert code == 130 and "--resume" in err and "Traceback" not in err
     cut = read_result(out)
     assert 0 < cut.done.sum() < 35
-    monkeypatch.setattr("lossviz_core.job.iter_surface", real)
+    monkeypatch.setattr("lossviz_core.run.job.iter_surface", real)
     code, _, err = run_cli(capsys, *args, "--resume")
     assert code == 0, err
     again = read_result(out)

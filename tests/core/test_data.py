@@ -11,7 +11,7 @@ import torch
 from lossviz_core import data
 from lossviz_core.data import CIFAR_MEAN, CIFAR_STD, load_dataset
 from lossviz_core.errors import DataError, InputError
-from lossviz_core.spec import DatasetSpec
+from lossviz_core.recipe.spec import DatasetSpec
 
 
 def test_digits_split_and_normalization():

@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from lossviz_core import demo
-from lossviz_core.checkpoints import load_into, load_state_dict
 from lossviz_core.data import load_dataset
 from lossviz_core.errors import DataError, InputError
 from lossviz_core.models import build_model
-from lossviz_core.runs import read_run
-from lossviz_core.spec import DatasetSpec, DirectionSpec, ModelSpec, SurfaceSpec
+from lossviz_core.recipe.spec import DatasetSpec, DirectionSpec, ModelSpec, SurfaceSpec
+from lossviz_core.sources.checkpoints import load_into, load_state_dict
 from lossviz_core.train import TrainSpec, evaluate_split, iter_training
+from lossviz_core.train.runs import read_run
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_specs_for_each_view():
 
 
 def test_pca_ranges_contain_the_trajectory():
-    from lossviz_core.trajectory import pca_directions
+    from lossviz_core.directions.pca import pca_directions
 
     model, _, dirs, surf = demo.specs("pca")
     assert dirs.method == "pca" and dirs.pca_run == str(demo.run_dir())
@@ -106,7 +106,7 @@ def test_pca_ranges_contain_the_trajectory():
 
 def test_line_view_is_finite_and_ends_at_the_pair(digits):
     """The interpolation range stays where BN variances are positive: every point finite."""
-    from lossviz_core.job import prepare
+    from lossviz_core.run.job import prepare
 
     job = prepare(*demo.specs("line"))
     gen = job.iter()

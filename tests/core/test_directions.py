@@ -8,7 +8,6 @@ import pytest
 import torch
 from fakes import TinyNet
 
-from lossviz_core.checkpoints import save_checkpoint
 from lossviz_core.directions import (
     Directions,
     cosine_similarity,
@@ -22,7 +21,8 @@ from lossviz_core.directions import (
     weights_of,
 )
 from lossviz_core.errors import CheckpointError, InputError, StoreError
-from lossviz_core.spec import DirectionSpec
+from lossviz_core.recipe.spec import DirectionSpec
+from lossviz_core.sources.checkpoints import save_checkpoint
 
 
 def make_net(seed: int = 0, classes: int = 10) -> TinyNet:

@@ -10,7 +10,7 @@ from fakes import Data, Dirs, Split, small_cnn
 from torch import nn
 
 from lossviz_core.errors import CheckpointError, InputError, LossVizError
-from lossviz_core.evaluate import Evaluator
+from lossviz_core.evaluation.evaluate import Evaluator
 
 
 def linear_problem(n=60, d_in=4, classes=3, seed=0):
@@ -252,7 +252,7 @@ def test_packaged_app_never_compiles(monkeypatch):
     import sys
 
     from lossviz_core.errors import InputError
-    from lossviz_core.multipoint import choose_compile
+    from lossviz_core.evaluation.multipoint import choose_compile
 
     cuda = torch.device("cuda")
     assert choose_compile("auto", cuda, False, 10_000, 1.0) == "max-autotune-no-cudagraphs"
@@ -270,7 +270,7 @@ def _broken_compile(module, mode):
 
 
 def test_failed_auto_compile_falls_back_to_eager(monkeypatch):
-    import lossviz_core.multipoint as mp
+    import lossviz_core.evaluation.multipoint as mp
 
     model, data, dirs = linear_problem()
     monkeypatch.setattr(mp, "choose_compile", lambda *a, **k: "default")
@@ -283,7 +283,7 @@ def test_failed_auto_compile_falls_back_to_eager(monkeypatch):
 
 
 def test_failed_requested_compile_is_a_clear_error(monkeypatch):
-    import lossviz_core.multipoint as mp
+    import lossviz_core.evaluation.multipoint as mp
 
     model, data, dirs = linear_problem()
     before = [p.detach().clone() for p in model.parameters()]

@@ -8,7 +8,7 @@ from matplotlib.image import imread
 
 from lossviz_core.errors import InputError
 from lossviz_core.figures import make_figure, plot_result, read_png_specs
-from lossviz_core.result import SurfaceResult, Trajectory
+from lossviz_core.results.result import SurfaceResult, Trajectory
 
 X = np.linspace(-2.0, 2.0, 9)
 Y = np.linspace(-1.0, 1.0, 5)  # non-square: (ny, nx) = (5, 9)
@@ -170,7 +170,7 @@ def test_no_global_backend_or_pyplot(tmp_path):
         "import sys, matplotlib, numpy as np\n"
         "matplotlib.rcParams['backend'] = 'svg'\n"
         "from lossviz_core.figures import plot_result\n"
-        "from lossviz_core.result import SurfaceResult\n"
+        "from lossviz_core.results.result import SurfaceResult\n"
         "r = SurfaceResult.empty(np.linspace(0, 1, 3), None, ('train_loss',))\n"
         "r.values['train_loss'][:] = [1, 2, 3]\n"
         f"plot_result(r, {str(tmp_path / 'l.png')!r})\n"

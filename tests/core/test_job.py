@@ -6,14 +6,14 @@ import torch
 import torch.nn.functional as F
 
 from lossviz_core import demo
-from lossviz_core.checkpoints import load_into
 from lossviz_core.data import load_dataset
-from lossviz_core.job import prepare
 from lossviz_core.models import build_model
 from lossviz_core.progress import drain
-from lossviz_core.runs import read_run
-from lossviz_core.spec import Range
-from lossviz_core.store import read_result
+from lossviz_core.recipe.spec import Range
+from lossviz_core.results.store import read_result
+from lossviz_core.run.job import prepare
+from lossviz_core.sources.checkpoints import load_into
+from lossviz_core.train.runs import read_run
 
 
 def plain_loss(checkpoint, split="train"):
@@ -88,7 +88,7 @@ def test_with_surface_zooms_without_reloading():
 
 
 def test_model_trained_on_three_classes_is_plotted_with_three_outputs(tmp_path):
-    from lossviz_core.spec import DatasetSpec, DirectionSpec, ModelSpec, SurfaceSpec
+    from lossviz_core.recipe.spec import DatasetSpec, DirectionSpec, ModelSpec, SurfaceSpec
     from lossviz_core.train import TrainSpec, iter_training
 
     rng = np.random.default_rng(0)

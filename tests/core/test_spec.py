@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lossviz_core.errors import InputError
-from lossviz_core.spec import DirectionSpec, Range, SurfaceSpec
+from lossviz_core.recipe.spec import DirectionSpec, Range, SurfaceSpec
 
 
 def test_range_parse_and_values():

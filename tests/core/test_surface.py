@@ -6,9 +6,9 @@ import pytest
 
 from lossviz_core.errors import StoreError
 from lossviz_core.progress import drain
-from lossviz_core.spec import Range, SurfaceSpec
-from lossviz_core.store import SurfaceStore, read_result, save_result
-from lossviz_core.surface import (
+from lossviz_core.recipe.spec import Range, SurfaceSpec
+from lossviz_core.results.store import SurfaceStore, read_result, save_result
+from lossviz_core.run.grid import (
     bisection_depth,
     fill_missing,
     iter_surface,

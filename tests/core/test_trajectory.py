@@ -8,12 +8,12 @@ from fakes import TinyNet
 from sklearn.decomposition import PCA
 from torch import nn
 
-from lossviz_core.checkpoints import save_checkpoint
 from lossviz_core.directions import load_directions, make_directions, save_directions, weights_of
+from lossviz_core.directions.pca import flatten, pca_directions, project, unflatten
 from lossviz_core.errors import InputError
-from lossviz_core.runs import RunInfo, checkpoint_name, write_run
-from lossviz_core.spec import DirectionSpec
-from lossviz_core.trajectory import flatten, pca_directions, project, unflatten
+from lossviz_core.recipe.spec import DirectionSpec
+from lossviz_core.sources.checkpoints import save_checkpoint
+from lossviz_core.train.runs import RunInfo, checkpoint_name, write_run
 
 
 def make_run(tmp_path, vectors: list[np.ndarray], like: nn.Module, epochs=None):

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .errors import InputError
+from lossviz_core.errors import InputError
 
 T = TypeVar("T", bound="_Spec")
 

@@ -26,11 +26,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .atomic import atomic_path
-from .checkpoints import load_state_dict
-from .errors import CheckpointError, InputError, StoreError
-from .result import Trajectory
-from .spec import DIR_TYPES, NORMS, DirectionSpec, json_default
+from lossviz_core.atomic import atomic_path
+from lossviz_core.errors import CheckpointError, InputError, StoreError
+from lossviz_core.recipe.spec import DIR_TYPES, NORMS, DirectionSpec, json_default
+from lossviz_core.results.result import Trajectory
+from lossviz_core.sources.checkpoints import load_state_dict
 
 # --------------------------------------------------------------------------- weights
 
@@ -246,7 +246,7 @@ def make_directions(model: nn.Module, spec: DirectionSpec, two_d: bool) -> Direc
     ``random``: seeded with ``torch.Generator().manual_seed(spec.seed)``, d1 from the
     stream's start (xnorm/xignore), d2 from its continuation (ynorm/yignore).
     ``target``: d1 = θ_B − θ (``spec.target_checkpoint``); d2, if 2-D, is random (seeded).
-    ``pca``: :func:`lossviz_core.trajectory.pca_directions` on ``spec.pca_run`` (this loads
+    ``pca``: :func:`lossviz_core.directions.pca.pca_directions` on ``spec.pca_run`` (this loads
     the run's final checkpoint into ``model``). ``file``: :func:`load_directions`.
     """
     dt = spec.dir_type
@@ -266,7 +266,9 @@ def make_directions(model: nn.Module, spec: DirectionSpec, two_d: bool) -> Direc
     if spec.method == "pca":
         if not spec.pca_run:
             raise InputError("the pca method needs a run folder (a training run's checkpoints)")
-        from .trajectory import pca_directions  # lazy: trajectory imports this module
+        from lossviz_core.directions.pca import (
+            pca_directions,  # lazy: trajectory imports this module
+        )
 
         dirs = pca_directions(model, spec.pca_run, dt, spec.xignore)
         return dirs if two_d else replace(dirs, y=None).fill_info()

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .directions import names_of, weights_of
-from .errors import InputError
+from lossviz_core.directions import names_of, weights_of
+from lossviz_core.errors import InputError
 
 BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 

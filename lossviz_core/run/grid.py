@@ -8,9 +8,9 @@ from typing import Protocol
 
 import numpy as np
 
-from .progress import Chunk
-from .result import SurfaceResult
-from .spec import SurfaceSpec
+from lossviz_core.progress import Chunk
+from lossviz_core.recipe.spec import SurfaceSpec
+from lossviz_core.results.result import SurfaceResult
 
 
 class PointEvaluator(Protocol):

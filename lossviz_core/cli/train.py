@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import InputError
-from .spec import DatasetSpec
+from lossviz_core.errors import InputError
+from lossviz_core.recipe.spec import DatasetSpec
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,7 +36,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(a: argparse.Namespace) -> int:
-    from .train import TrainSpec, iter_training
+    from lossviz_core.train import TrainSpec, iter_training
 
     steps = None
     if a.step_epochs:

@@ -19,11 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import multipoint as mp
-from .bnfold import PerturbationPlan, check_directions, plan_for
-from .device import pick_device
-from .errors import CheckpointError, InputError, LossVizError
-from .spec import LOSSES, PRECISIONS
+from lossviz_core.device import pick_device
+from lossviz_core.errors import CheckpointError, InputError, LossVizError
+from lossviz_core.evaluation import multipoint as mp
+from lossviz_core.evaluation.bnfold import PerturbationPlan, check_directions, plan_for
+from lossviz_core.recipe.spec import LOSSES, PRECISIONS
 
 SPLIT_NAMES = ("train", "test")
 COMPILE_MODES = ("auto", "off", "default", "max-autotune", "max-autotune-no-cudagraphs")

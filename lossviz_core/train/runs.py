@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from lossviz_core.errors import InputError
 
 RUN_FILE = "run.json"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .errors import InputError
+from lossviz_core.errors import InputError
 
 AUGMENTS = ("auto", "none", "crop", "flip", "crop_flip", "on", "off")
 

@@ -19,19 +19,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__
-from .checkpoints import load_into
-from .data import Dataset, load_dataset
-from .device import device_description, pick_device
-from .directions import Directions, make_directions
-from .errors import InputError
-from .evaluate import Evaluator
-from .models import build_model, model_info
-from .progress import Chunk
-from .result import SurfaceResult
-from .spec import DatasetSpec, DirectionSpec, ModelSpec, SurfaceSpec, jsonable
-from .store import SurfaceStore
-from .surface import iter_surface, make_result
+from lossviz_core import __version__
+from lossviz_core.data import Dataset, load_dataset
+from lossviz_core.device import device_description, pick_device
+from lossviz_core.directions import Directions, make_directions
+from lossviz_core.errors import InputError
+from lossviz_core.evaluation.evaluate import Evaluator
+from lossviz_core.models import build_model, model_info
+from lossviz_core.progress import Chunk
+from lossviz_core.recipe.spec import DatasetSpec, DirectionSpec, ModelSpec, SurfaceSpec, jsonable
+from lossviz_core.results.result import SurfaceResult
+from lossviz_core.results.store import SurfaceStore
+from lossviz_core.run.grid import iter_surface, make_result
+from lossviz_core.sources.checkpoints import load_into
 
 
 @dataclasses.dataclass
@@ -105,8 +105,8 @@ class Job:
         return self.result
 
     def _trajectory_losses(self) -> np.ndarray:
-        from .checkpoints import load_state_dict
-        from .runs import read_run
+        from lossviz_core.sources.checkpoints import load_state_dict
+        from lossviz_core.train.runs import read_run
 
         run = read_run(self.direction_spec.pca_run)
         key = f"{self.surface_spec.splits[0]}_loss"

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import CheckpointError
+from lossviz_core.errors import CheckpointError
 
 # Wrappers that hold the state_dict inside a checkpoint dict, tried in this order.
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, LossVizError
-from .spec import (
+from lossviz_core.errors import InputError, LossVizError
+from lossviz_core.recipe.spec import (
     DIR_TYPES,
     IGNORES,
     NORMS,
@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "for an interpolation)")
 
     t = sub.add_parser("train", help="train a model, writing a run folder")
-    from .train_cli import add_train_arguments
+    from lossviz_core.cli.train import add_train_arguments
 
     add_train_arguments(t)
 
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _specs_from_args(a: argparse.Namespace, two_d: bool):
-    from . import demo
+    from lossviz_core import demo
 
     if a.demo:
         m, d, dirs, surf = demo.specs("surface" if two_d else "line")
@@ -145,7 +145,7 @@ def _specs_from_args(a: argparse.Namespace, two_d: bool):
     if a.directions:
         dkw.update(method="file", file=_existing(a.directions, "direction file"))
     if two_d and a.pca:
-        from .runs import read_run
+        from lossviz_core.train.runs import read_run
 
         if a.checkpoint or a.directions:
             raise InputError("--pca centres the plane on the run's final checkpoint with its own "
@@ -187,8 +187,8 @@ def _existing(path: str, what: str) -> str:
 def _run_job(a: argparse.Namespace, two_d: bool) -> int:
     from tqdm import tqdm
 
-    from .directions import save_directions
-    from .job import prepare
+    from lossviz_core.directions import save_directions
+    from lossviz_core.run.job import prepare
 
     specs = _specs_from_args(a, two_d)
     out = Path(a.out)
@@ -231,7 +231,7 @@ def _run_job(a: argparse.Namespace, two_d: bool) -> int:
           f"min {result.main_quantity()} {np.nanmin(np.where(np.isfinite(loss), loss, np.nan)):.4g})"
           if bad < loss.size else f"lossviz: wrote {out}", file=sys.stderr)
     if a.plot:
-        from .figures import plot_result
+        from lossviz_core.figures import plot_result
 
         plot_result(result, a.plot)
         print(f"lossviz: drew {a.plot}", file=sys.stderr)
@@ -239,8 +239,8 @@ def _run_job(a: argparse.Namespace, two_d: bool) -> int:
 
 
 def _plot(a: argparse.Namespace) -> int:
-    from .figures import plot_result
-    from .store import read_result
+    from lossviz_core.figures import plot_result
+    from lossviz_core.results.store import read_result
 
     result = read_result(a.file)
     path = plot_result(result, a.out, kind=a.kind, quantity=a.quantity, levels=a.levels,
@@ -250,7 +250,7 @@ def _plot(a: argparse.Namespace) -> int:
 
 
 def _info(a: argparse.Namespace) -> int:
-    from .store import read_result
+    from lossviz_core.results.store import read_result
 
     r = read_result(a.file)
     kind = "line" if r.is_line else "surface"
@@ -277,7 +277,7 @@ def _info(a: argparse.Namespace) -> int:
 
 
 def _models(_: argparse.Namespace) -> int:
-    from .models import list_models
+    from lossviz_core.models import list_models
 
     for m in list_models():
         shape = "x".join(map(str, m.input_shape))
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.command == "line":
             return _run_job(a, two_d=False)
         if a.command == "train":
-            from .train_cli import run_train
+            from lossviz_core.cli.train import run_train
 
             return run_train(a)
         return {"plot": _plot, "info": _info, "models": _models}[a.command](a)

@@ -21,8 +21,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from .device import fits_on_device
-from .errors import InputError
+from lossviz_core.device import fits_on_device
+from lossviz_core.errors import InputError
 
 # a model above this many parameters is not launch-bound: never probe the stacked path
 PROBE_ROUNDS = 3

@@ -24,10 +24,10 @@ from typing import Any
 import h5py
 import numpy as np
 
-from . import __version__
-from .atomic import atomic_path
-from .errors import StoreError
-from .result import QUANTITIES, SurfaceResult, Trajectory
+from lossviz_core import __version__
+from lossviz_core.atomic import atomic_path
+from lossviz_core.errors import StoreError
+from lossviz_core.results.result import QUANTITIES, SurfaceResult, Trajectory
 
 GROUP = "lossviz"
 

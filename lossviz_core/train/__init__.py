@@ -21,16 +21,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import AUGMENTS, Augmentation, augment_batch, resolve_augment
-from .checkpoints import load_into, save_checkpoint
-from .data import Dataset, Split, load_dataset
-from .device import pick_device
-from .errors import InputError
-from .evaluate import batch_stats, bf16_is_fast
-from .models import build_model, model_info
-from .progress import EpochReport
-from .runs import RUN_FILE, RunInfo, checkpoint_name, read_run, write_run
-from .spec import LOSSES, PRECISIONS, DatasetSpec, ModelSpec, _Spec
+from lossviz_core.data import Dataset, Split, load_dataset
+from lossviz_core.device import pick_device
+from lossviz_core.errors import InputError
+from lossviz_core.evaluation.evaluate import batch_stats, bf16_is_fast
+from lossviz_core.models import build_model, model_info
+from lossviz_core.progress import EpochReport
+from lossviz_core.recipe.spec import LOSSES, PRECISIONS, DatasetSpec, ModelSpec, _Spec
+from lossviz_core.sources.checkpoints import load_into, save_checkpoint
+from lossviz_core.train.augment import AUGMENTS, Augmentation, augment_batch, resolve_augment
+from lossviz_core.train.runs import RUN_FILE, RunInfo, checkpoint_name, read_run, write_run
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
@@ -207,7 +207,7 @@ def evaluate_split(
 
 def loss_value(out: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
     """Batch-mean training loss: cross-entropy, or MSE between softmax and one-hot (the
-    reference); the same definition as :func:`lossviz_core.evaluate.batch_stats`."""
+    reference); the same definition as :func:`lossviz_core.evaluation.evaluate.batch_stats`."""
     if loss == "mse":
         return F.mse_loss(F.softmax(out, dim=1), F.one_hot(y, out.shape[1]).to(out.dtype))
     return F.cross_entropy(out, y)

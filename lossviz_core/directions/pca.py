@@ -15,8 +15,7 @@ import torch
 from sklearn.decomposition import PCA
 from torch import Tensor, nn
 
-from .checkpoints import load_into
-from .directions import (
+from lossviz_core.directions import (
     Directions,
     check_dir_type,
     is_perturbable,
@@ -24,9 +23,10 @@ from .directions import (
     tensors_from_state,
     weights_of,
 )
-from .errors import CheckpointError, InputError
-from .result import Trajectory
-from .runs import read_run
+from lossviz_core.errors import CheckpointError, InputError
+from lossviz_core.results.result import Trajectory
+from lossviz_core.sources.checkpoints import load_into
+from lossviz_core.train.runs import read_run
 
 MIN_CHECKPOINTS = 3
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .device import fits_on_device
-from .errors import DataError, InputError
-from .spec import DatasetSpec
+from lossviz_core.device import fits_on_device
+from lossviz_core.errors import DataError, InputError
+from lossviz_core.recipe.spec import DatasetSpec
 
 CIFAR_MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
 CIFAR_STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
