@@ -1,7 +1,8 @@
 """Small dialogs: error messages and the export options.
 
-Every error shown to the user goes through :func:`show_error` (tests replace it to capture
-the text instead of blocking on a modal box).
+Every error shown to the user goes through :func:`show_error`, every question about running
+a user's code through :func:`ask_to_run_code` (tests replace them instead of blocking on a
+modal box).
 """
 
 from __future__ import annotations
@@ -27,6 +28,19 @@ def show_error(parent: QWidget | None, message: str, details: str = "") -> None:
     if details:
         box.setDetailedText(details)
     box.exec()
+
+
+def ask_to_run_code(parent: QWidget | None, path: str) -> bool:
+    """Ask before LossViz runs code from a user's file (once per file: the answer is kept)."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Run code from a file?")
+    box.setText(f"LossViz will run the Python code in\n\n{path}\n\nto build the model or read "
+                "the data. Run only code you trust.")
+    box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+    box.button(QMessageBox.StandardButton.Yes).setText("Run it")
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    return box.exec() == QMessageBox.StandardButton.Yes
 
 
 class ExportDialog(QDialog):

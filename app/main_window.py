@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from lossviz_core.errors import LossVizError
-from lossviz_core.progress import Chunk
+from lossviz_core.progress import Chunk, Step
 from lossviz_core.recipe.spec import Range
 from lossviz_core.results.result import SurfaceResult
 
@@ -39,7 +39,7 @@ from .panels.directions import DirectionsPanel
 from .panels.display import DisplayPanel
 from .panels.ranges import RangesPanel
 from .panels.source import SourcePanel
-from .state import ComputeState, specs_from_snapshot, surface_from_snapshot
+from .state import ComputeState, recipe_from_state, state_from_recipe, user_code_paths
 from .views import DisplaySettings
 from .views.compare import CompareView
 from .views.contour2d import ContourView2D
@@ -49,22 +49,31 @@ from .worker import GeneratorWorker
 
 REPAINT_MS = 100  # ≤ 10 repaints per second: redrawing both views costs ~35 ms on llvmpipe
 STOP_TIMEOUT_MS = 10_000
-# Settings a zoom may change and still reuse the loaded job (Job.with_surface); a new
-# device needs a new job.
-_RANGE_KEYS = ("xmin", "xmax", "xnum", "ymin", "ymax", "ynum", "split", "precision")
 
 
-def compute_generator(snapshot: dict[str, Any], job: Any = None):  # noqa: ANN201
-    """In the worker: prepare (or re-range ``job``), yield the Job, then its chunks."""
-    surface = surface_from_snapshot(snapshot)
-    if job is not None:
-        job = job.with_surface(surface)
+def reusable(job: Any, recipe: Any) -> bool:
+    """Whether ``job``'s model, data and directions serve ``recipe`` (a zoom, a new split or
+    precision): then ``job.with_recipe`` skips loading them again."""
+    if job is None:
+        return False
+    old = job.recipe
+    return (old.model, old.dataset, old.directions, old.is_line, old.compute.device) == (
+        recipe.model, recipe.dataset, recipe.directions, recipe.is_line, recipe.compute.device)
+
+
+def compute_generator(snapshot: dict[str, Any], job: Any = None, out: str | None = None):  # noqa: ANN201
+    """In the worker: resolve the panels' recipe, prepare it (yielding its steps) or re-range
+    ``job``, yield the Job, then its chunks. With ``out``, an incomplete file of the same
+    recipe is resumed: only its missing points are computed."""
+    from lossviz_core.run.job import iter_prepare
+
+    recipe = recipe_from_state(snapshot)
+    if reusable(job, recipe):
+        job = job.with_recipe(recipe)
     else:
-        from lossviz_core.run.job import prepare
-
-        job = prepare(*specs_from_snapshot(snapshot))
+        job = yield from iter_prepare(recipe)
     yield job
-    return (yield from job.iter())
+    return (yield from job.iter(out=out, resume=out is not None))
 
 
 def reserve_gui_core() -> None:
@@ -100,11 +109,6 @@ def preload_engine() -> None:
             pass
 
 
-def _job_key(snapshot: dict[str, Any]) -> tuple:
-    """What must match for a zoom to reuse the loaded model, data and directions."""
-    return tuple(sorted((k, v) for k, v in snapshot.items() if k not in _RANGE_KEYS))
-
-
 class MainWindow(QMainWindow):
     """LossViz's window. ``autostart``: compute the demo at once (first launch)."""
 
@@ -122,7 +126,7 @@ class MainWindow(QMainWindow):
             settings_store.load_display(self.display)
 
         self.job: Any = None
-        self._job_key: tuple | None = None
+        self.opened: tuple[str, Any] | None = None  # (path, recipe) of an opened result
         self.result: SurfaceResult | None = None
         self.worker: GeneratorWorker | None = None
         self._pending: Any = None
@@ -150,8 +154,8 @@ class MainWindow(QMainWindow):
         try:
             from lossviz_core import demo
 
-            surface = demo.specs("surface")[3]
-            self.state.set_ranges(surface.x, surface.y)
+            grid = demo.recipe("surface").grid
+            self.state.set_ranges(grid.x, grid.y)
         except Exception:  # noqa: BLE001 - the defaults are fine without the demo
             pass
 
@@ -235,12 +239,13 @@ class MainWindow(QMainWindow):
             self.worker.cancel()
             return
         snap = self.state.snapshot()
-        key = _job_key(snap)
-        job = self.job if (reuse_job and self.job is not None and key == self._job_key) else None
-        self._pending_key = key
+        if not self._may_run_code(snap):
+            return
+        job = self.job if reuse_job else None
+        out = self._resume_target(snap)
         self.timings = {"start": time.perf_counter()}
         self._last_chunk = None
-        self.worker = GeneratorWorker(lambda: compute_generator(snap, job))
+        self.worker = GeneratorWorker(lambda: compute_generator(snap, job, out))
         self.worker.yielded.connect(self._on_yielded)
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_error)
@@ -258,6 +263,44 @@ class MainWindow(QMainWindow):
             self.worker.cancel()
             self.progress_label.setText("Cancelling …")
 
+    def _may_run_code(self, snap: dict[str, Any]) -> bool:
+        """Ask once per file before running code from a user's file (model, data)."""
+        for path in user_code_paths(snap):
+            if not settings_store.is_trusted(path):
+                if not dialogs.ask_to_run_code(self, path):
+                    self.progress_label.setText("Not computed: the code was not trusted.")
+                    return False
+                settings_store.trust(path)
+        return True
+
+    def _resume_target(self, snap: dict[str, Any]) -> str | None:
+        """The opened file to resume, when it is incomplete and the panels still describe it."""
+        if self.opened is None or self.result is None or self.result.complete:
+            return None
+        path, recipe = self.opened
+        if recipe is None or self.result.path != path:
+            return None
+        try:
+            same = state_from_recipe(recipe) == {k: snap[k] for k in state_from_recipe(recipe)}
+        except Exception:  # noqa: BLE001 - a recipe the panels cannot show: start afresh
+            return None
+        return path if same else None
+
+    def show_opened(self, result: SurfaceResult, path: str) -> None:
+        """Show a result read from ``path`` and put its recipe into the panels."""
+        self.job = None  # an opened file has no loaded model to zoom with
+        recipe = result.recipe
+        self.opened = (path, recipe)
+        if recipe is not None:
+            try:
+                self.state.update(**state_from_recipe(recipe))
+            except Exception:  # noqa: BLE001 - values the panels cannot show stay as they were
+                pass
+        self.set_result(result)
+        done, total = int(result.done.sum()), int(result.done.size)
+        tail = "" if done == total else f" ({done}/{total} points: Compute finishes it)"
+        self.progress_label.setText(f"Opened {path}{tail}")
+
     def _on_yielded(self, item: Any) -> None:
         if isinstance(item, Chunk):
             if "first_chunk" not in self.timings:
@@ -265,9 +308,12 @@ class MainWindow(QMainWindow):
             self._last_chunk = item
             self._dirty = True
             return
+        if isinstance(item, Step):
+            self.progress_label.setText(f"Preparing: {item.text} …")
+            return
         # the prepared Job: its empty grid, filled in place as chunks arrive
         self.timings["prepared"] = time.perf_counter()
-        self.job, self._job_key = item, self._pending_key
+        self.job = item
         self.set_result(item.result)
         self.progress.setRange(0, int(item.result.done.size))
         self.progress.setValue(int(item.result.done.sum()))

@@ -93,6 +93,25 @@ def set_last_path(kind: str, path: str) -> None:
     s.sync()
 
 
+def is_trusted(path: str) -> bool:
+    """Whether the user agreed to run code from ``path`` before."""
+    return path in _trusted()
+
+
+def trust(path: str) -> None:
+    """Remember that the user agreed to run code from ``path``."""
+    s = open_settings()
+    s.setValue("trusted_code", sorted(_trusted() | {path}))
+    s.sync()
+
+
+def _trusted() -> set[str]:
+    raw = open_settings().value("trusted_code", [])
+    if isinstance(raw, str):
+        raw = [raw]
+    return {str(p) for p in (raw or [])}
+
+
 def was_saved() -> bool:
     """True after the first launch has written its settings."""
     return "compute" in open_settings().childGroups()

@@ -2,45 +2,79 @@
 
 ``ComputeState`` is a flat set of typed, named values (glue-style); a panel binds a widget to
 a name with :func:`lossviz.panels.bind`. ``snapshot()`` is a plain dict that is safe to hand
-to the worker thread, and :func:`specs_from_snapshot` turns it into engine specs there (it may
-read a run folder, so it does not run on the GUI thread).
+to the worker thread. :func:`choices_from_state` turns it into the engine resolver's
+choices, so the window and the command line make the same recipe from the same choices
+(:func:`recipe_from_state`, run in the worker: it may read a run folder), and
+:func:`state_from_recipe` fills the panels from a recipe (*Open result*).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from lossviz_core.errors import InputError
-from lossviz_core.recipe.spec import DatasetSpec, DirectionSpec, ModelSpec, Range, SurfaceSpec
+from lossviz_core.recipe.resolve import resolve
+from lossviz_core.recipe.spec import Range, Recipe
 
-SOURCES = ("demo", "checkpoint", "run")
-DATASETS = ("digits", "cifar10", "tensors")
-METHODS = ("random", "pca", "random1d", "target")
+SOURCES = {
+    "demo": "Bundled demo",
+    "zoo": "Zoo model + checkpoint",
+    "torchvision": "torchvision model",
+    "timm": "timm model",
+    "pyfile": "Python file (model function)",
+    "archive": "TorchScript / .pt2 archive",
+    "run": "Run folder (training run)",
+}
+DATASETS = {
+    "digits": "Digits (8×8, bundled)",
+    "cifar10": "CIFAR-10",
+    "torchvision": "torchvision dataset",
+    "imagefolder": "Image folder (class subfolders)",
+    "tensors": "Tensors file (.npz)",
+    "pyfile": "Python file (dataset function)",
+}
+METHODS = ("random", "pca", "random1d", "target", "file")
 METHOD_LABELS = {
     "random": "Random plane",
     "pca": "PCA plane (run folder)",
     "random1d": "1-D random direction",
     "target": "1-D interpolation A → B",
+    "file": "Direction file (.h5)",
 }
+LINE_METHODS = ("random1d", "target")
 
 DEFAULTS: dict[str, Any] = {
     "source": "demo",
     "model": "digits_cnn",
+    "tv_model": "resnet18",
+    "timm_model": "",
+    "model_file": "",
+    "model_function": "",
+    "archive": "",
     "checkpoint": "",
+    "pretrained": False,
+    "output": "",
     "run_dir": "",
     "dataset": "digits",
+    "tv_dataset": "CIFAR10",
     "data_root": "",
+    "image_folder": "",
     "tensors_file": "",
+    "data_file": "",
+    "data_function": "",
+    "transform": "auto",
     "subsample": 0,  # 0: the whole split
     "split": "train",
+    "loss": "ce",
     "method": "random",
     "norm": "filter",
     "ignore": "biasbn",
-    "dir_type": "weights",
+    "dir_type": "auto",
     "seed": 0,
     "target_checkpoint": "",
+    "direction_file": "",
     "xmin": -1.0,
     "xmax": 1.0,
     "xnum": 21,
@@ -50,6 +84,8 @@ DEFAULTS: dict[str, Any] = {
     "device": "auto",
     "precision": "auto",
 }
+# Settings files written before the model sources opened keep working.
+_LEGACY_VALUES = {("source", "checkpoint"): "zoo"}
 
 
 class ComputeState(QObject):
@@ -72,6 +108,7 @@ class ComputeState(QObject):
         """Set one value (coerced to the default's type); emits ``changed`` if it differs."""
         if name not in DEFAULTS:
             raise KeyError(name)
+        value = _LEGACY_VALUES.get((name, value), value)
         kind = type(DEFAULTS[name])
         value = kind(value) if not isinstance(value, kind) else value
         if self._values.get(name) != value:
@@ -88,7 +125,7 @@ class ComputeState(QObject):
 
     @property
     def is_line(self) -> bool:
-        return self._values["method"] in ("random1d", "target")
+        return self._values["method"] in LINE_METHODS
 
     def ranges(self) -> tuple[Range, Range | None]:
         """The α (and β) ranges; raises InputError on a malformed range."""
@@ -102,84 +139,160 @@ class ComputeState(QObject):
             self.update(ymin=y.min, ymax=y.max, ynum=y.num)
 
 
-def surface_from_snapshot(v: dict[str, Any]) -> SurfaceSpec:
-    """The SurfaceSpec (ranges, split, device, precision) of a snapshot."""
-    line = v["method"] in ("random1d", "target")
-    return SurfaceSpec(
+def model_name(v: dict[str, Any]) -> str | None:
+    """The engine's model name for the Source panel's choice (None: the demo or a run)."""
+    src = v["source"]
+    if src == "zoo":
+        return v["model"]
+    if src == "torchvision":
+        return f"torchvision:{v['tv_model']}"
+    if src == "timm":
+        return f"timm:{v['timm_model']}"
+    if src == "pyfile":
+        return f"{v['model_file']}:{v['model_function']}"
+    if src == "archive":
+        return v["archive"] or None
+    return None
+
+
+def dataset_name(v: dict[str, Any]) -> str:
+    """The engine's dataset name for the Dataset panel's choice."""
+    kind = v["dataset"]
+    if kind == "torchvision":
+        return f"torchvision:{v['tv_dataset']}"
+    if kind == "imagefolder":
+        return f"imagefolder:{v['image_folder']}"
+    if kind == "tensors":
+        return f"tensors:{v['tensors_file']}"
+    if kind == "pyfile":
+        return f"{v['data_file']}:{v['data_function']}"
+    return kind
+
+
+def user_code_paths(v: dict[str, Any]) -> list[str]:
+    """The files whose code computing these settings would run (the window asks first)."""
+    paths = []
+    if v["source"] == "pyfile" and v["model_file"]:
+        paths.append(v["model_file"])
+    if v["source"] == "archive" and v["archive"]:
+        paths.append(v["archive"])
+    if v["source"] not in ("demo", "run") and v["dataset"] == "pyfile" and v["data_file"]:
+        paths.append(v["data_file"])
+    return [str(Path(p).expanduser().resolve()) for p in paths]
+
+
+def choices_from_state(v: dict[str, Any]) -> dict[str, Any]:
+    """The resolver's choices (the command line's flags) for a snapshot of the panels."""
+    method = v["method"]
+    line = method in LINE_METHODS
+    c: dict[str, Any] = {"line": line, "method": "random" if method == "random1d" else method}
+    src = v["source"]
+    if src == "demo":
+        c["demo"] = True
+    elif src == "run":
+        c["run"] = v["run_dir"] or None
+    else:
+        c["model"] = model_name(v)
+        c["checkpoint"] = v["checkpoint"] or None
+        c["pretrained"] = "DEFAULT" if v["pretrained"] and src in ("torchvision", "timm") else None
+        c["dataset"] = dataset_name(v)
+        c["data_root"] = v["data_root"] or None
+        c["transform"] = v["transform"]
+    c["output"] = v["output"] or None
+    if method == "pca":
+        c["pca"] = v["run_dir"] or None
+        c.pop("run", None)
+        c.pop("checkpoint", None)
+    if method == "target":
+        c["checkpoint2"] = v["target_checkpoint"] or None
+    if method == "file":
+        c["directions"] = v["direction_file"] or None
+    c.update(
+        subsample=int(v["subsample"]) or None, split=v["split"], loss=v["loss"],
+        dir_type=None if v["dir_type"] == "auto" else v["dir_type"],
+        xnorm=v["norm"], xignore=v["ignore"], seed=int(v["seed"]),
         x=Range(v["xmin"], v["xmax"], v["xnum"]),
         y=None if line else Range(v["ymin"], v["ymax"], v["ynum"]),
-        split=v["split"],
-        device=v["device"],
-        precision=v["precision"],
+        device=v["device"], precision=v["precision"],
     )
+    return c
 
 
-def specs_from_snapshot(
-    v: dict[str, Any],
-) -> tuple[ModelSpec, DatasetSpec, DirectionSpec, SurfaceSpec]:
-    """Engine specs for a snapshot of :class:`ComputeState` (may read a run folder)."""
-    method = v["method"]
-    surface = surface_from_snapshot(v)
-    subsample = int(v["subsample"]) or None
-    if v["source"] == "demo":
+def recipe_from_state(v: dict[str, Any]) -> Recipe:
+    """The recipe the panels describe (may read a run folder: call it off the GUI thread)."""
+    return resolve(choices_from_state(v))
+
+
+def state_from_recipe(recipe: Recipe) -> dict[str, Any]:
+    """Panel values that describe ``recipe`` (what *Open result* puts into the panels)."""
+    m, d, dirs, g = recipe.model, recipe.dataset, recipe.directions, recipe.grid
+    v: dict[str, Any] = {"output": m.output or "", "checkpoint": m.checkpoint or ""}
+    if _is_demo(recipe):
+        v["source"] = "demo"
+    elif dirs.method == "pca":
+        v["source"], v["run_dir"] = "run", dirs.pca_run or ""
+    else:
+        v.update(_model_values(m.name))
+        v["pretrained"] = bool(m.pretrained)
+    if v.get("source") != "demo" and dirs.method != "pca":
+        v.update(_dataset_values(d.name))
+        v["data_root"] = d.root or ""
+        v["transform"] = d.transform
+    if dirs.method == "pca":
+        v["run_dir"] = dirs.pca_run or ""
+    method = dirs.method
+    if method == "random" and recipe.is_line:
+        method = "random1d"
+    v.update(
+        method=method, dir_type=dirs.dir_type, norm=dirs.xnorm, ignore=dirs.xignore,
+        seed=dirs.seed, target_checkpoint=dirs.target_checkpoint or "",
+        direction_file=dirs.file or "", subsample=d.subsample or 0, split=recipe.loss.split,
+        loss=recipe.loss.name if recipe.loss.name in ("ce", "nll", "mse", "bce") else "ce",
+        xmin=g.x.min, xmax=g.x.max, xnum=g.x.num, device=recipe.compute.device,
+        precision=recipe.compute.precision,
+    )
+    if g.y is not None:
+        v.update(ymin=g.y.min, ymax=g.y.max, ynum=g.y.num)
+    return v
+
+
+def _is_demo(recipe: Recipe) -> bool:
+    try:
         from lossviz_core import demo
 
-        kind = {"pca": "pca", "target": "line"}.get(method, "surface")
-        model, dataset, dirs, _ = demo.specs(kind)
-        if subsample:
-            dataset = dataset.replace(subsample=subsample)
-        if method in ("random", "random1d"):
-            dirs = _random_dirs(v)
-        elif method == "pca":  # the panel's choices, as for any run folder
-            dirs = dirs.replace(dir_type=v["dir_type"], xignore=v["ignore"], yignore=v["ignore"])
-        elif method == "target":
-            dirs = dirs.replace(dir_type=v["dir_type"],
-                                target_checkpoint=v["target_checkpoint"] or dirs.target_checkpoint)
-        return model, dataset, dirs, surface
-
-    if v["source"] == "run" or method == "pca":
-        if not v["run_dir"]:
-            raise InputError("choose a run folder (a training run with run.json) first")
-        from lossviz_core.train.runs import read_run
-
-        run = read_run(v["run_dir"])
-        model = ModelSpec(run.model_name, str(run.final_checkpoint))
-        dataset = DatasetSpec.from_dict(run.dataset)
-        if subsample:
-            dataset = dataset.replace(subsample=subsample)
-    else:
-        model = ModelSpec(v["model"], v["checkpoint"] or None)
-        dataset = dataset_from_snapshot(v)
-
-    if method == "pca":
-        dirs = DirectionSpec(
-            method="pca", dir_type=v["dir_type"], xignore=v["ignore"], yignore=v["ignore"],
-            pca_run=v["run_dir"],
-        )
-    elif method == "target":
-        if not v["target_checkpoint"]:
-            raise InputError("choose checkpoint B (the end point of the interpolation) first")
-        dirs = DirectionSpec(
-            method="target", dir_type=v["dir_type"], target_checkpoint=v["target_checkpoint"]
-        )
-    else:
-        dirs = _random_dirs(v)
-    return model, dataset, dirs, surface
+        folder = demo.demo_dir().resolve()
+    except Exception:  # noqa: BLE001 - no demo: nothing is the demo
+        return False
+    ckpt = recipe.model.checkpoint
+    return (recipe.model.name == demo.DEMO_MODEL and bool(ckpt)
+            and Path(ckpt).resolve().is_relative_to(folder)
+            and recipe.dataset == demo.recipe("surface").dataset)
 
 
-def dataset_from_snapshot(v: dict[str, Any]) -> DatasetSpec:
-    """The DatasetSpec the dataset panel describes."""
-    subsample = int(v["subsample"]) or None
-    name = v["dataset"]
-    if name == "tensors":
-        if not v["tensors_file"]:
-            raise InputError("choose a tensors file (.npz with arrays x, y) first")
-        name = f"tensors:{v['tensors_file']}"
-    return DatasetSpec(name=name, root=v["data_root"] or None, subsample=subsample)
+def _model_values(name: str) -> dict[str, Any]:
+    from lossviz_core.sources.usercode import is_function_ref, split_ref
+
+    if name.startswith("torchvision:"):
+        return {"source": "torchvision", "tv_model": name.split(":", 1)[1]}
+    if name.startswith("timm:"):
+        return {"source": "timm", "timm_model": name.split(":", 1)[1]}
+    if is_function_ref(name):
+        path, func = split_ref(name)
+        return {"source": "pyfile", "model_file": str(path), "model_function": func}
+    if name.startswith(("torchscript:", "export:")) or "/" in name or name.endswith(".pt2"):
+        return {"source": "archive", "archive": name}
+    return {"source": "zoo", "model": name.removeprefix("zoo:")}
 
 
-def _random_dirs(v: dict[str, Any]) -> DirectionSpec:
-    return DirectionSpec(
-        method="random", dir_type=v["dir_type"], xnorm=v["norm"], ynorm=v["norm"],
-        xignore=v["ignore"], yignore=v["ignore"], seed=int(v["seed"]),
-    )
+def _dataset_values(name: str) -> dict[str, Any]:
+    from lossviz_core.sources.usercode import is_function_ref, split_ref
+
+    for prefix, kind, key in (("torchvision:", "torchvision", "tv_dataset"),
+                              ("imagefolder:", "imagefolder", "image_folder"),
+                              ("tensors:", "tensors", "tensors_file")):
+        if name.startswith(prefix):
+            return {"dataset": kind, key: name[len(prefix):]}
+    if is_function_ref(name):
+        path, func = split_ref(name)
+        return {"dataset": "pyfile", "data_file": str(path), "data_function": func}
+    return {"dataset": name}

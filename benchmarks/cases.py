@@ -98,7 +98,8 @@ def _demo_model() -> tuple[nn.Module | None, str, str]:
         from lossviz_core import demo
         from lossviz_core.sources.checkpoints import load_into
 
-        spec_m, spec_d, _, _ = demo.specs("surface")
+        recipe = demo.recipe("surface")
+        spec_m, spec_d = recipe.model, recipe.dataset
         if spec_d.name != "digits" or not spec_m.checkpoint:
             raise ValueError("demo is not a digits checkpoint")
         model = build_model(spec_m.name)

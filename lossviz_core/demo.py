@@ -1,8 +1,8 @@
 """The bundled demo: a small digits CNN, its training run and a small/large-batch pair.
 
 The files live in ``resources/demo`` (installed as ``lossviz_resources``) and are written
-by ``scripts/make_demo_assets.py``; ``demo.json`` describes them. :func:`specs` gives
-ready-made specs for the three classic views: a random filter-normalized plane, the PCA
+by ``scripts/make_demo_assets.py``; ``demo.json`` describes them. `recipe(kind)` gives
+ready-made recipes for the three classic views: a random filter-normalized plane, the PCA
 plane of the training trajectory, and the 1-D interpolation from small to large batch.
 """
 
@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from lossviz_core.errors import DataError, InputError
-from lossviz_core.recipe.spec import DatasetSpec, DirectionSpec, ModelSpec, Range, SurfaceSpec
+from lossviz_core.recipe.spec import (
+    DatasetSpec,
+    DirectionSpec,
+    GridSpec,
+    LossSpec,
+    ModelSpec,
+    Range,
+    Recipe,
+)
 
 DEMO_MODEL = "digits_cnn"
 KINDS = ("surface", "pca", "line")
@@ -85,8 +93,8 @@ def init_checkpoint() -> Path:
     return _file(describe()["pair"]["init"])
 
 
-def specs(kind: str = "surface") -> tuple[ModelSpec, DatasetSpec, DirectionSpec, SurfaceSpec]:
-    """Specs for a demo view, ready for ``job.prepare(*specs(kind))``.
+def recipe(kind: str = "surface") -> Recipe:
+    """The recipe of a demo view, ready for ``prepare(recipe(kind))``.
 
     ``surface``: random filter-normalized plane around the final checkpoint, -1:1:21 on
     both axes, train split. ``pca``: the PCA plane of the demo run, ranges (from
@@ -99,24 +107,27 @@ def specs(kind: str = "surface") -> tuple[ModelSpec, DatasetSpec, DirectionSpec,
     meta = describe()
     dataset = DatasetSpec.from_dict(meta.get("dataset", {"name": "digits"}))
     if kind == "surface":
-        return (
-            ModelSpec(DEMO_MODEL, str(final_checkpoint())),
-            dataset,
-            DirectionSpec(method="random", seed=0),
-            SurfaceSpec(x=Range(-1, 1, 21), y=Range(-1, 1, 21), split="train"),
+        return Recipe(
+            model=ModelSpec(DEMO_MODEL, str(final_checkpoint())),
+            dataset=dataset,
+            directions=DirectionSpec(method="random", seed=0),
+            grid=GridSpec(x=Range(-1, 1, 21), y=Range(-1, 1, 21)),
+            loss=LossSpec(split="train"),
         )
     if kind == "pca":
         pca = meta["trajectory"]["pca"]
-        return (
-            ModelSpec(DEMO_MODEL, str(final_checkpoint())),
-            dataset,
-            DirectionSpec(method="pca", pca_run=str(run_dir())),
-            SurfaceSpec(x=Range.parse(pca["x"]), y=Range.parse(pca["y"]), split="train"),
+        return Recipe(
+            model=ModelSpec(DEMO_MODEL, str(final_checkpoint())),
+            dataset=dataset,
+            directions=DirectionSpec(method="pca", pca_run=str(run_dir())),
+            grid=GridSpec(x=Range.parse(pca["x"]), y=Range.parse(pca["y"])),
+            loss=LossSpec(split="train"),
         )
     small, large = pair()
-    return (
-        ModelSpec(DEMO_MODEL, str(small)),
-        dataset,
-        DirectionSpec(method="target", dir_type="states", target_checkpoint=str(large)),
-        SurfaceSpec(x=Range.parse(meta["pair"]["line"]["x"]), y=None, split="both"),
+    return Recipe(
+        model=ModelSpec(DEMO_MODEL, str(small)),
+        dataset=dataset,
+        directions=DirectionSpec(method="target", dir_type="states", target_checkpoint=str(large)),
+        grid=GridSpec(x=Range.parse(meta["pair"]["line"]["x"]), y=None),
+        loss=LossSpec(split="both"),
     )

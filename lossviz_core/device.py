@@ -43,3 +43,20 @@ def fits_on_device(nbytes: int, device: torch.device, fraction: float = 0.3) -> 
         return True
     free, _ = torch.cuda.mem_get_info(device)
     return nbytes <= fraction * free
+
+
+def host_memory_available() -> float:
+    """Bytes of host memory available now (Linux ``MemAvailable``; elsewhere psutil, or 8 GB)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        return float(psutil.virtual_memory().available)
+    except ImportError:
+        return 8e9

@@ -62,3 +62,13 @@ class EpochReport:
     seconds: float
     checkpoint: str | None = None
     extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Step:
+    """A stage of preparing a job (loading data, building the model, ...), yielded before
+    the first chunk so a progress line can say what is happening; ``fraction`` of the
+    preparation done when known."""
+
+    text: str
+    fraction: float | None = None

@@ -108,9 +108,7 @@ class WindowActions:
             if side is not None:
                 self.set_compare(side, result, os.path.basename(path))
                 return
-            self.w.job = None  # an opened file has no loaded model to zoom with
-            self.w.set_result(result)
-            self.w.progress_label.setText(f"Opened {path}")
+            self.w.show_opened(result, path)
 
         return self.run_task(lambda: read_result(path), shown, f"Reading {path} …")
 
@@ -261,6 +259,7 @@ class WindowActions:
 
     def use_run_for_pca(self, run_dir: str) -> None:
         self.w.state.update(source="run", run_dir=run_dir, method="pca")
+        self.w.tabs.setCurrentWidget(self.w.surface_split)
         self.w.compute()
 
     def open_interpolation(self, model: str, a: str, b: str, dataset: dict) -> None:
@@ -268,8 +267,8 @@ class WindowActions:
         name = str(dataset.get("name", "digits"))
         tensors = name.split(":", 1)[1] if name.startswith("tensors:") else ""
         self.w.state.update(
-            source="checkpoint", model=model, checkpoint=a, target_checkpoint=b,
-            method="target", dir_type="states", split="both",
+            source="zoo", model=model, checkpoint=a, target_checkpoint=b,
+            method="target", dir_type="auto", split="both",
             dataset="tensors" if tensors else name, tensors_file=tensors,
             data_root=dataset.get("root") or "", xmin=-0.5, xmax=1.5,
             xnum=max(self.w.state["xnum"], 21),

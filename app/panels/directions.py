@@ -28,13 +28,29 @@ class DirectionsPanel(QWidget):
         self.norm = bind(combo(list(NORMS)), state, "norm")
         self.ignore = bind(combo({"biasbn": "ignore bias/BN", "none": "include bias/BN"}), state,
                            "ignore")
-        self.dir_type = bind(combo({"weights": "weights (keep BN stats)",
+        self.dir_type = bind(combo({"auto": "auto (states for an interpolation)",
+                                    "weights": "weights (keep BN stats)",
                                     "states": "states (whole state_dict)"}), state, "dir_type")
+        self.dir_type.setToolTip(
+            "weights: perturb parameters() and keep BatchNorm's running statistics; states: "
+            "perturb the whole state_dict. auto: states for an interpolation, so α = 0 and "
+            "α = 1 are exactly models A and B; weights otherwise")
+        self.method.setToolTip("How d₁ (and d₂) are made: random filter-normalized directions "
+                               "(the paper's plane), the PCA plane of a training run, a 1-D "
+                               "line, the interpolation θ_A + α(θ_B − θ_A), or a direction file")
+        self.norm.setToolTip("filter: each filter of d is scaled to the norm of the same filter "
+                             "of θ (the paper's filter normalization); layer: per tensor; "
+                             "weight: d ⊙ θ; dfilter/dlayer: unit norm; none: raw")
+        self.ignore.setToolTip("ignore: biases and BatchNorm parameters are not perturbed "
+                               "(the paper's default)")
         self.seed = bind(int_spin(0, 2**31 - 1), state, "seed")
         self.new_dirs = QPushButton("New random directions")
         self.new_dirs.clicked.connect(self._new_directions)
         self.target = bind(PathEdit("file", CHECKPOINT_FILTER, "checkpoint B (α = 1)"), state,
                            "target_checkpoint")
+        self.direction_file = bind(PathEdit("file", "Direction files (*.h5 *.hdf5);;All files (*)",
+                                            "xdirection / ydirection (.h5)"), state,
+                                   "direction_file")
         form.addRow("Method", self.method)
         form.addRow("Normalization", self.norm)
         form.addRow("Bias / BN", self.ignore)
@@ -42,6 +58,7 @@ class DirectionsPanel(QWidget):
         form.addRow("Seed", self.seed)
         form.addRow("", self.new_dirs)
         form.addRow("Checkpoint B", self.target)
+        form.addRow("Direction file", self.direction_file)
         lay.addWidget(box)
         state.changed.connect(self._on_changed)
         self._on_changed("")
@@ -52,10 +69,9 @@ class DirectionsPanel(QWidget):
 
     def _on_changed(self, name: str) -> None:
         m = self.state["method"]
-        if name == "method" and m == "target":
-            self.state.set("dir_type", "states")  # interpolating two models moves BN statistics too
         random = m in ("random", "random1d")
         for w in (self.norm, self.seed, self.new_dirs):
             self.form.setRowVisible(w, random)
         self.form.setRowVisible(self.ignore, m != "target")
         self.form.setRowVisible(self.target, m == "target")
+        self.form.setRowVisible(self.direction_file, m == "file")

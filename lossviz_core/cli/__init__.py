@@ -14,15 +14,19 @@ from pathlib import Path
 import numpy as np
 
 from lossviz_core.errors import InputError, LossVizError
+from lossviz_core.recipe.resolve import CHOICES, explain, resolve
 from lossviz_core.recipe.spec import (
+    COMPILE_MODES,
+    DATA_CACHES,
     DIR_TYPES,
     IGNORES,
+    MULTI_MODES,
     NORMS,
-    DatasetSpec,
-    DirectionSpec,
-    ModelSpec,
+    PRECISIONS,
+    SPLITS,
+    TRANSFORMS,
     Range,
-    SurfaceSpec,
+    Recipe,
 )
 
 EXIT_ERROR = 2
@@ -42,37 +46,67 @@ def _range(text: str) -> Range:
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("model and data")
+    g = p.add_argument_group("model (any PyTorch model: see the README)")
     g.add_argument("--demo", action="store_true", help="the bundled digits demo")
-    g.add_argument("--model", help="zoo model name (see `lossviz models`)")
-    g.add_argument("--checkpoint", help="checkpoint file (.pt, .t7, .safetensors)")
-    g.add_argument("--dataset", default=None, help="digits | cifar10 | tensors:FILE.npz")
-    g.add_argument("--data-root", help="dataset folder (cifar10)")
-    g.add_argument("--download", action="store_true", help="download the dataset if missing")
-    g.add_argument("--subsample", type=int, help="use N random examples of each split")
-    g.add_argument("--subsample-seed", type=int, default=0)
-    g.add_argument("--split", choices=("train", "test", "both"), default=None)
-    g.add_argument("--loss", choices=("ce", "mse"), default="ce")
+    g.add_argument("--model", help="zoo name (`lossviz models`), torchvision:NAME, timm:NAME, "
+                   "FILE.py:FUNCTION, torchscript:FILE or export:FILE.pt2")
+    g.add_argument("--checkpoint", help="checkpoint file (.pt, .t7, .safetensors) to load")
+    g.add_argument("--pretrained", nargs="?", const="DEFAULT", metavar="WEIGHTS",
+                   help="torchvision/timm pretrained weights (DEFAULT or a weights name); "
+                   "downloaded if not cached")
+    g.add_argument("--output", metavar="INDEX|KEY",
+                   help="the logits in a forward that returns a tuple or dict")
+    g.add_argument("--num-classes", type=int, help="output classes, when neither the "
+                   "checkpoint nor the data says")
+    g.add_argument("--run", metavar="RUN_DIR", help="a training run folder: its final "
+                   "checkpoint and dataset")
+    d = p.add_argument_group("data and loss")
+    d.add_argument("--dataset", default=None, help="digits | cifar10 | tensors:FILE.npz | "
+                   "torchvision:NAME | imagefolder:DIR | FILE.py:FUNCTION")
+    d.add_argument("--data-root", help="dataset folder (cifar10, torchvision:NAME)")
+    d.add_argument("--download", action="store_true", help="download the dataset if missing")
+    d.add_argument("--transform", choices=TRANSFORMS, default="auto",
+                   help="images from files: cifar | imagenet | none (tensor in [0, 1])")
+    d.add_argument("--image-size", "--size", type=int, dest="image_size",
+                   help="resize and centre-crop images to this size")
+    d.add_argument("--mean", help="per-channel mean, e.g. 0.485,0.456,0.406")
+    d.add_argument("--std", help="per-channel std, e.g. 0.229,0.224,0.225")
+    d.add_argument("--data-cache", choices=DATA_CACHES, default="auto",
+                   help="where decoded data lives (auto: device, else host, else streamed)")
+    d.add_argument("--workers", type=int, help="DataLoader workers for decoding")
+    d.add_argument("--subsample", type=int, help="use N random examples of each split")
+    d.add_argument("--subsample-seed", type=int, default=0)
+    d.add_argument("--split", choices=SPLITS, default=None)
+    d.add_argument("--loss", default="ce", help="ce | nll | mse | bce | FILE.py:FUNCTION")
+    d.add_argument("--label-smoothing", type=float, default=0.0, help="for ce")
     c = p.add_argument_group("compute")
     c.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
-    c.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
+    c.add_argument("--precision", choices=PRECISIONS, default="auto")
     c.add_argument("--batch-size", type=int)
+    c.add_argument("--compile", choices=COMPILE_MODES, default="auto")
+    c.add_argument("--multi", choices=MULTI_MODES, default="auto",
+                   help="several grid points per pass (auto: a probe decides)")
+    c.add_argument("--measure", action="append", metavar="NAME",
+                   help="what to compute per point (default: loss); repeatable")
     o = p.add_argument_group("output")
     o.add_argument("--out", required=True, help="result file (.h5)")
-    o.add_argument("--resume", action="store_true", help="compute only the missing points")
+    o.add_argument("--resume", action="store_true", help="compute only the missing points "
+                   "(with no model options: the recipe stored in --out)")
     o.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     o.add_argument("--plot", help="also draw a figure (.png/.svg/.pdf) when done")
 
 
 def _add_directions(p: argparse.ArgumentParser, two_d: bool) -> None:
     g = p.add_argument_group("directions")
-    g.add_argument("--dir-type", choices=DIR_TYPES, default="weights")
+    g.add_argument("--dir-type", choices=DIR_TYPES, default=None,
+                   help="weights (default) | states (default for an interpolation)")
     g.add_argument("--xnorm", choices=NORMS, default="filter")
     g.add_argument("--xignore", choices=IGNORES, default="biasbn")
     if two_d:
-        g.add_argument("--ynorm", choices=NORMS, default="filter")
-        g.add_argument("--yignore", choices=IGNORES, default="biasbn")
+        g.add_argument("--ynorm", choices=NORMS, default=None)
+        g.add_argument("--yignore", choices=IGNORES, default=None)
     g.add_argument("--seed", type=int, default=0, help="random direction seed")
+    g.add_argument("--method", help="a direction method by name (random, target, pca, file)")
     g.add_argument("--directions", help="import directions from an HDF5 direction file")
     g.add_argument("--save-directions", help="export the directions to an HDF5 file")
 
@@ -86,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source(s)
     _add_directions(s, two_d=True)
     s.add_argument("--pca", metavar="RUN_DIR", help="PCA plane through a training run's trajectory")
-    s.add_argument("--x", type=_range, default=Range(-1, 1, 21), help="MIN:MAX:NUM (-1:1:21)")
-    s.add_argument("--y", type=_range, default=Range(-1, 1, 21), help="MIN:MAX:NUM (-1:1:21)")
+    s.add_argument("--x", type=_range, default=None, help="MIN:MAX:NUM (-1:1:21)")
+    s.add_argument("--y", type=_range, default=None, help="MIN:MAX:NUM (-1:1:21)")
 
     ln = sub.add_parser("line", help="compute a 1-D line (random direction or interpolation)")
     _add_source(ln)
@@ -105,97 +139,77 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("file")
     pl.add_argument("--out", required=True, help="figure file (.png, .svg, .pdf)")
     pl.add_argument("--kind", default="auto", choices=("auto", "contour", "filled", "surface", "line"))
-    pl.add_argument("--quantity", help="train_loss | train_acc | test_loss | test_acc")
+    pl.add_argument("--quantity", help="any quantity the file holds (train_loss, test_acc, ...)")
     pl.add_argument("--levels", type=int, default=30)
     pl.add_argument("--vmax", type=float, help="clip the loss at this value")
     pl.add_argument("--log", action="store_true", help="log scale")
 
     i = sub.add_parser("info", help="what a result file holds")
     i.add_argument("file")
-    sub.add_parser("models", help="list the model zoo")
+    sub.add_parser("models", help="list the model zoo and the other model sources")
     return p
 
 
-def _specs_from_args(a: argparse.Namespace, two_d: bool):
-    from lossviz_core import demo
-
-    if a.demo:
-        m, d, dirs, surf = demo.specs("surface" if two_d else "line")
-    else:
-        if not (a.model or getattr(a, "pca", None)):
-            raise InputError("choose a model: --demo, or --model NAME --checkpoint FILE")
-        m, d, dirs, surf = ModelSpec(a.model or ""), DatasetSpec(), DirectionSpec(), SurfaceSpec()
-    if a.model:
-        m = m.replace(name=a.model)
-    if a.checkpoint:
-        m = m.replace(checkpoint=_existing(a.checkpoint, "checkpoint"))
-    ds = {}
-    for key, val in (("name", a.dataset), ("root", a.data_root), ("subsample", a.subsample)):
-        if val is not None:
-            ds[key] = val
-    d = d.replace(download=a.download or d.download, subsample_seed=a.subsample_seed, **ds)
-    if d.subsample is not None and d.subsample < 1:
-        raise InputError("--subsample must be a positive number of examples")
-    if "tensors:" in d.name:
-        _existing(d.name.split(":", 1)[1], "tensors file")
-
-    dkw = dict(dir_type=a.dir_type, xnorm=a.xnorm, xignore=a.xignore, seed=a.seed)
-    if two_d:
-        dkw.update(ynorm=a.ynorm, yignore=a.yignore)
-    if a.directions:
-        dkw.update(method="file", file=_existing(a.directions, "direction file"))
-    if two_d and a.pca:
-        from lossviz_core.train.runs import read_run
-
-        if a.checkpoint or a.directions:
-            raise InputError("--pca centres the plane on the run's final checkpoint with its own "
-                             "directions: drop --checkpoint / --directions")
-        run = read_run(a.pca)
-        dkw.update(method="pca", pca_run=str(Path(a.pca).resolve()))
-        if not a.model:
-            m = m.replace(name=run.model_name)
-        if a.dataset is None and run.dataset:
-            d = DatasetSpec.from_dict(run.dataset).replace(subsample=d.subsample,
-                                                           subsample_seed=d.subsample_seed)
-    if not two_d and a.checkpoint2:
-        dkw.update(method="target", target_checkpoint=_existing(a.checkpoint2, "checkpoint2"))
-    dirs = dirs.replace(**dkw)
-
-    split = a.split or surf.split
-    if two_d:
-        surf = SurfaceSpec(x=a.x, y=a.y, split=split)
-    else:
-        if a.x is not None:
-            x = a.x
-        elif a.demo:
-            x = surf.x
-        else:
-            x = Range(-0.5, 1.5, 41) if dirs.method == "target" else Range(-1, 1, 51)
-        surf = SurfaceSpec(x=x, y=None, split=split)
-    surf = surf.replace(loss=a.loss, device=a.device, precision=a.precision,
-                        batch_size=a.batch_size)
-    return m, d, dirs, surf
+# CLI flags whose names differ from the resolver's choices
+_SOURCE_FLAGS = ("demo", "model", "pca", "run", "checkpoint", "checkpoint2", "directions",
+                 "dataset")
 
 
-def _existing(path: str, what: str) -> str:
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise InputError(f"{what} not found: {path}")
-    return str(p.resolve())
+def choices_from_args(a: argparse.Namespace, line: bool) -> dict:
+    """The resolver's choices for parsed ``surface`` / ``line`` arguments."""
+    choices = {k: getattr(a, k) for k in CHOICES if hasattr(a, k)}
+    choices["line"] = line
+    return choices
+
+
+def recipe_from_args(a: argparse.Namespace, line: bool) -> Recipe:
+    """The recipe of a ``surface`` / ``line`` command; with ``--resume`` and no model options,
+    the recipe stored in ``--out``."""
+    if a.resume and not any(getattr(a, k, None) for k in _SOURCE_FLAGS):
+        from lossviz_core.results.store import read_result
+
+        if not Path(a.out).exists():
+            raise InputError(f"{a.out} does not exist: there is nothing to resume; give the "
+                             "model and data options to start it")
+        stored = read_result(a.out).recipe
+        if stored is None:
+            raise InputError(f"{a.out} holds no LossViz recipe (a file from the reference "
+                             "implementation?): give the model and data options to resume it")
+        if stored.is_line != line:
+            raise InputError(f"{a.out} holds a {'line' if stored.is_line else 'surface'}: "
+                             f"resume it with `lossviz {'line' if stored.is_line else 'surface'}`")
+        return stored
+    return resolve(choices_from_args(a, line))
 
 
 def _run_job(a: argparse.Namespace, two_d: bool) -> int:
     from tqdm import tqdm
 
     from lossviz_core.directions import save_directions
-    from lossviz_core.run.job import prepare
+    from lossviz_core.progress import Step
+    from lossviz_core.run.job import iter_prepare
 
-    specs = _specs_from_args(a, two_d)
+    recipe = recipe_from_args(a, line=not two_d)
     out = Path(a.out)
     if out.exists() and not (a.resume or a.overwrite):
         raise InputError(f"{out} already exists: pass --resume to continue it or --overwrite")
-    print(f"lossviz: preparing {specs[0].name} on {specs[1].name} ...", file=sys.stderr)
-    job = prepare(*specs)
+    for path in user_code_files(recipe):
+        print(f"lossviz: running code from {path}", file=sys.stderr)
+    print(f"lossviz: preparing {recipe.model.name} on {recipe.dataset.name} ...", file=sys.stderr)
+    for note in explain(recipe):
+        print(f"lossviz: {note}", file=sys.stderr)
+    prep = iter_prepare(recipe)
+    while True:
+        try:
+            step = next(prep)
+        except StopIteration as stop:
+            job = stop.value
+            break
+        if isinstance(step, Step) and os.environ.get("LOSSVIZ_VERBOSE"):
+            print(f"lossviz: {step.text} ...", file=sys.stderr)
+    print(f"lossviz: data: {len(job.data.train)} train"
+          + (f" + {len(job.data.test)} test" if job.data.test is not None else "")
+          + f" examples, {job.data.storage}", file=sys.stderr)
     info = job.directions.info
     if "cosine" in info:
         print(f"lossviz: cosine(d1, d2) = {info['cosine']:.4f}", file=sys.stderr)
@@ -205,7 +219,7 @@ def _run_job(a: argparse.Namespace, two_d: bool) -> int:
               file=sys.stderr)
     if a.save_directions:
         save_directions(a.save_directions, job.directions)
-    ev_info = job.evaluator.info
+    ev_info = job.workspace.info.get("evaluator", {})
     print(f"lossviz: {job.device_text}, {ev_info.get('precision')}, mode {ev_info.get('mode')}, "
           f"batch {ev_info.get('batch_size')}", file=sys.stderr)
     gen = job.iter(out=out, resume=a.resume, overwrite=a.overwrite)
@@ -238,6 +252,16 @@ def _run_job(a: argparse.Namespace, two_d: bool) -> int:
     return 0
 
 
+def user_code_files(recipe: Recipe) -> list[str]:
+    """The files whose code computing ``recipe`` runs (model, dataset, loss)."""
+    from lossviz_core.data import user_code_of as data_code
+    from lossviz_core.sources import user_code_of as model_code
+    from lossviz_core.sources.usercode import user_file
+
+    files = [model_code(recipe.model), data_code(recipe.dataset), user_file(recipe.loss.name)]
+    return list(dict.fromkeys(f for f in files if f))
+
+
 def _plot(a: argparse.Namespace) -> int:
     from lossviz_core.figures import plot_result
     from lossviz_core.results.store import read_result
@@ -250,6 +274,7 @@ def _plot(a: argparse.Namespace) -> int:
 
 
 def _info(a: argparse.Namespace) -> int:
+    from lossviz_core.results.quantities import quantity
     from lossviz_core.results.store import read_result
 
     r = read_result(a.file)
@@ -262,11 +287,26 @@ def _info(a: argparse.Namespace) -> int:
     for q in r.quantities:
         v = r.values[q]
         fin = v[np.isfinite(v)]
-        rng = f"{fin.min():.4g} .. {fin.max():.4g}" if fin.size else "no finite values"
-        print(f"  {q}: {rng}" + (f" ({v.size - fin.size} missing/non-finite)" if fin.size < v.size else ""))
-    for key in ("model", "dataset", "directions", "surface"):
-        if key in r.specs:
-            print(f"  {key}: {r.specs[key]}")
+        unit = quantity(q).unit
+        rng = (f"{fin.min():.4g} .. {fin.max():.4g}{' ' + unit if unit else ''}" if fin.size
+               else "no finite values")
+        print(f"  {q} ({quantity(q).label}): {rng}"
+              + (f" ({v.size - fin.size} missing/non-finite)" if fin.size < v.size else ""))
+    recipe = r.recipe
+    if recipe is not None:
+        print(f"  model: {recipe.model.name}"
+              + (f", checkpoint {recipe.model.checkpoint}" if recipe.model.checkpoint else ""))
+        print(f"  dataset: {recipe.dataset.name}, split {recipe.loss.split}, loss "
+              f"{recipe.loss.name}" + (f", subsample {recipe.dataset.subsample}"
+                                       if recipe.dataset.subsample else ""))
+        d = recipe.directions
+        print(f"  directions: {d.method}, {d.dir_type}"
+              + (f", {d.xnorm}/{d.ynorm} normalized, seed {d.seed}" if d.method == "random" else "")
+              + (f", towards {d.target_checkpoint}" if d.target_checkpoint else "")
+              + (f", run {d.pca_run}" if d.pca_run else "") + (f", file {d.file}" if d.file else ""))
+        print(f"  measures: {', '.join(recipe.measures)}; compute: {recipe.compute.device}, "
+              f"{recipe.compute.precision}")
+        print(f"  recipe: {recipe.to_json()}")
     if r.trajectory is not None:
         ev = r.trajectory.explained_variance
         print(f"  trajectory: {len(r.trajectory.epochs)} checkpoints, explained variance "
@@ -278,10 +318,15 @@ def _info(a: argparse.Namespace) -> int:
 
 def _models(_: argparse.Namespace) -> int:
     from lossviz_core.models import list_models
+    from lossviz_core.sources import model_sources
 
     for m in list_models():
         shape = "x".join(map(str, m.input_shape))
         print(f"{m.name:24s} {m.dataset:8s} input {shape:8s} {m.description}")
+    print("\nother sources (--model):")
+    for src in model_sources():
+        if src.name != "zoo":
+            print(f"  {src.example:36s} {src.label}")
     return 0
 
 

@@ -15,13 +15,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from lossviz_core.directions import names_of, weights_of
-from lossviz_core.errors import InputError
+from lossviz_core.plane import Plane, stack_points
 
 BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
@@ -142,82 +140,60 @@ def build_folded_module(
     return folded
 
 
-class PerturbationPlan:
-    """How the evaluated module's tensors follow θ + α·d₁ + β·d₂.
+class FoldedPlane:
+    """A :class:`~lossviz_core.plane.Plane` evaluated through ``module``, BN folded into convs.
 
     ``names``/``live``/``theta``/``d1``/``d2``: the tensors one point writes in place,
     ``live = theta + a·d1 + b·d2`` (folded conv tensors when the fold is precomputed).
-    ``refold``: the fold must be recomputed per point from the perturbed originals.
+    ``refold``: BN is perturbed, so the fold is recomputed per point from the perturbed
+    originals (the plane's own tensors).
     """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        names: list[str],
-        weights: list[Tensor],
-        d1: list[Tensor],
-        d2: list[Tensor] | None,
-        fold: str | bool,
-    ) -> None:
-        self.model = model
-        self.module: nn.Module = model
-        self.pairs: list[FoldPair] = []
-        self.folded: dict[str, nn.Conv2d] = {}
-        self.refold = False
-        self._named: dict[str, Tensor] | None = None
-        # every float tensor of the state: restored after each call, loaded by evaluate_state
-        self.state_names = [k for k, v in model.state_dict().items() if v.is_floating_point()]
-        state = model.state_dict()
-        self.state_live = [state[k] for k in self.state_names]
-        self.state_theta = [t.clone() for t in self.state_live]
-        self._theta_by_name = dict(zip(self.state_names, self.state_theta, strict=True))
-        keep = [i for i, w in enumerate(weights) if w.is_floating_point()]
-        self.orig_names = [names[i] for i in keep]
-        self.orig_live = [weights[i] for i in keep]
-        self.orig_d1 = [_like(weights[i], d1[i]) for i in keep]
-        zeros = [torch.zeros_like(weights[i]) for i in keep]
-        self.orig_d2 = [_like(weights[i], d2[i]) for i in keep] if d2 is not None else zeros
-        self.orig_theta = [
-            self._theta_by_name[n] if n in self._theta_by_name else t.clone()
-            for n, t in zip(self.orig_names, self.orig_live, strict=True)
-        ]
-        self._set_unfolded()
-        if fold is not False:
-            traced = find_conv_bn_pairs(model)
-            if traced is not None and traced[1]:
-                self._set_folded(*traced)
-
-    # ---- construction ------------------------------------------------------------------
-    def _set_unfolded(self) -> None:
-        self.names, self.live = self.orig_names, self.orig_live
-        self.theta, self.d1, self.d2 = self.orig_theta, self.orig_d1, self.orig_d2
-
-    def _set_folded(self, gm: torch.fx.GraphModule, pairs: list[FoldPair]) -> None:
+    def __init__(self, plane: Plane, gm: torch.fx.GraphModule, pairs: list[FoldPair]) -> None:
+        self.plane = plane
+        self.model = plane.model
         self.pairs = pairs
-        self.folded = build_folded_module(gm, pairs, self.model)
-        self.module = gm.eval()
+        self.folded = build_folded_module(gm, pairs, plane.model)
+        self.module: nn.Module = gm.eval()
+        self._named: dict[str, Tensor] | None = None
         bn_names = {f"{p.bn}.{k}" for p in pairs for k in BN_KEYS}
-        dirs = dict(zip(self.orig_names, zip(self.orig_d1, self.orig_d2, strict=True), strict=True))
+        dirs = dict(zip(plane.names, zip(plane.d1, plane.d2, strict=True), strict=True))
         self.refold = any(bool(t.any()) for n, ds in dirs.items() if n in bn_names for t in ds)
+        self.consumed = set().union(*(p.consumed() for p in pairs))
         if self.refold:  # BN perturbed: write the originals, refold every point
+            self.names, self.live = plane.names, plane.live
+            self.theta, self.d1, self.d2 = plane.theta, plane.d1, plane.d2
             self.refold_all()
             return
-        consumed = set().union(*(p.consumed() for p in pairs))
-        idx = [i for i, n in enumerate(self.orig_names) if n not in consumed]
-        self.names = [self.orig_names[i] for i in idx]
-        self.live = [self.orig_live[i] for i in idx]
-        self.theta = [self.orig_theta[i] for i in idx]
-        self.d1 = [self.orig_d1[i] for i in idx]
-        self.d2 = [self.orig_d2[i] for i in idx]
+        idx = [i for i, n in enumerate(plane.names) if n not in self.consumed]
+        self.names = [plane.names[i] for i in idx]
+        self.live = [plane.live[i] for i in idx]
+        self.theta = [plane.theta[i] for i in idx]
+        self.d1 = [plane.d1[i] for i in idx]
+        self.d2 = [plane.d2[i] for i in idx]
+        theta = plane.theta_by_name
         for p in pairs:  # fold θ with BN; fold d₁, d₂ with the same scale and no shift
             conv = self.folded[p.conv]
-            th = self._fold_pair(p, self._theta_by_name.get)
+            th = self._fold_pair(p, theta.get)
             for which, vals in (("weight", 0), ("bias", 1)):
                 self.names.append(f"{p.conv}.{which}")
                 self.live.append(getattr(conv, which).data)
                 self.theta.append(th[vals])
             for k, out in ((0, self.d1), (1, self.d2)):
-                out.extend(self._fold_direction(p, {n: ds[k] for n, ds in dirs.items()}))
+                out.extend(self._fold_direction(p, {n: ds[k] for n, ds in dirs.items()}, theta))
+
+    # the plane's state, restored and loaded through it
+    @property
+    def state_names(self) -> list[str]:
+        return self.plane.state_names
+
+    @property
+    def state_live(self) -> list[Tensor]:
+        return self.plane.state_live
+
+    @property
+    def state_theta(self) -> list[Tensor]:
+        return self.plane.state_theta
 
     def _fold_pair(self, p: FoldPair, get) -> tuple[Tensor, Tensor]:
         return fold_conv_bn(
@@ -230,9 +206,10 @@ class PerturbationPlan:
             p.eps,
         )
 
-    def _fold_direction(self, p: FoldPair, d: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
+    def _fold_direction(
+        self, p: FoldPair, d: Mapping[str, Tensor], th: Mapping[str, Tensor]
+    ) -> tuple[Tensor, Tensor]:
         """Scale a direction's conv entries by s (BN entries are zero here)."""
-        th = self._theta_by_name
         gamma = th.get(f"{p.bn}.weight")
         s = torch.rsqrt(th[f"{p.bn}.running_var"] + p.eps)
         s = s if gamma is None else gamma * s
@@ -245,8 +222,8 @@ class PerturbationPlan:
 
     # ---- per point -----------------------------------------------------------------------
     @torch.no_grad()
-    def write(self, a: float, b: float) -> None:
-        """Write θ + a·d₁ + b·d₂ into the module's tensors (in place, on the device)."""
+    def write(self, a: float, b: float = 0.0) -> None:
+        """Write θ + a·d₁ + b·d₂ into the folded module's tensors (in place, on the device)."""
         torch._foreach_copy_(self.live, self.theta)
         if a != 0.0:
             torch._foreach_add_(self.live, self.d1, alpha=a)
@@ -268,84 +245,43 @@ class PerturbationPlan:
     @torch.no_grad()
     def load_state(self, state: Mapping[str, Tensor]) -> None:
         """Write an arbitrary state (a trajectory checkpoint) into the model, refolded."""
-        for dst, k in zip(self.state_live, self.state_names, strict=True):
-            dst.copy_(state[k])
-        if self.pairs:
-            self.refold_all()
+        self.plane.load_state(state)
+        self.refold_all()
 
     def is_stale(self) -> bool:
-        """True when someone replaced the model's tensors (moved it, changed memory format)."""
-        state = self.model.state_dict()
-        return any(
-            k not in state or state[k].data_ptr() != t.data_ptr()
-            for k, t in zip(self.state_names, self.state_live, strict=True)
-        )
+        return self.plane.is_stale()
 
-    @torch.no_grad()
     def restore(self) -> None:
-        """Put θ back into the model exactly (the GUI and trajectory reuse it)."""
-        torch._foreach_copy_(self.state_live, self.state_theta)
+        """Put θ back into the model exactly (the folded convs are rewritten per point)."""
+        self.plane.restore()
 
     def stacked(self, a: Tensor, b: Tensor) -> dict[str, Tensor]:
         """Named tensors of K points at once (leading dim K) for ``functional_call``."""
         k = a.shape[0]
-
-        def points(theta, d1, d2):
-            shape = (k,) + (1,) * theta.dim()
-            return theta + a.view(shape) * d1 + b.view(shape) * d2
-
         if not self.refold:
             return {
-                n: points(*t)
+                n: stack_points(*t, a, b)
                 for n, *t in zip(self.names, self.theta, self.d1, self.d2, strict=True)
             }
-        orig = {
-            n: points(*t)
-            for n, *t in zip(
-                self.orig_names, self.orig_theta, self.orig_d1, self.orig_d2, strict=True
-            )
-        }
-        consumed = set().union(*(p.consumed() for p in self.pairs))
-        out = {n: v for n, v in orig.items() if n not in consumed}
+        orig = self.plane.stacked(a, b)
+        theta = self.plane.theta_by_name
+        out = {n: v for n, v in orig.items() if n not in self.consumed}
         for p in self.pairs:
-            w, bias = self._fold_pair(p, lambda n: orig.get(n, self._theta_by_name.get(n)))
+            w, bias = self._fold_pair(p, lambda n: orig.get(n, theta.get(n)))
             out[f"{p.conv}.weight"] = w.expand(k, *w.shape[-4:])
             out[f"{p.conv}.bias"] = bias.expand(k, bias.shape[-1])
         return out
 
 
-def check_directions(model: nn.Module, directions: Any) -> None:
-    """InputError unless d₁ (and d₂) match ``weights_of(model, dir_type)`` tensor by tensor."""
-    dir_type = getattr(directions, "dir_type", "weights")
-    names, weights = names_of(model, dir_type), weights_of(model, dir_type)
-    for d, label in ((directions.x, "x"), (directions.y, "y")):
-        if d is None:
-            continue
-        if len(d) != len(weights):
-            raise InputError(
-                f"the {label} direction has {len(d)} tensors but the model has "
-                f"{len(weights)} {dir_type}; it was made for another model"
-            )
-        bad = [
-            n for n, w, t in zip(names, weights, d, strict=True) if tuple(w.shape) != tuple(t.shape)
-        ]
-        if bad:
-            raise InputError(
-                f"the {label} direction does not fit the model: wrong shape at {bad[:3]}"
-            )
+def fold(plane: Plane, option: str | bool = "auto", traceable: bool = True) -> Plane | FoldedPlane:
+    """``plane`` evaluated through a BN-folded copy of its module when that is possible.
 
-
-def plan_for(
-    model: nn.Module, directions: Any, device: torch.device, fold: str | bool
-) -> PerturbationPlan:
-    """The plan for ``directions`` (x, y|None, dir_type) on a model already on ``device``."""
-    dir_type = getattr(directions, "dir_type", "weights")
-    names, weights = names_of(model, dir_type), weights_of(model, dir_type)
-    d1 = [t.to(device) for t in directions.x]
-    d2 = None if directions.y is None else [t.to(device) for t in directions.y]
-    return PerturbationPlan(model, names, weights, d1, d2, fold)
-
-
-def _like(weight: Tensor, d: Tensor) -> Tensor:
-    """A direction tensor on the weight's device, dtype and memory format."""
-    return torch.empty_like(weight).copy_(d)
+    ``option`` False: never fold; ``traceable`` False (capabilities say fx cannot trace the
+    model): nothing to fold. Returns the plane itself when no conv → BN pair is found.
+    """
+    if option is False or not traceable:
+        return plane
+    traced = find_conv_bn_pairs(plane.model)
+    if traced is None or not traced[1]:
+        return plane
+    return FoldedPlane(plane, *traced)

@@ -5,30 +5,35 @@ passes per second (DESIGN.md, "Speed"): data on the device once, weights written
 with ``torch._foreach_*``, large batches, bf16 autocast on CUDA with fp32/fp64
 accumulation, ``channels_last``, BatchNorm folded into convolutions, several points per
 pass for small models on a GPU (chosen by a probe), ``torch.compile`` when the grid repays
-its warm-up, and batch halving on CUDA out-of-memory.
+its warm-up, and batch halving on CUDA out-of-memory. It is the ``loss`` measure's engine
+(:mod:`lossviz_core.measures.loss`).
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lossviz_core.device import pick_device
 from lossviz_core.errors import CheckpointError, InputError, LossVizError
 from lossviz_core.evaluation import multipoint as mp
-from lossviz_core.evaluation.bnfold import PerturbationPlan, check_directions, plan_for
-from lossviz_core.recipe.spec import LOSSES, PRECISIONS
+from lossviz_core.evaluation.bnfold import fold
+from lossviz_core.evaluation.capabilities import Capabilities, detect, set_mode
+from lossviz_core.evaluation.outputs import select_output
+from lossviz_core.measures.losses import LossFunction, batch_stats, resolve_loss
+from lossviz_core.plane import Plane
+from lossviz_core.recipe.spec import COMPILE_MODES, PRECISIONS
 
 SPLIT_NAMES = ("train", "test")
-COMPILE_MODES = ("auto", "off", "default", "max-autotune", "max-autotune-no-cudagraphs")
 CUDA_MAX_BATCH = 8192
 CHUNK_SECONDS = 0.5  # work per evaluate() call the evaluator prefers (progress granularity)
+_MULTI = {"auto": "auto", True: True, False: False, "on": True, "off": False}
 
 
 class Evaluator:
@@ -36,8 +41,12 @@ class Evaluator:
 
     ``model`` is moved to ``device`` (and to ``channels_last`` for image inputs) once; its
     weights are restored exactly after every call. ``directions`` has ``x``, ``y`` (or
-    None) and ``dir_type``, aligned with ``weights_of(model, dir_type)``. ``data`` has
-    ``train`` / ``test`` splits with ``x``, ``y`` tensors. See DESIGN.md for the options.
+    None) and ``dir_type``, aligned with ``weights_of(model, dir_type)`` (or is a
+    :class:`~lossviz_core.plane.Plane` already). ``data`` has ``train`` / ``test`` splits
+    with ``x``, ``y`` tensors (or streamed splits). ``loss``: a name or a
+    :class:`~lossviz_core.measures.losses.LossFunction`; ``output``: the index or key of
+    the logits in a tuple/dict output. ``capabilities``: what the model supports (detected
+    here when not given). See DESIGN.md for the other options.
     """
 
     def __init__(
@@ -46,7 +55,7 @@ class Evaluator:
         directions: Any,
         data: Any,
         splits=("train",),
-        loss: str = "ce",
+        loss: str | LossFunction = "ce",
         device=None,
         precision: str = "auto",
         batch_size: int | None = None,
@@ -54,6 +63,8 @@ class Evaluator:
         compile="auto",
         multi="auto",
         n_points: int | None = None,
+        output: str | int | None = None,
+        capabilities: Capabilities | None = None,
     ) -> None:
         splits = (splits,) if isinstance(splits, str) else tuple(splits)
         splits = SPLIT_NAMES if splits == ("both",) else splits
@@ -62,54 +73,70 @@ class Evaluator:
             f"splits must be train and/or test, got {splits}",
         )
         compile = "off" if compile is False else compile
-        choices = {"loss": LOSSES, "precision": PRECISIONS, "compile": COMPILE_MODES}
-        choices |= {"multi": ("auto", True, False), "fold_bn": ("auto", True, False)}
-        for option, value in zip(choices, (loss, precision, compile, multi, fold_bn), strict=True):
+        choices = {"precision": PRECISIONS, "compile": COMPILE_MODES}
+        choices |= {"multi": tuple(_MULTI), "fold_bn": ("auto", True, False)}
+        for option, value in zip(choices, (precision, compile, multi, fold_bn), strict=True):
             _check(value in choices[option], f"unknown {option} {value!r}; use {choices[option]}")
         _check(batch_size is None or int(batch_size) >= 1, f"batch size must be >= 1: {batch_size}")
         self.device = (
             torch.device(device) if isinstance(device, torch.device) else pick_device(device)
         )
-        self.loss, self.precision_option = loss, precision
+        self.loss_fn = loss if isinstance(loss, LossFunction) else resolve_loss(loss)
+        self.loss, self.precision_option = self.loss_fn.name, precision
         self.bf16 = precision == "bf16" or (precision == "auto" and bf16_is_fast(self.device))
-        self._compile_option, self._multi_option = compile, multi
+        self._compile_option, self._multi_option = compile, _MULTI[multi]
         self._user_batch = None if batch_size is None else int(batch_size)
         self.n_points = n_points
-        self.model, self.directions, self._fold_option = model, directions, fold_bn
+        self.model, self._fold_option = model, fold_bn
+        self._select = partial(select_output, key=output)
+        self.capabilities = capabilities
+        self.plane = directions if isinstance(directions, Plane) else Plane(model, directions)
+        self.directions = self.plane.directions
         self.splits = [mp.load_split(data, s, self.device) for s in splits]
-        check_directions(model, directions)
-        self.two_d = directions.y is not None
+        self.two_d = self.plane.two_d
         self.channels_last = False
         self._copy_stream = None
         self._ready = False
         self._info: dict[str, Any] = {}
+        self._has_acc = True
 
     # ---- construction ------------------------------------------------------------------
+    def _image_inputs(self) -> bool:
+        return len(self.input_shape) == 3 and self.device.type != "mps"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        first = self.splits[0]
+        if first.kind == "loader":
+            return tuple(first.source.input_shape)
+        return tuple(first.x.shape[1:])
+
     def _set_memory_format(self) -> None:
         """channels_last for image inputs on CUDA; on the CPU whichever the probe finds faster."""
-        x = self.splits[0].x
-        if x.dim() != 4 or self.device.type == "mps":
+        if not self._image_inputs() or self.capabilities.scripted:
             return
         if self.device.type == "cuda":
             self.channels_last = True
         else:
-            probe = x[: min(len(x), mp.CPU_BIG_BATCH)]
-            self.channels_last, self._cpu_batch = mp.probe_cpu_layout(self.model, probe, self.bf16)
+            probe = mp.sample_of(self.splits[0], mp.CPU_BIG_BATCH)[0].to(self.device)
+            self.channels_last, self._cpu_batch = mp.probe_cpu_layout(
+                self.model, probe, self.bf16, self._select
+            )
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         self.model.to(memory_format=fmt)
         for s in self.splits:
-            if not s.stream:
-                s.x = s.x.contiguous(memory_format=fmt)
+            if s.kind == "device":  # the dataset's own tensor is replaced: one copy
+                s.source.x = s.x.contiguous(memory_format=fmt)
 
     def _attach(self) -> None:
-        """(Re)build the plan on the model's live tensors, on our device and memory format."""
+        """(Re)attach the plane to the model's live tensors and fold BN around it."""
         self.model.to(self.device)
-        if self.splits[0].x.dim() == 4 and self.device.type != "mps":
+        if self._image_inputs() and not self.capabilities.scripted:
             fmt = torch.channels_last if self.channels_last else torch.contiguous_format
             self.model.to(memory_format=fmt)
-        self.plan: PerturbationPlan = plan_for(
-            self.model, self.directions, self.device, self._fold_option
-        )
+        if self.plane.is_stale() or self.plane.live[0].device != self.device:
+            self.plane.reattach()
+        self.plan = fold(self.plane, self._fold_option, self.capabilities.fx)
         self._fwd = self.plan.module
 
     # ---- public API ----------------------------------------------------------------------
@@ -124,6 +151,13 @@ class Evaluator:
         """How points are evaluated: mode, batch_size, precision, device, fold_bn, compile, ..."""
         self._prepare()
         return self._info
+
+    @property
+    def quantities(self) -> tuple[str, ...]:
+        """What :meth:`evaluate` returns: ``{split}_loss`` (and ``{split}_acc``) per split."""
+        self._prepare()
+        kinds = ("loss", "acc") if self._has_acc else ("loss",)
+        return tuple(f"{s.name}_{k}" for s in self.splits for k in kinds)
 
     def evaluate(self, coords: np.ndarray) -> dict[str, np.ndarray]:
         """Loss and accuracy (percent) at each row (α,) or (α, β) of ``coords``.
@@ -177,12 +211,12 @@ class Evaluator:
             stack.enter_context(torch.no_grad())
             if self.device.type == "cuda":
                 stack.enter_context(_cudnn_settings(exact=not self.bf16))
-            self.plan.module.eval()
+            set_mode(self.plan.module, False)
             try:
                 yield
             finally:
                 self.plan.restore()
-                self.model.train(was_training)
+                set_mode(self.model, was_training)
 
     def _points(self, a: np.ndarray, b: np.ndarray) -> dict[str, tuple[Tensor, Tensor]]:
         """Per-split (loss sums, correct counts), shape (k,), on the device."""
@@ -190,7 +224,7 @@ class Evaluator:
         out = {
             s.name: (
                 torch.empty(k, dtype=torch.float64, device=self.device),
-                torch.empty(k, dtype=torch.int64, device=self.device),
+                torch.empty(k, dtype=torch.float64, device=self.device),
             )
             for s in self.splits
         }
@@ -220,19 +254,19 @@ class Evaluator:
         return {s.name: self._split_sums(s, params) for s in self.splits}
 
     def _split_sums(self, split: mp.Split, params: dict[str, Tensor] | None = None):
-        """Sum of per-sample losses (fp64) and correct predictions over a whole split."""
+        """Sum of per-sample losses and of per-sample accuracy (fp64) over a whole split."""
         shape = () if params is None else (next(iter(params.values())).shape[0],)
         loss = torch.zeros(shape, dtype=torch.float64, device=self.device)
-        correct = torch.zeros(shape, dtype=torch.int64, device=self.device)
+        correct = torch.zeros(shape, dtype=torch.float64, device=self.device)
         for xb, yb in self._batches(split):
             with self._autocast():
                 if params is not None:
-                    out = mp.stacked_forward(self.plan.module, params, xb)
+                    out = mp.stacked_forward(self.plan.module, params, xb, self._select)
                 elif xb.shape[0] == self.batch_size:
-                    out = self._fwd(xb)
+                    out = self._select(self._fwd(xb))
                 else:  # the tail batch runs eagerly: no second compile for its shape
-                    out = self.plan.module(xb)
-            l_sum, c_sum = batch_stats(out.float(), yb, self.loss)
+                    out = self._select(self.plan.module(xb))
+            l_sum, c_sum = batch_stats(out.float(), yb, self.loss_fn, lead=len(shape))
             loss += l_sum
             correct += c_sum
         return loss.reshape(-1), correct.reshape(-1)
@@ -242,7 +276,10 @@ class Evaluator:
 
     def _batches(self, split: mp.Split):
         bs = self.batch_size
-        if split.stream:
+        if split.kind == "loader":
+            yield from mp.from_loader(split, bs, self.device, self.channels_last)
+            return
+        if split.kind == "pinned":
             if self._copy_stream is None:
                 self._copy_stream = torch.cuda.Stream(self.device)
             yield from mp.streamed(split, bs, self.device, self._copy_stream, self.channels_last)
@@ -255,7 +292,8 @@ class Evaluator:
         for s in self.splits:
             loss, correct = sums[s.name]
             out[f"{s.name}_loss"] = loss.cpu().numpy() / s.n
-            out[f"{s.name}_acc"] = 100.0 * correct.cpu().numpy().astype(np.float64) / s.n
+            if self._has_acc:
+                out[f"{s.name}_acc"] = 100.0 * correct.cpu().numpy() / s.n
         return out
 
     def _oom_retry(self, fn):
@@ -291,11 +329,18 @@ class Evaluator:
         self.batch_size, self._multi, self._k, self._chunk = 1, False, 1, 1
         self._cpu_batch = mp.CPU_BATCH  # a few hundred; the CPU probe may pick one big batch
         self.model.to(self.device)
+        if self.capabilities is None:
+            x0 = mp.sample_of(self.splits[0], 2)[0].to(self.device)
+            self.capabilities = detect(self.model, x0, self._select)
+        if self._multi_option is True and not self.capabilities.functional:
+            raise InputError("multi-point evaluation needs torch.func support, which this model "
+                             f"lacks ({self.capabilities.reasons.get('functional')}); use "
+                             "multi-point off")
         with torch.no_grad():
             was_training = self.model.training
-            self.model.eval()
+            set_mode(self.model, False)
             self._set_memory_format()
-            self.model.train(was_training)
+            set_mode(self.model, was_training)
         self._attach()
         with self._evaluating():
             self.plan.write(0.0, 0.0)
@@ -303,25 +348,30 @@ class Evaluator:
             if self._user_batch is not None:
                 self.batch_size = min(self._user_batch, n_max)
             elif self.device.type == "cuda":
-                probe_x = first.x[: min(first.n, 64)].to(self.device)
+                probe_x = mp.sample_of(first, 64)[0].to(self.device)
                 per = mp.sample_bytes(self._eager_autocast, probe_x, self.device)
                 free, _ = torch.cuda.mem_get_info(self.device)
                 self.batch_size = int(max(1, min(CUDA_MAX_BATCH, n_max, 0.4 * free // per)))
             else:
                 self.batch_size = min(self._cpu_batch, n_max)
 
-            def measure() -> tuple[Tensor, float]:
-                xb = next(iter(self._batches(first)))[0]
-                return xb, mp.time_call(lambda: self._eager_autocast(xb), self.device)
+            def measure() -> tuple[Tensor, Tensor, float]:
+                xb, yb = next(iter(self._batches(first)))
+                return xb, yb, mp.time_call(lambda: self._eager_autocast(xb), self.device)
 
-            xb, t_single = self._oom_retry(measure)
+            xb, yb, t_single = self._oom_retry(measure)
+            out = self._eager_autocast(xb[:2])
+            self._has_acc = self.loss_fn.has_accuracy(yb, tuple(out.shape[1:]))
+            batch_stats(out.float(), yb[:2], self.loss_fn, lead=0)  # a bad loss fails here
+            multi_option = self._multi_option if self.capabilities.functional else False
             self._multi, self._k, per_sample = mp.probe_multi(
-                self._multi_option,
+                multi_option,
                 self.device,
                 self.plan,
                 xb,
                 self._autocast,
                 t_single / xb.shape[0],
+                self._select,
             )
         spp = per_sample * sum(s.n for s in self.splits)
         self._chunk = max(1, min(512, round(CHUNK_SECONDS / max(spp, 1e-9))))
@@ -330,6 +380,8 @@ class Evaluator:
         self._compile_mode = mp.choose_compile(
             self._compile_option, self.device, self._multi, self.n_points, spp
         )
+        if self.capabilities.scripted:
+            self._compile_mode = "off"  # TorchScript is compiled already
         self._ready = True
         self._info = dict(
             mode="multi" if self._multi else "single",
@@ -345,11 +397,13 @@ class Evaluator:
             seconds_per_point=spp,
             probe_seconds=time.perf_counter() - start,
             streaming=any(s.stream for s in self.splits),
+            loss=self.loss_fn.name,
+            capabilities=self.capabilities.to_dict(),
         )
 
     def _eager_autocast(self, x: Tensor) -> Tensor:
         with self._autocast():
-            return self.plan.module(x)
+            return self._select(self.plan.module(x))
 
     def _maybe_compile(self) -> None:
         """Compile on the first evaluate() (in the worker), timing the warm-up."""
@@ -379,22 +433,6 @@ class Evaluator:
             self._fwd, self._compile_mode = self.plan.module, "off"  # auto: run eagerly
             self._info["compile"] = "off (compile failed)"
         self._info["warmup_seconds"] = time.perf_counter() - start
-
-
-def batch_stats(out: Tensor, y: Tensor, loss: str) -> tuple[Tensor, Tensor]:
-    """Sums over the batch (last-but-one dim) of per-sample loss and correct predictions.
-
-    ``out``: logits (..., B, C) in fp32. ``ce``: cross-entropy. ``mse``: as the reference,
-    mean over classes of (softmax − one-hot)², so a batch's sum is its ``MSELoss`` × B.
-    """
-    yb = y.expand(out.shape[:-1])
-    if loss == "ce":
-        per = -out.log_softmax(-1).gather(-1, yb.unsqueeze(-1)).squeeze(-1)
-    else:
-        onehot = F.one_hot(y, out.shape[-1]).to(out.dtype)
-        per = (out.softmax(-1) - onehot).square().mean(-1)
-    correct = (out.argmax(-1) == yb).sum(-1)
-    return per.sum(-1, dtype=torch.float64), correct
 
 
 def bf16_is_fast(device: torch.device) -> bool:

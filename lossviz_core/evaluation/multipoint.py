@@ -36,63 +36,94 @@ CPU_BATCH, CPU_BIG_BATCH = 256, 2048
 MAX_K = 32
 
 
+def _identity(out):
+    return out
+
+
 @dataclass
 class Split:
-    """One evaluation split on the device (or, too large for it, in pinned host memory)."""
+    """One evaluation split, sharing its tensors with the dataset (one copy, converted in
+    place). ``kind``: ``device`` (sliced there), ``pinned`` (pinned host memory copied on a
+    side stream, CUDA only) or ``loader`` (a DataLoader decodes it every pass)."""
 
     name: str
-    x: Tensor
-    y: Tensor
-    stream: bool  # x stays in pinned host memory; batches are copied on a side stream
+    source: Any
+    kind: str
+
+    @property
+    def x(self) -> Tensor:
+        return self.source.x
+
+    @property
+    def y(self) -> Tensor:
+        return self.source.y
+
+    @property
+    def stream(self) -> bool:
+        return self.kind != "device"
 
     @property
     def n(self) -> int:
-        return int(self.y.shape[0])
+        return len(self.source) if self.kind == "loader" else int(self.source.y.shape[0])
 
 
 def load_split(data: Any, name: str, device: torch.device) -> Split:
-    """``data.<name>`` on ``device`` once; streamed from pinned memory if it cannot fit."""
+    """``data.<name>`` on ``device`` once; streamed from pinned memory if it cannot fit.
+
+    The dataset's own split object is updated (its tensors moved or pinned), so no second
+    copy of the data exists."""
     split = getattr(data, name, None)
     if split is None:
         raise InputError(f"the dataset has no {name} split; evaluate on train only")
-    x, y = split.x, split.y.to(device).long()
+    if hasattr(split, "loader"):
+        if len(split) == 0:
+            raise InputError(f"the {name} split is empty")
+        return Split(name, split, "loader")
+    x, y = split.x, split.y
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
         raise InputError(f"the {name} split is empty or its x and y lengths differ")
+    split.y = y.to(device)
+    if not y.is_floating_point() and split.y.dtype != torch.int64:
+        split.y = split.y.long()
     stream = device.type == "cuda" and x.device.type == "cpu"
     stream = stream and not fits_on_device(x.numel() * x.element_size(), device)
     if stream:
-        return Split(name, x if x.is_pinned() else x.pin_memory(), y, True)
-    return Split(name, x.to(device), y, False)
+        split.x = x if x.is_pinned() else x.pin_memory()
+        return Split(name, split, "pinned")
+    split.x = x.to(device)
+    return Split(name, split, "device")
 
 
-def streamed(split: Split, bs: int, device: torch.device, stream, channels_last: bool):
-    """Batches copied from pinned host memory on a side stream, one batch ahead (overlap)."""
-    main = torch.cuda.current_stream(device)
-
-    def fetch(s: int) -> Tensor:
-        with torch.cuda.stream(stream):
-            return split.x[s : s + bs].to(device, non_blocking=True)
-
-    nxt = fetch(0)
-    for s in range(0, split.n, bs):
-        main.wait_stream(stream)
-        cur = nxt
-        cur.record_stream(main)  # the allocator must not reuse it before compute is done
-        if s + bs < split.n:
-            nxt = fetch(s + bs)
-        if channels_last and cur.dim() == 4:
-            cur = cur.contiguous(memory_format=torch.channels_last)
-        yield cur, split.y[s : s + bs]
+def from_loader(split: Split, bs: int, device: torch.device, channels_last: bool):
+    """Batches a DataLoader decodes (pinned for CUDA), moved to ``device``."""
+    for xb, yb in split.source.loader(bs, pin=device.type == "cuda"):
+        xb = xb.to(device, non_blocking=True).float()
+        if channels_last and xb.dim() == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        yb = yb.to(device, non_blocking=True)
+        yield xb, (yb.float() if yb.is_floating_point() else yb.long())
 
 
-def stacked_forward(module: nn.Module, params: dict[str, Tensor], x: Tensor) -> Tensor:
+def sample_of(split: Any, k: int) -> tuple[Tensor, Tensor]:
+    """The first ``k`` examples of a split, an evaluator's or a dataset's (from the
+    DataLoader for a streamed one)."""
+    src = getattr(split, "source", split)
+    if not hasattr(src, "loader"):
+        return src.x[:k], src.y[:k]
+    return next(iter(torch.utils.data.DataLoader(src.dataset, batch_size=k)))
+
+
+def stacked_forward(
+    module: nn.Module, params: dict[str, Tensor], x: Tensor, select: Callable = _identity
+) -> Tensor:
     """Outputs of K weight sets (leading dim K of every tensor in ``params``) on one batch.
 
     Returns shape (K, B, ...). Tensors of ``module`` not in ``params`` are shared by all K.
+    ``select`` picks the logits out of the forward's output.
     """
 
     def one(p: dict[str, Tensor]) -> Tensor:
-        return functional_call(module, p, (x,))
+        return select(functional_call(module, p, (x,)))
 
     return vmap(one)(params)
 
@@ -148,7 +179,9 @@ def sample_bytes(fn: Callable[[Tensor], object], x: Tensor, device: torch.device
     return max(torch.cuda.max_memory_allocated(device) - base, 1) / x.shape[0]
 
 
-def probe_cpu_layout(model: nn.Module, x: Tensor, bf16: bool) -> tuple[bool, int]:
+def probe_cpu_layout(
+    model: nn.Module, x: Tensor, bf16: bool, select: Callable = _identity
+) -> tuple[bool, int]:
     """(channels_last?, batch) fastest per sample on the CPU for this model.
 
     Measured on 2 cores: a small digits CNN runs ~2x faster with contiguous weights and in
@@ -163,7 +196,7 @@ def probe_cpu_layout(model: nn.Module, x: Tensor, bf16: bool) -> tuple[bool, int
 
         def run(xb: Tensor) -> None:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                model(xb)
+                select(model(xb))
 
         small = xs[:CPU_BATCH]
         t = time_call(lambda xb=small: run(xb), cpu) / len(small)
@@ -177,12 +210,13 @@ def probe_cpu_layout(model: nn.Module, x: Tensor, bf16: bool) -> tuple[bool, int
 
 
 def probe_multi(
-    option, device: torch.device, plan, xb: Tensor, autocast: Callable, single_per_sample: float
+    option, device: torch.device, plan, xb: Tensor, autocast: Callable, single_per_sample: float,
+    select: Callable = _identity,
 ) -> tuple[bool, int, float]:
     """(multi?, K, seconds per sample per point): time K stacked points against one.
 
     ``option``: "auto" (probe), True (force), False (never). ``plan``: the evaluator's
-    PerturbationPlan (``theta``, ``stacked``, ``module``).
+    plane (a Plane or FoldedPlane: ``theta``, ``stacked``, ``module``).
     """
     n_params = sum(t.numel() for t in plan.theta)
     if option is False or (option == "auto" and n_params > MULTI_MAX_PARAMS.get(device.type, 0)):
@@ -193,7 +227,7 @@ def probe_multi(
 
     def single(x: Tensor) -> Tensor:
         with autocast():
-            return plan.module(x)
+            return select(plan.module(x))
 
     k = choose_k(device, param_bytes, sample_bytes(single, xb[:64], device), xb.shape[0])
     if option == "auto" and k < 2:
@@ -204,7 +238,7 @@ def probe_multi(
 
     def run() -> Tensor:
         with autocast():
-            return stacked_forward(plan.module, params, xb)
+            return stacked_forward(plan.module, params, xb, select)
 
     # Interleave the two timings and keep each one's best: on a shared machine a load spike
     # during one measurement would otherwise decide the mode (seen: multi chosen, 2-17x

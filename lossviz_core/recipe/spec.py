@@ -1,8 +1,11 @@
-"""Frozen specifications: everything needed to reproduce a figure.
+"""Frozen specifications and the :class:`Recipe`: everything needed to reproduce a result.
 
-Every spec has ``to_dict()`` / ``from_dict()``; a result file stores them as JSON.
-The range syntax ``min:max:num`` (as the reference CLI, e.g. ``-1:1:51``) is parsed
-here and only here.
+A recipe names the model source, the dataset, the directions, the grid (ranges), the loss
+(function and split), how to compute (device, precision, batch, compile, multi-point) and
+the measures to compute. It is JSON-able (``to_dict`` / ``from_dict``) and picklable; a
+result file stores it, and ``--resume``, ``lossviz info``, the GUI's *Open result* and a
+notebook rebuild the same job from it alone. The range syntax ``min:max:num`` (as the
+reference CLI, e.g. ``-1:1:51``) is parsed here and only here.
 """
 
 from __future__ import annotations
@@ -21,10 +24,14 @@ T = TypeVar("T", bound="_Spec")
 NORMS = ("filter", "layer", "weight", "dfilter", "dlayer", "none")
 IGNORES = ("biasbn", "none")
 DIR_TYPES = ("weights", "states")
-METHODS = ("random", "target", "pca", "file")
 SPLITS = ("train", "test", "both")
 PRECISIONS = ("auto", "bf16", "fp32")
-LOSSES = ("ce", "mse")
+BUILTIN_LOSSES = ("ce", "nll", "mse", "bce")
+COMPILE_MODES = ("auto", "off", "default", "max-autotune", "max-autotune-no-cudagraphs")
+MULTI_MODES = ("auto", "on", "off")
+TRANSFORMS = ("auto", "cifar", "imagenet", "none")
+DATA_CACHES = ("auto", "device", "host", "stream")
+RECIPE_VERSION = 2
 
 
 def json_default(o: Any) -> Any:
@@ -41,6 +48,12 @@ def jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=json_default))
 
 
+def check_choice(name: str, value: Any, allowed: tuple) -> None:
+    """InputError naming ``name`` unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise InputError(f"unknown {name} {value!r}; choose one of {', '.join(map(str, allowed))}")
+
+
 class _Spec:
     """Mixin: dict round-trip for frozen dataclasses (nested specs included)."""
 
@@ -48,7 +61,9 @@ class _Spec:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             v = getattr(self, f.name)
-            out[f.name] = v.to_dict() if isinstance(v, _Spec) else v
+            out[f.name] = v.to_dict() if isinstance(v, _Spec) else (
+                list(v) if isinstance(v, tuple) else v
+            )
         return out
 
     @classmethod
@@ -64,6 +79,8 @@ class _Spec:
                 v = sub.from_dict(v)
             elif sub is not None and isinstance(v, str):
                 v = sub.parse(v)
+            elif isinstance(v, list):
+                v = tuple(v)
             kwargs[f.name] = v
         return cls(**kwargs)
 
@@ -115,18 +132,38 @@ class Range(_Spec):
 
 @dataclass(frozen=True)
 class ModelSpec(_Spec):
-    """A zoo model and the checkpoint to load into it (``None``: fresh initialization)."""
+    """A model source and the checkpoint to load into it (``None``: as the source gives it).
+
+    ``name``: a zoo name (``resnet56``), ``torchvision:NAME``, ``timm:NAME``,
+    ``FILE.py:FUNCTION``, ``torchscript:FILE``, ``export:FILE.pt2``, or a bare path to a
+    TorchScript or ``torch.export`` archive. ``pretrained``: torchvision/timm weights to
+    start from (``DEFAULT`` or a weights name; downloaded only when asked for).
+    ``output``: the index or key of the logits when the forward returns a tuple or dict.
+    ``num_classes``: the output size when neither the checkpoint nor the data says it.
+    """
 
     name: str = "digits_cnn"
     checkpoint: str | None = None
+    pretrained: str | None = None
+    output: str | None = None
+    num_classes: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.num_classes is not None and int(self.num_classes) < 1:
+            raise InputError(f"number of classes must be >= 1, got {self.num_classes}")
 
 
 @dataclass(frozen=True)
 class DatasetSpec(_Spec):
     """What to evaluate on.
 
-    ``name``: ``digits`` | ``cifar10`` | ``tensors:FILE.npz``. ``subsample``: use a random
-    ``subsample`` examples of each split (seeded), ``None`` for all.
+    ``name``: ``digits`` | ``cifar10`` | ``tensors:FILE.npz`` | ``torchvision:NAME`` |
+    ``imagefolder:DIR`` | ``FILE.py:FUNCTION``. ``subsample``: a seeded random
+    ``subsample`` examples of each split (``None``: all). ``transform`` (images decoded
+    from files): ``auto`` (the dataset's usual normalization), ``cifar``, ``imagenet``,
+    ``none`` (to a tensor in [0, 1]); ``size`` / ``mean`` / ``std`` override it.
+    ``cache``: where decoded examples live (``auto``: on the device if they fit, else in
+    host memory if they fit there, else streamed through a DataLoader every pass).
     """
 
     name: str = "digits"
@@ -134,15 +171,35 @@ class DatasetSpec(_Spec):
     download: bool = False
     subsample: int | None = None
     subsample_seed: int = 0
+    transform: str = "auto"
+    size: int | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    cache: str = "auto"
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("transform", self.transform, TRANSFORMS)
+        check_choice("data cache", self.cache, DATA_CACHES)
+        if self.subsample is not None and int(self.subsample) < 1:
+            raise InputError(f"subsample must be >= 1 examples, got {self.subsample}")
+        if self.size is not None and int(self.size) < 1:
+            raise InputError(f"image size must be >= 1 pixel, got {self.size}")
+        for key in ("mean", "std"):
+            v = getattr(self, key)
+            if v is not None:
+                object.__setattr__(self, key, tuple(float(t) for t in v))
+        if self.std is not None and any(s <= 0 for s in self.std):
+            raise InputError(f"std must be positive, got {self.std}")
 
 
 @dataclass(frozen=True)
 class DirectionSpec(_Spec):
-    """How d1 (and d2) are made.
+    """How d₁ (and d₂) are made.
 
-    ``method``: ``random`` (seeded Gaussian, normalized), ``target`` (d = theta_B - theta_A,
-    1-D), ``pca`` (top two PCs of a run folder's trajectory), ``file`` (an HDF5 direction
-    file in the reference layout).
+    ``method``: a registered direction method (``lossviz_core.directions``): ``random``
+    (seeded Gaussian, normalized), ``target`` (d = θ_B − θ_A), ``pca`` (top two PCs of a
+    run folder's trajectory), ``file`` (an HDF5 direction file in the reference layout).
     """
 
     method: str = "random"
@@ -158,39 +215,21 @@ class DirectionSpec(_Spec):
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
-            ("method", self.method, METHODS),
             ("dir_type", self.dir_type, DIR_TYPES),
             ("xnorm", self.xnorm, NORMS),
             ("ynorm", self.ynorm, NORMS),
             ("xignore", self.xignore, IGNORES),
             ("yignore", self.yignore, IGNORES),
         ):
-            if value not in allowed:
-                raise InputError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+            check_choice(name, value, allowed)
 
 
 @dataclass(frozen=True)
-class SurfaceSpec(_Spec):
-    """The grid and how to evaluate it. ``y is None`` means a 1-D line."""
+class GridSpec(_Spec):
+    """The α (and β) ranges. ``y is None`` means a 1-D line."""
 
     x: Range = field(default_factory=lambda: Range(-1.0, 1.0, 21))
     y: Range | None = field(default_factory=lambda: Range(-1.0, 1.0, 21))
-    split: str = "train"
-    loss: str = "ce"
-    device: str = "auto"
-    precision: str = "auto"
-    batch_size: int | None = None
-
-    def __post_init__(self) -> None:
-        for name, value, allowed in (
-            ("split", self.split, SPLITS),
-            ("loss", self.loss, LOSSES),
-            ("precision", self.precision, PRECISIONS),
-        ):
-            if value not in allowed:
-                raise InputError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise InputError(f"batch size must be >= 1, got {self.batch_size}")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -198,11 +237,116 @@ class SurfaceSpec(_Spec):
         return (self.x.num,) if self.y is None else (self.y.num, self.x.num)
 
     @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+
+@dataclass(frozen=True)
+class LossSpec(_Spec):
+    """The loss L: a function (``ce`` | ``nll`` | ``mse`` | ``bce`` | ``FILE.py:FUNCTION``)
+    summed over a split (``train`` | ``test`` | ``both``)."""
+
+    name: str = "ce"
+    split: str = "train"
+    label_smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_choice("split", self.split, SPLITS)
+        if self.name not in BUILTIN_LOSSES and ".py:" not in self.name:
+            raise InputError(
+                f"unknown loss {self.name!r}; choose one of {', '.join(BUILTIN_LOSSES)} "
+                "or FILE.py:FUNCTION"
+            )
+        if not 0.0 <= float(self.label_smoothing) < 1.0:
+            raise InputError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.label_smoothing and self.name != "ce":
+            raise InputError("label smoothing applies to the cross-entropy loss (ce) only")
+
+    @property
     def splits(self) -> tuple[str, ...]:
         return ("train", "test") if self.split == "both" else (self.split,)
 
 
-_NESTED: dict[tuple[str, str], type[Range]] = {
-    ("SurfaceSpec", "x"): Range,
-    ("SurfaceSpec", "y"): Range,
+@dataclass(frozen=True)
+class ComputeSpec(_Spec):
+    """How to compute: device, precision, batch size, ``torch.compile`` and multi-point."""
+
+    device: str = "auto"
+    precision: str = "auto"
+    batch_size: int | None = None
+    compile: str = "auto"
+    multi: str = "auto"
+
+    def __post_init__(self) -> None:
+        check_choice("precision", self.precision, PRECISIONS)
+        check_choice("compile", self.compile, COMPILE_MODES)
+        check_choice("multi-point mode", self.multi, MULTI_MODES)
+        if self.batch_size is not None and int(self.batch_size) < 1:
+            raise InputError(f"batch size must be >= 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class Recipe(_Spec):
+    """Everything that makes one result: ``prepare(recipe)`` rebuilds the same job."""
+
+    model: ModelSpec = field(default_factory=ModelSpec)
+    dataset: DatasetSpec = field(default_factory=DatasetSpec)
+    directions: DirectionSpec = field(default_factory=DirectionSpec)
+    grid: GridSpec = field(default_factory=GridSpec)
+    loss: LossSpec = field(default_factory=LossSpec)
+    compute: ComputeSpec = field(default_factory=ComputeSpec)
+    measures: tuple[str, ...] = ("loss",)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "measures", tuple(self.measures))
+        if not self.measures:
+            raise InputError("a recipe needs at least one measure (e.g. loss)")
+
+    @property
+    def is_line(self) -> bool:
+        return self.grid.y is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": RECIPE_VERSION, **super().to_dict()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Recipe:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_specs(cls, specs: dict[str, Any] | None) -> Recipe | None:
+        """The recipe a result file's specs hold (this version's or the first version's
+        ``model``/``dataset``/``directions``/``surface`` layout); None when there is none."""
+        specs = specs or {}
+        if isinstance(specs.get("recipe"), dict):
+            return cls.from_dict(specs["recipe"])
+        if not any(k in specs for k in ("model", "dataset", "directions", "surface")):
+            return None
+        s = dict(specs.get("surface") or {})
+        grid = GridSpec.from_dict({k: s[k] for k in ("x", "y") if k in s})
+        loss = LossSpec(**{k2: s[k1] for k1, k2 in (("loss", "name"), ("split", "split"))
+                           if k1 in s})
+        compute = ComputeSpec.from_dict(
+            {k: s[k] for k in ("device", "precision", "batch_size") if k in s}
+        )
+        return cls(
+            model=ModelSpec.from_dict(specs.get("model")),
+            dataset=DatasetSpec.from_dict(specs.get("dataset")),
+            directions=DirectionSpec.from_dict(specs.get("directions")),
+            grid=grid, loss=loss, compute=compute,
+        )
+
+
+_NESTED: dict[tuple[str, str], type[_Spec]] = {
+    ("GridSpec", "x"): Range,
+    ("GridSpec", "y"): Range,
+    ("Recipe", "model"): ModelSpec,
+    ("Recipe", "dataset"): DatasetSpec,
+    ("Recipe", "directions"): DirectionSpec,
+    ("Recipe", "grid"): GridSpec,
+    ("Recipe", "loss"): LossSpec,
+    ("Recipe", "compute"): ComputeSpec,
 }

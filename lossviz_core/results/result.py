@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-QUANTITIES = ("train_loss", "train_acc", "test_loss", "test_acc")
+from lossviz_core.results import quantities as qreg
 
 
 @dataclass
@@ -96,14 +96,24 @@ class SurfaceResult:
 
     @property
     def quantities(self) -> tuple[str, ...]:
-        return tuple(q for q in QUANTITIES if q in self.values)
+        """Every quantity held, in display order (see :mod:`lossviz_core.results.quantities`)."""
+        return qreg.ordered(self.values)
 
     def main_quantity(self) -> str:
         """The loss to show by default: train if present, else test."""
-        for q in ("train_loss", "test_loss"):
-            if q in self.values:
-                return q
-        return next(iter(self.values))
+        return qreg.main_quantity(self.values)
+
+    @property
+    def recipe(self) -> Any:
+        """The :class:`~lossviz_core.recipe.spec.Recipe` that made this result, or None
+        (a file from the reference implementation, or stored specs that no longer parse)."""
+        from lossviz_core.errors import LossVizError
+        from lossviz_core.recipe.spec import Recipe
+
+        try:
+            return Recipe.from_specs(self.specs)
+        except (LossVizError, TypeError, ValueError):
+            return None
 
     def apply_chunk(self, indices: np.ndarray, values: dict[str, np.ndarray]) -> None:
         """Write finished points (flat C-order indices) into the grids."""

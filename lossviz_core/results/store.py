@@ -27,9 +27,11 @@ import numpy as np
 from lossviz_core import __version__
 from lossviz_core.atomic import atomic_path
 from lossviz_core.errors import StoreError
-from lossviz_core.results.result import QUANTITIES, SurfaceResult, Trajectory
+from lossviz_core.results.quantities import main_quantity, registered
+from lossviz_core.results.result import SurfaceResult, Trajectory
 
 GROUP = "lossviz"
+COORDINATES = ("xcoordinates", "ycoordinates")
 
 
 def _now() -> str:
@@ -90,9 +92,12 @@ def read_result(path: str | os.PathLike) -> SurfaceResult:
         shape = (len(x),) if y is None else (len(y), len(x))
         ours = GROUP in f
         values: dict[str, np.ndarray] = {}
-        for q in QUANTITIES:
-            if q not in f:
+        for q in f:
+            if q in COORDINATES or not isinstance(f[q], h5py.Dataset):
                 continue
+            known = q in {k.name for k in registered()}
+            if f[q].dtype.kind not in "fiub" or (f[q].size != int(np.prod(shape)) and not known):
+                continue  # not a grid quantity (text, a scalar, someone else's array)
             a = np.asarray(f[q][()], dtype=float)
             if a.size != int(np.prod(shape)):
                 raise StoreError(
@@ -119,8 +124,8 @@ def read_result(path: str | os.PathLike) -> SurfaceResult:
                 trajectory = Trajectory.from_arrays({k: t[k][()] for k in t})
         else:
             done = None
-        if done is None:
-            done = np.isfinite(next(iter(values.values())))
+        if done is None:  # the reference marks points not computed with -1 (now NaN)
+            done = np.isfinite(values[main_quantity(values)])
     result = SurfaceResult(x=x, y=y, values=values, done=done, specs=specs,
                            trajectory=trajectory, path=str(path))
     return result
@@ -198,12 +203,16 @@ def _check_compatible(path: Path, old: SurfaceResult, new: SurfaceResult) -> Non
     ):
         raise StoreError(f"{path} holds a different grid ({'x'.join(map(str, old.shape))}); "
                          "cannot resume it with these ranges")
+    a, b = old.recipe, new.recipe
+    if a is None or b is None:
+        return
     for key in ("model", "dataset", "directions"):
-        a, b = old.specs.get(key), new.specs.get(key)
-        if a is not None and b is not None and a != b:
+        if getattr(a, key) != getattr(b, key):
             raise StoreError(f"{path} was computed with different {key} settings; cannot resume")
-    for key in ("split", "loss"):
-        a = old.specs.get("surface", {}).get(key)
-        b = new.specs.get("surface", {}).get(key)
-        if a is not None and b is not None and a != b:
-            raise StoreError(f"{path} was computed with {key}={a}, not {b}; cannot resume")
+    for key, what in (("split", "split"), ("name", "loss")):
+        va, vb = getattr(a.loss, key), getattr(b.loss, key)
+        if va != vb:
+            raise StoreError(f"{path} was computed with {what}={va}, not {vb}; cannot resume")
+    if a.measures != b.measures:
+        raise StoreError(f"{path} holds the measures {', '.join(a.measures)}, not "
+                         f"{', '.join(b.measures)}; cannot resume")

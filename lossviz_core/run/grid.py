@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from lossviz_core.progress import Chunk
-from lossviz_core.recipe.spec import SurfaceSpec
+from lossviz_core.recipe.spec import GridSpec, Recipe
 from lossviz_core.results.result import SurfaceResult
 
 
@@ -144,8 +144,16 @@ def iter_surface(
     return result
 
 
-def make_result(spec: SurfaceSpec, specs: dict | None = None) -> SurfaceResult:
-    """An empty result (NaN everywhere) for the grid of ``spec``."""
-    quantities = tuple(f"{s}_{q}" for s in spec.splits for q in ("loss", "acc"))
-    y = None if spec.y is None else spec.y.values()
-    return SurfaceResult.empty(spec.x.values(), y, quantities, specs)
+def make_result(
+    spec: Recipe | GridSpec, specs: dict | None = None, quantities: tuple[str, ...] | None = None
+) -> SurfaceResult:
+    """An empty result (NaN everywhere) for the grid of a recipe (or a bare grid).
+
+    ``quantities`` default to the loss and accuracy of the recipe's splits (a bare grid:
+    the train split's)."""
+    grid = spec.grid if isinstance(spec, Recipe) else spec
+    if quantities is None:
+        splits = spec.loss.splits if isinstance(spec, Recipe) else ("train",)
+        quantities = tuple(f"{s}_{q}" for s in splits for q in ("loss", "acc"))
+    y = None if grid.y is None else grid.y.values()
+    return SurfaceResult.empty(grid.x.values(), y, quantities, specs)

@@ -19,8 +19,12 @@ from torch import nn
 
 from lossviz_core.errors import CheckpointError
 
-# Wrappers that hold the state_dict inside a checkpoint dict, tried in this order.
-WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")
+# Wrappers that hold the state_dict inside a checkpoint dict, tried in this order (nested
+# ones too: {"model": {"state_dict": ...}}).
+WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net", "network", "ema")
+# Name prefixes wrappers add: nn.DataParallel / DDP ("module."), torch.compile ("_orig_mod.").
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+MAX_NESTING = 4
 # The longest list of names a mismatch message spells out.
 MAX_NAMES = 5
 
@@ -97,22 +101,32 @@ def _is_tensor_dict(obj: Any) -> bool:
 
 
 def _as_state_dict(obj: Any, path: Path | None) -> dict[str, torch.Tensor]:
-    """Unwrap a checkpoint object to a plain ``{name: tensor}`` without a DataParallel prefix."""
+    """Unwrap a checkpoint object to a plain ``{name: tensor}`` without wrapper prefixes."""
     where = f" {path}" if path is not None else ""
-    if isinstance(obj, Mapping) and not _is_tensor_dict(obj):
-        for key in WRAPPER_KEYS:
-            if key in obj and isinstance(obj[key], Mapping):
-                obj = obj[key]
-                break
+    for _ in range(MAX_NESTING):
+        if not isinstance(obj, Mapping) or _is_tensor_dict(obj):
+            break
+        inner = next((obj[k] for k in WRAPPER_KEYS if isinstance(obj.get(k), Mapping)), None)
+        if inner is None:
+            break
+        obj = inner
     if not _is_tensor_dict(obj) or len(obj) == 0:
         raise CheckpointError(
             f"not a checkpoint{where}: expected a state_dict of tensors "
             f"(raw, or under {', '.join(repr(k) for k in WRAPPER_KEYS)})"
         )
-    state = dict(obj)
-    # nn.DataParallel saves every name with a "module." prefix.
-    if all(k.startswith("module.") for k in state):
-        state = {k[len("module.") :]: v for k, v in state.items()}
+    return strip_prefixes(dict(obj))
+
+
+def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Remove the prefixes DataParallel/DDP and torch.compile put before every name."""
+    changed = True
+    while changed:
+        changed = False
+        for prefix in WRAPPER_PREFIXES:
+            if state and all(k.startswith(prefix) for k in state):
+                state = {k[len(prefix):]: v for k, v in state.items()}
+                changed = True
     return state
 
 
@@ -122,15 +136,17 @@ def _names(keys: list[str]) -> str:
 
 
 def load_into(
-    model: nn.Module, path_or_state: str | os.PathLike | Mapping[str, torch.Tensor]
+    model: nn.Module,
+    path_or_state: str | os.PathLike | Mapping[str, torch.Tensor],
+    source: str | None = None,
 ) -> None:
     """Load a checkpoint into ``model`` in place; a mismatch raises ``CheckpointError`` naming
-    the missing, unexpected and wrongly shaped keys."""
+    the missing, unexpected and wrongly shaped keys (``source`` names the file in it)."""
     if isinstance(path_or_state, (str, os.PathLike)):
-        source = str(path_or_state)
+        source = source or str(path_or_state)
         state = load_state_dict(path_or_state)
     else:
-        source = "the given state"
+        source = source or "the given state"
         state = _as_state_dict(path_or_state, None)
     own = model.state_dict()
     # Checkpoints from PyTorch < 0.4 lack num_batches_tracked; it does not affect evaluation.

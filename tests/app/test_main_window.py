@@ -77,7 +77,7 @@ def test_opens_on_the_demo_and_computes_it(qtbot, make_window, errors):
     loss = w.result.values["train_loss"]
     # the centre is the trained demo checkpoint: its loss is the lowest of the grid
     assert loss[2, 3] == loss.min() and loss.max() > 2 * loss[2, 3]
-    assert w.result.specs["model"]["name"] == "digits_cnn"
+    assert w.result.recipe.model.name == "digits_cnn"
     assert w.progress.value() == 35
     assert "35 points" in w.progress_label.text()
     assert w.tabs.currentWidget() is w.surface_split
@@ -90,15 +90,15 @@ def test_rectangle_zoom_recomputes_inside_the_rectangle(qtbot, make_window, erro
     import lossviz_core.run.job as job_module
 
     prepared = []
-    real = job_module.prepare
-    monkeypatch.setattr(job_module, "prepare", lambda *a: prepared.append(a) or real(*a))
+    real = job_module.iter_prepare
+    monkeypatch.setattr(job_module, "iter_prepare", lambda *a: prepared.append(a) or real(*a))
     w.view2d.zoomRequested.emit(-0.5, 0.25, -0.2, 0.6)
     assert w.ranges_panel.range_text() == "α -0.5:0.25:7, β -0.2:0.6:5"
     wait_idle(qtbot, w)
     assert errors == []
     assert w.result is not first
     assert_complete(w.result, np.linspace(-0.5, 0.25, 7), np.linspace(-0.2, 0.6, 5))
-    assert prepared == [], "a zoom reuses the loaded model and directions (Job.with_surface)"
+    assert prepared == [], "a zoom reuses the loaded model and directions (Job.with_recipe)"
     assert w.compute_panel.back.isEnabled()
     # (α, β) = (0, 0) is on both grids (i=4, j=1 after the zoom): the same model, same value
     np.testing.assert_allclose(w.result.values["train_loss"][1, 4],
@@ -143,7 +143,7 @@ def test_bad_checkpoint_shows_an_error_and_the_app_goes_on(qtbot, make_window, e
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"this is not a checkpoint" * 10)
     w = make_window(autostart=False)
-    w.state.update(source="checkpoint", model="digits_cnn", checkpoint=str(garbage),
+    w.state.update(source="zoo", model="digits_cnn", checkpoint=str(garbage),
                    dataset="digits")
     w.compute()
     qtbot.waitUntil(lambda: bool(errors), timeout=COMPUTE_MS)
@@ -263,7 +263,7 @@ def test_missing_dataset_and_mismatched_checkpoint_are_explained(qtbot, make_win
 
     resnet = save_checkpoint(build_model("resnet20"), tmp_path / "resnet20.pt")
     w = make_window(autostart=False)
-    w.state.update(source="checkpoint", model="resnet20", checkpoint=str(resnet),
+    w.state.update(source="zoo", model="resnet20", checkpoint=str(resnet),
                    dataset="cifar10", data_root=str(tmp_path / "no-cifar-here"))
     w.compute()
     qtbot.waitUntil(lambda: len(errors) == 1, timeout=COMPUTE_MS)
@@ -288,7 +288,7 @@ def test_export_menu_writes_files_and_download_failure_is_explained(
     w.actions_.export("3-D surface", str(tmp_path / "surface.png"), 1280, 960)
     image = QImage(str(tmp_path / "surface.png"))
     assert (image.width(), image.height()) == (1280, 960)
-    assert read_png_specs(tmp_path / "surface.png")["model"]["name"] == "digits_cnn"
+    assert read_png_specs(tmp_path / "surface.png")["recipe"]["model"]["name"] == "digits_cnn"
     w.actions_.export("2-D contour", str(tmp_path / "map.svg"), 800, 600)
     assert b"<svg" in (tmp_path / "map.svg").read_bytes()[:2000]
     assert errors == []

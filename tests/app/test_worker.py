@@ -119,12 +119,13 @@ def test_call_in_thread_returns_the_value(qtbot, collect):
 
 def test_demo_pca_and_interpolation_follow_the_panel():
     """With the demo as source, the Perturb and Bias/BN choices still reach the engine."""
-    from lossviz.state import DEFAULTS, specs_from_snapshot
+    from lossviz.state import DEFAULTS, recipe_from_state
 
     v = dict(DEFAULTS, method="pca", dir_type="states", ignore="none")
-    _, _, dirs, _ = specs_from_snapshot(v)
+    dirs = recipe_from_state(v).directions
     assert (dirs.method, dirs.dir_type, dirs.xignore, dirs.yignore) == ("pca", "states", "none", "none")
     v = dict(DEFAULTS, method="target", dir_type="weights")
-    _, _, dirs, surface = specs_from_snapshot(v)
+    recipe = recipe_from_state(v)
+    dirs = recipe.directions
     assert dirs.method == "target" and dirs.dir_type == "weights" and dirs.target_checkpoint
-    assert surface.y is None
+    assert recipe.grid.y is None

@@ -55,7 +55,7 @@ def test_demo_line_is_interpolation_between_the_pair(tmp_path, capsys):
     code, _, err = run_cli(capsys, "line", "--demo", "--x=0:1:3", "--out", str(out))
     assert code == 0, err
     r = read_result(out)
-    assert r.is_line and r.specs["directions"]["method"] == "target"
+    assert r.is_line and r.recipe.directions.method == "target"
     assert {"train_loss", "test_loss"} <= set(r.values)
 
 
@@ -138,13 +138,13 @@ def test_ctrl_c_leaves_a_resumable_file(tmp_path, capsys, monkeypatch):
         yield next(gen)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("lossviz_core.run.job.iter_surface", interrupted)
+    monkeypatch.setattr("lossviz_core.run.executor.iter_surface", interrupted)
     args = ("surface", "--demo", "--x=-1:1:7", "--y=-1:1:5", "--out", str(out))
     code, _, err = run_cli(capsys, *args)
     assert code == 130 and "--resume" in err and "Traceback" not in err
     cut = read_result(out)
     assert 0 < cut.done.sum() < 35
-    monkeypatch.setattr("lossviz_core.run.job.iter_surface", real)
+    monkeypatch.setattr("lossviz_core.run.executor.iter_surface", real)
     code, _, err = run_cli(capsys, *args, "--resume")
     assert code == 0, err
     again = read_result(out)

@@ -8,7 +8,7 @@ from lossviz_core import demo
 from lossviz_core.data import load_dataset
 from lossviz_core.errors import DataError, InputError
 from lossviz_core.models import build_model
-from lossviz_core.recipe.spec import DatasetSpec, DirectionSpec, ModelSpec, SurfaceSpec
+from lossviz_core.recipe.spec import DatasetSpec, DirectionSpec, GridSpec, ModelSpec
 from lossviz_core.sources.checkpoints import load_into, load_state_dict
 from lossviz_core.train import TrainSpec, evaluate_split, iter_training
 from lossviz_core.train.runs import read_run
@@ -75,28 +75,31 @@ def test_large_batch_model_retrains_from_the_shared_init(tmp_path):
     assert not torch.equal(small["conv1.weight"], init["conv1.weight"])  # really trained
 
 
-def test_specs_for_each_view():
-    model, data, dirs, surf = demo.specs("surface")
+def test_recipes_for_each_view():
+    r = demo.recipe("surface")
+    model, data, dirs, surf = r.model, r.dataset, r.directions, r.grid
     assert isinstance(model, ModelSpec) and isinstance(data, DatasetSpec)
     assert model.checkpoint == str(demo.final_checkpoint())
-    assert (dirs.method, dirs.xnorm, surf.shape, surf.split) == ("random", "filter", (21, 21),
-                                                               "train")
-    model, _, dirs, surf = demo.specs("line")
+    assert (dirs.method, dirs.xnorm, surf.shape, r.loss.split) == ("random", "filter", (21, 21),
+                                                                 "train")
+    r = demo.recipe("line")
+    model, dirs, surf = r.model, r.directions, r.grid
     small, large = demo.pair()
     assert (model.checkpoint, dirs.target_checkpoint) == (str(small), str(large))
     assert isinstance(dirs, DirectionSpec) and dirs.method == "target" and surf.y is None
-    assert surf.split == "both"
+    assert r.loss.split == "both"
     x = surf.x.values()
     assert np.isclose(x, 0).any() and np.isclose(x, 1).any() and x[0] < 0 and x[-1] > 1.2
-    assert isinstance(surf, SurfaceSpec)
+    assert isinstance(surf, GridSpec)
     with pytest.raises(InputError):
-        demo.specs("hessian")
+        demo.recipe("hessian")
 
 
 def test_pca_ranges_contain_the_trajectory():
     from lossviz_core.directions.pca import pca_directions
 
-    model, _, dirs, surf = demo.specs("pca")
+    r = demo.recipe("pca")
+    dirs, surf = r.directions, r.grid
     assert dirs.method == "pca" and dirs.pca_run == str(demo.run_dir())
     t = pca_directions(build_model(demo.DEMO_MODEL), dirs.pca_run).trajectory
     assert surf.x.min < t.x.min() and t.x.max() < surf.x.max
@@ -108,7 +111,7 @@ def test_line_view_is_finite_and_ends_at_the_pair(digits):
     """The interpolation range stays where BN variances are positive: every point finite."""
     from lossviz_core.run.job import prepare
 
-    job = prepare(*demo.specs("line"))
+    job = prepare(demo.recipe("line"))
     gen = job.iter()
     while True:
         try:
@@ -138,4 +141,4 @@ def test_missing_demo_folder_says_how_to_make_it(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="make_demo_assets"):
         demo.demo_dir()
     with pytest.raises(DataError, match="make_demo_assets"):
-        demo.specs("surface")
+        demo.recipe("surface")

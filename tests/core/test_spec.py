@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lossviz_core.errors import InputError
-from lossviz_core.recipe.spec import DirectionSpec, Range, SurfaceSpec
+from lossviz_core.recipe.spec import DirectionSpec, GridSpec, LossSpec, Range, Recipe
 
 
 def test_range_parse_and_values():
@@ -18,16 +18,34 @@ def test_range_rejects_malformed(text):
         Range.parse(text)
 
 
-def test_surface_spec_round_trip_non_square():
-    s = SurfaceSpec(x=Range(-1, 1, 7), y=Range(-0.5, 0.5, 3), split="both")
+def test_grid_and_loss_specs_round_trip_non_square():
+    s = GridSpec(x=Range(-1, 1, 7), y=Range(-0.5, 0.5, 3))
     d = s.to_dict()
     assert d["x"] == {"min": -1.0, "max": 1.0, "num": 7}
-    back = SurfaceSpec.from_dict(d)
+    back = GridSpec.from_dict(d)
     assert back == s
     assert back.shape == (3, 7)
-    assert back.splits == ("train", "test")
-    line = SurfaceSpec(x=Range(-1, 2, 4), y=None)
-    assert SurfaceSpec.from_dict(line.to_dict()).shape == (4,)
+    loss = LossSpec(split="both")
+    assert LossSpec.from_dict(loss.to_dict()).splits == ("train", "test")
+    line = GridSpec(x=Range(-1, 2, 4), y=None)
+    assert GridSpec.from_dict(line.to_dict()).shape == (4,)
+
+
+def test_recipe_round_trips_through_json_and_reads_first_version_specs():
+    r = Recipe(grid=GridSpec(x=Range(-1, 1, 7), y=Range(-0.5, 0.5, 3)), loss=LossSpec(split="both"),
+               directions=DirectionSpec(method="target", target_checkpoint="/b.pt"))
+    assert Recipe.from_json(r.to_json()) == r
+    import pickle
+
+    assert pickle.loads(pickle.dumps(r)) == r
+    old = {"model": {"name": "resnet20", "checkpoint": "/a.pt"}, "dataset": {"name": "cifar10"},
+           "directions": {"method": "random", "seed": 3},
+           "surface": {"x": {"min": -1, "max": 1, "num": 5}, "y": None, "split": "test",
+                       "loss": "mse", "precision": "fp32"}}
+    back = Recipe.from_specs(old)
+    assert back.model.name == "resnet20" and back.directions.seed == 3 and back.is_line
+    assert (back.loss.split, back.loss.name, back.compute.precision) == ("test", "mse", "fp32")
+    assert Recipe.from_specs({}) is None
 
 
 def test_direction_spec_validates_choices():

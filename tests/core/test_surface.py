@@ -6,7 +6,7 @@ import pytest
 
 from lossviz_core.errors import StoreError
 from lossviz_core.progress import drain
-from lossviz_core.recipe.spec import Range, SurfaceSpec
+from lossviz_core.recipe.spec import GridSpec, Range, Recipe
 from lossviz_core.results.store import SurfaceStore, read_result, save_result
 from lossviz_core.run.grid import (
     bisection_depth,
@@ -45,8 +45,8 @@ def test_plan_order_visits_every_point_once_coarse_first():
 
 
 def test_non_square_surface_matches_closed_form_in_memory_and_on_disk(tmp_path):
-    spec = SurfaceSpec(x=Range(-1, 1, 7), y=Range(-0.5, 1.0, 4))
-    result = make_result(spec, specs={"surface": spec.to_dict()})
+    spec = GridSpec(x=Range(-1, 1, 7), y=Range(-0.5, 1.0, 4))
+    result = make_result(spec, specs={"recipe": Recipe(grid=spec).to_dict()})
     out = tmp_path / "s.h5"
     store = SurfaceStore.open(out, result)
     chunks = list(iter_surface(ClosedForm(), result, store))
@@ -58,20 +58,20 @@ def test_non_square_surface_matches_closed_form_in_memory_and_on_disk(tmp_path):
     np.testing.assert_allclose(back.values["train_loss"], bowl(X, Y))
     np.testing.assert_allclose(back.x, spec.x.values())
     np.testing.assert_allclose(back.y, spec.y.values())
-    assert back.done.all() and back.specs["surface"]["x"]["num"] == 7
+    assert back.done.all() and back.recipe.grid.x.num == 7
     with h5py.File(out) as f:  # the reference's dataset names at the top level
         assert {"xcoordinates", "ycoordinates", "train_loss", "train_acc"} <= set(f)
 
 
 def test_line_matches_closed_form():
-    spec = SurfaceSpec(x=Range(-1, 2, 13), y=None)
+    spec = GridSpec(x=Range(-1, 2, 13), y=None)
     result = drain(iter_surface(ClosedForm(), make_result(spec)))
     assert result.shape == (13,)
     np.testing.assert_allclose(result.values["train_loss"], bowl(spec.x.values(), 0.0))
 
 
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path):
-    spec = SurfaceSpec(x=Range(-1, 1, 9), y=Range(-1, 1, 6))
+    spec = GridSpec(x=Range(-1, 1, 9), y=Range(-1, 1, 6))
     full = drain(iter_surface(ClosedForm(), make_result(spec)))
 
     out = tmp_path / "r.h5"
@@ -94,12 +94,12 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path):
 
 
 def test_existing_file_is_not_overwritten_and_resume_checks_grid(tmp_path):
-    spec = SurfaceSpec(x=Range(-1, 1, 5), y=Range(-1, 1, 5))
+    spec = GridSpec(x=Range(-1, 1, 5), y=Range(-1, 1, 5))
     out = tmp_path / "s.h5"
     SurfaceStore.open(out, make_result(spec))
     with pytest.raises(StoreError, match="already exists"):
         SurfaceStore.open(out, make_result(spec))
-    other = SurfaceSpec(x=Range(-2, 2, 5), y=Range(-1, 1, 5))
+    other = GridSpec(x=Range(-2, 2, 5), y=Range(-1, 1, 5))
     with pytest.raises(StoreError, match="different grid"):
         SurfaceStore.open(out, make_result(other), resume=True)
 
@@ -134,7 +134,7 @@ def test_corrupted_file_gives_store_error(tmp_path):
 
 
 def test_save_result_round_trip_and_fill_missing(tmp_path):
-    spec = SurfaceSpec(x=Range(0, 1, 3), y=Range(0, 1, 2))
+    spec = GridSpec(x=Range(0, 1, 3), y=Range(0, 1, 2))
     r = make_result(spec)
     r.apply_chunk(np.array([0, 5]), {"train_loss": np.array([1.0, 2.0])})
     save_result(r, tmp_path / "p.h5")

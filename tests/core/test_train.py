@@ -183,7 +183,7 @@ def test_auto_augment_choice():
 
 def test_gpu_path_on_cpu_channels_last_bf16_crop(tmp_path, monkeypatch):
     """The CUDA code path (NHWC, bf16 autocast, on-device crop) run on the CPU."""
-    import lossviz_core.train as train_mod
+    import lossviz_core.train.loop as train_mod
 
     monkeypatch.setattr(train_mod, "_channels_last", lambda device, x: True)
     spec = TrainSpec(model="digits_cnn", epochs=2, lr=0.05, device="cpu", precision="bf16",

@@ -47,9 +47,13 @@ def test_pca_matches_independent_sklearn_and_svd(tmp_path):
     vectors = list((theta + np.cumsum(steps * 0.01, axis=0)).astype(np.float32))
     run = make_run(tmp_path, vectors, net)
 
+    before = flatten(weights_of(net))
     dirs = pca_directions(net, run, "weights", ignore="none")
-    # the model now holds the final checkpoint: the plane is centred on it
-    assert np.array_equal(flatten(weights_of(net)), vectors[-1].astype(np.float64))
+    # the plane is centred on the final checkpoint, which comes back as the centre; the model
+    # passed in is left as it was (direction math never writes θ)
+    names = [n for n, _ in net.named_parameters()]
+    assert np.array_equal(flatten([dirs.center[n] for n in names]), vectors[-1].astype(np.float64))
+    assert np.array_equal(flatten(weights_of(net)), before)
     rows = np.stack([v.astype(np.float64) - vectors[-1] for v in vectors])
     ref = PCA(n_components=2).fit(rows)
     _, s, vt = np.linalg.svd(rows - rows.mean(axis=0), full_matrices=False)

@@ -1,0 +1,73 @@
+"""``tensors:FILE.npz``: arrays ``x``, ``y`` (and optionally ``x_test``, ``y_test``), used as given.
+
+``y`` holds integer class labels (ce, nll, mse) or float targets (mse, bce). The file is
+read with ``allow_pickle=False``: arrays only, never objects.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lossviz_core.data.base import RawDataset, Split
+from lossviz_core.data.registry import DataSource, register_data_source
+from lossviz_core.errors import DataError
+from lossviz_core.recipe.spec import DatasetSpec
+
+PREFIX = "tensors:"
+
+
+def load(spec: DatasetSpec) -> RawDataset:
+    path = Path(spec.name[len(PREFIX) :]).expanduser()
+    if not path.is_file():
+        raise DataError(f"tensor file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"cannot read {path} as a .npz file: {exc}") from None
+    missing = [k for k in ("x", "y") if k not in arrays]
+    if missing:
+        raise DataError(
+            f"{path} lacks array(s) {', '.join(missing)}; it needs x and y "
+            "(optional x_test, y_test)"
+        )
+    if ("x_test" in arrays) != ("y_test" in arrays):
+        raise DataError(f"{path}: x_test and y_test must come together")
+    train = _tensor_split(path, arrays["x"], arrays["y"], "x", "y")
+    test = None
+    if "x_test" in arrays:
+        test = _tensor_split(path, arrays["x_test"], arrays["y_test"], "x_test", "y_test")
+        if test.x.shape[1:] != train.x.shape[1:]:
+            raise DataError(
+                f"{path}: x_test shape {tuple(test.x.shape[1:])} per example differs "
+                f"from x {tuple(train.x.shape[1:])}"
+            )
+    labels = [s.y for s in (train, test) if s is not None and not s.y.is_floating_point()]
+    classes = max(int(y.max()) for y in labels) + 1 if labels else None
+    return RawDataset(spec.name, train, test, classes)
+
+
+def _tensor_split(path: os.PathLike, x: np.ndarray, y: np.ndarray, xn: str, yn: str) -> Split:
+    if x.ndim < 2 or y.ndim < 1 or len(x) != len(y) or len(y) == 0:
+        raise DataError(f"{path}: {xn} must be (N, ...) and {yn} (N,), got {x.shape} and {y.shape}")
+    if not np.issubdtype(x.dtype, np.number) or x.dtype.kind == "c":
+        raise DataError(f"{path}: {xn} must hold real numbers, not {x.dtype}")
+    if np.issubdtype(y.dtype, np.integer):
+        if y.ndim != 1 or y.min() < 0:
+            raise DataError(f"{path}: {yn} must hold non-negative integer class labels (N,)")
+        target = torch.from_numpy(y.astype(np.int64))
+    elif np.issubdtype(y.dtype, np.floating) or y.dtype == np.bool_:
+        target = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
+    else:
+        raise DataError(f"{path}: {yn} must hold integer class labels or float targets, "
+                        f"not {y.dtype}")
+    return Split(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), target)
+
+
+register_data_source(DataSource("tensors", "Tensors file (.npz)",
+                                lambda n: n.startswith(PREFIX), load, "tensors:FILE.npz"))

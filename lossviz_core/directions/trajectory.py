@@ -1,0 +1,111 @@
+"""Trajectory math for the PCA plane: flatten directions, PCA of θ_e − θ_final, projections.
+
+After Li et al. (NeurIPS 2018), section 7, and the reference's ``projection.py``: rows
+θ_e − θ_final over the saved checkpoints, scikit-learn PCA, the top two components as
+d1, d2; each checkpoint's coordinates by cosine projection (the reference's
+``project_1D``) and by least squares, and its distance off the plane. Pure math: the
+``pca`` method (:mod:`lossviz_core.directions.pca`) reads the run and calls this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lossviz_core.directions.weights import is_perturbable
+from lossviz_core.errors import InputError
+
+MIN_CHECKPOINTS = 3
+
+
+def flatten(tensors: list[Tensor], dtype: type = np.float64) -> np.ndarray:
+    """One flat numpy vector of a direction's float entries (integer buffers left out)."""
+    parts = [t.detach().cpu().reshape(-1).double().numpy() for t in tensors if is_perturbable(t)]
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+
+def unflatten(vec: np.ndarray, like: list[Tensor]) -> list[Tensor]:
+    """Reshape a flat vector (as :func:`flatten` made it) to tensors shaped like ``like``."""
+    out, i = [], 0
+    for w in like:
+        if not is_perturbable(w):
+            out.append(torch.zeros_like(w))
+            continue
+        n = w.numel()
+        piece = torch.from_numpy(np.ascontiguousarray(vec[i : i + n])).reshape(w.shape)
+        out.append(piece.to(device=w.device, dtype=w.dtype))
+        i += n
+    if i != len(vec):
+        raise InputError(f"flat vector has {len(vec)} entries but the model has {i}")
+    return out
+
+
+def biasbn_mask(like: list[Tensor]) -> np.ndarray:
+    """A flat boolean mask (in :func:`flatten` order): True on entries of tensors with dim <= 1."""
+    return np.concatenate(
+        [np.full(t.numel(), t.dim() <= 1) for t in like if is_perturbable(t)] or [np.zeros(0, bool)]
+    )
+
+
+def project(
+    deltas: np.ndarray, d1: np.ndarray, d2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates of each row of ``deltas`` (k, P) on the plane spanned by d1, d2.
+
+    Returns ``(x, y, x_lstsq, y_lstsq, off_plane)``: the cosine projection
+    dot(Δ, d)/‖d‖ (exact when d1 ⟂ d2), the least-squares coefficients (a, b) minimizing
+    ‖Δ − a·d1 − b·d2‖, and that minimum, the distance of Δ from the plane.
+    """
+    a = np.stack([d1, d2], axis=1).astype(np.float64)  # (P, 2)
+    x = np.empty(len(deltas))
+    y, xl, yl, off = np.empty_like(x), np.empty_like(x), np.empty_like(x), np.empty_like(x)
+    n1, n2 = np.linalg.norm(a[:, 0]), np.linalg.norm(a[:, 1])
+    for k, row in enumerate(deltas):
+        row = np.asarray(row, dtype=np.float64)
+        x[k], y[k] = row @ a[:, 0] / n1, row @ a[:, 1] / n2
+        coef = np.linalg.lstsq(a, row, rcond=None)[0]
+        xl[k], yl[k] = coef
+        off[k] = np.linalg.norm(row - a @ coef)
+    return x, y, xl, yl, off
+
+
+@dataclass
+class PcaPlane:
+    """The top two principal directions of a trajectory and each checkpoint on their plane."""
+
+    pc1: np.ndarray
+    pc2: np.ndarray
+    explained_variance: tuple[float, float]
+    singular_values: tuple[float, ...]
+    x: np.ndarray
+    y: np.ndarray
+    x_lstsq: np.ndarray
+    y_lstsq: np.ndarray
+    off_plane: np.ndarray
+
+    @property
+    def pc_angle(self) -> float:
+        """cos(pc1, pc2): zero up to rounding."""
+        return float(self.pc1 @ self.pc2 / (np.linalg.norm(self.pc1) * np.linalg.norm(self.pc2)))
+
+
+def pca_plane(thetas: list[np.ndarray], ignore_mask: np.ndarray | None = None) -> PcaPlane:
+    """PCA of the rows θ_e − θ_final (``thetas``: flat vectors in epoch order, last = final).
+
+    ``ignore_mask`` entries (bias/BN with ``ignore='biasbn'``) are zeroed in the rows, and so
+    in the components; coordinates and off-plane distances use every entry.
+    """
+    from sklearn.decomposition import PCA
+
+    deltas = np.stack([t - thetas[-1] for t in thetas])  # (k, P) float64, last row zero
+    rows = deltas.copy()
+    if ignore_mask is not None:
+        rows[:, ignore_mask] = 0.0
+    pca = PCA(n_components=2, svd_solver="full").fit(rows)
+    pc1, pc2 = pca.components_[0], pca.components_[1]
+    x, y, xl, yl, off = project(deltas, pc1, pc2)
+    return PcaPlane(pc1, pc2, tuple(float(v) for v in pca.explained_variance_ratio_),
+                    tuple(float(v) for v in pca.singular_values_), x, y, xl, yl, off)

@@ -1,0 +1,84 @@
+"""The quantities a landscape holds (train loss, test accuracy, ...): one registry.
+
+A measure declares the quantities it computes; the store writes every one of them, and
+``lossviz info`` / ``lossviz plot``, the figures and the GUI's *Show* list read their
+labels, units, colour maps and whether a log scale makes sense from here, so a new
+quantity needs no edits anywhere else. A name nobody registered still flows through
+(:func:`quantity` gives it a plain default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SPLIT_NAMES = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """How to show one quantity. ``kind``: ``loss`` (lower is better, log-able), ``accuracy``
+    (percent), or any other word a measure uses (``curvature``, ``error``, ...)."""
+
+    name: str
+    label: str
+    unit: str = ""
+    colormap: str = "viridis"
+    loggable: bool = False
+    kind: str = "other"
+    order: int = 100  # the Show list and `info` list quantities by this, then by name
+
+    @property
+    def split(self) -> str | None:
+        head = self.name.split("_", 1)[0]
+        return head if head in SPLIT_NAMES else None
+
+    def axis_label(self) -> str:
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+
+_REGISTRY: dict[str, Quantity] = {}
+
+
+def register_quantity(q: Quantity) -> Quantity:
+    """Add (or replace) a quantity's presentation."""
+    _REGISTRY[q.name] = q
+    return q
+
+
+def quantity(name: str) -> Quantity:
+    """The registered quantity ``name``, or a plain default for an unknown one."""
+    q = _REGISTRY.get(name)
+    if q is not None:
+        return q
+    return Quantity(name, name.replace("_", " "))
+
+
+def registered() -> list[Quantity]:
+    return sorted(_REGISTRY.values(), key=lambda q: (q.order, q.name))
+
+
+def ordered(names) -> tuple[str, ...]:
+    """``names`` in display order (registered order first, then by name)."""
+    return tuple(sorted(names, key=lambda n: (quantity(n).order, n)))
+
+
+def is_loss(name: str) -> bool:
+    return quantity(name).kind == "loss"
+
+
+def is_accuracy(name: str) -> bool:
+    return quantity(name).kind == "accuracy"
+
+
+def main_quantity(names) -> str:
+    """The quantity to show by default: the train loss if present, else the first loss."""
+    names = ordered(names)
+    losses = [n for n in names if is_loss(n)]
+    return (losses or list(names))[0]
+
+
+for _order, _split in enumerate(SPLIT_NAMES):
+    register_quantity(Quantity(f"{_split}_loss", f"{_split} loss", colormap="viridis",
+                               loggable=True, kind="loss", order=10 * _order))
+    register_quantity(Quantity(f"{_split}_acc", f"{_split} accuracy", unit="%",
+                               colormap="magma", kind="accuracy", order=10 * _order + 1))

@@ -1,0 +1,186 @@
+"""A workspace: a recipe made concrete on one device (model, data, plane, measures).
+
+``materialize(recipe, device)`` loads the data once, builds the model from its source and
+loads the checkpoint, makes the directions (or takes them, already made, from a driver),
+detects what the model supports, builds the plane θ + α·d₁ + β·d₂ and the measures. An
+executor then evaluates grid points on it: the local executor on this one, a cluster
+executor on one per worker. ``iter_materialize`` is the same as a generator that yields a
+:class:`~lossviz_core.progress.Step` per stage, so a caller can show progress and cancel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lossviz_core.data import Dataset, load_dataset
+from lossviz_core.device import device_description, pick_device
+from lossviz_core.directions import Directions, make_directions
+from lossviz_core.errors import InputError
+from lossviz_core.evaluation.capabilities import Capabilities, detect, set_mode
+from lossviz_core.evaluation.multipoint import sample_of
+from lossviz_core.evaluation.outputs import select_output
+from lossviz_core.measures import MeasureContext, measure_kind
+from lossviz_core.measures.losses import LossFunction, resolve_loss
+from lossviz_core.plane import Plane
+from lossviz_core.progress import Step, drain
+from lossviz_core.recipe.spec import Recipe
+from lossviz_core.sources import LoadedModel, load_model
+from lossviz_core.sources.checkpoints import load_into
+
+
+@dataclasses.dataclass
+class Workspace:
+    """Everything one device needs to evaluate points of ``recipe``."""
+
+    recipe: Recipe
+    device: torch.device
+    model: nn.Module
+    data: Dataset
+    directions: Directions
+    plane: Plane
+    loss: LossFunction
+    capabilities: Capabilities
+    measures: list[Any]
+    loaded: LoadedModel | None = None
+
+    @property
+    def device_text(self) -> str:
+        return device_description(self.device)
+
+    @property
+    def quantities(self) -> tuple[str, ...]:
+        return tuple(q for m in self.measures for q in m.quantities)
+
+    @property
+    def chunk_size(self) -> int:
+        return max(1, min(m.chunk_size for m in self.measures))
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """How points are computed, per measure (the loss measure's under ``evaluator``)."""
+        out = {m.name: m.info for m in self.measures}
+        if "loss" in out:
+            out["evaluator"] = out.pop("loss")
+        return out
+
+    def measure(self, name: str) -> Any:
+        return next(m for m in self.measures if m.name == name)
+
+    def evaluate(self, coords: np.ndarray) -> dict[str, np.ndarray]:
+        """Every measure's quantities at each row (α,) or (α, β) of ``coords``."""
+        out: dict[str, np.ndarray] = {}
+        for m in self.measures:
+            out.update(m.evaluate(coords))
+        return out
+
+    def with_recipe(self, recipe: Recipe) -> Workspace:
+        """The same model, data and plane for a recipe that differs in grid, loss, compute or
+        measures (a zoom, another split or precision): no reloading."""
+        old = self.recipe
+        for key in ("model", "dataset", "directions"):
+            if getattr(recipe, key) != getattr(old, key):
+                raise InputError(f"a new {key} needs a new workspace: call prepare() again")
+        if recipe.is_line != old.is_line:
+            raise InputError("zooming cannot switch between a surface and a line")
+        if recipe.compute.device != old.compute.device:
+            raise InputError("a new device needs a new job: call prepare() again")
+        same = (recipe.loss, recipe.compute, recipe.measures) == (old.loss, old.compute,
+                                                                  old.measures)
+        ws = dataclasses.replace(self, recipe=recipe)
+        if not same:
+            ws.loss = resolve_loss(recipe.loss)
+            ws.measures = build_measures(ws)
+        return ws
+
+
+def build_measures(ws: Workspace) -> list[Any]:
+    ctx = MeasureContext(ws.model, ws.plane, ws.data, ws.loss, ws.recipe, ws.device,
+                         ws.capabilities, ws.recipe.grid.size)
+    return [measure_kind(name).build(ctx) for name in ws.recipe.measures]
+
+
+def materialize(recipe: Recipe, device: torch.device | str | None = None,
+                directions: Directions | None = None) -> Workspace:
+    """The workspace of ``recipe`` on ``device`` (default: the recipe's)."""
+    return drain(iter_materialize(recipe, device, directions))
+
+
+def iter_materialize(
+    recipe: Recipe, device: torch.device | str | None = None,
+    directions: Directions | None = None,
+) -> Generator[Step, None, Workspace]:
+    """:func:`materialize` as a generator: one :class:`Step` per stage; stop it to cancel."""
+    device = pick_device(recipe.compute.device) if device is None else torch.device(device)
+    for measure in recipe.measures:
+        measure_kind(measure)  # an unknown measure fails before anything loads
+    loss = resolve_loss(recipe.loss)
+    yield Step(f"loading {recipe.dataset.name}", 0.0)
+    data = load_dataset(recipe.dataset, device)
+    if "test" in recipe.loss.splits and data.test is None:
+        raise InputError(f"dataset {recipe.dataset.name} has no test split; use --split train")
+    yield Step(f"building {recipe.model.name}", 0.3)
+    loaded = load_model(recipe.model, data.num_classes,
+                        require_weights=recipe.directions.method != "pca")
+    model = loaded.model
+    _check_inputs(recipe, loaded, data)
+    model.to(device)
+    set_mode(model, False)
+    select = lambda out: select_output(out, recipe.model.output)  # noqa: E731
+    sample = sample_of(data.train, 2)[0].to(device)
+    _check_forward(recipe, model, data, sample, select)
+    yield Step(f"making {recipe.directions.method} directions", 0.5)
+    if directions is None:
+        directions = make_directions(model, recipe.directions, not recipe.is_line, data=data,
+                                     loss=loss, device=device, splits=recipe.loss.splits)
+    if directions.center is not None:
+        load_into(model, directions.center, source="the plane's centre")
+    directions = directions.to(device)
+    capabilities = detect(model, sample, select)
+    plane = Plane(model, directions)
+    ws = Workspace(recipe, device, model, data, directions, plane, loss, capabilities, [],
+                   loaded)
+    yield Step("probing how to evaluate fastest", 0.7)
+    ws.measures = build_measures(ws)
+    for m in ws.measures:
+        m.chunk_size  # noqa: B018 - the probe runs here, not in the first chunk
+    return ws
+
+
+def _check_inputs(recipe: Recipe, loaded: LoadedModel, data: Dataset) -> None:
+    """Refuse data the model cannot take: shapes (from a zoo table) and class labels."""
+    expected = loaded.source.input_shape(recipe.model.name)
+    if expected is not None and tuple(expected) != tuple(data.input_shape):
+        raise InputError(
+            f"model {recipe.model.name} expects inputs of shape {tuple(expected)} but dataset "
+            f"{recipe.dataset.name} has {tuple(data.input_shape)}"
+        )
+
+
+def _check_forward(recipe: Recipe, model: nn.Module, data: Dataset, sample: torch.Tensor,
+                   select) -> None:
+    """One forward of two examples: a shape mismatch or out-of-range labels are one line."""
+    try:
+        with torch.no_grad():
+            out = select(model(sample))
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of the forward on this data
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise InputError(
+            f"model {recipe.model.name} cannot take the inputs of {recipe.dataset.name} "
+            f"(shape {tuple(data.input_shape)}): {type(exc).__name__}: {text}"
+        ) from None
+    top = data.max_label()
+    if top is not None and out.dim() == 2 and top >= out.shape[1] and recipe.loss.name in (
+        "ce", "nll", "mse"
+    ):
+        raise InputError(
+            f"dataset {recipe.dataset.name} has labels up to {top} but model "
+            f"{recipe.model.name} has {out.shape[1]} outputs"
+        )

@@ -1,0 +1,76 @@
+"""``torchscript:FILE`` (a ``torch.jit.save`` archive) and ``export:FILE.pt2`` (a
+``torch.export.save`` archive): they carry their architecture and weights, so they need
+no checkpoint (one may still be loaded into them). A bare path to either is recognized.
+
+Both run code from the archive (``torch.export.load`` may fall back to full unpickling), so
+they load only because the user named the file.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from lossviz_core.errors import CheckpointError
+from lossviz_core.recipe.spec import ModelSpec
+from lossviz_core.sources.registry import ModelSource, register_source
+
+SCRIPT, EXPORT = "torchscript:", "export:"
+
+
+def _zip_names(path: Path) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return []
+
+
+def archive_kind(name: str) -> str | None:
+    """``torchscript`` or ``export`` for a name naming an archive (prefixed or bare), else None."""
+    if name.startswith(SCRIPT):
+        return "torchscript"
+    if name.startswith(EXPORT):
+        return "export"
+    path = Path(name).expanduser()
+    if not path.is_file():
+        return None
+    if path.suffix == ".pt2":
+        return "export"
+    entries = _zip_names(path)
+    if any(e.split("/", 1)[-1].startswith("code/") for e in entries) and any(
+        e.endswith("constants.pkl") for e in entries
+    ):
+        return "torchscript"
+    return None
+
+
+def archive_path(name: str) -> Path:
+    for prefix in (SCRIPT, EXPORT):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return Path(name).expanduser().resolve()
+
+
+def build(spec: ModelSpec, num_classes: int | None) -> nn.Module:
+    kind, path = archive_kind(spec.name), archive_path(spec.name)
+    if not path.is_file():
+        raise CheckpointError(f"{kind} archive not found: {path}")
+    try:
+        if kind == "torchscript":
+            return torch.jit.load(str(path), map_location="cpu")
+        return torch.export.load(str(path)).module()
+    except Exception as exc:  # noqa: BLE001 - every unreadable archive becomes one line
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"cannot load {path} as a {kind} archive: {text}") from None
+
+
+register_source(ModelSource(
+    "archive", "TorchScript / torch.export archive", lambda n: archive_kind(n) is not None,
+    build, "torchscript:FILE or export:FILE.pt2",
+    user_code=lambda n: str(archive_path(n)) if archive_kind(n) else None,
+    carries_weights=lambda spec: True, fixed_classes=lambda spec: True,
+))

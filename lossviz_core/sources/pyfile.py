@@ -1,0 +1,46 @@
+"""``FILE.py:FUNCTION``: ``FUNCTION()`` or ``FUNCTION(num_classes=N)`` returns an ``nn.Module``.
+
+The file's code runs only because the user named it. ``num_classes`` is passed when the
+function takes it (from the checkpoint, the recipe or the data).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from torch import nn
+
+from lossviz_core.errors import InputError
+from lossviz_core.recipe.spec import ModelSpec
+from lossviz_core.sources.registry import ModelSource, register_source
+from lossviz_core.sources.usercode import call_user, is_function_ref, load_function, user_file
+
+
+def _takes_num_classes(fn) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "num_classes" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def build(spec: ModelSpec, num_classes: int | None) -> nn.Module:
+    fn = load_function(spec.name, "model")
+    kwargs = {"num_classes": int(num_classes)} if num_classes and _takes_num_classes(fn) else {}
+    model = call_user(fn, spec.name, **kwargs)
+    if not isinstance(model, nn.Module):
+        raise InputError(f"{spec.name} returned {type(model).__name__}, not a torch nn.Module")
+    return model
+
+
+def factory(spec: ModelSpec):
+    fn = load_function(spec.name, "model")
+    if not _takes_num_classes(fn):
+        return None
+    return lambda num_classes: fn(num_classes=num_classes)
+
+
+register_source(ModelSource(
+    "pyfile", "Python file (model function)", is_function_ref, build, "FILE.py:FUNCTION",
+    factory=factory, user_code=user_file, carries_weights=lambda spec: True,
+))
