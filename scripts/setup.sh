@@ -28,7 +28,7 @@ fi
 # (Re)install when anything is missing or the installed LossViz is another checkout's.
 here=$(pwd -P)
 installed=$("$PY" - <<'PYEOF' 2>/dev/null || true
-import os, lossviz, lossviz_core, lossviz_resources, pytest, pytestqt, pyqtgraph, OpenGL, h5py, sklearn
+import os, lossviz, lossviz_core, lossviz_resources, pytest, pytestqt, pyqtgraph, OpenGL, h5py, sklearn, timm
 print(os.path.dirname(os.path.dirname(os.path.realpath(lossviz.__file__))))
 PYEOF
 )

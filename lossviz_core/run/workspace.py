@@ -172,6 +172,9 @@ def _check_forward(recipe: Recipe, model: nn.Module, data: Dataset, sample: torc
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the forward on this data
         text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        if "Guard failed" in text:
+            text += " (an exported program with a fixed batch size: export it with a dynamic "
+            text += "batch dimension)"
         raise InputError(
             f"model {recipe.model.name} cannot take the inputs of {recipe.dataset.name} "
             f"(shape {tuple(data.input_shape)}): {type(exc).__name__}: {text}"

@@ -8,6 +8,9 @@ they load only because the user named the file.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -27,6 +30,21 @@ def _zip_names(path: Path) -> list[str]:
             return z.namelist()
     except (OSError, zipfile.BadZipFile):
         return []
+
+
+@contextlib.contextmanager
+def _quiet(*loggers: str):
+    """torch logs failed loads with a traceback of its own; the one-line error says it all."""
+    saved = [(logging.getLogger(n), logging.getLogger(n).level) for n in loggers]
+    for logger, _ in saved:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation
+            yield
+    finally:
+        for logger, level in saved:
+            logger.setLevel(level)
 
 
 def archive_kind(name: str) -> str | None:
@@ -59,10 +77,14 @@ def build(spec: ModelSpec, num_classes: int | None) -> nn.Module:
     kind, path = archive_kind(spec.name), archive_path(spec.name)
     if not path.is_file():
         raise CheckpointError(f"{kind} archive not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"cannot load {path} as a {kind} archive: it is not a zip archive "
+                              f"(torch.jit.save and torch.export.save write those)")
     try:
-        if kind == "torchscript":
-            return torch.jit.load(str(path), map_location="cpu")
-        return torch.export.load(str(path)).module()
+        with _quiet("torch.export", "torch.jit"):
+            if kind == "torchscript":
+                return torch.jit.load(str(path), map_location="cpu")
+            return torch.export.load(str(path)).module()
     except Exception as exc:  # noqa: BLE001 - every unreadable archive becomes one line
         text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"cannot load {path} as a {kind} archive: {text}") from None

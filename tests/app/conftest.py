@@ -12,8 +12,19 @@ from collections.abc import Callable
 import lossviz.views  # noqa: F401  (before the QApplication exists: shared GL contexts)
 import numpy as np
 import pytest
+from lossviz import dialogs, settings_store
+from lossviz.main_window import MainWindow, preload_engine
+from lossviz.state import ComputeState
+from lossviz.worker import running_threads
+from PySide6.QtCore import QSettings
 
 from lossviz_core.results.result import SurfaceResult, Trajectory
+
+GRID = {"xmin": -1.0, "xmax": 1.0, "xnum": 7, "ymin": -1.0, "ymax": 1.0, "ynum": 5}
+COMPUTE_MS = 60_000
+
+# triton must load before any GL context (llvmpipe): see preload_engine
+preload_engine()
 
 BOWL_X = np.linspace(-1.0, 1.0, 7)
 BOWL_Y = np.linspace(-0.5, 1.0, 5)
@@ -132,3 +143,40 @@ def _line() -> SurfaceResult:
         },
     )
     return r
+
+
+# ---- main-window fixtures: a temporary settings location, errors captured ----------
+
+
+@pytest.fixture
+def settings_dir(tmp_path, monkeypatch):
+    """Settings in tmp_path, pre-filled with the demo on a 7 × 5 grid."""
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+    monkeypatch.setattr(settings_store, "ORGANIZATION", "LossVizTest")
+    settings_store.save_state(ComputeState(**GRID))
+    return tmp_path
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Error messages shown to the user (instead of a modal box)."""
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(dialogs, "show_error", lambda parent, m, d="": shown.append((m, d)))
+    return shown
+
+
+@pytest.fixture
+def make_window(qtbot, settings_dir, errors):
+    windows = []
+
+    def make(**kwargs) -> MainWindow:
+        w = MainWindow(**kwargs)
+        qtbot.addWidget(w)
+        w.show()
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.close()
+    assert running_threads() == []

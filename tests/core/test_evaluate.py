@@ -294,3 +294,52 @@ def test_failed_requested_compile_is_a_clear_error(monkeypatch):
         ev.evaluate(np.array([[0.3, -0.2]]))
     for p, b in zip(model.parameters(), before, strict=True):
         assert torch.equal(p.detach(), b)  # θ restored
+
+
+def test_the_data_lives_once_shared_with_the_dataset():
+    """The evaluator converts the dataset's own tensors (memory format, device): no copy."""
+    model = small_cnn()
+    data = image_data()
+    ev = Evaluator(model, random_dirs(model), data, device="cpu")
+    ev.evaluate(np.zeros((1, 2)))
+    assert ev.splits[0].x.data_ptr() == data.train.x.data_ptr()
+    assert ev.splits[0].x is data.train.x
+
+
+def test_a_scripted_model_is_evaluated_one_point_at_a_time():
+    from lossviz_core.evaluation.capabilities import detect
+
+    model = small_cnn()
+    model.eval()
+    scripted = torch.jit.script(model)
+    caps = detect(scripted, image_data().train.x[:2])
+    assert not caps.fx and not caps.functional and caps.scripted
+    assert detect(model, image_data().train.x[:2]).functional
+    dirs = random_dirs(model)
+    coords = np.array([[0.0, 0.0], [0.3, -0.2], [-0.5, 0.4]])
+    plain = Evaluator(model, dirs, image_data(), device="cpu", multi=False).evaluate(coords)
+    script = Evaluator(scripted, dirs, image_data(), device="cpu").evaluate(coords)  # multi auto
+    np.testing.assert_allclose(script["train_loss"], plain["train_loss"], rtol=1e-5)
+    with pytest.raises(InputError, match="multi-point"):
+        Evaluator(scripted, dirs, image_data(), device="cpu", multi=True).evaluate(coords)
+
+
+def test_plane_params_are_the_written_point_and_differentiable():
+    from torch.func import functional_call
+
+    from lossviz_core.plane import Plane
+
+    model = small_cnn().eval()
+    dirs = random_dirs(model)
+    plane = Plane(model, dirs)
+    x = image_data().train.x[:8]
+    a = torch.tensor(0.3, requires_grad=True)
+    out_f = functional_call(model, plane.params(a, -0.2), (x,))
+    out_f.sum().backward()
+    assert a.grad is not None and torch.isfinite(a.grad)
+    plane.write(0.3, -0.2)
+    with torch.no_grad():
+        out_w = model(x)
+    plane.restore()
+    torch.testing.assert_close(out_f.detach(), out_w, rtol=1e-5, atol=1e-6)
+    assert all(torch.equal(t, s) for t, s in zip(plane.state_live, plane.state_theta, strict=True))
