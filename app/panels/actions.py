@@ -233,15 +233,25 @@ class WindowActions:
     # -- data, training, help -------------------------------------------------------------
 
     def download_cifar(self) -> None:
+        """Download the dataset the Dataset panel names (CIFAR-10 or a torchvision one)."""
         from lossviz_core.data import default_cifar_root, load_dataset
+        from lossviz_core.data.tvision import default_root
         from lossviz_core.recipe.spec import DatasetSpec
 
-        root = self.w.state["data_root"] or str(default_cifar_root())
-        self.w.state.set("data_root", root)
-        spec = DatasetSpec(name="cifar10", root=root, download=True)
+        from ..state import dataset_name
+
+        state = self.w.state
+        name = dataset_name(state.snapshot())
+        if state["dataset"] == "torchvision":
+            default, label = default_root(state["tv_dataset"]), state["tv_dataset"]
+        else:
+            name, default, label = "cifar10", default_cifar_root(), "CIFAR-10"
+        root = state["data_root"] or str(default)
+        state.set("data_root", root)
+        spec = DatasetSpec(name=name, root=root, download=True)
         self.run_task(lambda: load_dataset(spec, "cpu") and root,
-                      lambda r: self.w.progress_label.setText(f"CIFAR-10 is ready in {r}"),
-                      f"Downloading CIFAR-10 into {root} …")
+                      lambda r: self.w.progress_label.setText(f"{label} is ready in {r}"),
+                      f"Downloading {label} into {root} …")
 
     def open_training(self, preset: str = "single") -> Any:
         """Show the training dialog (one per window)."""

@@ -10,8 +10,10 @@ from lossviz_core.recipe.spec import DatasetSpec
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="zoo model name (see `lossviz models`)")
-    p.add_argument("--dataset", default="digits", help="digits | cifar10 | tensors:FILE.npz")
+    p.add_argument("--model", required=True, help="zoo name, torchvision:NAME, timm:NAME or "
+                   "FILE.py:FUNCTION")
+    p.add_argument("--dataset", default="digits", help="digits | cifar10 | tensors:FILE.npz | "
+                   "torchvision:NAME | imagefolder:DIR | FILE.py:FUNCTION")
     p.add_argument("--data-root", help="dataset folder (cifar10)")
     p.add_argument("--download", action="store_true", help="download the dataset if missing")
     p.add_argument("--subsample", type=int)
@@ -36,6 +38,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(a: argparse.Namespace) -> int:
+    from lossviz_core.recipe.resolve import absolute_dataset_name, absolute_model_name
     from lossviz_core.train import TrainSpec, iter_training
 
     steps = None
@@ -45,8 +48,9 @@ def run_train(a: argparse.Namespace) -> int:
         except ValueError:
             raise InputError(f"--step-epochs wants comma-separated epochs, got {a.step_epochs!r}") from None
     spec = TrainSpec(
-        model=a.model,
-        dataset=DatasetSpec(name=a.dataset, root=a.data_root, download=a.download,
+        model=absolute_model_name(a.model),
+        dataset=DatasetSpec(name=absolute_dataset_name(a.dataset), root=a.data_root,
+                            download=a.download,
                             subsample=a.subsample),
         optimizer=a.optimizer, lr=a.lr, momentum=a.momentum, nesterov=a.nesterov,
         weight_decay=a.weight_decay, schedule=a.schedule, step_epochs=steps, gamma=a.gamma,

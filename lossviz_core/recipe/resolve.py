@@ -129,7 +129,7 @@ def _model_and_data(c: dict, method: str, base: Recipe | None) -> tuple[ModelSpe
     elif base is not None:
         model = base.model
     elif c["model"]:
-        model = ModelSpec(_model_name(str(c["model"])))
+        model = ModelSpec(absolute_model_name(str(c["model"])))
     else:
         raise InputError("choose a model: --demo, or --model NAME --checkpoint FILE")
     if c["checkpoint"]:
@@ -141,7 +141,7 @@ def _model_and_data(c: dict, method: str, base: Recipe | None) -> tuple[ModelSpe
     )
 
     if c["dataset"]:
-        dataset = DatasetSpec(name=_dataset_name(str(c["dataset"])))
+        dataset = DatasetSpec(name=absolute_dataset_name(str(c["dataset"])))
     elif run is not None and run.dataset:
         dataset = DatasetSpec.from_dict(run.dataset)
     elif base is not None:
@@ -217,7 +217,7 @@ def existing(path: str | Path, what: str, must_exist: bool = True) -> str:
     return str(p.resolve())
 
 
-def _model_name(name: str) -> str:
+def absolute_model_name(name: str) -> str:
     """Paths inside a model name made absolute (Python files and archives)."""
     from lossviz_core.sources.usercode import is_function_ref, split_ref
 
@@ -232,7 +232,7 @@ def _model_name(name: str) -> str:
     return name
 
 
-def _dataset_name(name: str) -> str:
+def absolute_dataset_name(name: str) -> str:
     """Paths inside a dataset name made absolute (.npz files, image folders, Python files)."""
     from lossviz_core.sources.usercode import is_function_ref, split_ref
 

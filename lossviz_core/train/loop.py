@@ -21,14 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lossviz_core.data import Dataset, Split, load_dataset
+from lossviz_core.data import Dataset, Split, StreamSplit, load_dataset
 from lossviz_core.device import pick_device
 from lossviz_core.errors import InputError
 from lossviz_core.evaluation.evaluate import batch_stats, bf16_is_fast
-from lossviz_core.models import build_model, model_info
 from lossviz_core.progress import EpochReport
 from lossviz_core.recipe.spec import PRECISIONS, DatasetSpec, ModelSpec, _Spec
-from lossviz_core.sources.checkpoints import load_into, save_checkpoint
+from lossviz_core.sources import load_model, model_source
+from lossviz_core.sources.checkpoints import save_checkpoint
 from lossviz_core.train.augment import AUGMENTS, Augmentation, augment_batch, resolve_augment
 from lossviz_core.train.runs import RUN_FILE, RunInfo, checkpoint_name, read_run, write_run
 
@@ -229,7 +229,7 @@ def _prepare_folder(spec: TrainSpec, run_dir: Path, overwrite: bool) -> RunInfo:
                 path.unlink(missing_ok=True)
         except InputError:
             pass  # a broken old run: nothing trustworthy to clean
-    model_info(spec.model)  # an unknown model fails before anything is written
+    model_source(spec.model)  # an unknown model fails before anything is written
     return RunInfo(
         path=run_dir,
         model=ModelSpec(spec.model, spec.init_checkpoint).to_dict(),
@@ -240,15 +240,19 @@ def _prepare_folder(spec: TrainSpec, run_dir: Path, overwrite: bool) -> RunInfo:
 
 
 def _build(spec: TrainSpec, data: Dataset, device: torch.device) -> nn.Module:
-    expected = model_info(spec.model).input_shape
-    if tuple(expected) != tuple(data.input_shape):
+    """Any model source (zoo, torchvision, timm, a Python file) sized for the data."""
+    if isinstance(data.train, StreamSplit):
+        raise InputError(f"training needs {spec.dataset.name} in memory, and it is too large "
+                         "for this machine; use --subsample")
+    source = model_source(spec.model)
+    expected = source.input_shape(spec.model)
+    if expected is not None and tuple(expected) != tuple(data.input_shape):
         raise InputError(
             f"model {spec.model} expects inputs {tuple(expected)} but dataset "
             f"{spec.dataset.name} has {tuple(data.input_shape)}"
         )
-    model = build_model(spec.model, data.num_classes)
-    if spec.init_checkpoint:
-        load_into(model, spec.init_checkpoint)
+    model = load_model(ModelSpec(spec.model, spec.init_checkpoint), data.num_classes,
+                       require_weights=False).model
     return model.to(device)
 
 

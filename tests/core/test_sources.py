@@ -306,3 +306,23 @@ def test_model_file_without_num_classes_parameter(tmp_path):
     loaded = load_model(ModelSpec(f"{tmp_path / 'fixed.py'}:make"), data_classes=3)
     assert loaded.model(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
     assert load_state_dict  # the module's API stays importable
+
+
+def test_a_model_file_trains_and_its_run_gives_a_pca_plane(tmp_path, capsys, user_files):
+    model_py, data_py = user_files
+    run_dir = tmp_path / "run"
+    code, err = run(capsys, "train", "--model", f"{model_py}:make", "--dataset",
+                    f"{data_py}:sequences", "--epochs", "4", "--lr", "0.05", "--batch-size",
+                    "16", "--out", run_dir)
+    assert code == 0, err
+    from lossviz_core.train.runs import read_run
+
+    info = read_run(run_dir)
+    assert len(info.checkpoints) == 5
+    assert info.metrics[-1]["train_loss"] < info.metrics[0]["train_loss"]
+    code, err = run(capsys, "surface", "--pca", run_dir, "--x=-1:1:3", "--y=-1:1:3",
+                    "--out", tmp_path / "pca.h5")
+    assert code == 0, err
+    r = read_result(tmp_path / "pca.h5")
+    assert r.trajectory is not None and len(r.trajectory.epochs) == 5
+    assert r.recipe.model.name == f"{model_py}:make"
