@@ -368,6 +368,7 @@ class MainWindow(QMainWindow):
         self.result = result
         if result is None:
             return
+        self.display_panel.set_quantities(result.quantities)
         for view in self._views_for(result):
             view.set_result(result)
         want = self.view1d if result.is_line else self.surface_split

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from lossviz_core.atomic import atomic_path
 from lossviz_core.errors import InputError, StoreError
+from lossviz_core.results import quantities as qreg
 from lossviz_core.results.result import SurfaceResult, contour_levels
 
 KINDS = ("auto", "contour", "filled", "surface", "line")
@@ -178,13 +179,12 @@ def _default_title(result: SurfaceResult, quantity: str | None, kind: str) -> st
 
 
 def _pretty(quantity: str) -> str:
-    split, _, name = quantity.partition("_")
-    return f"{split} {'accuracy' if name == 'acc' else name}"
+    return qreg.quantity(quantity).label
 
 
 def _loss_values(values: np.ndarray, quantity: str, log: bool) -> np.ndarray:
     z = np.asarray(values, dtype=float)
-    if log and quantity.endswith("_loss"):
+    if log and qreg.quantity(quantity).loggable:
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(z > 0, np.log10(np.where(z > 0, z, 1.0)), np.nan)
     return z
@@ -215,9 +215,10 @@ def _draw_surface(
             f"a {kind} figure needs at least 2 points along each axis, got {len(x)} x {len(y)}"
         )
     z = _loss_values(result.values[quantity], quantity, log)
-    zlabel = f"log10 {_pretty(quantity)}" if log and quantity.endswith("_loss") else _pretty(quantity)
+    loggable = qreg.quantity(quantity).loggable
+    zlabel = f"log10 {_pretty(quantity)}" if log and loggable else _pretty(quantity)
     xlabel, ylabel = result.axis_labels()
-    lv = _levels(z, levels, vmin, vmax, geometric=quantity.endswith("_loss") and not log)
+    lv = _levels(z, levels, vmin, vmax, geometric=qreg.is_loss(quantity) and not log)
     traj = result.trajectory if trajectory else None
 
     if kind == "surface":
@@ -228,7 +229,7 @@ def _draw_surface(
         ax.plot_surface(xx, yy, np.ma.masked_invalid(zz), cmap="viridis", linewidth=0,
                         antialiased=False, rstride=1, cstride=1)
         ax.set_zlabel(zlabel)
-        if traj is not None and quantity.endswith("_loss"):
+        if traj is not None and qreg.is_loss(quantity):
             tz = _loss_values(traj.loss, quantity, log)
             if np.isfinite(tz).any():
                 ax.plot(traj.x, traj.y, tz, "r-o", markersize=3, zorder=10)
@@ -280,8 +281,9 @@ def _draw_trajectory(ax: Any, traj: Any) -> None:
 def _draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: bool) -> None:
     x = np.asarray(result.x, float)
     wanted = [quantity] if quantity is not None else list(result.quantities)
-    losses = [q for q in wanted if q.endswith("_loss")]
-    accs = [q for q in wanted if q.endswith("_acc")]
+    # losses (and any other quantity) on the left axis, accuracies on the right
+    accs = [q for q in wanted if qreg.is_accuracy(q)]
+    losses = [q for q in wanted if q not in accs]
     ax = fig.add_subplot()
     xlabel = "α"
     directions = result.specs.get("directions") or {}
@@ -290,7 +292,7 @@ def _draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: bo
         xlabel = "α (interpolation: θ = (1 − α)·θ_A + α·θ_B)"
     lines = []
     for q in losses:
-        style = "-" if q.startswith("train") else ":"
+        style = ":" if qreg.quantity(q).split == "test" else "-"
         lines += ax.plot(x, result.values[q], style, color="tab:blue", label=_pretty(q))
     ax.set_xlabel(xlabel)
     if losses:
@@ -302,7 +304,7 @@ def _draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: bo
     if accs:
         ax2 = ax.twinx() if losses else ax
         for q in accs:
-            style = "-" if q.startswith("train") else ":"
+            style = ":" if qreg.quantity(q).split == "test" else "-"
             lines += ax2.plot(x, result.values[q], style, color="tab:red", label=_pretty(q))
         ax2.set_ylabel("accuracy", color="tab:red")
         ax2.tick_params(axis="y", labelcolor="tab:red")

@@ -10,8 +10,7 @@ from .binding import combo, double_spin, int_spin
 
 COLORMAPS = ("viridis", "plasma", "inferno", "magma", "cividis", "turbo", "CET-L4", "coolwarm",
              "terrain", "gray")
-QUANTITIES = {"auto": "auto (main loss)", "train_loss": "train loss", "test_loss": "test loss",
-              "train_acc": "train accuracy", "test_acc": "test accuracy"}
+AUTO = {"auto": "auto (main loss)"}
 
 
 class DisplayPanel(QWidget):
@@ -24,7 +23,8 @@ class DisplayPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         box = QGroupBox("Display")
         form = QFormLayout(box)
-        self.quantity = combo(QUANTITIES)
+        self.quantity = combo(AUTO)
+        self.quantity.setToolTip("Which quantity of the shown result the views draw")
         self.colormap = combo(list(COLORMAPS))
         self.colormap.setEditable(True)  # any pyqtgraph / matplotlib name
         self.log_scale = QCheckBox("log scale")
@@ -63,6 +63,20 @@ class DisplayPanel(QWidget):
         self.levels.valueChanged.connect(lambda v: setattr(settings, "levels", v))
         settings.changed.connect(self.pull)
         self.pull()
+
+    def set_quantities(self, names) -> None:
+        """Offer exactly the quantities the shown result holds (labels from the registry)."""
+        from lossviz_core.results.quantities import quantity
+
+        blocker = QSignalBlocker(self.quantity)
+        self.quantity.clear()
+        for value, label in {**AUTO, **{q: quantity(q).label for q in names}}.items():
+            self.quantity.addItem(label, value)
+        i = self.quantity.findData(self.settings.quantity)
+        self.quantity.setCurrentIndex(max(i, 0))
+        del blocker
+        if i < 0 and self.settings.quantity != "auto":
+            self.settings.quantity = "auto"
 
     def _set_colormap(self, name: str) -> None:
         if name.strip():

@@ -11,17 +11,11 @@ import math
 import numpy as np
 import pyqtgraph as pg
 
+from lossviz_core.results.quantities import quantity as registered_quantity
 from lossviz_core.results.result import SurfaceResult
 from lossviz_core.run.grid import fill_missing as preview_fill
 
 from .display import DisplaySettings
-
-_NAMES = {
-    "train_loss": "train loss",
-    "test_loss": "test loss",
-    "train_acc": "train accuracy",
-    "test_acc": "test accuracy",
-}
 
 
 def get_colormap(name: str) -> pg.ColorMap:
@@ -44,7 +38,7 @@ def resolve_quantity(result: SurfaceResult, settings: DisplaySettings) -> str:
 
 def quantity_label(quantity: str, log: bool = False) -> str:
     """'train loss', or 'log₁₀ train loss' when the scale is logarithmic."""
-    name = _NAMES.get(quantity, quantity.replace("_", " "))
+    name = registered_quantity(quantity).label
     return f"log₁₀ {name}" if log else name
 
 

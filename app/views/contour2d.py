@@ -9,6 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from lossviz_core.results.quantities import is_loss
 from lossviz_core.results.result import SurfaceResult, contour_levels
 
 from .colormaps import (
@@ -235,7 +236,7 @@ class ContourView2D(QWidget):
         vmin, vmax = self._value_range(z)
         n = self.settings.levels
         q = resolve_quantity(self.result, self.settings)
-        geometric = q.endswith("_loss") and not self.settings.log_scale
+        geometric = is_loss(q) and not self.settings.log_scale
         self.levels_shown = contour_levels(vmin, vmax, n + 2, geometric)[1:-1]
         xs, ys = isoline_points(self.result.x, self.result.y, filled, self.levels_shown)
         self.isolines.setData(xs, ys, connect="finite")

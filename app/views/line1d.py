@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from lossviz_core.results.quantities import is_accuracy, is_loss, quantity
 from lossviz_core.results.result import SurfaceResult
 
 from .colormaps import display_values
@@ -17,23 +18,24 @@ from .display import DisplaySettings, export_plot_vector, render_plot_image
 
 LOSS_COLOR = (31, 119, 180)
 ACC_COLOR = (214, 39, 40)
-_NAMES = {
-    "train_loss": "train loss",
-    "test_loss": "test loss",
-    "train_acc": "train accuracy",
-    "test_acc": "test accuracy",
-}
+OTHER_COLORS = ((44, 160, 44), (148, 103, 189), (140, 86, 75), (23, 190, 207))
 
 
 def checkpoint_names(result: SurfaceResult) -> tuple[str, str] | None:
     """Basenames of the checkpoints at α = 0 and α = 1 for a 'target' interpolation, else None."""
-    specs = result.specs or {}
-    d = specs.get("directions") or {}
-    if d.get("method") != "target":
+    recipe = result.recipe
+    if recipe is None or recipe.directions.method != "target":
         return None
-    a = (specs.get("model") or {}).get("checkpoint")
-    b = d.get("target_checkpoint")
+    a, b = recipe.model.checkpoint, recipe.directions.target_checkpoint
     return (os.path.basename(str(a)) if a else "start", os.path.basename(str(b)) if b else "target")
+
+
+def _pen(q: str, k: int):
+    """Losses blue, accuracies red (right axis), anything else its own colour; test dotted."""
+    color = ACC_COLOR if is_accuracy(q) else LOSS_COLOR if is_loss(q) else OTHER_COLORS[
+        k % len(OTHER_COLORS)]
+    style = Qt.PenStyle.DotLine if quantity(q).split == "test" else Qt.PenStyle.SolidLine
+    return pg.mkPen(color, width=2.2, style=style)
 
 
 class LineView1D(QWidget):
@@ -62,18 +64,7 @@ class LineView1D(QWidget):
             offset=(-10, 10), labelTextColor=(40, 40, 40), brush=pg.mkBrush(255, 255, 255, 200)
         )
 
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        for q in ("train_loss", "test_loss", "train_acc", "test_acc"):
-            color = LOSS_COLOR if q.endswith("loss") else ACC_COLOR
-            style = Qt.PenStyle.SolidLine if q.startswith("train") else Qt.PenStyle.DotLine
-            curve = pg.PlotDataItem(
-                pen=pg.mkPen(color, width=2.2, style=style), connect="finite", name=_NAMES[q]
-            )
-            if q.endswith("loss"):
-                self.plot.addItem(curve)
-            else:
-                self.acc_box.addItem(curve)
-            self.curves[q] = curve
+        self.curves: dict[str, pg.PlotDataItem] = {}  # one per quantity of the shown result
         self.markers: list[pg.InfiniteLine] = []
 
         layout = QVBoxLayout(self)
@@ -89,13 +80,11 @@ class LineView1D(QWidget):
             self.plot.removeItem(m)
         self.markers = []
         self.legend.clear()
+        self._make_curves(() if self.result is None else self.result.quantities)
         if self.result is None:
-            for c in self.curves.values():
-                c.setData([], [])
             return
         for q, c in self.curves.items():
-            if q in self.result.values:
-                self.legend.addItem(c, _NAMES[q])
+            self.legend.addItem(c, quantity(q).label)
         names = checkpoint_names(self.result)
         if names is not None:
             for pos, name in zip((0.0, 1.0), names, strict=True):
@@ -115,6 +104,16 @@ class LineView1D(QWidget):
         self.plot.setXRange(float(self.result.x[0]), float(self.result.x[-1]), padding=0.02)
         self.refresh()
 
+    def _make_curves(self, names) -> None:
+        """Curves for ``names``: accuracies on the right axis, the rest on the left."""
+        for q, c in self.curves.items():
+            (self.acc_box if is_accuracy(q) else self.plot).removeItem(c)
+        self.curves = {}
+        for k, q in enumerate(names):
+            curve = pg.PlotDataItem(pen=_pen(q, k), connect="finite")
+            (self.acc_box if is_accuracy(q) else self.plot).addItem(curve)
+            self.curves[q] = curve
+
     def refresh(self) -> None:
         """The same result got more points (or the settings changed): redraw the curves."""
         r = self.result
@@ -127,7 +126,7 @@ class LineView1D(QWidget):
                 c.setData([], [])
                 continue
             v = np.asarray(r.values[q], dtype=float)
-            if q.endswith("loss"):
+            if not is_accuracy(q):
                 # the log axis takes raw values; only clip here (log10 is pyqtgraph's job)
                 v = display_values(v, False, self.settings.clip_max)
                 if log:

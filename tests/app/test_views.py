@@ -275,3 +275,19 @@ def test_diverged_points_are_not_painted_as_landscape(qtbot, make_surface):
     view2d.set_result(pending)
     j, i = np.argwhere(~pending.done)[0]
     assert "not computed yet" in view2d.describe_point(BOWL_X[i], BOWL_Y[j])
+
+
+def test_show_offers_only_the_quantities_of_the_result(qtbot):
+    from lossviz.panels.display import DisplayPanel
+
+    settings = DisplaySettings()
+    panel = DisplayPanel(settings)
+    qtbot.addWidget(panel)
+    settings.quantity = "test_acc"
+    panel.set_quantities(("train_loss", "train_acc", "mystery_metric"))
+    items = [panel.quantity.itemData(i) for i in range(panel.quantity.count())]
+    assert items == ["auto", "train_loss", "train_acc", "mystery_metric"]
+    assert panel.quantity.itemText(3) == "mystery metric"
+    assert settings.quantity == "auto"  # test accuracy is not in this result
+    panel.quantity.setCurrentIndex(2)
+    assert settings.quantity == "train_acc"
