@@ -39,7 +39,7 @@ from .panels.directions import DirectionsPanel
 from .panels.display import DisplayPanel
 from .panels.ranges import RangesPanel
 from .panels.source import SourcePanel
-from .state import ComputeState, recipe_from_state, state_from_recipe, user_code_paths
+from .state import ComputeState, recipe_from_state, state_from_recipe
 from .views import DisplaySettings
 from .views.compare import CompareView
 from .views.contour2d import ContourView2D
@@ -49,6 +49,7 @@ from .worker import GeneratorWorker
 
 REPAINT_MS = 100  # ≤ 10 repaints per second: redrawing both views costs ~35 ms on llvmpipe
 STOP_TIMEOUT_MS = 10_000
+WATCH_MS = 1000  # how often a file another process is writing is read again
 
 
 def reusable(job: Any, recipe: Any) -> bool:
@@ -61,17 +62,16 @@ def reusable(job: Any, recipe: Any) -> bool:
         recipe.model, recipe.dataset, recipe.directions, recipe.is_line, recipe.compute.device)
 
 
-def compute_generator(snapshot: dict[str, Any], job: Any = None, out: str | None = None):  # noqa: ANN201
-    """In the worker: resolve the panels' recipe, prepare it (yielding its steps) or re-range
-    ``job``, yield the Job, then its chunks. With ``out``, an incomplete file of the same
-    recipe is resumed: only its missing points are computed."""
+def compute_generator(recipe: Any, job: Any = None, out: str | None = None):  # noqa: ANN201
+    """In the worker: prepare the recipe (yielding its steps) or re-range ``job``, yield the
+    Job, then its chunks. With ``out``, an incomplete file of the same recipe is resumed:
+    only its missing points are computed, the way its other points were."""
     from lossviz_core.run.job import iter_prepare
 
-    recipe = recipe_from_state(snapshot)
-    if reusable(job, recipe):
+    if reusable(job, recipe) and out is None:
         job = job.with_recipe(recipe)
     else:
-        job = yield from iter_prepare(recipe)
+        job = yield from iter_prepare(recipe, resume_from=out)
     yield job
     return (yield from job.iter(out=out, resume=out is not None))
 
@@ -145,6 +145,11 @@ class MainWindow(QMainWindow):
         self.repaint_timer = QTimer(self)
         self.repaint_timer.setInterval(REPAINT_MS)
         self.repaint_timer.timeout.connect(self._repaint)
+        self.watch_timer = QTimer(self)
+        self.watch_timer.setInterval(WATCH_MS)
+        self.watch_timer.timeout.connect(self._poll_watched)
+        self._watched: str | None = None
+        self._watch_reading = False
         if autostart and self.state["source"] == "demo":
             self.compute()  # first launch: the demo landscape, no questions asked
 
@@ -239,13 +244,19 @@ class MainWindow(QMainWindow):
             self.worker.cancel()
             return
         snap = self.state.snapshot()
-        if not self._may_run_code(snap):
+        try:  # quick (a run folder's run.json at most); the slow part runs in the worker
+            recipe = recipe_from_state(snap)
+        except LossVizError as exc:
+            dialogs.show_error(self, str(exc))
             return
+        if not self._may_run_code(recipe):
+            return
+        self.stop_watching()
         job = self.job if reuse_job else None
-        out = self._resume_target(snap)
+        out = self._resume_target(recipe)
         self.timings = {"start": time.perf_counter()}
         self._last_chunk = None
-        self.worker = GeneratorWorker(lambda: compute_generator(snap, job, out))
+        self.worker = GeneratorWorker(lambda: compute_generator(recipe, job, out))
         self.worker.yielded.connect(self._on_yielded)
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_error)
@@ -263,9 +274,12 @@ class MainWindow(QMainWindow):
             self.worker.cancel()
             self.progress_label.setText("Cancelling …")
 
-    def _may_run_code(self, snap: dict[str, Any]) -> bool:
-        """Ask once per file before running code from a user's file (model, data)."""
-        for path in user_code_paths(snap):
+    def _may_run_code(self, recipe: Any) -> bool:
+        """Ask once per file before running code from a user's file: every file the recipe
+        would run (model, data, loss; also those a run folder's run.json names)."""
+        from lossviz_core.cli import user_code_files
+
+        for path in user_code_files(recipe):
             if not settings_store.is_trusted(path):
                 if not dialogs.ask_to_run_code(self, path):
                     self.progress_label.setText("Not computed: the code was not trusted.")
@@ -273,17 +287,15 @@ class MainWindow(QMainWindow):
                 settings_store.trust(path)
         return True
 
-    def _resume_target(self, snap: dict[str, Any]) -> str | None:
-        """The opened file to resume, when it is incomplete and the panels still describe it."""
+    def _resume_target(self, recipe: Any) -> str | None:
+        """The opened file to resume: incomplete, and the panels make exactly its recipe (a
+        field the panels do not show, changed, means a new surface, not this file)."""
         if self.opened is None or self.result is None or self.result.complete:
             return None
-        path, recipe = self.opened
-        if recipe is None or self.result.path != path:
+        path, stored = self.opened
+        if stored is None or self.result.path != path:
             return None
-        try:
-            same = state_from_recipe(recipe) == {k: snap[k] for k in state_from_recipe(recipe)}
-        except Exception:  # noqa: BLE001 - a recipe the panels cannot show: start afresh
-            return None
+        same = stored.replace(compute=recipe.compute) == recipe
         return path if same else None
 
     def show_opened(self, result: SurfaceResult, path: str) -> None:
@@ -298,8 +310,63 @@ class MainWindow(QMainWindow):
                 pass
         self.set_result(result)
         done, total = int(result.done.sum()), int(result.done.size)
+        from lossviz_core.results.paths import being_written
+
+        if done < total and being_written(path):
+            self._watch(path)
+            return
         tail = "" if done == total else f" ({done}/{total} points: Compute finishes it)"
         self.progress_label.setText(f"Opened {path}{tail}")
+
+    # -- watching a file another process is writing --------------------------------------
+
+    def _watch(self, path: str) -> None:
+        """Re-read a running job's file every second and draw the points it gained."""
+        self._watched = path
+        self.progress_label.setText(f"Watching {path}: another LossViz is computing it")
+        self.watch_timer.start()
+
+    def stop_watching(self) -> None:
+        self._watched = None
+        self.watch_timer.stop()
+
+    def _poll_watched(self) -> None:
+        path = getattr(self, "_watched", None)
+        if path is None or self._watch_reading:
+            return
+        from lossviz_core.results.paths import being_written
+        from lossviz_core.results.store import read_result
+
+        writing = being_written(path)
+        self._watch_reading = True
+
+        def shown(result: Any) -> None:
+            self._watch_reading = False
+            if self._watched != path:
+                return
+            if int(result.done.sum()) > int(self.result.done.sum()):
+                self.result.values, self.result.done = result.values, result.done
+                self._dirty = True
+                self._repaint()
+            done, total = int(result.done.sum()), int(result.done.size)
+            if done == total or not writing:
+                self.stop_watching()
+                state = "complete" if done == total else f"stopped at {done}/{total} points"
+                self.progress_label.setText(f"{path}: {state}")
+            else:
+                self.progress_label.setText(f"Watching {path}: {done}/{total} points")
+
+        from .worker import Relay, call_in_thread
+
+        worker = call_in_thread(lambda: read_result(path))
+        tasks = self.actions_.tasks
+        Relay(worker, shown, self._watch_failed,
+              lambda: worker in tasks and tasks.remove(worker), parent=self)
+        tasks.append(worker)
+        worker.start()
+
+    def _watch_failed(self, message: str, details: str) -> None:
+        self._watch_reading = False  # a read that met a write: the next tick reads again
 
     def _on_yielded(self, item: Any) -> None:
         if isinstance(item, Chunk):
@@ -420,6 +487,7 @@ class MainWindow(QMainWindow):
             ok = self.worker.stop(timeout_ms)
         ok = self.actions_.stop(timeout_ms) and ok
         self.repaint_timer.stop()
+        self.watch_timer.stop()
         return ok
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt naming)

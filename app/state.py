@@ -169,18 +169,6 @@ def dataset_name(v: dict[str, Any]) -> str:
     return kind
 
 
-def user_code_paths(v: dict[str, Any]) -> list[str]:
-    """The files whose code computing these settings would run (the window asks first)."""
-    paths = []
-    if v["source"] == "pyfile" and v["model_file"]:
-        paths.append(v["model_file"])
-    if v["source"] == "archive" and v["archive"]:
-        paths.append(v["archive"])
-    if v["source"] not in ("demo", "run") and v["dataset"] == "pyfile" and v["data_file"]:
-        paths.append(v["data_file"])
-    return [str(Path(p).expanduser().resolve()) for p in paths]
-
-
 def choices_from_state(v: dict[str, Any]) -> dict[str, Any]:
     """The resolver's choices (the command line's flags) for a snapshot of the panels."""
     method = v["method"]

@@ -45,8 +45,11 @@ def plot_result(
     dpi: int = 150,
     size: tuple[float, float] = (6, 4.5),
     title: str | None = None,
+    overwrite: bool = True,
 ) -> Path:
     """Draw ``result`` and save it to ``path`` (PNG, SVG or PDF, chosen by the extension).
+
+    ``overwrite`` False: an existing ``path`` is an error (the command line's default).
 
     ``kind``: ``contour`` (labelled isolines, trajectory overlay), ``filled`` (contourf and a
     colorbar), ``surface`` (3-D), ``line`` (1-D: loss left, accuracy right, train solid,
@@ -57,6 +60,10 @@ def plot_result(
     """
     path = Path(path)
     fmt = _check_format(path)
+    if path.exists() or path.is_symlink():
+        from lossviz_core.results.paths import check_output
+
+        check_output(path, "figure", may_exist=overwrite)
     fig = make_figure(
         result, kind=kind, quantity=quantity, levels=levels, vmin=vmin, vmax=vmax,
         log=log, trajectory=trajectory, size=size, title=title,

@@ -33,6 +33,7 @@ class Plane:
 
     pairs: tuple = ()  # no BatchNorm folded here (see bnfold.FoldedPlane)
     refold = False
+    generation = 0  # bumped by reattach(): views built on older tensors know they are stale
 
     def __init__(self, model: nn.Module, directions: Any) -> None:
         check_directions(model, directions)
@@ -47,7 +48,11 @@ class Plane:
         self.state_theta = [t.clone() for t in self.state_live]
         theta_by_name = dict(zip(self.state_names, self.state_theta, strict=True))
         names, weights = names_of(model, self.dir_type), weights_of(model, self.dir_type)
-        keep = [i for i, w in enumerate(weights) if w.is_floating_point()]
+        keep, seen = [], set()
+        for i, w in enumerate(weights):  # a tied tensor appears under two names: move it once
+            if w.is_floating_point() and w.data_ptr() not in seen:
+                keep.append(i)
+                seen.add(w.data_ptr())
         self.names = [names[i] for i in keep]
         self.live = [weights[i] for i in keep]
         self.d1 = [_like(weights[i], directions.x[i]) for i in keep]
@@ -117,6 +122,7 @@ class Plane:
         ]
         self.d1 = [_like(w, d) for w, d in zip(self.live, self.d1, strict=True)]
         self.d2 = [_like(w, d) for w, d in zip(self.live, self.d2, strict=True)]
+        self.generation += 1
 
     # ---- functional ------------------------------------------------------------------------
     def params(self, a: float | Tensor = 0.0, b: float | Tensor = 0.0) -> dict[str, Tensor]:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from lossviz_core.errors import InputError, LossVizError
-from lossviz_core.recipe.resolve import CHOICES, explain, resolve
+from lossviz_core.recipe.resolve import CHOICES, choices_of, explain, resolve
 from lossviz_core.recipe.spec import (
     COMPILE_MODES,
     DATA_CACHES,
@@ -94,6 +96,8 @@ def _add_source(p: argparse.ArgumentParser) -> None:
                    "(with no model options: the recipe stored in --out)")
     o.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     o.add_argument("--plot", help="also draw a figure (.png/.svg/.pdf) when done")
+    o.add_argument("--allow-code", action="store_true", help="with --resume: run the model or "
+                   "dataset code the file names (a Python file or archive)")
 
 
 def _add_directions(p: argparse.ArgumentParser, two_d: bool) -> None:
@@ -143,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--levels", type=int, default=30)
     pl.add_argument("--vmax", type=float, help="clip the loss at this value")
     pl.add_argument("--log", action="store_true", help="log scale")
+    pl.add_argument("--overwrite", action="store_true", help="replace an existing figure")
 
     i = sub.add_parser("info", help="what a result file holds")
     i.add_argument("file")
@@ -164,7 +169,8 @@ def choices_from_args(a: argparse.Namespace, line: bool) -> dict:
 
 def recipe_from_args(a: argparse.Namespace, line: bool) -> Recipe:
     """The recipe of a ``surface`` / ``line`` command; with ``--resume`` and no model options,
-    the recipe stored in ``--out``."""
+    the recipe stored in ``--out``, with the options given on top (a change that would mix
+    two landscapes in one file is refused when the file is opened)."""
     if a.resume and not any(getattr(a, k, None) for k in _SOURCE_FLAGS):
         from lossviz_core.results.store import read_result
 
@@ -178,27 +184,48 @@ def recipe_from_args(a: argparse.Namespace, line: bool) -> Recipe:
         if stored.is_line != line:
             raise InputError(f"{a.out} holds a {'line' if stored.is_line else 'surface'}: "
                              f"resume it with `lossviz {'line' if stored.is_line else 'surface'}`")
-        return stored
+        code = user_code_files(stored)
+        if code and not getattr(a, "allow_code", False):
+            raise InputError(f"{a.out} names code to run ({code[0]}); pass --allow-code to run "
+                             "it, or name it yourself with --model / --dataset")
+        given = {k: v for k, v in choices_from_args(a, line).items()
+                 if k != "line" and v is not None and v != CHOICES[k]}
+        return resolve({**choices_of(stored), **given}) if given else stored
     return resolve(choices_from_args(a, line))
 
 
-def _run_job(a: argparse.Namespace, two_d: bool) -> int:
-    from tqdm import tqdm
+def _say(text: str) -> None:
+    print(f"lossviz: {text}", file=sys.stderr)
 
-    from lossviz_core.directions import save_directions
+
+def _run_job(a: argparse.Namespace, two_d: bool) -> int:
+    from lossviz_core.device import threads_for_load
+    from lossviz_core.results.paths import OutputLock, check_output
+
+    recipe = recipe_from_args(a, line=not two_d)
+    check_grid_fits(recipe)
+    out = check_output(a.out, "result file", may_exist=a.resume or a.overwrite,
+                       hint="pass --resume to continue it or --overwrite")
+    for path, what in ((a.plot, "figure"), (a.save_directions, "direction file")):
+        if path:
+            check_output(path, what, may_exist=a.overwrite)
+    # Reserve the output now, before the long preparation: a second writer is refused at once.
+    with OutputLock.acquire(out) as lock:
+        threads, why = threads_for_load()
+        for path in user_code_files(recipe):
+            _say(f"running code from {path}")
+        _say(f"preparing {recipe.model.name} on {recipe.dataset.name} ({why}) ...")
+        for note in explain(recipe):
+            _say(note)
+        job = _prepare(recipe, out if a.resume else None)
+        return _compute(a, job, out, lock)
+
+
+def _prepare(recipe: Recipe, resume_from: Path | None):  # noqa: ANN202 (a Job)
     from lossviz_core.progress import Step
     from lossviz_core.run.job import iter_prepare
 
-    recipe = recipe_from_args(a, line=not two_d)
-    out = Path(a.out)
-    if out.exists() and not (a.resume or a.overwrite):
-        raise InputError(f"{out} already exists: pass --resume to continue it or --overwrite")
-    for path in user_code_files(recipe):
-        print(f"lossviz: running code from {path}", file=sys.stderr)
-    print(f"lossviz: preparing {recipe.model.name} on {recipe.dataset.name} ...", file=sys.stderr)
-    for note in explain(recipe):
-        print(f"lossviz: {note}", file=sys.stderr)
-    prep = iter_prepare(recipe)
+    prep = iter_prepare(recipe, resume_from)
     while True:
         try:
             step = next(prep)
@@ -206,50 +233,80 @@ def _run_job(a: argparse.Namespace, two_d: bool) -> int:
             job = stop.value
             break
         if isinstance(step, Step) and os.environ.get("LOSSVIZ_VERBOSE"):
-            print(f"lossviz: {step.text} ...", file=sys.stderr)
-    print(f"lossviz: data: {len(job.data.train)} train"
-          + (f" + {len(job.data.test)} test" if job.data.test is not None else "")
-          + f" examples, {job.data.storage}", file=sys.stderr)
+            _say(f"{step.text} ...")
+    data = job.data
+    _say(f"data: {len(data.train)} train" + (f" + {len(data.test)} test" if data.test is not None
+                                              else "") + f" examples, {data.storage}")
     info = job.directions.info
     if "cosine" in info:
-        print(f"lossviz: cosine(d1, d2) = {info['cosine']:.4f}", file=sys.stderr)
+        _say(f"cosine(d1, d2) = {info['cosine']:.4f}")
     if "explained_variance" in info:
         ev = info["explained_variance"]
-        print(f"lossviz: PCA explained variance {100 * ev[0]:.1f} %, {100 * ev[1]:.1f} %",
-              file=sys.stderr)
+        _say(f"PCA explained variance {100 * ev[0]:.1f} %, {100 * ev[1]:.1f} %")
+    ev_info = job.workspace.info.get("evaluator", {})
+    _say(f"{job.device_text}, {ev_info.get('precision')}, mode {ev_info.get('mode')}, "
+         f"batch {ev_info.get('batch_size')}"
+         + (" (as the file's points were computed)" if ev_info.get("pinned") else ""))
+    return job
+
+
+def _compute(a: argparse.Namespace, job, out: Path, lock) -> int:  # noqa: ANN001
+    from tqdm import tqdm
+
+    from lossviz_core.directions import save_directions
+
     if a.save_directions:
         save_directions(a.save_directions, job.directions)
-    ev_info = job.workspace.info.get("evaluator", {})
-    print(f"lossviz: {job.device_text}, {ev_info.get('precision')}, mode {ev_info.get('mode')}, "
-          f"batch {ev_info.get('batch_size')}", file=sys.stderr)
-    gen = job.iter(out=out, resume=a.resume, overwrite=a.overwrite)
-    result = job.result
+    gen = job.iter(out=out, resume=a.resume, overwrite=a.overwrite, lock=lock)
+    result, store = job.result, job.store
     bar = tqdm(total=result.done.size, initial=int(result.done.sum()), unit="pt",
                desc="points", file=sys.stderr, dynamic_ncols=True)
     try:
         for chunk in gen:
             bar.update(len(chunk.indices))
     except KeyboardInterrupt:
-        gen.close()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break cleanup
         bar.close()
-        print(f"lossviz: interrupted: {int(result.done.sum())}/{result.done.size} points saved "
-              f"in {out}; rerun with --resume to finish", file=sys.stderr)
+        gen.close()
+        saved = store.written if store is not None else int(result.done.sum())
+        where = store.path if store is not None else out
+        _say(f"interrupted: {saved}/{result.done.size} points saved in {where}; rerun with "
+             f"--resume --out {where} to finish"
+             + (f" ({out} is kept as it was)" if where != out else ""))
         return EXIT_INTERRUPTED
-    bar.close()
+    finally:
+        bar.close()  # an error after this prints on its own line, not glued to the bar
     loss = result.values[result.main_quantity()]
     bad = int((~np.isfinite(loss)).sum())
     if bad:
-        print(f"lossviz: warning: {bad} points have a non-finite loss (stored as NaN/inf)",
-              file=sys.stderr)
-    print(f"lossviz: wrote {out} ({'x'.join(map(str, result.shape))} points, "
-          f"min {result.main_quantity()} {np.nanmin(np.where(np.isfinite(loss), loss, np.nan)):.4g})"
-          if bad < loss.size else f"lossviz: wrote {out}", file=sys.stderr)
+        _say(f"warning: {bad} points have a non-finite loss (stored as NaN/inf)")
+    _say(f"wrote {out} ({'x'.join(map(str, result.shape))} points, "
+         f"min {result.main_quantity()} {np.nanmin(np.where(np.isfinite(loss), loss, np.nan)):.4g})"
+         if bad < loss.size else f"wrote {out}")
+    replanned = job.workspace.info.get("evaluator", {}).get("replanned")
+    if replanned:
+        _say(f"changed plan mid-run: {replanned}")
     if a.plot:
         from lossviz_core.figures import plot_result
 
-        plot_result(result, a.plot)
-        print(f"lossviz: drew {a.plot}", file=sys.stderr)
+        plot_result(result, a.plot, overwrite=a.overwrite)
+        _say(f"drew {a.plot}")
     return 0
+
+
+MAX_POINTS = 50_000_000
+
+
+def check_grid_fits(recipe: Recipe) -> None:
+    """Refuse, at once, a grid this machine cannot even hold (before any preparation)."""
+    from lossviz_core.device import host_memory_available
+
+    n = recipe.grid.size
+    per_point = 8 * 8 + 2  # up to 8 float64 quantities, the done mask and the plan
+    if n > MAX_POINTS or n * per_point > 0.5 * host_memory_available():
+        size = "x".join(map(str, recipe.grid.shape))
+        raise InputError(f"a {size} grid ({n:.3g} points) is too large to hold here; "
+                         f"use fewer points (at most {MAX_POINTS:.0e})")
 
 
 def user_code_files(recipe: Recipe) -> list[str]:
@@ -268,7 +325,7 @@ def _plot(a: argparse.Namespace) -> int:
 
     result = read_result(a.file)
     path = plot_result(result, a.out, kind=a.kind, quantity=a.quantity, levels=a.levels,
-                       vmax=a.vmax, log=a.log)
+                       vmax=a.vmax, log=a.log, overwrite=a.overwrite)
     print(f"lossviz: drew {path}", file=sys.stderr)
     return 0
 
@@ -330,8 +387,15 @@ def _models(_: argparse.Namespace) -> int:
     return 0
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a scheduler, ``kill``) is handled as Ctrl-C: the file keeps what was saved."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     parser = build_parser()
     a = parser.parse_args(argv)
     if a.command is None:
@@ -351,7 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lossviz: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("lossviz: interrupted", file=sys.stderr)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("\nlossviz: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a one-line message
         if os.environ.get("LOSSVIZ_DEBUG"):

@@ -36,6 +36,7 @@ def load_dataset(spec: DatasetSpec, device: torch.device | str = "cpu") -> Datas
     if ds.num_classes is None:
         top = ds.max_label()
         ds.num_classes = None if top is None else top + 1
+        ds.classes_from_labels = top is not None
     return ds
 
 

@@ -30,6 +30,7 @@ class Split:
 
     x: torch.Tensor
     y: torch.Tensor
+    host: bool = False  # kept in (pinned) host memory on purpose: stream it, never move it
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -68,6 +69,7 @@ class Dataset:
     num_classes: int | None
     input_shape: tuple[int, ...]
     storage: str = "on the device"
+    classes_from_labels: bool = False  # num_classes is max(label) + 1, not declared
     normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = field(default=None,
                                                                          repr=False)
 
@@ -80,6 +82,12 @@ class Dataset:
                 raise DataError(f"dataset {self.name!r} has no test split")
             return self.test
         raise InputError(f"unknown split {which!r}; choose train or test")
+
+    def distinct_labels(self) -> int:
+        """How many different class labels the tensor splits hold."""
+        labels = [s.y for s in (self.train, self.test)
+                  if isinstance(s, Split) and len(s) and not s.y.is_floating_point()]
+        return int(torch.unique(torch.cat([y.cpu() for y in labels])).numel()) if labels else 0
 
     def max_label(self) -> int | None:
         """The largest class label over both splits (None for float targets or streams)."""
@@ -151,8 +159,9 @@ def _place(part: Any, spec: DatasetSpec, device: torch.device, normalize, name: 
                 f"streamed through a DataLoader ({workers} workers), decoded every pass")
         part = decoded
     if spec.cache == "host" and device.type == "cuda":
-        return _to_device(part, torch.device("cpu"), name, normalize, pin=True), \
-            "decoded once, in pinned host memory"
+        split = _to_device(part, torch.device("cpu"), name, normalize, pin=True)
+        split.host = True
+        return split, "decoded once, in pinned host memory"
     split = _to_device(part, device, name, normalize)
     where = "decoded once, on the device" if split.x.device.type == device.type else \
         "decoded once, in pinned host memory (too large for the device)"
@@ -200,8 +209,11 @@ def decode(ds: Any, workers: int, budget: float | None,
     n = len(ds)
     if n == 0:
         raise DataError("the dataset has no examples")
-    x0, y0 = ds[0]
-    x0 = torch.as_tensor(x0)
+    try:
+        x0, y0 = ds[0]
+        x0 = torch.as_tensor(x0)
+    except Exception as exc:  # noqa: BLE001 - a user's Dataset or an unreadable file
+        raise DataError(f"cannot read the first example: {_short(exc)}") from None
     if budget is not None and n * x0.numel() * 4 > budget:
         return None
     try:
@@ -213,11 +225,22 @@ def decode(ds: Any, workers: int, budget: float | None,
     loader = torch.utils.data.DataLoader(ds, batch_size=DECODE_BATCH, shuffle=False,
                                          num_workers=workers)
     i = 0
-    for xb, yb in loader:
-        x[i : i + len(xb)] = xb
-        ys.append(torch.as_tensor(yb))
-        i += len(xb)
-        if progress is not None:
-            progress(i, n)
+    try:
+        for xb, yb in loader:
+            x[i : i + len(xb)] = xb
+            ys.append(torch.as_tensor(yb))
+            i += len(xb)
+            if progress is not None:
+                progress(i, n)
+    except Exception as exc:  # noqa: BLE001 - examples of different sizes, a broken file, ...
+        hint = (" (images of different sizes: give --image-size to resize them)"
+                if "stack expects each tensor to be equal size" in str(exc) else "")
+        raise DataError(f"cannot decode example {i}..{i + DECODE_BATCH - 1}: "
+                        f"{_short(exc)}{hint}") from None
     y = torch.cat(ys)
     return Split(x, y.float() if y_float else y.to(torch.int64))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

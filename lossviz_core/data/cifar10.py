@@ -38,6 +38,9 @@ def _cifar_folder(root: Path) -> Path | None:
 
 
 def load(spec: DatasetSpec) -> RawDataset:
+    if spec.transform != "auto" or spec.size or spec.mean or spec.std:
+        raise DataError("cifar10 is normalized as the reference does; for another transform, "
+                        "size, mean or std use torchvision:CIFAR10")
     root = Path(spec.root).expanduser() if spec.root else default_cifar_root()
     folder = _cifar_folder(root)
     if folder is None and spec.download:

@@ -25,6 +25,10 @@ def load(spec: DatasetSpec) -> RawDataset:
     path = Path(spec.name[len(PREFIX) :]).expanduser()
     if not path.is_file():
         raise DataError(f"tensor file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        kind = "a single .npy array" if path.read_bytes()[:6] == b"\x93NUMPY" else "not a .npz file"
+        raise DataError(f"cannot read {path}: it is {kind}; save x and y with numpy.savez")
+    check_members(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -50,6 +54,34 @@ def load(spec: DatasetSpec) -> RawDataset:
     labels = [s.y for s in (train, test) if s is not None and not s.y.is_floating_point()]
     classes = max(int(y.max()) for y in labels) + 1 if labels else None
     return RawDataset(spec.name, train, test, classes)
+
+
+def check_members(path: Path) -> None:
+    """Read each array's header first: what it declares must be what the file holds
+    (a header claiming 10¹¹ elements would otherwise allocate before failing), and it must
+    hold numbers."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with z.open(info) as f:
+                    fmt = np.lib.format
+                    version = fmt.read_magic(f)
+                    read = fmt.read_array_header_1_0 if version == (1, 0) else (
+                        fmt.read_array_header_2_0)
+                    shape, _, dtype = read(f)
+                    header = f.tell()
+                name = info.filename[: -len(".npy")]
+                if dtype.kind not in "biuf":
+                    raise DataError(f"{path}: array {name!r} holds {dtype} values, not numbers")
+                declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                if declared != info.file_size - header:
+                    raise DataError(f"{path}: array {name!r} declares shape {shape} "
+                                    f"({declared:.3g} bytes) but holds "
+                                    f"{info.file_size - header} bytes; the file is damaged")
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"cannot read {path} as a .npz file: {exc}") from None
 
 
 def _tensor_split(path: os.PathLike, x: np.ndarray, y: np.ndarray, xn: str, yn: str) -> Split:

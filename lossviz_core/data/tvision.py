@@ -60,11 +60,13 @@ def load(spec: DatasetSpec) -> RawDataset:
         kinds = {"train": {"split": "train"}, "test": {"split": "test"}}
     else:
         kinds = {"train": {}}
+    if "download" in params:
+        kinds = {k: {**kw, "download": spec.download} for k, kw in kinds.items()}
     parts, classes = {}, None
     for split, kw in kinds.items():
         try:
-            ds = cls(str(root), download=spec.download, transform=tf.torchvision(), **kw)
-        except (RuntimeError, OSError, ValueError) as exc:
+            ds = cls(str(root), transform=tf.torchvision(), **kw)
+        except (RuntimeError, OSError, ValueError, TypeError) as exc:
             if not spec.download and "download" in str(exc).lower():
                 raise DataError(
                     f"{name} not found under {root}: download it (needs internet: --download, "

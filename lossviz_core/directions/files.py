@@ -22,6 +22,7 @@ from lossviz_core.directions.base import Directions
 from lossviz_core.directions.weights import check_dir_type, is_perturbable, names_of, weights_of
 from lossviz_core.errors import InputError, StoreError
 from lossviz_core.recipe.spec import json_default
+from lossviz_core.results.hdf5 import refuse_foreign_storage
 from lossviz_core.results.result import Trajectory
 
 _GROUPS = ("xdirection", "ydirection")
@@ -120,7 +121,8 @@ def load_directions(
     stored: dict[str, Any] = {}
     traj = None
     try:
-        with h5py.File(path, "r") as f:
+        with h5py.File(path, "r", locking=False) as f:
+            refuse_foreign_storage(f, path)
             if "xdirection" not in f:
                 raise StoreError(f"{path} is not a direction file: it has no xdirection group")
             groups = [_read_group(f, g, path) if g in f else None for g in _GROUPS]
@@ -140,6 +142,8 @@ def load_directions(
                 stored["explained_variance"] = [
                     float(v) for v in f["explained_variance_ratio_"][()]
                 ]
+    except StoreError:
+        raise
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise StoreError(f"cannot read direction file {path}: {exc}") from None
     x = _check_fits(groups[0], model, dir_type, "xdirection", path)

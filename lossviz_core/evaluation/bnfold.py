@@ -152,6 +152,7 @@ class FoldedPlane:
     def __init__(self, plane: Plane, gm: torch.fx.GraphModule, pairs: list[FoldPair]) -> None:
         self.plane = plane
         self.model = plane.model
+        self.generation = plane.generation
         self.pairs = pairs
         self.folded = build_folded_module(gm, pairs, plane.model)
         self.module: nn.Module = gm.eval()
@@ -249,7 +250,9 @@ class FoldedPlane:
         self.refold_all()
 
     def is_stale(self) -> bool:
-        return self.plane.is_stale()
+        """Stale when the model's tensors changed, or the plane followed them (reattach) after
+        this view was built on the old ones."""
+        return self.plane.is_stale() or self.generation != self.plane.generation
 
     def restore(self) -> None:
         """Put θ back into the model exactly (the folded convs are rewritten per point)."""

@@ -33,6 +33,7 @@ from lossviz_core.recipe.spec import COMPILE_MODES, PRECISIONS
 SPLIT_NAMES = ("train", "test")
 CUDA_MAX_BATCH = 8192
 CHUNK_SECONDS = 0.5  # work per evaluate() call the evaluator prefers (progress granularity)
+REPLAN_SECONDS, REPLAN_FACTOR = 3.0, 3.0  # probe again after 3 s running 3x slower than probed
 _MULTI = {"auto": "auto", True: True, False: False, "on": True, "off": False}
 
 
@@ -65,6 +66,7 @@ class Evaluator:
         n_points: int | None = None,
         output: str | int | None = None,
         capabilities: Capabilities | None = None,
+        pinned: dict[str, Any] | None = None,
     ) -> None:
         splits = (splits,) if isinstance(splits, str) else tuple(splits)
         splits = SPLIT_NAMES if splits == ("both",) else splits
@@ -99,6 +101,12 @@ class Evaluator:
         self._ready = False
         self._info: dict[str, Any] = {}
         self._has_acc = True
+        # How points are computed: the probe's decisions, or those a resumed file records
+        # (so a resumed surface sums in the same order as an uninterrupted one).
+        self.pinned = dict(pinned) if pinned else None
+        self.plans: list[dict[str, Any]] = []
+        self.plan_id = 0
+        self._observed = [0.0, 0]  # seconds, points since the last plan
 
     # ---- construction ------------------------------------------------------------------
     def _image_inputs(self) -> bool:
@@ -153,6 +161,12 @@ class Evaluator:
         return self._info
 
     @property
+    def decisions(self) -> dict[str, Any]:
+        """How points are computed now (what a result file records per point)."""
+        self._prepare()
+        return self.plans[self.plan_id]
+
+    @property
     def quantities(self) -> tuple[str, ...]:
         """What :meth:`evaluate` returns: ``{split}_loss`` (and ``{split}_acc``) per split."""
         self._prepare()
@@ -175,10 +189,13 @@ class Evaluator:
         a = c[:, 0]
         b = c[:, 1] if c.shape[1] == 2 else np.zeros_like(a)
         self._prepare()
+        start = time.perf_counter()
         with self._evaluating():
             self._maybe_compile()
             sums = self._points(a, b)
-        return self._finish(sums)
+        out = self._finish(sums)
+        self._observe(time.perf_counter() - start, len(a))
+        return out
 
     def evaluate_state(self, state_dict) -> dict[str, float]:
         """Loss and accuracy of arbitrary weights (a trajectory checkpoint), same data."""
@@ -231,16 +248,20 @@ class Evaluator:
         i = 0
         while i < k:
             n = min(self._k, k - i) if self._multi else 1
+            ga, gb = a[i : i + n], b[i : i + n]
+            if self._multi and n < self._k:  # always K points a pass: the same kernels
+                ga = np.concatenate([ga, np.repeat(ga[-1:], self._k - n)])
+                gb = np.concatenate([gb, np.repeat(gb[-1:], self._k - n)])
             try:
-                vals = self._group(a[i : i + n], b[i : i + n])
+                vals = self._group(ga, gb)
             except torch.cuda.OutOfMemoryError:
                 vals = None
             if vals is None:  # outside the except block, so the failed pass's memory is freed
                 self._shrink()
                 continue
             for name, (loss, correct) in vals.items():
-                out[name][0][i : i + n] = loss
-                out[name][1][i : i + n] = correct
+                out[name][0][i : i + n] = loss[:n]
+                out[name][1][i : i + n] = correct[:n]
             i += n
         return out
 
@@ -318,13 +339,18 @@ class Evaluator:
                 "free the GPU, or choose --device cpu"
             )
         self._info.update(batch_size=self.batch_size, multi_k=self._k if self._multi else 1)
+        self._new_plan("out of memory")
 
     # ---- probe and compile ---------------------------------------------------------------
     def _prepare(self) -> None:
-        """Choose the batch size, single vs multi-point and compile with a short probe."""
+        """Choose the batch size, single vs multi-point and compile with a short probe (or
+        take them from ``pinned``: a resumed file's decisions)."""
         if self._ready:
             return
         start = time.perf_counter()
+        pin = self.pinned or {}
+        if pin.get("precision") in ("bf16", "fp32"):
+            self.bf16 = pin["precision"] == "bf16"
         n_max = max(s.n for s in self.splits)
         self.batch_size, self._multi, self._k, self._chunk = 1, False, 1, 1
         self._cpu_batch = mp.CPU_BATCH  # a few hundred; the CPU probe may pick one big batch
@@ -332,20 +358,26 @@ class Evaluator:
         if self.capabilities is None:
             x0 = mp.sample_of(self.splits[0], 2)[0].to(self.device)
             self.capabilities = detect(self.model, x0, self._select)
-        if self._multi_option is True and not self.capabilities.functional:
+        if (self._multi_option is True or pin.get("mode") == "multi") and not (
+                self.capabilities.functional):
             raise InputError("multi-point evaluation needs torch.func support, which this model "
                              f"lacks ({self.capabilities.reasons.get('functional')}); use "
                              "multi-point off")
         with torch.no_grad():
             was_training = self.model.training
             set_mode(self.model, False)
-            self._set_memory_format()
+            if "channels_last" in pin:
+                self._pin_memory_format(bool(pin["channels_last"]))
+            else:
+                self._set_memory_format()
             set_mode(self.model, was_training)
         self._attach()
         with self._evaluating():
             self.plan.write(0.0, 0.0)
             first = self.splits[0]
-            if self._user_batch is not None:
+            if pin.get("batch_size"):
+                self.batch_size = int(pin["batch_size"])
+            elif self._user_batch is not None:
                 self.batch_size = min(self._user_batch, n_max)
             elif self.device.type == "cuda":
                 probe_x = mp.sample_of(first, 64)[0].to(self.device)
@@ -363,23 +395,26 @@ class Evaluator:
             out = self._eager_autocast(xb[:2])
             self._has_acc = self.loss_fn.has_accuracy(yb, tuple(out.shape[1:]))
             batch_stats(out.float(), yb[:2], self.loss_fn, lead=0)  # a bad loss fails here
-            multi_option = self._multi_option if self.capabilities.functional else False
-            self._multi, self._k, per_sample = mp.probe_multi(
-                multi_option,
-                self.device,
-                self.plan,
-                xb,
-                self._autocast,
-                t_single / xb.shape[0],
-                self._select,
-            )
+            if "mode" in pin:
+                self._multi = pin["mode"] == "multi"
+                self._k = int(pin.get("multi_k", 1)) if self._multi else 1
+                per_sample = t_single / xb.shape[0]
+            else:
+                multi_option = self._multi_option if self.capabilities.functional else False
+                self._multi, self._k, per_sample = mp.probe_multi(
+                    multi_option, self.device, self.plan, xb, self._autocast,
+                    t_single / xb.shape[0], self._select,
+                )
+            self._probe_x = xb
         spp = per_sample * sum(s.n for s in self.splits)
-        self._chunk = max(1, min(512, round(CHUNK_SECONDS / max(spp, 1e-9))))
-        if self._multi:
-            self._chunk = -(-self._chunk // self._k) * self._k
-        self._compile_mode = mp.choose_compile(
-            self._compile_option, self.device, self._multi, self.n_points, spp
-        )
+        self._spp = spp
+        self._set_chunk(spp)
+        if "compile" in pin:
+            self._compile_mode = "off" if str(pin["compile"]).startswith("off") else pin["compile"]
+        else:
+            self._compile_mode = mp.choose_compile(
+                self._compile_option, self.device, self._multi, self.n_points, spp
+            )
         if self.capabilities.scripted:
             self._compile_mode = "off"  # TorchScript is compiled already
         self._ready = True
@@ -393,13 +428,76 @@ class Evaluator:
             fold_pairs=len(self.plan.pairs),
             fold_per_point=self.plan.refold,
             compile=self._compile_mode,
+            channels_last=self.channels_last,
             warmup_seconds=0.0,
             seconds_per_point=spp,
             probe_seconds=time.perf_counter() - start,
             streaming=any(s.stream for s in self.splits),
             loss=self.loss_fn.name,
             capabilities=self.capabilities.to_dict(),
+            pinned=bool(self.pinned),
         )
+        self.plans = [self._decision("probe" if not self.pinned else "as the file records")]
+
+    def _set_chunk(self, spp: float) -> None:
+        self._chunk = max(1, min(512, round(CHUNK_SECONDS / max(spp, 1e-9))))
+        if self._multi:
+            self._chunk = -(-self._chunk // self._k) * self._k
+
+    def _pin_memory_format(self, channels_last: bool) -> None:
+        if not self._image_inputs() or self.capabilities.scripted:
+            return
+        self.channels_last = channels_last
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        self.model.to(memory_format=fmt)
+        for s in self.splits:
+            if s.kind == "device":
+                s.source.x = s.x.contiguous(memory_format=fmt)
+
+    def _decision(self, why: str) -> dict[str, Any]:
+        return {"mode": "multi" if self._multi else "single",
+                "multi_k": self._k if self._multi else 1, "batch_size": self.batch_size,
+                "precision": "bf16" if self.bf16 else "fp32",
+                "channels_last": self.channels_last,
+                "compile": getattr(self, "_compile_mode", "off"), "why": why}
+
+    def _new_plan(self, why: str) -> None:
+        """The decisions changed (out of memory, a replan): points from now on say so."""
+        if not self.plans:
+            return
+        self.plans.append(self._decision(why))
+        self.plan_id = len(self.plans) - 1
+        self._observed = [0.0, 0]
+
+    # ---- a plan that holds up on a busy machine ------------------------------------------
+    def _observe(self, seconds: float, points: int) -> None:
+        """Compare the measured rate with the probe's; far slower: probe again, maybe switch.
+
+        On a shared machine a load spike during the probe can pick multi-point evaluation
+        where one point at a time is faster (seen: 2-17x slower). A resumed file's decisions
+        are never changed (its points must all be computed the same way)."""
+        self._observed[0] += seconds
+        self._observed[1] += points
+        t, n = self._observed
+        if (self.pinned or len(self.plans) > 2 or not self.capabilities.functional
+                or t < REPLAN_SECONDS or t / n < REPLAN_FACTOR * self._spp):
+            return
+        with self._evaluating():
+            multi, k, per_sample = mp.probe_multi(
+                "auto", self.device, self.plan, self._probe_x, self._autocast,
+                mp.time_call(lambda: self._eager_autocast(self._probe_x), self.device)
+                / self._probe_x.shape[0], self._select,
+            )
+        self._spp = per_sample * sum(s.n for s in self.splits)
+        if (multi, k if multi else 1) != (self._multi, self._k if self._multi else 1):
+            self._multi, self._k = multi, k
+            self._set_chunk(self._spp)
+            self._info.update(mode="multi" if multi else "single", multi_k=k if multi else 1,
+                              replanned=f"{t / n:.3g} s/point measured, "
+                                        f"{REPLAN_FACTOR}x the probe's estimate")
+            self._new_plan("replanned: far slower than probed")
+        else:
+            self._observed = [0.0, 0]  # the plan stands; measure afresh against the new rate
 
     def _eager_autocast(self, x: Tensor) -> Tensor:
         with self._autocast():
@@ -432,6 +530,7 @@ class Evaluator:
                                    "use compile 'off'") from None
             self._fwd, self._compile_mode = self.plan.module, "off"  # auto: run eagerly
             self._info["compile"] = "off (compile failed)"
+            self.plans[self.plan_id]["compile"] = "off"
         self._info["warmup_seconds"] = time.perf_counter() - start
 
 

@@ -70,8 +70,9 @@ class Split:
 def load_split(data: Any, name: str, device: torch.device) -> Split:
     """``data.<name>`` on ``device`` once; streamed from pinned memory if it cannot fit.
 
-    The dataset's own split object is updated (its tensors moved or pinned), so no second
-    copy of the data exists."""
+    Data already on ``device`` is shared with the dataset (one copy: the evaluator converts
+    the dataset's own tensors); data kept on the host (too large, or on purpose) is streamed;
+    data elsewhere is copied for this evaluator, the dataset keeping its own."""
     split = getattr(data, name, None)
     if split is None:
         raise InputError(f"the dataset has no {name} split; evaluate on train only")
@@ -82,16 +83,29 @@ def load_split(data: Any, name: str, device: torch.device) -> Split:
     x, y = split.x, split.y
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
         raise InputError(f"the {name} split is empty or its x and y lengths differ")
-    split.y = y.to(device)
-    if not y.is_floating_point() and split.y.dtype != torch.int64:
-        split.y = split.y.long()
-    stream = device.type == "cuda" and x.device.type == "cpu"
-    stream = stream and not fits_on_device(x.numel() * x.element_size(), device)
-    if stream:
-        split.x = x if x.is_pinned() else x.pin_memory()
+    if not y.is_floating_point() and y.dtype != torch.int64:
+        y = y.long()
+    on_host = device.type == "cuda" and x.device.type == "cpu" and (
+        getattr(split, "host", False) or not fits_on_device(x.numel() * x.element_size(), device))
+    if on_host:
+        split.x = x if x.is_pinned() else x.pin_memory()  # pinned once, in place
+        split.y = y.to(device)
         return Split(name, split, "pinned")
-    split.x = x.to(device)
-    return Split(name, split, "device")
+    if x.device == device or (x.device.type == device.type == "cpu"):
+        split.y = y.to(device)
+        return Split(name, split, "device")
+    return Split(name, _Local(x.to(device), y.to(device)), "device")
+
+
+@dataclass
+class _Local:
+    """This evaluator's own copy of a split that lives on another device."""
+
+    x: Tensor
+    y: Tensor
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
 
 
 def from_loader(split: Split, bs: int, device: torch.device, channels_last: bool):

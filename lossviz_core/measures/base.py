@@ -47,6 +47,7 @@ class MeasureContext:
     device: torch.device
     capabilities: Any
     n_points: int
+    pinned: dict | None = None  # a resumed file's decisions (how its points were computed)
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,12 @@ def _user_stats(out: Tensor, y: Tensor, loss: LossFunction, lead: int) -> tuple[
     n = y.shape[0]
     sums, accs = [], []
     for o in flat:
-        value = loss.user(o, y)
+        try:
+            value = loss.user(o, y)
+        except Exception as exc:  # noqa: BLE001 - the user's code: one line naming it
+            text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            raise InputError(f"the loss function {loss.name} failed: "
+                             f"{type(exc).__name__}: {text}") from None
         if not isinstance(value, Tensor) or value.numel() != 1:
             raise InputError(
                 f"the loss function {loss.name} must return one number (the batch's mean "

@@ -66,7 +66,8 @@ def resolve(choices: Mapping[str, Any]) -> Recipe:
                     label_smoothing=float(c["label_smoothing"] or 0.0))
     compute = ComputeSpec(device=str(c["device"]), precision=c["precision"],
                           batch_size=c["batch_size"], compile=c["compile"], multi=c["multi"])
-    measures = tuple(c["measure"] or ("loss",))
+    measures = c["measure"] or ("loss",)
+    measures = (measures,) if isinstance(measures, str) else tuple(measures)
     return Recipe(model, dataset, directions, grid, loss, compute, measures)
 
 
@@ -134,6 +135,9 @@ def _model_and_data(c: dict, method: str, base: Recipe | None) -> tuple[ModelSpe
         raise InputError("choose a model: --demo, or --model NAME --checkpoint FILE")
     if c["checkpoint"]:
         model = model.replace(checkpoint=existing(c["checkpoint"], "checkpoint"))
+    if c["pretrained"] and c["num_classes"]:
+        raise InputError("pretrained weights fix the number of classes: drop --num-classes "
+                         "(or load your own --checkpoint instead of --pretrained)")
     model = model.replace(
         pretrained=c["pretrained"] or None,
         output=None if c["output"] in (None, "") else str(c["output"]),
@@ -143,7 +147,8 @@ def _model_and_data(c: dict, method: str, base: Recipe | None) -> tuple[ModelSpe
     if c["dataset"]:
         dataset = DatasetSpec(name=absolute_dataset_name(str(c["dataset"])))
     elif run is not None and run.dataset:
-        dataset = DatasetSpec.from_dict(run.dataset)
+        # a run folder's dataset never downloads anything unless this command asks
+        dataset = DatasetSpec.from_dict({**run.dataset, "download": False})
     elif base is not None:
         dataset = base.dataset
     else:
@@ -171,9 +176,9 @@ def _directions(c: dict, method: str, base: Recipe | None, model: ModelSpec) -> 
     pca_run = None
     if method == "pca":
         pca_run = str(Path(c["pca"] or b.pca_run).expanduser().resolve())
-    file = existing(c["directions"], "direction file") if method == "file" else None
     if method == "file" and not c["directions"]:
         raise InputError("the file method needs a direction file (--directions FILE)")
+    file = existing(c["directions"], "direction file") if method == "file" else None
     return DirectionSpec(
         method=method, dir_type=dir_type, xnorm=c["xnorm"], ynorm=c["ynorm"] or c["xnorm"],
         xignore=c["xignore"], yignore=c["yignore"] or c["xignore"], seed=int(c["seed"]),
@@ -255,11 +260,14 @@ def _loss_name(name: str) -> str:
 
 
 def _zoo_dataset(model: str) -> str:
-    """The dataset a zoo model was made for (digits for anything else)."""
+    """The dataset a zoo model was made for; any other model needs one named."""
     from lossviz_core.models import _REGISTRY
 
     entry = _REGISTRY.get(model.removeprefix("zoo:"))
-    return entry[0].dataset if entry else "digits"
+    if entry is None:
+        raise InputError(f"choose the data the loss is measured on (--dataset NAME): model "
+                         f"{model} is not from the zoo, so it has no dataset of its own")
+    return entry[0].dataset
 
 
 def choices_of(recipe: Recipe) -> dict[str, Any]:

@@ -1,16 +1,29 @@
-"""The surface file: HDF5 readable by the reference's plotting scripts, resumable.
+"""The surface file: HDF5 readable by the reference's plotting scripts, resumable, shareable.
 
 Layout (design: Files)::
 
     xcoordinates (nx,)   ycoordinates (ny,)  [absent for a line]
-    train_loss, train_acc, test_loss, test_acc   (ny, nx) or (nx,), NaN where not computed
-    lossviz/             attrs: specs (JSON), version, created, updated
+    train_loss, train_acc, test_loss, test_acc, ...   (ny, nx) or (nx,), NaN where not computed
+    lossviz/             attrs: specs (JSON: the recipe and how it ran), plans (JSON),
+                         version, created, updated
     lossviz/done         (ny, nx) or (nx,) uint8
+    lossviz/plan         (ny, nx) or (nx,) uint8: which of ``plans`` computed each point
     lossviz/trajectory/  epochs, x, y, off_plane, loss, explained_variance [, x_lstsq, y_lstsq]
+
+Every array is allocated whole when the file is made; a chunk of finished points then
+writes exactly its own cells (an HDF5 point selection) and no metadata, so a chunk costs
+the same on a 101 × 101 grid as on a 2001 × 2001 one, the file never grows, and a full disk
+cannot stop a resume. The writer opens the file without HDF5's file lock, once per chunk,
+so a reader holding the file open (a notebook, the window watching it fill in, a script
+polling it) can never make it fail; one writer at a time is guaranteed by
+:class:`~lossviz_core.results.paths.OutputLock` instead. Values are written before the done
+mask and :func:`read_result` reads the mask first, so a reader never sees a point as done
+without its value.
 
 The reference writes its grids as arrays declared (nx, ny) but filled in the flat order
 of ``numpy.meshgrid(x, y)``, i.e. index ``j * nx + i``, and marks missing points with -1.
-Reading any file therefore reshapes the flat data to (ny, nx), which is exact for both.
+Reading any file therefore reshapes the flat data to (ny, nx), which is exact for both,
+and writing into one uses each array's own shape for the same flat index.
 """
 
 from __future__ import annotations
@@ -27,28 +40,40 @@ import numpy as np
 from lossviz_core import __version__
 from lossviz_core.atomic import atomic_path
 from lossviz_core.errors import StoreError
+from lossviz_core.results.hdf5 import refuse_foreign_storage
+from lossviz_core.results.paths import (
+    OutputLock,
+    check_input,
+    check_output,
+    clean_stale_temporaries,
+    partial_path,
+)
 from lossviz_core.results.quantities import main_quantity, registered
 from lossviz_core.results.result import SurfaceResult, Trajectory
 
 GROUP = "lossviz"
 COORDINATES = ("xcoordinates", "ycoordinates")
+READ_RETRIES = 5
 
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def _open(path: str | os.PathLike, mode: str) -> h5py.File:
+def _open(path: str | os.PathLike, mode: str, locking: bool = False) -> h5py.File:
     try:
-        return h5py.File(path, mode)
+        return h5py.File(path, mode, locking=locking)
     except FileNotFoundError:
         raise StoreError(f"no such file: {path}") from None
     except OSError as exc:
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        if "No space left" in text or getattr(exc, "errno", None) == 28:
+            raise StoreError(f"cannot write {path}: the disk is full") from None
         raise StoreError(f"cannot open {path} as an HDF5 result file ({exc.__class__.__name__}: "
-                         f"{str(exc).splitlines()[0]})") from None
+                         f"{text})") from None
 
 
-def _write_all(f: h5py.File, result: SurfaceResult) -> None:
+def _write_all(f: h5py.File, result: SurfaceResult, plans: list[dict] | None = None) -> None:
     f["xcoordinates"] = result.x
     if result.y is not None:
         f["ycoordinates"] = result.y
@@ -56,10 +81,12 @@ def _write_all(f: h5py.File, result: SurfaceResult) -> None:
         f[q] = result.values[q]
     g = f.create_group(GROUP)
     g.attrs["specs"] = json.dumps(result.specs)
+    g.attrs["plans"] = json.dumps(plans or [])
     g.attrs["version"] = __version__
     g.attrs["created"] = _now()
     g.attrs["updated"] = _now()
     g["done"] = result.done.astype(np.uint8)
+    g["plan"] = np.zeros(result.shape, dtype=np.uint8)
     if result.trajectory is not None:
         _write_trajectory(g, result.trajectory)
 
@@ -73,8 +100,8 @@ def _write_trajectory(g: h5py.Group, traj: Trajectory) -> None:
 
 
 def save_result(result: SurfaceResult, path: str | os.PathLike) -> Path:
-    """Write a whole result atomically (temporary file, then rename)."""
-    path = Path(path)
+    """Write a whole result atomically (temporary file, then rename): *Save as*."""
+    path = check_output(path, "result file", may_exist=True)
     with atomic_path(path, "result file") as tmp, h5py.File(tmp, "w") as f:
         _write_all(f, result)
     result.path = str(path)
@@ -82,8 +109,27 @@ def save_result(result: SurfaceResult, path: str | os.PathLike) -> Path:
 
 
 def read_result(path: str | os.PathLike) -> SurfaceResult:
-    """Read a surface or line file, ours or the reference implementation's."""
+    """Read a surface or line file, ours or the reference implementation's.
+
+    Never locks the file (a running job may be writing it); a read that overlaps a write
+    of the file's metadata is retried."""
+    path = check_input(path, "result file")
+    for attempt in range(READ_RETRIES):
+        try:
+            return _read(path)
+        except StoreError:
+            raise
+        except (OSError, KeyError, RuntimeError) as exc:  # a write in progress: try again
+            if attempt == READ_RETRIES - 1:
+                raise StoreError(f"cannot read {path}: {type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _read(path: Path) -> SurfaceResult:
     with _open(path, "r") as f:
+        refuse_foreign_storage(f, path)
         try:
             x = np.asarray(f["xcoordinates"][()], dtype=float).reshape(-1)
         except KeyError:
@@ -91,12 +137,15 @@ def read_result(path: str | os.PathLike) -> SurfaceResult:
         y = np.asarray(f["ycoordinates"][()], dtype=float).reshape(-1) if "ycoordinates" in f else None
         shape = (len(x),) if y is None else (len(y), len(x))
         ours = GROUP in f
+        done = None
+        if ours and "done" in f[GROUP]:  # the mask first: values are written before it
+            done = np.asarray(f[GROUP]["done"][()], dtype=bool).reshape(shape)
         values: dict[str, np.ndarray] = {}
+        known = {k.name for k in registered()}
         for q in f:
             if q in COORDINATES or not isinstance(f[q], h5py.Dataset):
                 continue
-            known = q in {k.name for k in registered()}
-            if f[q].dtype.kind not in "fiub" or (f[q].size != int(np.prod(shape)) and not known):
+            if f[q].dtype.kind not in "fiub" or (f[q].size != int(np.prod(shape)) and q not in known):
                 continue  # not a grid quantity (text, a scalar, someone else's array)
             a = np.asarray(f[q][()], dtype=float)
             if a.size != int(np.prod(shape)):
@@ -114,7 +163,6 @@ def read_result(path: str | os.PathLike) -> SurfaceResult:
         trajectory = None
         if ours:
             g = f[GROUP]
-            done = np.asarray(g["done"][()], dtype=bool).reshape(shape) if "done" in g else None
             try:
                 specs = json.loads(g.attrs.get("specs", "{}"))
             except ValueError:
@@ -122,79 +170,162 @@ def read_result(path: str | os.PathLike) -> SurfaceResult:
             if "trajectory" in g:
                 t = g["trajectory"]
                 trajectory = Trajectory.from_arrays({k: t[k][()] for k in t})
-        else:
-            done = None
         if done is None:  # the reference marks points not computed with -1 (now NaN)
             done = np.isfinite(values[main_quantity(values)])
-    result = SurfaceResult(x=x, y=y, values=values, done=done, specs=specs,
-                           trajectory=trajectory, path=str(path))
-    return result
+        for a in values.values():
+            a[~done] = np.nan  # what is not done is not a value, whatever the file holds
+    return SurfaceResult(x=x, y=y, values=values, done=done, specs=specs,
+                         trajectory=trajectory, path=str(path))
+
+
+def read_plans(path: str | os.PathLike) -> list[dict]:
+    """How the points of a file were computed (the evaluator's decisions, oldest first)."""
+    with _open(check_input(path, "result file"), "r") as f:
+        if GROUP not in f:
+            return []
+        try:
+            return list(json.loads(f[GROUP].attrs.get("plans", "[]")))
+        except ValueError:
+            return []
 
 
 class SurfaceStore:
     """Writes chunks of finished points into a surface file as they arrive.
 
-    The file is opened for each chunk and closed again, so a crash or Ctrl-C loses at
-    most the chunk being written, and the file is always readable.
+    The file is opened for each chunk and closed again, so a crash loses at most the chunk
+    being written and the file is always readable. ``written``: points the file holds.
+    With ``overwrite`` the new result goes to ``NAME.partial.h5`` and replaces the old file
+    only when it is complete (:meth:`finish`); an interrupted run leaves the old file as it
+    was and the new points in the partial file.
     """
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, target: Path, lock: OutputLock, written: int) -> None:
+        self.path, self.target, self.lock, self.written = path, target, lock, written
+        self.plans: list[dict] = []
 
     @classmethod
     def open(cls, path: str | os.PathLike, result: SurfaceResult, resume: bool = False,
-             overwrite: bool = False) -> SurfaceStore:
+             overwrite: bool = False, lock: OutputLock | None = None,
+             plans: list[dict] | None = None) -> SurfaceStore:
         """Create ``path`` for ``result``, or with ``resume`` load its finished points into it.
 
-        An existing file is never overwritten unless ``overwrite``; resuming a file made for
-        another grid, model, dataset or direction raises :class:`StoreError`.
+        An existing file is never replaced unless ``overwrite`` (and then only once the new
+        one is complete); resuming a file made for another grid, model, dataset, direction or
+        precision raises :class:`StoreError`. ``lock``: an :class:`OutputLock` the caller
+        took already (before a long preparation); else it is taken here.
         """
-        path = Path(path)
-        if path.exists() and resume:
-            old = read_result(path)
-            _check_compatible(path, old, result)
-            for q in result.quantities:
-                if q in old.values:
-                    result.values[q][old.done] = old.values[q][old.done]
-            result.done[:] = old.done
-            if old.trajectory is not None and result.trajectory is not None:
-                result.trajectory.loss = old.trajectory.loss
-        elif path.exists() and not overwrite:
-            raise StoreError(f"{path} already exists: pass --resume to continue it, or choose "
-                             "another output file")
-        else:
-            if not path.parent.exists():
-                raise StoreError(f"folder {path.parent} does not exist")
-            save_result(result, path)
-        result.path = str(path)
-        return cls(path)
+        target = check_output(path, "result file", may_exist=True)
+        lock = lock or OutputLock.acquire(target)
+        try:
+            clean_stale_temporaries(target)
+            exists = target.exists()
+            if exists and resume:
+                store = cls._resume(target, result, lock)
+            elif exists and not overwrite:
+                raise StoreError(f"{target} already exists: pass --resume to continue it, or "
+                                 "--overwrite to replace it once the new one is complete")
+            else:
+                work = partial_path(target) if exists else target
+                if exists:
+                    check_output(work, "result file", may_exist=True)
+                    clean_stale_temporaries(work)
+                with atomic_path(work, "result file", exclusive=not exists) as tmp:
+                    with h5py.File(tmp, "w") as f:
+                        _write_all(f, result, plans)
+                store = cls(work, target, lock, int(result.done.sum()))
+        except BaseException:
+            lock.release()
+            raise
+        store.plans = list(plans or [])
+        result.path = str(store.path)
+        return store
 
-    def write_chunk(self, indices: np.ndarray, values: dict[str, np.ndarray]) -> None:
+    @classmethod
+    def _resume(cls, path: Path, result: SurfaceResult, lock: OutputLock) -> SurfaceStore:
+        old = read_result(path)
+        _check_compatible(path, old, result)
+        missing = [q for q in result.quantities if q not in old.values]
+        with _open(path, "r+") as f:
+            if GROUP not in f:  # a reference file: give it our group, its done mask and plan
+                g = f.create_group(GROUP)
+                g.attrs["specs"] = json.dumps(result.specs)
+                g.attrs["plans"] = "[]"
+                g.attrs["version"] = __version__
+                g.attrs["created"] = _now()
+                g.attrs["updated"] = _now()
+                g["done"] = old.done.astype(np.uint8)
+                g["plan"] = np.zeros(old.shape, dtype=np.uint8)
+                for q, a in old.values.items():  # -1 sentinels become NaN, as read
+                    f[q][...] = a.reshape(f[q].shape)
+            if missing:  # a quantity deleted from the file: every point needs it again
+                for q in missing:
+                    f[q] = np.full(old.shape, np.nan)
+                f[GROUP]["done"][...] = 0
+                old.done[:] = False
+            if "plan" not in f[GROUP]:
+                f[GROUP]["plan"] = np.zeros(old.shape, dtype=np.uint8)
+        for q in result.quantities:
+            if q in old.values:
+                result.values[q][old.done] = old.values[q][old.done]
+        result.done[:] = old.done
+        if old.trajectory is not None and result.trajectory is not None:
+            result.trajectory.loss = old.trajectory.loss
+        return cls(path, path, lock, int(old.done.sum()))
+
+    def set_plans(self, plans: list[dict]) -> None:
+        """Record how points are computed (the evaluator's decisions); ids index this list."""
+        if plans == self.plans:
+            return
+        with _open(self.path, "r+") as f:
+            f[GROUP].attrs["plans"] = json.dumps(plans)
+        self.plans = list(plans)
+
+    def write_chunk(self, indices: np.ndarray, values: dict[str, np.ndarray],
+                    plan: int = 0) -> None:
         """Store finished points (flat C-order indices into the grid) and flush."""
         order = np.argsort(indices)
-        idx = np.asarray(indices)[order]
+        idx = np.asarray(indices, dtype=np.int64)[order]
         with _open(self.path, "r+") as f:
-            shape = f[GROUP]["done"].shape
-            multi = np.unravel_index(idx, shape)
-            # h5py fancy indexing wants increasing indices along one axis: write per row.
             for q, v in values.items():
                 if q in f:
-                    _scatter(f[q], multi, np.asarray(v, dtype=float)[order], shape)
-            _scatter(f[GROUP]["done"], multi, np.ones(len(idx), dtype=np.uint8), shape)
-            f[GROUP].attrs["updated"] = _now()
+                    _write_cells(f[q], idx, np.asarray(v, dtype=float)[order])
+            g = f[GROUP]
+            if "plan" in g:
+                _write_cells(g["plan"], idx, np.full(len(idx), plan, dtype=np.uint8))
+            _write_cells(g["done"], idx, np.ones(len(idx), dtype=np.uint8))  # last: see above
             f.flush()
+        self.written += len(idx)
 
     def write_trajectory(self, traj: Trajectory) -> None:
         with _open(self.path, "r+") as f:
             _write_trajectory(f[GROUP], traj)
 
+    def finish(self) -> Path:
+        """The run is complete: stamp it, put a replacing file in place, release the lock."""
+        try:
+            with _open(self.path, "r+") as f:
+                f[GROUP].attrs["updated"] = _now()
+            if self.path != self.target:
+                os.replace(self.path, self.target)
+                self.path = self.target
+        except OSError as exc:
+            raise StoreError(f"cannot finish {self.target}: {exc.strerror or exc}") from None
+        finally:
+            self.lock.release()
+        return self.path
 
-def _scatter(ds: h5py.Dataset, multi: tuple[np.ndarray, ...], v: np.ndarray, shape) -> None:
-    # Read-modify-write of the whole grid: grids are small (≤ a few 10^5 points) and this
-    # keeps one code path for scattered coarse-to-fine indices.
-    a = ds[()]
-    a[multi] = v
-    ds[...] = a
+    def close(self) -> None:
+        """The run stopped early: the file keeps what was written; release the lock."""
+        self.lock.release()
+
+
+def _write_cells(ds: h5py.Dataset, flat: np.ndarray, v: np.ndarray) -> None:
+    """Write ``v`` at flat C-order positions of ``ds`` (its own shape), touching only them."""
+    coords = np.stack(np.unravel_index(flat, ds.shape), axis=1).astype(np.uint64)
+    space = ds.id.get_space()
+    space.select_elements(coords)
+    mem = h5py.h5s.create_simple((len(flat),))
+    ds.id.write(mem, space, np.ascontiguousarray(v, dtype=ds.dtype))
 
 
 def _check_compatible(path: Path, old: SurfaceResult, new: SurfaceResult) -> None:
@@ -206,10 +337,15 @@ def _check_compatible(path: Path, old: SurfaceResult, new: SurfaceResult) -> Non
     a, b = old.recipe, new.recipe
     if a is None or b is None:
         return
-    for key in ("model", "dataset", "directions"):
+    # where data is cached, how many workers decode it, whether it may download: none of
+    # these changes a value, so they may differ between the runs of one file
+    same_data = {"cache": "auto", "workers": None, "download": False}
+    if a.dataset.replace(**same_data) != b.dataset.replace(**same_data):
+        raise StoreError(f"{path} was computed with different dataset settings; cannot resume")
+    for key in ("model", "directions"):
         if getattr(a, key) != getattr(b, key):
             raise StoreError(f"{path} was computed with different {key} settings; cannot resume")
-    for key, what in (("split", "split"), ("name", "loss")):
+    for key, what in (("split", "split"), ("name", "loss"), ("label_smoothing", "label smoothing")):
         va, vb = getattr(a.loss, key), getattr(b.loss, key)
         if va != vb:
             raise StoreError(f"{path} was computed with {what}={va}, not {vb}; cannot resume")

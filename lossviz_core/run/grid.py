@@ -128,19 +128,26 @@ def iter_surface(
     start_t = time.perf_counter()
     computed = 0
     pos = 0
-    while pos < len(todo):
-        idx = todo[pos:pos + size]
-        values = evaluator.evaluate(grid_coords(result, idx))
-        result.apply_chunk(idx, values)
-        if store is not None:
-            store.write_chunk(idx, values)
-        pos += len(idx)
-        done += len(idx)
-        computed += len(idx)
-        elapsed = time.perf_counter() - start_t
-        yield Chunk(indices=idx, values=values, done=done, total=total, elapsed=elapsed,
-                    points_per_second=computed / elapsed if elapsed > 0 else 0.0)
-        size = min(limit, size * 2)
+    try:
+        while pos < len(todo):
+            idx = todo[pos:pos + size]
+            values = evaluator.evaluate(grid_coords(result, idx))
+            result.apply_chunk(idx, values)
+            if store is not None:
+                plans = getattr(evaluator, "plans", None)
+                if plans:
+                    store.set_plans(plans)
+                store.write_chunk(idx, values, plan=getattr(evaluator, "plan_id", 0))
+            pos += len(idx)
+            done += len(idx)
+            computed += len(idx)
+            elapsed = time.perf_counter() - start_t
+            yield Chunk(indices=idx, values=values, done=done, total=total, elapsed=elapsed,
+                        points_per_second=computed / elapsed if elapsed > 0 else 0.0)
+            size = min(limit, size * 2)
+    finally:
+        if store is not None and not result.complete:
+            store.close()  # stopped early: release the file (a complete one is finished)
     return result
 
 

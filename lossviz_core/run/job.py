@@ -20,10 +20,11 @@ import numpy as np
 import torch
 
 from lossviz_core import __version__
+from lossviz_core.errors import InputError
 from lossviz_core.progress import Chunk, Step, drain
 from lossviz_core.recipe.spec import Recipe, jsonable
 from lossviz_core.results.result import SurfaceResult
-from lossviz_core.results.store import SurfaceStore
+from lossviz_core.results.store import SurfaceStore, read_plans
 from lossviz_core.run.executor import Executor, LocalExecutor
 from lossviz_core.run.grid import make_result
 from lossviz_core.run.workspace import Workspace, iter_materialize
@@ -90,21 +91,36 @@ class Job:
 
     def iter(
         self, out: str | os.PathLike | None = None, resume: bool = False,
-        overwrite: bool = False, executor: Executor | None = None,
+        overwrite: bool = False, executor: Executor | None = None, lock: Any = None,
     ) -> Generator[Chunk, None, SurfaceResult]:
         """Compute the missing points, yielding chunks; with ``out``, written as they finish.
 
-        With a PCA plane the trajectory's own losses are evaluated after the grid.
+        The file is opened (created, resumed, or reserved to replace the old one once the new
+        one is complete) before this returns, so ``self.result`` already holds a resumed
+        file's points. ``lock``: an :class:`~lossviz_core.results.paths.OutputLock` taken
+        before a long preparation. With a PCA plane the trajectory's own losses are
+        evaluated after the grid.
         """
-        store = None
+        self.store = None
         if out is not None:
-            store = SurfaceStore.open(out, self.result, resume=resume, overwrite=overwrite)
-        yield from (executor or LocalExecutor()).run(self, store)
-        traj = self.result.trajectory
-        if traj is not None and np.isnan(traj.loss).any() and self.evaluator is not None:
-            traj.loss = self._trajectory_losses()
+            self.store = SurfaceStore.open(out, self.result, resume=resume, overwrite=overwrite,
+                                           lock=lock, plans=self.workspace.plans)
+        return self._run(self.store, executor or LocalExecutor())
+
+    def _run(self, store: SurfaceStore | None,
+             executor: Executor) -> Generator[Chunk, None, SurfaceResult]:
+        try:
+            yield from executor.run(self, store)
+            traj = self.result.trajectory
+            if traj is not None and np.isnan(traj.loss).any() and self.evaluator is not None:
+                traj.loss = self._trajectory_losses()
+                if store is not None:
+                    store.write_trajectory(traj)
             if store is not None:
-                store.write_trajectory(traj)
+                self.result.path = str(store.finish())
+        finally:
+            if store is not None:
+                store.close()
         return self.result
 
     def _trajectory_losses(self) -> np.ndarray:
@@ -121,10 +137,15 @@ class Job:
         return np.asarray(losses, dtype=float)
 
 
-def iter_prepare(recipe: Recipe) -> Generator[Step, None, Job]:
-    """:func:`prepare` as a generator of :class:`~lossviz_core.progress.Step` s (cancellable)."""
+def iter_prepare(recipe: Recipe, resume_from: str | os.PathLike | None = None
+                 ) -> Generator[Step, None, Job]:
+    """:func:`prepare` as a generator of :class:`~lossviz_core.progress.Step` s (cancellable).
+
+    ``resume_from``: a result file this job will continue; its points were computed with
+    decisions (batch, mode, precision, memory format, compile) the rest must share."""
     t0 = time.perf_counter()
-    ws = yield from iter_materialize(recipe)
+    pinned = resume_decisions(recipe, resume_from) if resume_from is not None else None
+    ws = yield from iter_materialize(recipe, pinned=pinned)
     result = make_result(recipe, quantities=ws.quantities)
     result.trajectory = ws.directions.trajectory
     job = Job(recipe, ws, result)
@@ -133,10 +154,26 @@ def iter_prepare(recipe: Recipe) -> Generator[Step, None, Job]:
     return job
 
 
-def prepare(recipe: Recipe) -> Job:
+def prepare(recipe: Recipe, resume_from: str | os.PathLike | None = None) -> Job:
     """Load the model and data, make the directions and probe the evaluator.
 
     Slow for large data (loads the dataset onto the device): run it off the GUI thread.
     Bad input raises a :class:`~lossviz_core.errors.LossVizError` with a one-line message.
     """
-    return drain(iter_prepare(recipe))
+    return drain(iter_prepare(recipe, resume_from))
+
+
+def resume_decisions(recipe: Recipe, path: str | os.PathLike) -> dict[str, Any] | None:
+    """The decisions a resumed file's points were computed with (its latest plan), or None
+    for a new file or one without them; a clashing ``--precision`` is one line."""
+    if not os.path.exists(path):
+        return None
+    plans = read_plans(path)
+    if not plans:
+        return None
+    plan = dict(plans[-1])
+    asked = recipe.compute.precision
+    if asked != "auto" and asked != plan.get("precision"):
+        raise InputError(f"{path} was computed in {plan.get('precision')}; resume it with "
+                         f"--precision {plan.get('precision')} (or auto), or start a new file")
+    return plan

@@ -69,6 +69,17 @@ class Workspace:
             out["evaluator"] = out.pop("loss")
         return out
 
+    @property
+    def plans(self) -> list[dict[str, Any]]:
+        """How points are computed (the loss measure's decisions; ids: :attr:`plan_id`)."""
+        m = next((m for m in self.measures if hasattr(m, "plans")), None)
+        return [] if m is None else m.plans
+
+    @property
+    def plan_id(self) -> int:
+        m = next((m for m in self.measures if hasattr(m, "plans")), None)
+        return 0 if m is None else m.plan_id
+
     def measure(self, name: str) -> Any:
         return next(m for m in self.measures if m.name == name)
 
@@ -99,21 +110,22 @@ class Workspace:
         return ws
 
 
-def build_measures(ws: Workspace) -> list[Any]:
+def build_measures(ws: Workspace, pinned: dict | None = None) -> list[Any]:
     ctx = MeasureContext(ws.model, ws.plane, ws.data, ws.loss, ws.recipe, ws.device,
-                         ws.capabilities, ws.recipe.grid.size)
+                         ws.capabilities, ws.recipe.grid.size, pinned)
     return [measure_kind(name).build(ctx) for name in ws.recipe.measures]
 
 
 def materialize(recipe: Recipe, device: torch.device | str | None = None,
-                directions: Directions | None = None) -> Workspace:
-    """The workspace of ``recipe`` on ``device`` (default: the recipe's)."""
-    return drain(iter_materialize(recipe, device, directions))
+                directions: Directions | None = None, pinned: dict | None = None) -> Workspace:
+    """The workspace of ``recipe`` on ``device`` (default: the recipe's). ``pinned``: how
+    points must be computed (a resumed file's decisions) instead of what a probe picks."""
+    return drain(iter_materialize(recipe, device, directions, pinned))
 
 
 def iter_materialize(
     recipe: Recipe, device: torch.device | str | None = None,
-    directions: Directions | None = None,
+    directions: Directions | None = None, pinned: dict | None = None,
 ) -> Generator[Step, None, Workspace]:
     """:func:`materialize` as a generator: one :class:`Step` per stage; stop it to cancel."""
     device = pick_device(recipe.compute.device) if device is None else torch.device(device)
@@ -124,6 +136,7 @@ def iter_materialize(
     data = load_dataset(recipe.dataset, device)
     if "test" in recipe.loss.splits and data.test is None:
         raise InputError(f"dataset {recipe.dataset.name} has no test split; use --split train")
+    _check_labels(recipe, data)
     yield Step(f"building {recipe.model.name}", 0.3)
     loaded = load_model(recipe.model, data.num_classes,
                         require_weights=recipe.directions.method != "pca")
@@ -140,16 +153,32 @@ def iter_materialize(
                                      loss=loss, device=device, splits=recipe.loss.splits)
     if directions.center is not None:
         load_into(model, directions.center, source="the plane's centre")
-    directions = directions.to(device)
     capabilities = detect(model, sample, select)
     plane = Plane(model, directions)
     ws = Workspace(recipe, device, model, data, directions, plane, loss, capabilities, [],
                    loaded)
     yield Step("probing how to evaluate fastest", 0.7)
-    ws.measures = build_measures(ws)
+    ws.measures = build_measures(ws, pinned)
     for m in ws.measures:
         m.chunk_size  # noqa: B018 - the probe runs here, not in the first chunk
     return ws
+
+
+MAX_LABEL_CLASSES = 100_000
+
+
+def _check_labels(recipe: Recipe, data: Dataset) -> None:
+    """Refuse labels that would size an absurd output layer (a label of 5,000,000 among ten
+    classes), before anything is built: the class count must then be given."""
+    if (recipe.model.num_classes or recipe.model.checkpoint or not data.classes_from_labels
+            or not data.num_classes):
+        return  # the class count comes from the recipe or the checkpoint, not the labels
+    n = data.num_classes
+    distinct = data.distinct_labels()
+    if n > MAX_LABEL_CLASSES or (n > 1000 and n > 20 * distinct):
+        raise InputError(f"dataset {recipe.dataset.name} has labels up to {n - 1} but only "
+                         f"{distinct} different ones; give the class count with --num-classes "
+                         "(or relabel 0..K-1)")
 
 
 def _check_inputs(recipe: Recipe, loaded: LoadedModel, data: Dataset) -> None:

@@ -38,7 +38,10 @@ def _numpy_safe_globals() -> list[Any]:
 
     mod = getattr(np, "dtypes", None)  # numpy >= 1.25
     dtypes = [getattr(mod, n) for n in getattr(mod, "__all__", []) if n.endswith("DType")]
-    return [scalar, _reconstruct, np.ndarray, np.dtype, *dtypes]
+    # Checkpoints pickled under numpy 1.x name the same functions numpy.core.multiarray.*
+    old = [(scalar, "numpy.core.multiarray.scalar"),
+           (_reconstruct, "numpy.core.multiarray._reconstruct")]
+    return [scalar, _reconstruct, np.ndarray, np.dtype, *dtypes, *old]
 
 
 def _torch_load(path: Path) -> Any:

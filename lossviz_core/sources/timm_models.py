@@ -33,6 +33,8 @@ def factory(spec: ModelSpec):
 def build(spec: ModelSpec, num_classes: int | None):
     timm, name = _timm(), _name(spec)
     kwargs = {} if num_classes is None or spec.pretrained else {"num_classes": int(num_classes)}
+    if spec.pretrained and spec.pretrained != "DEFAULT":
+        name = f"{name.split('.')[0]}.{spec.pretrained}"  # timm names weights as model.tag
     try:
         return timm.create_model(name, pretrained=bool(spec.pretrained), **kwargs)
     except Exception as exc:  # noqa: BLE001 - download failures of every kind

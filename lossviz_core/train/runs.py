@@ -71,6 +71,11 @@ def read_run(run_dir: str | os.PathLike) -> RunInfo:
         raise InputError(f"{meta_path} is malformed: {exc}") from None
     if not ckpts:
         raise InputError(f"run folder {path} lists no checkpoints")
+    inside = path.resolve()
+    outside = [str(p) for _, p in ckpts if not p.resolve().is_relative_to(inside)]
+    if outside:  # run.json is data from elsewhere: it must not make us read other files
+        raise InputError(f"{meta_path} lists checkpoints outside the run folder "
+                         f"({', '.join(outside[:2])}); refusing to use them")
     missing = [str(p) for _, p in ckpts if not p.is_file()]
     if missing:
         raise InputError(f"run folder {path} is missing checkpoint files: {', '.join(missing)}")

@@ -147,7 +147,9 @@ def test_a_model_file_resumes_from_the_result_file_alone(tmp_path, capsys, user_
     cut = read_result(out)
     assert 0 < cut.done.sum() < 15
     monkeypatch.setattr("lossviz_core.run.executor.iter_surface", real)
-    code, err = run(capsys, "surface", "--resume", "--out", out)  # nothing but the file
+    code, err = run(capsys, "surface", "--resume", "--out", out)
+    assert code == 2 and "--allow-code" in err  # the file names code: the user must agree
+    code, err = run(capsys, "surface", "--resume", "--allow-code", "--out", out)  # the file
     assert code == 0, err
     done = read_result(out)
     assert done.done.all()
