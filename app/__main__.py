@@ -15,13 +15,22 @@ PACKAGING_FLAGS = ("--version", "--install-desktop-entry", "--uninstall-desktop-
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in PACKAGING_FLAGS:
-        return packaging_main(argv)
-    if argv and argv[0] not in ("--gui",):
-        from lossviz_core.cli import main as cli_main
+    try:
+        if argv and argv[0] in PACKAGING_FLAGS:
+            return packaging_main(argv)
+        if argv and argv[0] not in ("--gui",) and not _is_result_file(argv[0]):
+            from lossviz_core.cli import main as cli_main
 
-        return cli_main(argv)
-    return main_gui(argv[1:] if argv else [])
+            return cli_main(argv)
+        return main_gui(argv[1:] if argv and argv[0] == "--gui" else argv)
+    except KeyboardInterrupt:  # Ctrl-C while torch is still importing: no traceback
+        print("\nlossviz: interrupted", file=sys.stderr)
+        return 130
+
+
+def _is_result_file(arg: str) -> bool:
+    """``lossviz FILE.h5`` opens the window on the file."""
+    return arg.lower().endswith((".h5", ".hdf5")) and os.path.isfile(arg)
 
 
 def no_display_reason() -> str | None:

@@ -62,6 +62,8 @@ def _now() -> str:
 
 def _open(path: str | os.PathLike, mode: str, locking: bool = False) -> h5py.File:
     try:
+        if mode == "r+":
+            return _open_for_writing(path)
         return h5py.File(path, mode, locking=locking)
     except FileNotFoundError:
         raise StoreError(f"no such file: {path}") from None
@@ -71,6 +73,16 @@ def _open(path: str | os.PathLike, mode: str, locking: bool = False) -> h5py.Fil
             raise StoreError(f"cannot write {path}: the disk is full") from None
         raise StoreError(f"cannot open {path} as an HDF5 result file ({exc.__class__.__name__}: "
                          f"{text})") from None
+
+
+def _open_for_writing(path: str | os.PathLike) -> h5py.File:
+    """The writer's handle: no HDF5 file lock (readers must never block it), and no sieve
+    buffer, which would rewrite 64 KiB around every scattered cell of a chunk."""
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
+    fapl.set_file_locking(False, True)
+    fapl.set_sieve_buf_size(0)
+    return h5py.File(h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDWR, fapl=fapl))
 
 
 def _write_all(f: h5py.File, result: SurfaceResult, plans: list[dict] | None = None) -> None:
