@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,20 +33,45 @@ def _model_names() -> list[str]:
     return [m.name for m in list_models()]
 
 
+# A first list without importing torchvision (1.2 s, and it loads torch._dynamo): the whole
+# list of torchvision.models.list_models() is read when the list is first opened.
+COMMON_TV_MODELS = ("resnet18", "resnet34", "resnet50", "wide_resnet50_2", "vgg16_bn",
+                    "densenet121", "mobilenet_v3_small", "efficientnet_b0", "convnext_tiny",
+                    "vit_b_16", "swin_t")
+
+
 def _torchvision_models() -> list[str]:
     try:
         from lossviz_core.sources.tvmodels import classification_models
 
         return classification_models()
     except Exception:  # noqa: BLE001 - an old torchvision: the user types the name
-        return ["resnet18"]
+        return list(COMMON_TV_MODELS)
 
 
-def _editable(items, state: ComputeState, name: str) -> QComboBox:
+class LazyCombo(QComboBox):
+    """An editable combo box that fills its full list the first time it is opened."""
+
+    def __init__(self, first: list[str], full) -> None:  # noqa: ANN001 (a callable)
+        super().__init__()
+        self.setEditable(True)
+        self.addItems(first)
+        self._full = full
+
+    def showPopup(self) -> None:  # noqa: N802 (Qt naming)
+        if self._full is not None:
+            text, full, self._full = self.currentText(), self._full(), None
+            blocker = QSignalBlocker(self)
+            self.clear()
+            self.addItems(full)
+            self.setCurrentText(text)
+            del blocker
+        super().showPopup()
+
+
+def _editable(items, state: ComputeState, name: str, full=None) -> QComboBox:  # noqa: ANN001
     """An editable combo box bound to a free-text value (a list to pick from, or type)."""
-    box = QComboBox()
-    box.setEditable(True)
-    box.addItems(list(items))
+    box = LazyCombo(list(items), full)
     box.setCurrentText(str(state[name]))
     box.currentTextChanged.connect(lambda text: state.set(name, text))
     state.changed.connect(lambda key: key == name and box.currentText() != state[name]
@@ -82,7 +107,7 @@ class SourcePanel(QWidget):
                                "torchvision or timm, your own Python function, a TorchScript "
                                "or torch.export archive, or a training run folder")
         self.model = bind(combo(_model_names()), state, "model")
-        self.tv_model = _editable(_torchvision_models(), state, "tv_model")
+        self.tv_model = _editable(COMMON_TV_MODELS, state, "tv_model", _torchvision_models)
         self.timm_model = _line(state, "timm_model", "e.g. resnet18", "a timm model name "
                                 "(needs the timm package)")
         self.model_file = bind(PathEdit("file", PYTHON_FILTER, "model.py"), state, "model_file")

@@ -131,13 +131,14 @@ def iter_surface(
     try:
         while pos < len(todo):
             idx = todo[pos:pos + size]
+            plan = getattr(evaluator, "plan_id", 0)  # before: evaluate() may change the plan
             values = evaluator.evaluate(grid_coords(result, idx))
             result.apply_chunk(idx, values)
             if store is not None:
                 plans = getattr(evaluator, "plans", None)
                 if plans:
                     store.set_plans(plans)
-                store.write_chunk(idx, values, plan=getattr(evaluator, "plan_id", 0))
+                store.write_chunk(idx, values, plan=plan)
             pos += len(idx)
             done += len(idx)
             computed += len(idx)

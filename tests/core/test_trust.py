@@ -438,3 +438,32 @@ def test_numpy_1_checkpoints_load(tmp_path):
     loaded, meta = load_checkpoint(old)
     assert float(meta["acc"]) == 97.5 and int(meta["epoch"]) == 30
     assert torch.equal(loaded["conv1.weight"], state["conv1.weight"])
+
+
+def test_a_plan_far_slower_than_probed_is_replaced_and_recorded(tmp_path, capsys, monkeypatch):
+    import lossviz_core.evaluation.evaluate as ev_mod
+
+    calls = []
+
+    def probe(option, *args, **kwargs):
+        calls.append(option)
+        if len(calls) == 1:  # a probe fooled by a load spike: multi-point, far too optimistic
+            return True, 4, 1e-12
+        return False, 1, 1e-6
+
+    monkeypatch.setattr(ev_mod, "REPLAN_SECONDS", 0.0)
+    monkeypatch.setattr(ev_mod.mp, "probe_multi", probe)
+    out = tmp_path / "replanned.h5"
+    assert main(["surface", "--demo", "--x=-1:1:9", "--y=-1:1:9", "--out", str(out)]) == 0
+    assert "changed plan mid-run" in capsys.readouterr().err
+    plans = read_plans(out)
+    assert [p["mode"] for p in plans] == ["multi", "single"] and len(calls) == 2
+    with h5py.File(out, "r") as f:
+        ids = set(np.unique(f["lossviz/plan"][()]).tolist())
+    assert ids == {0, 1}  # each point says which plan computed it
+    monkeypatch.undo()
+    ref = tmp_path / "ref.h5"
+    assert main(["surface", "--demo", "--x=-1:1:9", "--y=-1:1:9", "--multi", "off", "--out",
+                 str(ref)]) == 0
+    np.testing.assert_allclose(read_result(out).values["train_loss"],
+                               read_result(ref).values["train_loss"], rtol=1e-5)
