@@ -297,15 +297,21 @@ class SurfaceStore:
         """Store finished points (flat C-order indices into the grid) and flush."""
         order = np.argsort(indices)
         idx = np.asarray(indices, dtype=np.int64)[order]
-        with _open(self.path, "r+") as f:
-            for q, v in values.items():
-                if q in f:
-                    _write_cells(f[q], idx, np.asarray(v, dtype=float)[order])
-            g = f[GROUP]
-            if "plan" in g:
-                _write_cells(g["plan"], idx, np.full(len(idx), plan, dtype=np.uint8))
-            _write_cells(g["done"], idx, np.ones(len(idx), dtype=np.uint8))  # last: see above
-            f.flush()
+        try:
+            with _open(self.path, "r+") as f:
+                for q, v in values.items():
+                    if q in f:
+                        _write_cells(f[q], idx, np.asarray(v, dtype=float)[order])
+                g = f[GROUP]
+                if "plan" in g:
+                    _write_cells(g["plan"], idx, np.full(len(idx), plan, dtype=np.uint8))
+                _write_cells(g["done"], idx, np.ones(len(idx), dtype=np.uint8))  # last: see above
+                f.flush()
+        except (OSError, RuntimeError) as exc:  # the disk, not us: the file keeps what it had
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StoreError(f"cannot write to {self.path} ({text}); it keeps the "
+                             f"{self.written} points written so far: free space and --resume"
+                             ) from None
         self.written += len(idx)
 
     def write_trajectory(self, traj: Trajectory) -> None:
