@@ -59,7 +59,7 @@ def make_directions(model: nn.Module, spec: DirectionSpec, two_d: bool, **contex
 
 
 def _register_builtin() -> None:
-    from lossviz_core.directions import file, pca, random, target  # noqa: F401
+    from lossviz_core.directions import file, hessian, pca, random, target  # noqa: F401
 
 
 _register_builtin()

@@ -72,7 +72,7 @@ def register_measure(kind: MeasureKind) -> MeasureKind:
 def _builtin() -> None:
     """The built-in measures register on first use (they import the evaluator, which imports
     this package's loss functions)."""
-    from lossviz_core.measures import loss  # noqa: F401
+    from lossviz_core.measures import curvature, loss  # noqa: F401
 
 
 def measure_kind(name: str) -> MeasureKind:

@@ -66,8 +66,10 @@ def resolve(choices: Mapping[str, Any]) -> Recipe:
                     label_smoothing=float(c["label_smoothing"] or 0.0))
     compute = ComputeSpec(device=str(c["device"]), precision=c["precision"],
                           batch_size=c["batch_size"], compile=c["compile"], multi=c["multi"])
-    measures = c["measure"] or ("loss",)
-    measures = (measures,) if isinstance(measures, str) else tuple(measures)
+    given = c["measure"] or ()
+    given = (given,) if isinstance(given, str) else tuple(given)
+    # a measure is added to the loss (the surface it explains), never instead of it
+    measures = ("loss", *dict.fromkeys(m for m in given if m != "loss"))
     return Recipe(model, dataset, directions, grid, loss, compute, measures)
 
 

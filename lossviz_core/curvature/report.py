@@ -1,0 +1,215 @@
+"""The curvature report at one point: what ``lossviz curvature`` writes, and its figure.
+
+``iter_curvature_report(op, options)`` is a generator like the engine's others: it yields a
+:class:`~lossviz_core.progress.Step` before each part (its share of the planned
+Hessian-vector products, and the ETA from the seconds one product took so far) and returns
+the report, a JSON-able dict with at least ``eigenvalues`` (top k, largest first),
+``lambda_min``, ``trace``, ``trace_stderr``, ``per_layer``, ``sharpness``, ``density``
+(``grid`` and ``values``), ``converged`` and ``examples``. Work at a point costs tens to
+hundreds of products, each one pass over the examples: :func:`plan` says how many first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lossviz_core.curvature.density import slq
+from lossviz_core.curvature.eigen import lambda_min, top_eigenpairs
+from lossviz_core.curvature.layers import layer_groups, per_layer_top
+from lossviz_core.curvature.sharpness import average_sharpness, epsilon_sharpness, sam_sharpness
+from lossviz_core.curvature.trace import estimate_trace
+from lossviz_core.progress import Step, drain
+
+# passes per part, as Hessian-vector products: ARPACK's default basis is 20 vectors and
+# a restart or two is usual; a gradient costs about half a product, a loss a fifth
+_ARPACK_HVPS, _GRADIENT, _LOSS = 40, 0.5, 0.2
+
+
+@dataclasses.dataclass(frozen=True)
+class CurvatureOptions:
+    """What the report computes and how hard it tries (tolerances, caps, probes, seeds)."""
+
+    k: int = 5
+    tol: float = 1e-3
+    maxiter: int | None = None
+    solver: str = "scipy"
+    trace: str = "hutchpp"
+    trace_hvps: int = 99
+    density_steps: int = 60
+    density_runs: int = 1
+    per_layer: bool = True
+    layer_by: str = "layer"
+    sharpness: bool = True
+    epsilon: float = 1e-3
+    epsilon_steps: int = 10
+    rho: float = 0.05
+    sam_steps: int = 5
+    average_samples: int = 20
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def plan(op: Any, options: CurvatureOptions | None = None,
+         seconds_per_hvp: float | None = None) -> dict[str, Any]:
+    """The planned work in Hessian-vector products per part, and an ETA when the seconds
+    one product takes are known (measured so far by ``op`` if not given)."""
+    o = options or CurvatureOptions()
+    parts = {"eigenvalues": _ARPACK_HVPS + 2 * o.k + o.k, "lambda_min": _ARPACK_HVPS,
+             "trace": o.trace_hvps, "density": o.density_steps * o.density_runs}
+    if o.per_layer:
+        parts["per_layer"] = _ARPACK_HVPS * len(layer_groups(op.names, o.layer_by)) // 2
+    if o.sharpness:
+        parts["sharpness"] = int(np.ceil((1.2 * o.epsilon_steps + o.sam_steps + 3) * _GRADIENT
+                                         + (o.average_samples + 2) * _LOSS))
+    if seconds_per_hvp is None and op.hvps:
+        seconds_per_hvp = op.hvp_seconds / op.hvps
+    total = int(sum(parts.values()))
+    return {"hvps": total, "parts": parts, "seconds_per_hvp": seconds_per_hvp,
+            "eta_seconds": None if seconds_per_hvp is None else total * seconds_per_hvp,
+            "examples": op.examples.n, "n_params": op.size}
+
+
+def describe_plan(p: dict[str, Any]) -> str:
+    """One line: "about N Hessian-vector products over E examples (~T s)"."""
+    text = (f"about {p['hvps']} Hessian-vector products, each a pass over {p['examples']} "
+            f"examples, {p['n_params']} parameters")
+    if p.get("eta_seconds") is not None:
+        text += f" (~{p['eta_seconds']:.0f} s at {p['seconds_per_hvp']:.3g} s each)"
+    return text
+
+
+def iter_curvature_report(op: Any, options: CurvatureOptions | None = None
+                          ) -> Generator[Step, None, dict[str, Any]]:
+    """:func:`curvature_report` as a generator of Steps (stop iterating to cancel)."""
+    o = options or CurvatureOptions()
+    start, before, grads = time.perf_counter(), op.hvps, op.gradients
+    probe = op.random_vector(_gen(o.seed))
+    op.hvp(probe)  # the first product also loads torch's forward-mode rules: not timed
+    t0 = op.hvp_seconds
+    op.hvp(probe)
+    p = plan(op, o, seconds_per_hvp=op.hvp_seconds - t0)
+    yield Step("curvature: " + describe_plan(p), 0.0)
+
+    def step(name: str) -> Step:
+        spent = op.hvps - before
+        rate = op.hvp_seconds / max(op.hvps, 1)
+        left = max(p["hvps"] - spent, 0) * rate
+        frac = min(spent / max(p["hvps"], 1), 0.99)
+        return Step(f"{name}: about {p['parts'].get(name, 0)} products "
+                    f"({spent}/{p['hvps']} so far, ETA {left:.0f} s)", frac)
+
+    yield step("eigenvalues")
+    k = min(o.k, op.size)
+    top = top_eigenpairs(op, k, o.tol, o.maxiter, o.solver, o.seed, vectors=False,
+                         residuals=True)
+    yield step("lambda_min")
+    low = lambda_min(op, float(top.values[0]), o.tol, o.maxiter, o.solver, o.seed)
+    yield step("trace")
+    tr = estimate_trace(op, o.trace, o.trace_hvps, o.seed)
+    yield step("density")
+    dens = slq(op, o.density_steps, o.density_runs, o.seed)
+    layers: dict[str, Any] = {}
+    if o.per_layer:
+        yield step("per_layer")
+        layers = per_layer_top(op, o.layer_by, o.tol, o.maxiter, o.solver, o.seed)
+    sharp: dict[str, Any] = {}
+    if o.sharpness:
+        yield step("sharpness")
+        sharp = {"epsilon": epsilon_sharpness(op, o.epsilon, o.epsilon_steps, o.seed),
+                 "sam": sam_sharpness(op, o.rho, o.sam_steps, o.seed),
+                 "average": average_sharpness(op, o.rho, o.average_samples, o.seed)}
+    report = {
+        "eigenvalues": [float(v) for v in top.values],
+        "lambda_min": float(low.values[0]),
+        "trace": tr.value, "trace_stderr": tr.stderr,
+        "per_layer": {name: d["value"] for name, d in layers.items()},
+        "sharpness": {name: d["value"] for name, d in sharp.items()},
+        "density": dens.to_dict(),
+        "converged": {"eigenvalues": list(top.converged), "lambda_min": bool(low.converged[0]),
+                      "per_layer": {n: d["converged"] for n, d in layers.items()},
+                      "sharpness": {n: d.get("converged", True) for n, d in sharp.items()}},
+        "examples": op.examples.n,
+        "details": {"eigenvalues": top.to_dict(), "lambda_min": low.to_dict(),
+                    "trace": tr.to_dict(), "per_layer": layers, "sharpness": sharp},
+        "hessian": op.info, "options": o.to_dict(), "plan": p,
+        "hvps": op.hvps - before, "gradients": op.gradients - grads,
+        "seconds": time.perf_counter() - start,
+    }
+    report["hessian"]["hvps"] = op.hvps
+    return json.loads(json.dumps(report, default=_json_default))
+
+
+def curvature_report(op: Any, options: CurvatureOptions | None = None) -> dict[str, Any]:
+    """Everything at the operator's point (see the module docstring for the keys)."""
+    return drain(iter_curvature_report(op, options))
+
+
+def write_report(report: dict[str, Any], path: str | os.PathLike) -> Path:
+    """The report as JSON at ``path`` (written atomically)."""
+    from lossviz_core.atomic import atomic_path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, "curvature report") as tmp:
+        Path(tmp).write_text(json.dumps(report, indent=1, sort_keys=True))
+    return path
+
+
+def plot_report(report: dict[str, Any], path: str | os.PathLike, dpi: int = 150,
+                size: tuple[float, float] = (9, 3.6)) -> Path:
+    """Density (log scale, the top eigenvalues and λmin marked) and the per-layer top
+    eigenvalues, with matplotlib Agg only; the report's summary goes into the metadata."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from lossviz_core.figures import save_figure
+
+    layers = report.get("per_layer") or {}
+    fig = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2 if layers else 1, squeeze=False)[0]
+    ax = axes[0]
+    grid = np.asarray(report["density"]["grid"], float)
+    vals = np.asarray(report["density"]["values"], float)
+    ax.semilogy(grid, np.maximum(vals, 1e-12), color="tab:blue", linewidth=1)
+    for i, lam in enumerate(report["eigenvalues"]):
+        ax.axvline(lam, color="tab:red", linewidth=0.8, alpha=0.8,
+                   label="top eigenvalues" if i == 0 else None)
+    ax.axvline(report["lambda_min"], color="tab:green", linewidth=0.8, label="λmin")
+    ax.set_xlabel("eigenvalue λ")
+    ax.set_ylabel("spectral density (SLQ)")
+    ax.legend(fontsize=7)
+    ax.set_title(f"trace {report['trace']:.4g} ± {report['trace_stderr']:.2g}", fontsize=9)
+    if layers:
+        names = list(layers)
+        axes[1].barh(range(len(names)), [layers[n] for n in names], color="tab:orange")
+        axes[1].set_yticks(range(len(names)), names, fontsize=7)
+        axes[1].invert_yaxis()
+        axes[1].set_xlabel("top eigenvalue of the layer's block")
+    summary = {k: report[k] for k in ("eigenvalues", "lambda_min", "trace", "trace_stderr",
+                                      "examples", "sharpness") if k in report}
+    return save_figure(fig, path, {"curvature": summary}, dpi=dpi)
+
+
+def _gen(seed: int):
+    import torch
+
+    return torch.Generator().manual_seed(int(seed) + 7919)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
