@@ -47,7 +47,7 @@ def _range(text: str) -> Range:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _add_source(p: argparse.ArgumentParser) -> None:
+def _add_source(p: argparse.ArgumentParser, output: bool = True) -> None:
     g = p.add_argument_group("model (any PyTorch model: see the README)")
     g.add_argument("--demo", action="store_true", help="the bundled digits demo")
     g.add_argument("--model", help="zoo name (`lossviz models`), torchvision:NAME, timm:NAME, "
@@ -90,6 +90,8 @@ def _add_source(p: argparse.ArgumentParser) -> None:
                    help="several grid points per pass (auto: a probe decides)")
     c.add_argument("--measure", action="append", metavar="NAME",
                    help="what to compute per point (default: loss); repeatable")
+    if not output:
+        return
     o = p.add_argument_group("output")
     o.add_argument("--out", required=True, help="result file (.h5)")
     o.add_argument("--resume", action="store_true", help="compute only the missing points "
@@ -148,6 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--vmax", type=float, help="clip the loss at this value")
     pl.add_argument("--log", action="store_true", help="log scale")
     pl.add_argument("--overwrite", action="store_true", help="replace an existing figure")
+
+    cv = sub.add_parser("curvature", help="Hessian spectrum, trace, density and sharpness "
+                        "at the checkpoint (or a point of the plane)")
+    _add_source(cv, output=False)
+    _add_directions(cv, two_d=True)
+    from lossviz_core.cli.curvature import add_curvature_arguments
+
+    add_curvature_arguments(cv)
 
     i = sub.add_parser("info", help="what a result file holds")
     i.add_argument("file")
@@ -243,6 +253,12 @@ def _prepare(recipe: Recipe, resume_from: Path | None):  # noqa: ANN202 (a Job)
     if "explained_variance" in info:
         ev = info["explained_variance"]
         _say(f"PCA explained variance {100 * ev[0]:.1f} %, {100 * ev[1]:.1f} %")
+    from lossviz_core.measures import measure_kind
+
+    for name in job.recipe.measures:
+        if name != "loss":
+            kind = measure_kind(name)
+            _say(f"{kind.label}: {kind.cost} (each over {len(data.train)} examples)")
     ev_info = job.workspace.info.get("evaluator", {})
     _say(f"{job.device_text}, {ev_info.get('precision')}, mode {ev_info.get('mode')}, "
          f"batch {ev_info.get('batch_size')}"
@@ -410,6 +426,10 @@ def main(argv: list[str] | None = None) -> int:
             from lossviz_core.cli.train import run_train
 
             return run_train(a)
+        if a.command == "curvature":
+            from lossviz_core.cli.curvature import run_curvature
+
+            return run_curvature(a)
         return {"plot": _plot, "info": _info, "models": _models}[a.command](a)
     except LossVizError as exc:
         print(f"lossviz: error: {exc}", file=sys.stderr)

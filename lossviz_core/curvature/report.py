@@ -102,7 +102,8 @@ def iter_curvature_report(op: Any, options: CurvatureOptions | None = None
 
     def step(name: str) -> Step:
         spent = op.hvps - before
-        rate = op.hvp_seconds / max(op.hvps, 1)
+        # the first product (loading torch's forward-mode rules) is left out of the rate
+        rate = (op.hvp_seconds - t0) / max(spent - 1, 1)
         left = max(p["hvps"] - spent, 0) * rate
         frac = min(spent / max(p["hvps"], 1), 0.99)
         return Step(f"{name}: about {p['parts'].get(name, 0)} products "

@@ -37,6 +37,7 @@ class Quantity:
 
 
 _REGISTRY: dict[str, Quantity] = {}
+_MEASURES_LOADED = False
 
 
 def register_quantity(q: Quantity) -> Quantity:
@@ -48,9 +49,22 @@ def register_quantity(q: Quantity) -> Quantity:
 def quantity(name: str) -> Quantity:
     """The registered quantity ``name``, or a plain default for an unknown one."""
     q = _REGISTRY.get(name)
+    if q is None:
+        _load_measures()
+        q = _REGISTRY.get(name)
     if q is not None:
         return q
     return Quantity(name, name.replace("_", " "))
+
+
+def _load_measures() -> None:
+    """Measures register their quantities when imported: import the built-in ones (once)."""
+    global _MEASURES_LOADED
+    if not _MEASURES_LOADED:
+        _MEASURES_LOADED = True
+        from lossviz_core.measures.base import measure_kinds
+
+        measure_kinds()
 
 
 def registered() -> list[Quantity]:
