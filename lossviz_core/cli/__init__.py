@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pca", metavar="RUN_DIR", help="PCA plane through a training run's trajectory")
     s.add_argument("--x", type=_range, default=None, help="MIN:MAX:NUM (-1:1:21)")
     s.add_argument("--y", type=_range, default=None, help="MIN:MAX:NUM (-1:1:21)")
+    s.add_argument("--fit-ranges", action="store_true", default=None,
+                   help="PCA plane: fit the ranges to the trajectory (the default without "
+                   "--x/--y), keeping the point counts of --x/--y")
 
     ln = sub.add_parser("line", help="compute a 1-D line (random direction or interpolation)")
     _add_source(ln)

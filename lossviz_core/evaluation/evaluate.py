@@ -312,9 +312,12 @@ class Evaluator:
         out = {}
         for s in self.splits:
             loss, correct = sums[s.name]
-            out[f"{s.name}_loss"] = loss.cpu().numpy() / s.n
+            mean = loss.cpu().numpy() / s.n
+            out[f"{s.name}_loss"] = mean
             if self._has_acc:
-                out[f"{s.name}_acc"] = 100.0 * correct.cpu().numpy() / s.n
+                acc = 100.0 * correct.cpu().numpy() / s.n
+                # diverged: the logits are NaN/inf, so any "accuracy" there is an argmax tie
+                out[f"{s.name}_acc"] = np.where(np.isfinite(mean), acc, np.nan)
         return out
 
     def _oom_retry(self, fn):

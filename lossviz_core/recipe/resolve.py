@@ -41,7 +41,7 @@ CHOICES: dict[str, Any] = {
     "checkpoint2": None,
     # grid, compute, measures
     "x": None, "y": None, "device": "auto", "precision": "auto", "batch_size": None,
-    "compile": "auto", "multi": "auto", "measure": None,
+    "compile": "auto", "multi": "auto", "measure": None, "fit_ranges": None,
 }
 SURFACE_RANGE = Range(-1.0, 1.0, 21)
 LINE_RANGE = Range(-1.0, 1.0, 51)
@@ -191,12 +191,17 @@ def _directions(c: dict, method: str, base: Recipe | None, model: ModelSpec) -> 
 
 def _grid(c: dict, method: str, line: bool, base: Recipe | None) -> GridSpec:
     same = base is not None and base.is_line == line and base.directions.method == method
+    # a PCA plane fits its ranges to the trajectory unless the user gave them (or said no)
+    fit = c["fit_ranges"]
+    if fit is None:
+        fit = method == "pca" and c["x"] is None and c["y"] is None and not same
+    fit = bool(fit) and method == "pca"
     if line:
         default = base.grid.x if same else (
             INTERPOLATION_RANGE if method == "target" else LINE_RANGE)
-        return GridSpec(x=_range(c["x"]) or default, y=None)
+        return GridSpec(x=_range(c["x"]) or default, y=None, fit=fit)
     bx, by = (base.grid.x, base.grid.y) if same else (SURFACE_RANGE, SURFACE_RANGE)
-    return GridSpec(x=_range(c["x"]) or bx, y=_range(c["y"]) or by)
+    return GridSpec(x=_range(c["x"]) or bx, y=_range(c["y"]) or by, fit=fit)
 
 
 def _range(v: Any) -> Range | None:
@@ -286,7 +291,7 @@ def choices_of(recipe: Recipe) -> dict[str, Any]:
         "line": recipe.is_line, "method": dirs.method, "dir_type": dirs.dir_type,
         "xnorm": dirs.xnorm, "ynorm": dirs.ynorm, "xignore": dirs.xignore,
         "yignore": dirs.yignore, "seed": dirs.seed, "checkpoint2": dirs.target_checkpoint,
-        "directions": dirs.file, "x": g.x, "y": g.y,
+        "directions": dirs.file, "x": g.x, "y": g.y, "fit_ranges": g.fit,
         "device": recipe.compute.device, "precision": recipe.compute.precision,
         "batch_size": recipe.compute.batch_size, "compile": recipe.compute.compile,
         "multi": recipe.compute.multi, "measure": list(recipe.measures),

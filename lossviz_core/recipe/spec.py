@@ -226,10 +226,15 @@ class DirectionSpec(_Spec):
 
 @dataclass(frozen=True)
 class GridSpec(_Spec):
-    """The α (and β) ranges. ``y is None`` means a 1-D line."""
+    """The α (and β) ranges. ``y is None`` means a 1-D line.
+
+    ``fit``: fit the ranges to the plane's trajectory (a PCA plane) with a margin, keeping the
+    point counts; the prepared job's recipe holds the fitted ranges (``fit`` False), so a
+    result file always records the grid it has."""
 
     x: Range = field(default_factory=lambda: Range(-1.0, 1.0, 21))
     y: Range | None = field(default_factory=lambda: Range(-1.0, 1.0, 21))
+    fit: bool = False
 
     @property
     def shape(self) -> tuple[int, ...]:

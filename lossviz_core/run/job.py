@@ -22,7 +22,7 @@ import torch
 from lossviz_core import __version__
 from lossviz_core.errors import InputError
 from lossviz_core.progress import Chunk, Step, drain
-from lossviz_core.recipe.spec import Recipe, jsonable
+from lossviz_core.recipe.spec import GridSpec, Range, Recipe, jsonable
 from lossviz_core.results.result import SurfaceResult
 from lossviz_core.results.store import SurfaceStore, read_plans
 from lossviz_core.run.executor import Executor, LocalExecutor
@@ -146,6 +146,9 @@ def iter_prepare(recipe: Recipe, resume_from: str | os.PathLike | None = None
     t0 = time.perf_counter()
     pinned = resume_decisions(recipe, resume_from) if resume_from is not None else None
     ws = yield from iter_materialize(recipe, pinned=pinned)
+    if recipe.grid.fit:
+        recipe = recipe.replace(grid=fit_to_trajectory(recipe.grid, ws.directions.trajectory))
+        ws.recipe = recipe
     result = make_result(recipe, quantities=ws.quantities)
     result.trajectory = ws.directions.trajectory
     job = Job(recipe, ws, result)
@@ -161,6 +164,25 @@ def prepare(recipe: Recipe, resume_from: str | os.PathLike | None = None) -> Job
     Bad input raises a :class:`~lossviz_core.errors.LossVizError` with a one-line message.
     """
     return drain(iter_prepare(recipe, resume_from))
+
+
+FIT_MARGIN = 0.15  # of the trajectory's extent, on each side (the paper's figures leave room)
+
+
+def fit_to_trajectory(grid: GridSpec, trajectory: Any) -> GridSpec:
+    """Ranges that hold every checkpoint of ``trajectory`` and the centre, with a margin;
+    the point counts are kept. Without a trajectory the grid stays as it is."""
+    if trajectory is None:
+        return grid.replace(fit=False)
+
+    def fitted(values: np.ndarray, r: Range) -> Range:
+        v = np.concatenate([np.asarray(values, dtype=float)[np.isfinite(values)], [0.0]])
+        lo, hi = float(v.min()), float(v.max())
+        pad = FIT_MARGIN * (hi - lo) if hi > lo else 1.0
+        return Range(round(lo - pad, 6), round(hi + pad, 6), r.num)
+
+    y = None if grid.y is None else fitted(trajectory.y, grid.y)
+    return GridSpec(x=fitted(trajectory.x, grid.x), y=y, fit=False)
 
 
 def resume_decisions(recipe: Recipe, path: str | os.PathLike) -> dict[str, Any] | None:

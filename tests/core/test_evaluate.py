@@ -164,6 +164,7 @@ def test_huge_coordinates_give_non_finite_without_raising():
     got = Evaluator(model, dirs, data, device="cpu").evaluate(np.array([[1e38, 1e38], [0.0, 0.0]]))
     assert not np.isfinite(got["train_loss"][0])
     assert np.isfinite(got["train_loss"][1])
+    assert np.isnan(got["train_acc"][0]) and np.isfinite(got["train_acc"][1])  # no fake 33 %
 
 
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])

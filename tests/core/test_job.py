@@ -114,3 +114,24 @@ def test_zoom_with_new_precision_gets_a_new_evaluator():
     other = job.with_recipe(r.replace(grid=zoomed, compute=bf16))
     assert other.evaluator is not job.evaluator and other.evaluator.info["precision"] == "bf16"
     assert other.specs()["recipe"]["compute"]["precision"] == "bf16"
+
+
+def test_pca_ranges_fit_the_whole_trajectory_with_a_margin(tmp_path, capsys):
+    from lossviz_core.cli import main
+    from lossviz_core.results.store import read_result
+
+    out = tmp_path / "fit.h5"
+    assert main(["surface", "--pca", str(demo.run_dir()), "--x=0:1:7", "--y=0:1:5",
+                 "--fit-ranges", "--out", str(out)]) == 0
+    r = read_result(out)
+    t = r.trajectory
+    assert r.shape == (5, 7)  # the point counts kept
+    for v, axis in ((t.x, r.x), (t.y, r.y)):
+        lo, hi = min(v.min(), 0), max(v.max(), 0)
+        assert axis[0] < lo and hi < axis[-1]  # every checkpoint and the centre inside
+        assert axis[-1] - axis[0] < 1.5 * (hi - lo)  # a margin, not a wasteland
+    assert not r.recipe.grid.fit  # the file records the grid it has
+    # without ranges the PCA plane is fitted by default
+    out2 = tmp_path / "default.h5"
+    assert main(["surface", "--pca", str(demo.run_dir()), "--out", str(out2)]) == 0
+    np.testing.assert_allclose(read_result(out2).x[[0, -1]], r.x[[0, -1]])
