@@ -7,6 +7,7 @@ modal box).
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -41,6 +42,28 @@ def ask_to_run_code(parent: QWidget | None, path: str) -> bool:
     box.button(QMessageBox.StandardButton.Yes).setText("Run it")
     box.setDefaultButton(QMessageBox.StandardButton.No)
     return box.exec() == QMessageBox.StandardButton.Yes
+
+
+def ask_long_compute(parent: QWidget | None, points: int, seconds: float,
+                     smaller: tuple[int, ...]) -> str:
+    """A grid estimated to take long: ``compute``, ``reduce`` (to ``smaller`` point counts) or
+    ``cancel``."""
+    from .main_window import _clock
+
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("A long computation")
+    size = " × ".join(map(str, smaller))
+    box.setText(f"These {points:,} points take about {_clock(seconds)} here (measured on "
+                "this model and data). Compute them all, or a smaller grid over the same "
+                f"ranges ({size} points, about {_clock(180)})?")
+    go = box.addButton("Compute all", QMessageBox.ButtonRole.AcceptRole)
+    less = box.addButton(f"Compute {size}", QMessageBox.ButtonRole.ActionRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(less)
+    box.exec()
+    clicked = box.clickedButton()
+    return "compute" if clicked is go else "reduce" if clicked is less else "cancel"
 
 
 class ExportDialog(QDialog):
@@ -92,3 +115,51 @@ class FigureDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+
+GUIDE = """<h3>LossViz in five minutes</h3>
+<p>A loss landscape is f(α, β) = L(θ + α·d₁ + β·d₂): the loss of the trained weights θ moved
+along two directions d₁, d₂ (Li et al., <i>Visualizing the Loss Landscape of Neural Nets</i>,
+NeurIPS 2018). The window opens on a small bundled digits network.</p>
+<ol>
+<li><b>Model</b> (Source): the demo, a zoo model, a torchvision or timm model, your own
+Python function, a TorchScript / torch.export archive, or a training run folder, with its
+checkpoint θ. <b>Dataset</b>: what L is measured on, and which split.</li>
+<li><b>Directions</b>: a <i>random plane</i> with <i>filter normalization</i> (the paper's way
+to compare networks fairly), the <i>PCA plane</i> through a training trajectory, the
+<i>Hessian</i>'s top eigenvectors, or a 1-D line (the interpolation A → B compares a sharp
+and a flat minimum).</li>
+<li><b>Ranges</b>: α and β and how many points; <b>Compute</b>. A coarse preview appears at
+once and sharpens; every result is kept in <b>Results</b> (and on disk), so Zoom back, a
+Cancel and a crash lose nothing.</li>
+<li>Drag a rectangle on the 2-D map to zoom in; double-click a point to analyse its
+curvature in the <b>Curvature</b> tab.</li>
+<li><b>Compare</b> puts results side by side on one colour scale (Results: right-click ▸ Add
+to compare); <b>File ▸ Export</b> writes PNG/SVG/PDF figures and meshes for papers.</li>
+</ol>
+<p>The same from the command line: <code>lossviz surface --help</code>.</p>"""
+
+SHORTCUTS = [("Ctrl+R", "Compute"), ("Esc", "Cancel"), ("Ctrl+Z", "Zoom back"),
+             ("Ctrl+O", "Open a result"), ("Ctrl+S", "Save the result"),
+             ("Ctrl+E", "Export an image"), ("Ctrl+Shift+C", "Copy the image"),
+             ("Home / double-click (3-D)", "Reset the camera"),
+             ("drag a rectangle (2-D)", "Zoom in and compute there"),
+             ("double-click (2-D)", "Curvature at that point"), ("F1", "This guide"),
+             ("F2 (Results)", "Rename a result"), ("Ctrl+Q", "Quit")]
+
+
+def show_guide(parent: QWidget | None) -> None:
+    box = QMessageBox(parent)
+    box.setWindowTitle("LossViz guide")
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText(GUIDE)
+    box.exec()
+
+
+def show_shortcuts(parent: QWidget | None) -> None:
+    rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in SHORTCUTS)
+    box = QMessageBox(parent)
+    box.setWindowTitle("Keyboard shortcuts")
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText(f"<table>{rows}</table>")
+    box.exec()

@@ -29,15 +29,19 @@ from PySide6.QtWidgets import (
 
 from lossviz_core.errors import LossVizError
 from lossviz_core.progress import Chunk, Step
+from lossviz_core.recipe.describe import describe_recipe
 from lossviz_core.recipe.spec import Range
 from lossviz_core.results.result import SurfaceResult
 
 from . import dialogs, settings_store
+from .computing import LONG_SECONDS, Gate, compute_generator, estimate_seconds, reduced_counts
+from .library import ResultsLibrary
 from .panels.actions import WindowActions
 from .panels.compute import ComputePanel
 from .panels.directions import DirectionsPanel
 from .panels.display import DisplayPanel
 from .panels.ranges import RangesPanel
+from .panels.results import ResultsPanel
 from .panels.source import SourcePanel
 from .state import ComputeState, recipe_from_state, state_from_recipe
 from .views import DisplaySettings
@@ -45,35 +49,11 @@ from .views.compare import CompareView
 from .views.contour2d import ContourView2D
 from .views.line1d import LineView1D
 from .views.surface3d import SurfaceView3D
-from .worker import GeneratorWorker
+from .watching import FileWatcher
+from .worker import GeneratorWorker, Relay, call_in_thread
 
 REPAINT_MS = 100  # ≤ 10 repaints per second: redrawing both views costs ~35 ms on llvmpipe
 STOP_TIMEOUT_MS = 10_000
-WATCH_MS = 1000  # how often a file another process is writing is read again
-
-
-def reusable(job: Any, recipe: Any) -> bool:
-    """Whether ``job``'s model, data and directions serve ``recipe`` (a zoom, a new split or
-    precision): then ``job.with_recipe`` skips loading them again."""
-    if job is None:
-        return False
-    old = job.recipe
-    return (old.model, old.dataset, old.directions, old.is_line, old.compute.device) == (
-        recipe.model, recipe.dataset, recipe.directions, recipe.is_line, recipe.compute.device)
-
-
-def compute_generator(recipe: Any, job: Any = None, out: str | None = None):  # noqa: ANN201
-    """In the worker: prepare the recipe (yielding its steps) or re-range ``job``, yield the
-    Job, then its chunks. With ``out``, an incomplete file of the same recipe is resumed:
-    only its missing points are computed, the way its other points were."""
-    from lossviz_core.run.job import iter_prepare
-
-    if reusable(job, recipe) and out is None:
-        job = job.with_recipe(recipe)
-    else:
-        job = yield from iter_prepare(recipe, resume_from=out)
-    yield job
-    return (yield from job.iter(out=out, resume=out is not None))
 
 
 def reserve_gui_core() -> None:
@@ -112,7 +92,8 @@ def preload_engine() -> None:
 class MainWindow(QMainWindow):
     """LossViz's window. ``autostart``: compute the demo at once (first launch)."""
 
-    def __init__(self, autostart: bool = True, restore: bool = True) -> None:
+    def __init__(self, autostart: bool = True, restore: bool = True,
+                 library_folder: str | None = None) -> None:
         super().__init__()
         preload_engine()  # before the views create their GL context
         reserve_gui_core()
@@ -127,6 +108,10 @@ class MainWindow(QMainWindow):
 
         self.job: Any = None
         self.opened: tuple[str, Any] | None = None  # (path, recipe) of an opened result
+        self.library = ResultsLibrary(library_folder or settings_store.library_folder())
+        self.entry: Any = None  # the library entry being computed or shown
+        self._gate: Gate | None = None
+        self._showing = False
         self.result: SurfaceResult | None = None
         self.worker: GeneratorWorker | None = None
         self._pending: Any = None
@@ -145,11 +130,12 @@ class MainWindow(QMainWindow):
         self.repaint_timer = QTimer(self)
         self.repaint_timer.setInterval(REPAINT_MS)
         self.repaint_timer.timeout.connect(self._repaint)
-        self.watch_timer = QTimer(self)
-        self.watch_timer.setInterval(WATCH_MS)
-        self.watch_timer.timeout.connect(self._poll_watched)
-        self._watched: str | None = None
-        self._watch_reading = False
+        self.watcher = FileWatcher(self._watched_result, self.actions_.tasks, self)
+        self._stale_timer = QTimer(self)
+        self._stale_timer.setSingleShot(True)
+        self._stale_timer.setInterval(150)
+        self._stale_timer.timeout.connect(self._update_stale)
+        self.state.changed.connect(lambda _name: self._stale_timer.start())
         if autostart and self.state["source"] == "demo":
             self.compute()  # first launch: the demo landscape, no questions asked
 
@@ -180,9 +166,26 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.surface_split, "Surface  (3-D | 2-D)")
         self.tabs.addTab(self.view1d, "1-D")
         self.tabs.addTab(self.compare, "Compare")
-        self.setCentralWidget(self.tabs)
+        from .curvature_tab import CurvatureTab
+
+        self.curvature_tab = CurvatureTab(self)
+        self.tabs.addTab(self.curvature_tab, "Curvature")
+        self.stale_banner = QLabel("The settings changed since this landscape was computed: "
+                                   "press Compute to see them (what is shown is the old one).")
+        self.stale_banner.setWordWrap(True)
+        self.stale_banner.setStyleSheet("background: #fff3c4; color: #5a4500; padding: 4px; "
+                                        "border-bottom: 1px solid #e0c060;")
+        self.stale_banner.hide()
+        center = QWidget()
+        column = QVBoxLayout(center)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.stale_banner)
+        column.addWidget(self.tabs, 1)
+        self.setCentralWidget(center)
         self.view2d.zoomRequested.connect(self.zoom_to)
         self.view2d.cursorInfo.connect(self._show_cursor)
+        self.view2d.plot.scene().sigMouseClicked.connect(self._map_clicked)
 
     def _build_panels(self) -> None:
         self.source_panel = SourcePanel(self.state)
@@ -211,6 +214,18 @@ class MainWindow(QMainWindow):
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         dock.setWidget(scroll)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.results_panel = ResultsPanel(self.library)
+        self.results_panel.showRequested.connect(self.show_entry)
+        self.results_panel.deleteRequested.connect(self.delete_entry)
+        self.results_panel.compareRequested.connect(self._compare_entry)
+        results = QDockWidget("Results", self)
+        results.setObjectName("results-dock")
+        results.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        results.setWidget(self.results_panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, results)
+        self.tabifyDockWidget(dock, results)
+        dock.raise_()
+        self.settings_dock, self.results_dock = dock, results
 
     def _build_status(self) -> None:
         bar = self.statusBar()
@@ -235,13 +250,18 @@ class MainWindow(QMainWindow):
 
     @property
     def computing(self) -> bool:
-        return self.worker is not None
+        """A landscape is being computed (or read from the library to be shown)."""
+        return self.worker is not None or self._showing
 
     def compute(self, reuse_job: bool = True) -> None:
-        """Compute the landscape the panels describe (reusing the loaded job for new ranges)."""
+        """Compute the landscape the panels describe, into its library entry.
+
+        A recipe the library holds complete is shown at once; one it holds incomplete (or
+        an opened incomplete file of that recipe) is resumed; anything else gets a new entry:
+        nothing computed before is replaced."""
         if self.worker is not None:  # restart once the running one has stopped
             self._pending = lambda: self.compute(reuse_job)
-            self.worker.cancel()
+            self._stop_worker()
             return
         snap = self.state.snapshot()
         try:  # quick (a run folder's run.json at most); the slow part runs in the worker
@@ -252,26 +272,55 @@ class MainWindow(QMainWindow):
         if not self._may_run_code(recipe):
             return
         self.stop_watching()
+        self.stale_banner.hide()
+        out, resume = self._target(recipe)
+        if out is None:
+            return  # shown from the library
         job = self.job if reuse_job else None
-        out = self._resume_target(recipe)
         self.timings = {"start": time.perf_counter()}
         self._last_chunk = None
-        self.worker = GeneratorWorker(lambda: compute_generator(recipe, job, out))
+        self._gate = gate = Gate()
+        self.worker = GeneratorWorker(lambda: compute_generator(recipe, job, out, resume, gate))
         self.worker.yielded.connect(self._on_yielded)
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_error)
         self.worker.finished.connect(self._on_finished)
         self.compute_panel.set_running(True)
         self.progress.setRange(0, 0)  # busy until the grid is known
-        self.progress_label.setText("Preparing (model, data, directions) …")
+        self.progress_label.setText("Resuming …" if resume else "Preparing (model, data, "
+                                    "directions) …")
+        self._show_preparing()
         self.repaint_timer.start()
         self.worker.start()
 
+    def _target(self, recipe: Any) -> tuple[str | None, bool]:
+        """Where this compute writes, and whether it resumes a file; (None, _) when the
+        library already holds the landscape complete (it is shown instead)."""
+        opened = self._resume_target(recipe)
+        if opened is not None:
+            self.entry = self.library.by_path(opened)
+            return opened, True
+        entry = self.library.find(recipe)
+        if entry is not None and entry.complete:
+            self.show_entry(entry.id, note="from the results library (computed "
+                            f"{entry.created})")
+            return None, False
+        if entry is not None:
+            self.entry = entry
+            return entry.path, True
+        self.entry = self.library.new(recipe, describe_recipe(recipe))
+        return self.entry.path, False
+
     def cancel(self) -> None:
-        """Stop after the current chunk; the computed points stay on screen."""
+        """Stop after the current chunk; the computed points stay on screen and in the file."""
         self._pending = None
+        self._stop_worker()
+
+    def _stop_worker(self) -> None:
         if self.worker is not None:
             self.worker.cancel()
+            if self._gate is not None:
+                self._gate.open(False)  # a worker waiting at the estimate stops too
             self.progress_label.setText("Cancelling …")
 
     def _may_run_code(self, recipe: Any) -> bool:
@@ -298,17 +347,22 @@ class MainWindow(QMainWindow):
         same = stored.replace(compute=recipe.compute) == recipe
         return path if same else None
 
-    def show_opened(self, result: SurfaceResult, path: str) -> None:
+    def show_opened(self, result: SurfaceResult, path: str, note: str | None = None) -> None:
         """Show a result read from ``path`` and put its recipe into the panels."""
         self.job = None  # an opened file has no loaded model to zoom with
         recipe = result.recipe
         self.opened = (path, recipe)
+        entry = self.library.by_path(path)
+        if entry is None:
+            entry = self.library.add_opened(path, result)
+        self.entry = entry
         if recipe is not None:
             try:
                 self.state.update(**state_from_recipe(recipe))
             except Exception:  # noqa: BLE001 - values the panels cannot show stay as they were
                 pass
         self.set_result(result)
+        self._update_stale()
         done, total = int(result.done.sum()), int(result.done.size)
         from lossviz_core.results.paths import being_written
 
@@ -316,57 +370,75 @@ class MainWindow(QMainWindow):
             self._watch(path)
             return
         tail = "" if done == total else f" ({done}/{total} points: Compute finishes it)"
-        self.progress_label.setText(f"Opened {path}{tail}")
+        self.progress_label.setText(f"Shown {note}{tail}" if note else f"Opened {path}{tail}")
+
+    def show_entry(self, entry_id: str, note: str | None = None) -> None:
+        """Show a library entry (read in the background)."""
+        entry = self.library.get(entry_id)
+        if entry is None:
+            return
+        from lossviz_core.results.store import read_result
+
+        path = entry.path
+        worker = call_in_thread(lambda: read_result(path))
+        tasks = self.actions_.tasks
+        self._showing = True
+
+        def done() -> None:
+            self._showing = False
+            if worker in tasks:
+                tasks.remove(worker)
+
+        Relay(worker, lambda r: self.show_opened(r, path, note or entry.name),
+              lambda m, d: dialogs.show_error(self, m, d), done, parent=self)
+        tasks.append(worker)
+        worker.start()
+
+    def _compare_entry(self, entry_id: str) -> None:
+        """Put a library entry into the Compare view (read in the background)."""
+        entry = self.library.get(entry_id)
+        if entry is None:
+            return
+        from lossviz_core.results.store import read_result
+
+        path, name = entry.path, entry.name
+        worker = call_in_thread(lambda: read_result(path))
+        tasks = self.actions_.tasks
+        Relay(worker, lambda r: self.actions_.add_to_compare(r, name),
+              lambda m, d: dialogs.show_error(self, m, d),
+              lambda: worker in tasks and tasks.remove(worker), parent=self)
+        tasks.append(worker)
+        worker.start()
+
+    def delete_entry(self, entry_id: str) -> None:
+        entry = self.library.get(entry_id)
+        if entry is None or (self.worker is not None and self.entry is entry):
+            return
+        self.library.delete(entry_id)
 
     # -- watching a file another process is writing --------------------------------------
 
     def _watch(self, path: str) -> None:
         """Re-read a running job's file every second and draw the points it gained."""
-        self._watched = path
         self.progress_label.setText(f"Watching {path}: another LossViz is computing it")
-        self.watch_timer.start()
+        self.watcher.watch(path)
 
     def stop_watching(self) -> None:
-        self._watched = None
-        self.watch_timer.stop()
+        self.watcher.stop()
 
-    def _poll_watched(self) -> None:
-        path = getattr(self, "_watched", None)
-        if path is None or self._watch_reading:
-            return
-        from lossviz_core.results.paths import being_written
-        from lossviz_core.results.store import read_result
-
-        writing = being_written(path)
-        self._watch_reading = True
-
-        def shown(result: Any) -> None:
-            self._watch_reading = False
-            if self._watched != path:
-                return
-            if int(result.done.sum()) > int(self.result.done.sum()):
-                self.result.values, self.result.done = result.values, result.done
-                self._dirty = True
-                self._repaint()
-            done, total = int(result.done.sum()), int(result.done.size)
-            if done == total or not writing:
-                self.stop_watching()
-                state = "complete" if done == total else f"stopped at {done}/{total} points"
-                self.progress_label.setText(f"{path}: {state}")
-            else:
-                self.progress_label.setText(f"Watching {path}: {done}/{total} points")
-
-        from .worker import Relay, call_in_thread
-
-        worker = call_in_thread(lambda: read_result(path))
-        tasks = self.actions_.tasks
-        Relay(worker, shown, self._watch_failed,
-              lambda: worker in tasks and tasks.remove(worker), parent=self)
-        tasks.append(worker)
-        worker.start()
-
-    def _watch_failed(self, message: str, details: str) -> None:
-        self._watch_reading = False  # a read that met a write: the next tick reads again
+    def _watched_result(self, result: Any, writing: bool) -> None:
+        path = self.watcher.path
+        if self.result is not None and int(result.done.sum()) > int(self.result.done.sum()):
+            self.result.values, self.result.done = result.values, result.done
+            self._dirty = True
+            self._repaint()
+        done, total = int(result.done.sum()), int(result.done.size)
+        if done == total or not writing:
+            self.stop_watching()
+            state = "complete" if done == total else f"stopped at {done}/{total} points"
+            self.progress_label.setText(f"{path}: {state}")
+        else:
+            self.progress_label.setText(f"Watching {path}: {done}/{total} points")
 
     def _on_yielded(self, item: Any) -> None:
         if isinstance(item, Chunk):
@@ -378,12 +450,43 @@ class MainWindow(QMainWindow):
         if isinstance(item, Step):
             self.progress_label.setText(f"Preparing: {item.text} …")
             return
-        # the prepared Job: its empty grid, filled in place as chunks arrive
+        # the prepared Job: its grid (a resumed file's points in it), filled as chunks arrive
         self.timings["prepared"] = time.perf_counter()
         self.job = item
+        if self.entry is not None:
+            self.library.prepared(self.entry, item.recipe)  # e.g. ranges fitted to the path
+        grid = item.recipe.grid
+        if self.state["method"] == "pca" and self.state["fit_ranges"]:
+            self.state.set_ranges(grid.x, grid.y)  # show the fitted ranges in the panel
         self.set_result(item.result)
         self.progress.setRange(0, int(item.result.done.size))
         self.progress.setValue(int(item.result.done.sum()))
+        self._confirm_estimate(item)
+
+    def _confirm_estimate(self, job: Any) -> None:
+        """A grid estimated to take long asks first: compute it, make it smaller, or not."""
+        gate = self._gate
+        if gate is None:
+            return
+        seconds = estimate_seconds(job, self.library.rate_for(job.recipe))
+        if seconds <= LONG_SECONDS:
+            gate.open(True)
+            return
+        todo = int((~job.result.done).sum())
+        grid = job.recipe.grid
+        nums = (grid.x.num,) if grid.y is None else (grid.x.num, grid.y.num)
+        smaller = reduced_counts(nums, seconds, LONG_SECONDS)
+        choice = dialogs.ask_long_compute(self, todo, seconds, smaller)
+        if choice == "compute":
+            gate.open(True)
+            return
+        gate.open(False)
+        if choice == "reduce":
+            self.state.update(xnum=smaller[0], **({"ynum": smaller[1]} if len(smaller) > 1
+                                                  else {}))
+            self._pending = lambda: self.compute()
+        self.progress_label.setText("Not computed: the grid would take "
+                                    f"{_clock(seconds)}.")
 
     def _on_returned(self, result: Any) -> None:
         self.timings["done"] = time.perf_counter()
@@ -398,6 +501,11 @@ class MainWindow(QMainWindow):
 
     def _on_finished(self) -> None:
         worker, self.worker = self.worker, None
+        self._gate = None
+        if self.entry is not None and self.result is not None and self.job is not None \
+                and self.result is self.job.result:
+            rate = self._last_chunk.points_per_second if self._last_chunk is not None else None
+            self.library.update(self.entry, self.result, rate)
         self._repaint()
         self.repaint_timer.stop()
         self.compute_panel.set_running(False)
@@ -405,13 +513,46 @@ class MainWindow(QMainWindow):
             self.progress.setRange(0, 1)
         if worker is not None and worker.cancelled and self.result is not None:
             n, total = int(self.result.done.sum()), int(self.result.done.size)
-            self.progress_label.setText(f"Cancelled: {n}/{total} points kept.")
+            if n < total:
+                self.progress_label.setText(f"Cancelled: {n}/{total} points kept.")
+                self.progress_label.setToolTip("Compute resumes it: the points are kept in the "
+                                               "Results list")
         elif self.result is not None and "done" in self.timings:
             secs = self.timings["done"] - self.timings["start"]
             self.progress_label.setText(f"Done: {self.result.done.size} points in {secs:.1f} s")
         pending, self._pending = self._pending, None
         if pending is not None:
             pending()
+        else:
+            self._update_stale()
+
+    @property
+    def stale(self) -> bool:
+        """Whether the panels describe another landscape than the one shown."""
+        return not self.stale_banner.isHidden()
+
+    def _update_stale(self) -> None:
+        """Mark the view stale while the panels say something else than what it shows."""
+        from .library import same_landscape
+
+        stale = False
+        if self.result is not None and self.worker is None:
+            shown = self.entry.recipes() if self.entry is not None else []
+            if not shown and self.result.recipe is not None:
+                shown = [self.result.recipe]
+            try:
+                wanted = recipe_from_state(self.state.snapshot())
+                stale = bool(shown) and not any(same_landscape(wanted, r) for r in shown)
+            except LossVizError:
+                stale = True  # the panels hold something that is not a recipe yet
+        self.stale_banner.setVisible(stale)
+
+    def _show_preparing(self) -> None:
+        """While the model and data load, the views say so (no flat stand-in surface)."""
+        for view in (self.view3d, self.view2d, self.view1d):
+            show = getattr(view, "show_message", None)
+            if show is not None:
+                show("Preparing …")
 
     def _repaint(self) -> None:
         """Timer slot: redraw the views only if new chunks arrived since the last tick."""
@@ -474,6 +615,13 @@ class MainWindow(QMainWindow):
             self.compute_panel.set_zoom_depth(0)
             self.compute()
 
+    def _map_clicked(self, event: Any) -> None:
+        """A double-click on the 2-D map analyses the curvature at that point."""
+        if not event.double() or self.result is None or self.result.is_line:
+            return
+        pos = self.view2d.plot.vb.mapSceneToView(event.scenePos())
+        self.curvature_tab.analyse_at(float(pos.x()), float(pos.y()))
+
     def _show_cursor(self, text: str) -> None:
         self.cursor_label.setText(text)
 
@@ -486,8 +634,9 @@ class MainWindow(QMainWindow):
         if self.worker is not None:
             ok = self.worker.stop(timeout_ms)
         ok = self.actions_.stop(timeout_ms) and ok
+        ok = self.curvature_tab.stop(timeout_ms) and ok
         self.repaint_timer.stop()
-        self.watch_timer.stop()
+        self.watcher.stop()
         return ok
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt naming)
@@ -506,12 +655,11 @@ def _clock(seconds: float) -> str:
 
 
 def _describe(result: SurfaceResult) -> str:
-    specs = result.specs or {}
-    model = (specs.get("model") or {}).get("name", "")
-    method = (specs.get("directions") or {}).get("method", "")
-    if result.path:
-        return str(result.path)
-    return " · ".join(p for p in (model, f"{method} {'line' if result.is_line else 'plane'}") if p)
+    """What distinguishes a result: its recipe in a few words, or its file."""
+    recipe = result.recipe
+    if recipe is not None:
+        return describe_recipe(recipe)
+    return str(result.path) if result.path else "a landscape"
 
 
 def run_app(argv: list[str] | None = None) -> int:

@@ -112,6 +112,17 @@ def _trusted() -> set[str]:
     return {str(p) for p in (raw or [])}
 
 
+def library_folder() -> str:
+    """Where the results library keeps its files (settable; beside the settings by default
+    in tests, the user's data folder otherwise)."""
+    value = open_settings().value("library/folder", "")
+    if value:
+        return str(value)
+    from .library import default_folder
+
+    return str(default_folder())
+
+
 def was_saved() -> bool:
     """True after the first launch has written its settings."""
     return "compute" in open_settings().childGroups()

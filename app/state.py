@@ -35,15 +35,19 @@ DATASETS = {
     "tensors": "Tensors file (.npz)",
     "pyfile": "Python file (dataset function)",
 }
-METHODS = ("random", "pca", "random1d", "target", "file")
 METHOD_LABELS = {
     "random": "Random plane",
     "pca": "PCA plane (run folder)",
+    "hessian": "Hessian plane (top two eigenvectors)",
+    "hessian-random": "Hessian × random (top eigenvector, random)",
     "random1d": "1-D random direction",
     "target": "1-D interpolation A → B",
+    "hessian1d": "1-D along the top Hessian eigenvector",
     "file": "Direction file (.h5)",
 }
-LINE_METHODS = ("random1d", "target")
+METHODS = tuple(METHOD_LABELS)
+LINE_METHODS = ("random1d", "target", "hessian1d")
+ENGINE_METHOD = {"random1d": "random", "hessian1d": "hessian"}  # the panel's 1-D methods
 
 DEFAULTS: dict[str, Any] = {
     "source": "demo",
@@ -75,6 +79,8 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "target_checkpoint": "",
     "direction_file": "",
+    "fit_ranges": True,  # a PCA plane's ranges follow its trajectory
+    "curvature_map": False,  # also compute the convexity map (Hessian, slow)
     "xmin": -1.0,
     "xmax": 1.0,
     "xnum": 21,
@@ -173,7 +179,7 @@ def choices_from_state(v: dict[str, Any]) -> dict[str, Any]:
     """The resolver's choices (the command line's flags) for a snapshot of the panels."""
     method = v["method"]
     line = method in LINE_METHODS
-    c: dict[str, Any] = {"line": line, "method": "random" if method == "random1d" else method}
+    c: dict[str, Any] = {"line": line, "method": ENGINE_METHOD.get(method, method)}
     src = v["source"]
     if src == "demo":
         c["demo"] = True
@@ -202,6 +208,8 @@ def choices_from_state(v: dict[str, Any]) -> dict[str, Any]:
         x=Range(v["xmin"], v["xmax"], v["xnum"]),
         y=None if line else Range(v["ymin"], v["ymax"], v["ynum"]),
         device=v["device"], precision=v["precision"],
+        fit_ranges=bool(v["fit_ranges"]) if method == "pca" else None,
+        measure=["curvature"] if v["curvature_map"] else None,
     )
     return c
 
@@ -229,15 +237,16 @@ def state_from_recipe(recipe: Recipe) -> dict[str, Any]:
     if dirs.method == "pca":
         v["run_dir"] = dirs.pca_run or ""
     method = dirs.method
-    if method == "random" and recipe.is_line:
-        method = "random1d"
+    if recipe.is_line and method in ("random", "hessian"):
+        method = {"random": "random1d", "hessian": "hessian1d"}[method]
     v.update(
         method=method, dir_type=dirs.dir_type, norm=dirs.xnorm, ignore=dirs.xignore,
         seed=dirs.seed, target_checkpoint=dirs.target_checkpoint or "",
         direction_file=dirs.file or "", subsample=d.subsample or 0, split=recipe.loss.split,
         loss=recipe.loss.name if recipe.loss.name in ("ce", "nll", "mse", "bce") else "ce",
         xmin=g.x.min, xmax=g.x.max, xnum=g.x.num, device=recipe.compute.device,
-        precision=recipe.compute.precision,
+        precision=recipe.compute.precision, curvature_map="curvature" in recipe.measures,
+        fit_ranges=g.fit,
     )
     if g.y is not None:
         v.update(ymin=g.y.min, ymax=g.y.max, ynum=g.y.num)

@@ -107,6 +107,13 @@ class TrainingDialog(QDialog):
         self.optimizer = combo(list(OPTIMIZERS))
         self.lr = double_spin(1e-6, 10.0, 5, 0.01)
         self.lr.setValue(0.1)
+        self.momentum = double_spin(0.0, 0.999, 3, 0.05)
+        self.momentum.setValue(0.9)
+        self.momentum.setToolTip("SGD momentum (the reference trains with 0.9)")
+        self.weight_decay = double_spin(0.0, 1.0, 6, 1e-4)
+        self.weight_decay.setValue(5e-4)
+        self.weight_decay.setToolTip("L2 weight decay (the reference uses 5e-4); it changes "
+                                     "how sharp the minimum is")
         self.schedule = combo(list(SCHEDULES))
         self.batch = int_spin(1, 65536)
         self.batch.setValue(128)
@@ -119,6 +126,7 @@ class TrainingDialog(QDialog):
         for label, w in (("Preset", self.preset), ("Model", self.model),
                          ("Dataset", self.dataset), ("Data", self.data_path),
                          ("Optimizer", self.optimizer), ("Learning rate", self.lr),
+                         ("Momentum", self.momentum), ("Weight decay", self.weight_decay),
                          ("Schedule", self.schedule), ("Batch size", self.batch),
                          ("Epochs", self.epochs), ("Save every K epochs", self.save_every),
                          ("Seed", self.seed), ("Output folder", self.output)):
@@ -192,6 +200,7 @@ class TrainingDialog(QDialog):
         return TrainSpec(
             model=self.model.currentData(), dataset=dataset,
             optimizer=self.optimizer.currentData(), lr=self.lr.value(),
+            momentum=self.momentum.value(), weight_decay=self.weight_decay.value(),
             schedule=self.schedule.currentData(), batch_size=self.batch.value(),
             epochs=self.epochs.value(), save_every=self.save_every.value(),
             seed=self.seed.value(),

@@ -29,7 +29,9 @@ _LIVE: dict[QThread, GeneratorWorker] = {}
 def describe_exception(exc: BaseException) -> tuple[str, str]:
     """(message, details) for a dialog: LossVizError text alone, else text + traceback."""
     if isinstance(exc, LossVizError):
-        return str(exc), ""
+        from .messages import for_window
+
+        return for_window(str(exc)), ""
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     name = type(exc).__name__
     if "OutOfMemoryError" in name or "out of memory" in str(exc).lower():

@@ -50,16 +50,18 @@ class WindowActions:
         self._add(m, "&Reset zoom", window.zoom_reset)
 
         m = bar.addMenu("C&ompare")
-        self._add(m, "Set current as &left", lambda: self.set_compare("left", None))
-        self._add(m, "Set current as &right", lambda: self.set_compare("right", None))
-        self._add(m, "Open file as l&eft…", lambda: self.ask_compare_file("left"))
-        self._add(m, "Open file as ri&ght…", lambda: self.ask_compare_file("right"))
+        self._add(m, "&Add current", lambda: self.add_to_compare(None))
+        self._add(m, "&Open file into compare…", self.ask_compare_file)
+        self._add(m, "&Clear", lambda: self.w.compare.set_results([], []))
 
         m = bar.addMenu("&Training")
         self._add(m, "&Train a model…", lambda: self.open_training("single"))
         self._add(m, "&Small vs large batch…", lambda: self.open_training("batch"))
 
         m = bar.addMenu("&Help")
+        self._add(m, "&Guide", lambda: dialogs.show_guide(self.w), QKeySequence.StandardKey.HelpContents)
+        self._add(m, "&Keyboard shortcuts", lambda: dialogs.show_shortcuts(self.w))
+        m.addSeparator()
         self._add(m, "&About LossViz", self.about)
 
     def _add(self, menu: Any, text: str, slot: Callable[[], Any], shortcut: Any = None) -> QAction:
@@ -105,6 +107,9 @@ class WindowActions:
         settings_store.set_last_path("result", os.path.dirname(os.path.abspath(path)))
 
         def shown(result: Any) -> None:
+            if side == "add":
+                self.add_to_compare(result, os.path.basename(path))
+                return
             if side is not None:
                 self.set_compare(side, result, os.path.basename(path))
                 return
@@ -210,8 +215,19 @@ class WindowActions:
 
     # -- compare ------------------------------------------------------------------------
 
+    def add_to_compare(self, result: Any = None, title: str | None = None) -> None:
+        """Add ``result`` (default: the current one) to the Compare tab."""
+        from ..main_window import _describe
+
+        result = self.w.result if result is None else result
+        if result is None:
+            dialogs.show_error(self.w, "Nothing to compare yet: compute or open a landscape.")
+            return
+        self.w.compare.add(result, title or _describe(result))
+        self.w.tabs.setCurrentWidget(self.w.compare)
+
     def set_compare(self, side: str, result: Any = None, title: str | None = None) -> None:
-        """Put ``result`` (default: the current one) on the ``side`` of the Compare tab."""
+        """The first (``left``) or second (``right``) result of the Compare tab."""
         from ..main_window import _describe
 
         result = self.w.result if result is None else result
@@ -219,16 +235,15 @@ class WindowActions:
             dialogs.show_error(self.w, "Nothing to compare yet: compute or open a landscape.")
             return
         self.compare_sides[side] = (result, title or _describe(result))
-        left, lt = self.compare_sides.get("left", (None, ""))
-        right, rt = self.compare_sides.get("right", (None, ""))
-        self.w.compare.set_results(left, right, lt, rt)
+        pairs = [self.compare_sides[s] for s in ("left", "right") if s in self.compare_sides]
+        self.w.compare.set_results([r for r, _ in pairs], [t for _, t in pairs])
         self.w.tabs.setCurrentWidget(self.w.compare)
 
-    def ask_compare_file(self, side: str) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.w, f"Open a surface file ({side})",
+    def ask_compare_file(self, side: str | None = None) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.w, "Open a surface file to compare",
                                               settings_store.last_path("result"), RESULT_FILTER)
         if path:
-            self.open_result(path, side=side)
+            self.open_result(path, side=side or "add")
 
     # -- data, training, help -------------------------------------------------------------
 

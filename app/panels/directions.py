@@ -44,10 +44,14 @@ class DirectionsPanel(QWidget):
         self.ignore.setToolTip("ignore: biases and BatchNorm parameters are not perturbed "
                                "(the paper's default)")
         self.seed = bind(int_spin(0, 2**31 - 1), state, "seed")
+        self.seed.setToolTip("The random directions' seed: the same seed gives the same plane")
         self.new_dirs = QPushButton("New random directions")
+        self.new_dirs.setToolTip("Draw another random plane (the next seed) and compute it")
         self.new_dirs.clicked.connect(self._new_directions)
         self.target = bind(PathEdit("file", CHECKPOINT_FILTER, "checkpoint B (α = 1)"), state,
                            "target_checkpoint")
+        self.target.setToolTip("The second solution: the line is θ_A + α(θ_B − θ_A), "
+                               "α = 0 the model above, α = 1 this one")
         self.direction_file = bind(PathEdit("file", "Direction files (*.h5 *.hdf5);;All files (*)",
                                             "xdirection / ydirection (.h5)"), state,
                                    "direction_file")
@@ -69,9 +73,12 @@ class DirectionsPanel(QWidget):
 
     def _on_changed(self, name: str) -> None:
         m = self.state["method"]
-        random = m in ("random", "random1d")
-        for w in (self.norm, self.seed, self.new_dirs):
-            self.form.setRowVisible(w, random)
-        self.form.setRowVisible(self.ignore, m != "target")
-        self.form.setRowVisible(self.target, m == "target")
-        self.form.setRowVisible(self.direction_file, m == "file")
+        # rows stay where they are (no jumping layout): what does not apply is greyed out
+        random = m in ("random", "random1d", "hessian-random")
+        for w in (self.seed, self.new_dirs):
+            w.setEnabled(random)
+        self.norm.setEnabled(m in ("random", "random1d", "hessian", "hessian-random",
+                                   "hessian1d"))
+        self.ignore.setEnabled(m != "target")
+        self.target.setEnabled(m == "target")
+        self.direction_file.setEnabled(m == "file")

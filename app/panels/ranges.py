@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..state import ComputeState
 from .binding import bind, combo, double_spin, int_spin
@@ -38,28 +45,49 @@ class RangesPanel(QWidget):
             h.setContentsMargins(0, 0, 0, 0)
             for part in ("min", "max"):
                 spin = bind(double_spin(-1e4, 1e4, 4), state, f"{axis}{part}")
-                spin.setToolTip(f"{label} {part}")
+                spin.setToolTip(f"{part} of {label}, in units of the direction "
+                                f"{'d₁' if axis == 'x' else 'd₂'} (θ + α·d₁ + β·d₂)")
                 self.spins[f"{axis}{part}"] = spin
                 h.addWidget(spin, 2)
             num = bind(int_spin(1, 2001), state, f"{axis}num")
             num.setSuffix(" pts")
-            num.setToolTip(f"number of {label} points")
+            num.setToolTip(f"grid points along {label} (a point costs a pass over the data)")
             self.spins[f"{axis}num"] = num
             h.addWidget(num, 2)
             form.addRow(label, row)
             self.rows[axis] = row
+        self.fit = bind(QCheckBox("fit the ranges to the trajectory"), state, "fit_ranges")
+        self.fit.setToolTip("PCA plane: α and β cover every saved checkpoint of the run with a "
+                            "margin (the paper's figures); the point counts stay yours")
+        form.addRow("", self.fit)
+        self.curvature = bind(QCheckBox("also the convexity map |λmin/λmax| (slow)"), state,
+                              "curvature_map")
+        self.curvature.setToolTip(
+            "At every point, the Hessian's extreme eigenvalues λmax and λmin (the paper's "
+            "convexity map: blue where the landscape is locally convex). Each point costs tens "
+            "of Hessian-vector products, each a pass over the data.")
+        form.addRow("", self.curvature)
         self.device = bind(combo(_devices()), state, "device")
+        self.device.setToolTip("Where to compute: a CUDA GPU, Apple MPS, or the CPU (auto picks "
+                               "the fastest there is)")
         self.precision = bind(combo({"auto": "auto (bf16 on GPU)", "bf16": "bf16",
                                      "fp32": "fp32 (exact)"}), state, "precision")
         form.addRow("Device", self.device)
+        self.precision.setToolTip("bf16: fast on recent GPUs, within ~1 % of fp32; fp32: exact "
+                                  "(auto: bf16 on a GPU that has it, fp32 elsewhere)")
         form.addRow("Precision", self.precision)
         lay.addWidget(box)
         state.changed.connect(self._on_changed)
-        self._on_changed("method")
+        self._on_changed("")
 
     def _on_changed(self, name: str) -> None:
-        if name == "method":
+        if name in ("method", ""):
             self.form.setRowVisible(self.rows["y"], not self.state.is_line)
+            self.fit.setEnabled(self.state["method"] == "pca")
+        if name in ("method", "fit_ranges", ""):
+            fitted = self.state["method"] == "pca" and self.state["fit_ranges"]
+            for key in ("xmin", "xmax", "ymin", "ymax"):  # the fit chooses them: read-only
+                self.spins[key].setEnabled(not fitted)
 
     def range_text(self) -> str:
         """What the panel shows, e.g. 'α -1:1:21, β -1:1:21' (used by tests and the status)."""

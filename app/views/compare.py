@@ -1,110 +1,282 @@
-"""Two landscapes side by side (e.g. small vs large batch): one colour scale, linked cameras."""
+"""Landscapes side by side for papers: N results in a grid, one colour scale, linked cameras.
+
+Modes: ``2d`` (heatmaps with isolines), ``3d`` (surfaces whose cameras move together),
+``difference`` (a − b for two surfaces on the same grid, a diverging scale centred at 0)
+and ``lines`` (1-D results overlaid in one plot). ``auto`` picks lines for 1-D results and
+3-D otherwise. Every pane is titled by what distinguishes its result from the others.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from lossviz_core.results.quantities import quantity
 from lossviz_core.results.result import SurfaceResult
 
 from .colormaps import value_range
-from .display import DisplaySettings, validate_size
+from .contour2d import ContourView2D
+from .display import DisplaySettings, render_plot_image, validate_size
 from .surface3d import SurfaceView3D
 
-_EMPTY_HINT = "{side}: empty (Compare menu: Set current as {side_l}, or Open file as {side_l}…)"
-_TITLE_PX = 28  # title band above each surface in an exported image, at window scale
+MODES = {"auto": "auto", "2d": "2-D maps", "3d": "3-D surfaces",
+         "difference": "difference a − b", "lines": "1-D overlay"}
+_TITLE_PX = 24  # title band above each pane in an exported image, at window scale
+LINE_COLORS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14),
+               (140, 86, 75))
+EMPTY = ("Nothing to compare yet: right-click a result in the Results list and choose "
+         "'Add to compare' (or Compare ▸ Add current).")
+
+
+def grid_shape(n: int) -> tuple[int, int]:
+    """Rows and columns for ``n`` panes: pairs side by side (the seed report's figures)."""
+    if n <= 3:
+        return 1, max(n, 1)
+    cols = 2 if n in (4,) else 3 if n <= 9 else int(np.ceil(np.sqrt(n)))
+    return int(np.ceil(n / cols)), cols
+
+
+def difference(a: SurfaceResult, b: SurfaceResult, q: str) -> SurfaceResult:
+    """a − b of quantity ``q`` on the same grid (a ValueError otherwise)."""
+    if a.shape != b.shape or not np.allclose(a.x, b.x) or (
+            (a.y is None) != (b.y is None) or (a.y is not None and not np.allclose(a.y, b.y))):
+        raise ValueError("a difference needs two results on the same grid")
+    d = SurfaceResult.empty(a.x, a.y, (q,))
+    both = a.done & b.done
+    d.values[q][both] = a.values[q][both] - b.values[q][both]
+    d.done[:] = both
+    return d
 
 
 class CompareView(QWidget):
-    """Two 3-D surfaces with a common value scale; rotating or zooming one moves the other."""
+    """N results on one scale. ``set_results(results, titles)``; ``mode`` as above."""
+
+    modeChanged = Signal(str)
 
     def __init__(self, settings: DisplaySettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
-        self.left = SurfaceView3D(settings)
-        self.right = SurfaceView3D(settings)
-        self.titles = (QLabel(), QLabel())
-        layout = QGridLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setHorizontalSpacing(4)
-        for col, (title, view) in enumerate(zip(self.titles, (self.left, self.right), strict=True)):
-            title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            title.setStyleSheet("font-weight: bold")
-            layout.addWidget(title, 0, col)
-            layout.addWidget(view, 1, col)
-        layout.setRowStretch(1, 1)
+        self.results: list[SurfaceResult] = []
+        self.titles: list[str] = []
+        self.panes: list[QWidget] = []
+        self.labels: list[QLabel] = []
         self._syncing = False
-        self.left.gl.cameraChanged.connect(lambda: self._follow(self.left, self.right))
-        self.right.gl.cameraChanged.connect(lambda: self._follow(self.right, self.left))
-        settings.changed.connect(self._share_range)
-        self.set_results(None, None)
+        self.mode_box = QComboBox()
+        for value, label in MODES.items():
+            self.mode_box.addItem(label, value)
+        self.mode_box.setToolTip("How the results are laid out: heatmaps, surfaces with linked "
+                                 "cameras, the difference of two surfaces, or 1-D curves")
+        self.mode_box.currentIndexChanged.connect(lambda _i: self._rebuild())
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Remove every result from the comparison")
+        self.clear_button.clicked.connect(lambda: self.set_results([], []))
+        self.info = QLabel("")
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Show as"))
+        bar.addWidget(self.mode_box)
+        bar.addWidget(self.clear_button)
+        bar.addWidget(self.info, 1)
+        self.grid = QGridLayout()
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setSpacing(4)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addLayout(bar)
+        outer.addLayout(self.grid, 1)
+        settings.changed.connect(self.refresh)
+        self._rebuild()
 
-    def set_results(
-        self,
-        left: SurfaceResult | None,
-        right: SurfaceResult | None,
-        left_title: str = "",
-        right_title: str = "",
-    ) -> None:
-        """Show two results (2-D grids) with their titles, on one shared colour/height scale."""
-        for label, result, title, side in zip(
-            self.titles, (left, right), (left_title, right_title), ("Left", "Right"), strict=True
-        ):
-            hint = _EMPTY_HINT.format(side=side, side_l=side.lower())
-            label.setText(title if result is not None else hint)
-        self.left.set_value_range(None)
-        self.right.set_value_range(None)
-        self.left.set_result(left)
-        self.right.set_result(right)
-        self._share_range()
-        self._follow(self.left, self.right)
+    # ---- contract -------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        chosen = self.mode_box.currentData()
+        if chosen != "auto":
+            return chosen
+        return "lines" if self.results and all(r.is_line for r in self.results) else "3d"
+
+    def set_mode(self, mode: str) -> None:
+        self.mode_box.setCurrentIndex(max(self.mode_box.findData(mode), 0))
+
+    def set_results(self, results, titles=None, *more: str) -> None:  # noqa: ANN001
+        """Show ``results`` (a list) titled by ``titles``. The two-pane form
+        ``set_results(left, right, left_title, right_title)`` of earlier versions works too."""
+        if results is None or isinstance(results, SurfaceResult):  # (left, right, lt, rt)
+            pair = [(results, more[0] if more else ""), (titles, more[1] if len(more) > 1
+                                                         else "")]
+            pair = [(r, t) for r, t in pair if r is not None]
+            results, titles = [r for r, _ in pair], [t for _, t in pair]
+        self.results, self.titles = list(results), list(titles or [])
+        self.titles += [""] * (len(self.results) - len(self.titles))
+        self._rebuild()
+
+    @property
+    def left(self) -> QWidget | None:
+        return self.panes[0] if self.panes else None
+
+    @property
+    def right(self) -> QWidget | None:
+        return self.panes[1] if len(self.panes) > 1 else None
+
+    def add(self, result: SurfaceResult, title: str) -> None:
+        self.results.append(result)
+        self.titles.append(title)
+        self._rebuild()
 
     def refresh(self) -> None:
-        """Either result got more points: redraw both on the (updated) shared scale."""
+        """A result got more points or the display changed: redraw on the shared scale."""
+        if self.mode == "lines":
+            self._draw_lines()
+            return
+        for pane in self.panes:
+            if isinstance(pane, (SurfaceView3D, ContourView2D)):
+                pane.set_value_range(None)
+                pane.refresh()
         self._share_range()
 
     def shared_range(self) -> tuple[float, float]:
-        """(vmin, vmax) over both results in display units (after clip and log)."""
-        return value_range(
-            *(v.display_grid() for v in (self.left, self.right) if v.result is not None)
-        )
+        """(vmin, vmax) over every shown result in display units (after clip and log)."""
+        grids = [p.display_grid() for p in self.panes
+                 if isinstance(p, (SurfaceView3D, ContourView2D)) and p.result is not None]
+        return value_range(*grids) if grids else (0.0, 1.0)
 
+    # ---- building the panes -----------------------------------------------------------
+    def _clear(self) -> None:
+        for w in self.panes + self.labels:
+            self.grid.removeWidget(w)
+            w.deleteLater()
+        self.panes, self.labels = [], []
+
+    def _rebuild(self) -> None:
+        self._clear()
+        mode = self.mode
+        self.info.setText("" if self.results else EMPTY)
+        if not self.results:
+            return
+        if mode == "lines":
+            self._build_lines()
+            return
+        shown = self._shown(mode)
+        rows, cols = grid_shape(len(shown))
+        for i, (result, title) in enumerate(shown):
+            pane = SurfaceView3D(self.settings) if mode == "3d" else ContourView2D(self.settings)
+            label = QLabel(title)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setStyleSheet("font-weight: bold")
+            label.setWordWrap(True)
+            r, c = divmod(i, cols)
+            self.grid.addWidget(label, 2 * r, c)
+            self.grid.addWidget(pane, 2 * r + 1, c)
+            self.grid.setRowStretch(2 * r + 1, 1)
+            pane.set_result(result)
+            self.panes.append(pane)
+            self.labels.append(label)
+            if isinstance(pane, SurfaceView3D):
+                pane.gl.cameraChanged.connect(lambda src=pane: self._follow(src))
+        if mode != "difference":
+            self._share_range()
+        if mode == "3d" and self.panes:
+            self._follow(self.panes[0])
+
+    def _shown(self, mode: str) -> list[tuple[SurfaceResult, str]]:
+        surfaces = [(r, t) for r, t in zip(self.results, self.titles, strict=True)
+                    if not r.is_line]
+        if mode != "difference":
+            return surfaces
+        if len(surfaces) != 2:
+            self.info.setText("A difference needs exactly two surfaces; showing them as maps.")
+            return surfaces
+        (a, ta), (b, tb) = surfaces
+        q = a.main_quantity() if self.settings.quantity == "auto" else self.settings.quantity
+        try:
+            return [(difference(a, b, q), f"{ta}  −  {tb}")]
+        except (ValueError, KeyError) as exc:
+            self.info.setText(f"No difference: {exc}; showing the two maps.")
+            return surfaces
+
+    def _build_lines(self) -> None:
+        widget = pg.PlotWidget()
+        widget.setBackground("w")
+        self.plot = widget.getPlotItem()
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setLabel("bottom", "α")
+        self.legend = self.plot.addLegend(offset=(-10, 10))
+        self.grid.addWidget(widget, 0, 0)
+        self.panes.append(widget)
+        self._draw_lines()
+
+    def _draw_lines(self) -> None:
+        if not self.panes or not hasattr(self, "plot"):
+            return
+        self.plot.clear()
+        self.legend.clear()
+        for k, (r, title) in enumerate(zip(self.results, self.titles, strict=True)):
+            if not r.is_line:
+                continue
+            q = self.settings.quantity if self.settings.quantity in r.values else (
+                r.main_quantity())
+            pen = pg.mkPen(LINE_COLORS[k % len(LINE_COLORS)], width=2)
+            item = self.plot.plot(r.x, np.asarray(r.values[q], float), pen=pen,
+                                  connect="finite")
+            self.legend.addItem(item, title)
+            self.plot.setLabel("left", quantity(q).axis_label())
+        self.plot.setLogMode(y=self.settings.log_scale)
+
+    def _share_range(self) -> None:
+        shown = [p for p in self.panes
+                 if isinstance(p, (SurfaceView3D, ContourView2D)) and p.result is not None]
+        vrange = self.shared_range() if shown else None
+        for p in shown:
+            p.set_value_range(vrange)
+
+    def _follow(self, source: SurfaceView3D) -> None:
+        if self._syncing:
+            return
+        self._syncing = True  # the others' own cameraChanged must not echo back
+        try:
+            params = source.gl.copy_camera()
+            for pane in self.panes:
+                if isinstance(pane, SurfaceView3D) and pane is not source:
+                    pane.gl.setCameraParams(**params)
+        finally:
+            self._syncing = False
+
+    # ---- export ------------------------------------------------------------------------
     def grab_image(self, width: int, height: int, transparent: bool = False) -> QImage:
-        """Both surfaces and their titles in one image of exactly width×height pixels."""
+        """Every pane and its title in one image of exactly width×height pixels."""
         width, height = validate_size(width, height)
-        scale = max(height / max(self.height(), 150), 0.5)
-        band = min(round(_TITLE_PX * scale), height // 3)
         image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
         image.fill(Qt.GlobalColor.transparent if transparent else Qt.GlobalColor.white)
+        if not self.panes:
+            return image
+        if self.mode == "lines":
+            return render_plot_image(self.panes[0], self.plot, width, height, transparent)
+        rows, cols = grid_shape(len(self.panes))
+        scale = max(height / max(self.height(), 150), 0.5)
+        band = min(round(_TITLE_PX * scale), height // (3 * rows))
         painter = QPainter(image)
         font = QFont()
         font.setBold(True)
-        font.setPixelSize(max(8, round(14 * scale)))
+        font.setPixelSize(max(8, round(12 * scale)))
         painter.setFont(font)
         painter.setPen(QColor(30, 30, 30))
-        half = width // 2
-        for x0, w, view, title in (
-            (0, half, self.left, self.titles[0]),
-            (half, width - half, self.right, self.titles[1]),
-        ):
-            if h := height - band:
-                painter.drawImage(x0, band, view.grab_image(w, h, transparent))
-            painter.drawText(QRectF(x0, 0, w, band), Qt.AlignmentFlag.AlignCenter, title.text())
+        cell_w, cell_h = width // cols, height // rows
+        for i, (pane, label) in enumerate(zip(self.panes, self.labels, strict=True)):
+            r, c = divmod(i, cols)
+            x0, y0 = c * cell_w, r * cell_h
+            if (h := cell_h - band) > 0:
+                painter.drawImage(x0, y0 + band, pane.grab_image(cell_w, h, transparent))
+            painter.drawText(QRectF(x0, y0, cell_w, band), Qt.AlignmentFlag.AlignCenter,
+                             label.text())
         painter.end()
         return image
-
-    def _share_range(self) -> None:
-        shown = [v for v in (self.left, self.right) if v.result is not None]
-        vrange = self.shared_range() if shown else None
-        for v in shown:
-            v.set_value_range(vrange)
-
-    def _follow(self, source: SurfaceView3D, target: SurfaceView3D) -> None:
-        if self._syncing:
-            return
-        self._syncing = True  # the target's own cameraChanged must not echo back
-        try:
-            target.gl.setCameraParams(**source.gl.copy_camera())
-        finally:
-            self._syncing = False

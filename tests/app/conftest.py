@@ -154,6 +154,9 @@ def settings_dir(tmp_path, monkeypatch):
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
     monkeypatch.setattr(settings_store, "ORGANIZATION", "LossVizTest")
     settings_store.save_state(ComputeState(**GRID))
+    s = settings_store.open_settings()  # the results library in tmp_path too
+    s.setValue("library/folder", str(tmp_path / "results"))
+    s.sync()
     return tmp_path
 
 

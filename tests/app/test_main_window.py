@@ -227,7 +227,8 @@ def test_missing_dataset_and_mismatched_checkpoint_are_explained(qtbot, make_win
     qtbot.waitUntil(lambda: len(errors) == 1, timeout=COMPUTE_MS)
     wait_idle(qtbot, w, 10_000)
     message, details = errors[0]
-    assert "CIFAR-10 not found" in message and "--download" in message and details == ""
+    assert "CIFAR-10 not found" in message and details == ""
+    assert "Download button" in message and "Data folder" in message and "--" not in message
     w.state.update(model="digits_cnn", dataset="digits")
     w.compute()
     qtbot.waitUntil(lambda: len(errors) == 2, timeout=COMPUTE_MS)
