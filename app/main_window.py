@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 
 from lossviz_core.errors import LossVizError
 from lossviz_core.progress import Chunk, Step
-from lossviz_core.recipe.describe import describe_recipe
 from lossviz_core.recipe.spec import Range
 from lossviz_core.results.result import SurfaceResult
 
@@ -308,7 +307,7 @@ class MainWindow(QMainWindow):
         if entry is not None:
             self.entry = entry
             return entry.path, True
-        self.entry = self.library.new(recipe, describe_recipe(recipe))
+        self.entry = self.library.new(recipe, title_of(recipe))
         return self.entry.path, False
 
     def cancel(self) -> None:
@@ -654,11 +653,18 @@ def _clock(seconds: float) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
+def title_of(recipe: Any) -> str:
+    """A recipe in a few words (model, data, directions, ranges)."""
+    from lossviz_core.export.titles import recipe_title  # matplotlib-free, but lazy anyway
+
+    return recipe_title(recipe)
+
+
 def _describe(result: SurfaceResult) -> str:
     """What distinguishes a result: its recipe in a few words, or its file."""
     recipe = result.recipe
     if recipe is not None:
-        return describe_recipe(recipe)
+        return title_of(recipe)
     return str(result.path) if result.path else "a landscape"
 
 

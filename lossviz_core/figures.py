@@ -101,7 +101,7 @@ def make_figure(
     fig = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(fig)  # attaches itself to fig: Agg for this figure only
     if kind == "line":
-        _draw_line(fig, result, quantity, log)
+        draw_line(fig, result, quantity, log)
     else:
         _draw_surface(fig, result, kind, quantity or result.main_quantity(),
                       int(levels), vmin, vmax, log, trajectory)
@@ -114,12 +114,15 @@ def make_figure(
 def save_figure(
     fig: Figure,
     path: str | os.PathLike,
-    specs: dict[str, Any] | None = None,
+    specs: dict[str, Any] | list[Any] | None = None,
     dpi: int = 150,
     fmt: str | None = None,
 ) -> Path:
     """Save ``fig`` with the specs that made it in the file's metadata (PNG text chunk
-    ``lossviz-specs``, SVG description, PDF subject), creating parent folders."""
+    ``lossviz-specs``, SVG description, PDF subject), creating parent folders.
+
+    ``specs`` is any JSON-able value: a result's specs, or a list of them (a compare grid).
+    """
     path = Path(path)
     fmt = fmt or _check_format(path)
     try:
@@ -131,7 +134,7 @@ def save_figure(
     return path
 
 
-def figure_metadata(specs: dict[str, Any] | None, fmt: str) -> dict[str, str]:
+def figure_metadata(specs: dict[str, Any] | list[Any] | None, fmt: str) -> dict[str, str]:
     """The metadata dict ``savefig`` takes for format ``fmt`` ('.png', '.svg', '.pdf')."""
     text = json.dumps(specs or {}, sort_keys=True, default=str)  # ASCII: fits a PNG tEXt chunk
     if fmt == ".png":
@@ -189,7 +192,8 @@ def _pretty(quantity: str) -> str:
     return qreg.quantity(quantity).label
 
 
-def _loss_values(values: np.ndarray, quantity: str, log: bool) -> np.ndarray:
+def shown_values(values: np.ndarray, quantity: str, log: bool) -> np.ndarray:
+    """The values as drawn: log10 of a log-able quantity when ``log`` (<= 0 becomes NaN)."""
     z = np.asarray(values, dtype=float)
     if log and qreg.quantity(quantity).loggable:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -221,7 +225,7 @@ def _draw_surface(
         raise InputError(
             f"a {kind} figure needs at least 2 points along each axis, got {len(x)} x {len(y)}"
         )
-    z = _loss_values(result.values[quantity], quantity, log)
+    z = shown_values(result.values[quantity], quantity, log)
     loggable = qreg.quantity(quantity).loggable
     zlabel = f"log10 {_pretty(quantity)}" if log and loggable else _pretty(quantity)
     xlabel, ylabel = result.axis_labels()
@@ -237,7 +241,7 @@ def _draw_surface(
                         antialiased=False, rstride=1, cstride=1)
         ax.set_zlabel(zlabel)
         if traj is not None and qreg.is_loss(quantity):
-            tz = _loss_values(traj.loss, quantity, log)
+            tz = shown_values(traj.loss, quantity, log)
             if np.isfinite(tz).any():
                 ax.plot(traj.x, traj.y, tz, "r-o", markersize=3, zorder=10)
         ax.set_xlabel(xlabel)
@@ -261,12 +265,12 @@ def _draw_surface(
             ax.clabel(cs, cs.levels[::max(1, len(cs.levels) // 8)], inline=True, fontsize=7,
                       fmt="%.3g")
     if traj is not None:
-        _draw_trajectory(ax, traj)
+        draw_trajectory(ax, traj)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
 
 
-def _draw_trajectory(ax: Any, traj: Any) -> None:
+def draw_trajectory(ax: Any, traj: Any) -> None:
     """The optimizer's path on the plane, red, labelled with epochs where labels fit."""
     tx, ty = np.asarray(traj.x, float), np.asarray(traj.y, float)
     ax.plot(tx, ty, "r-o", markersize=3, linewidth=1)
@@ -285,7 +289,8 @@ def _draw_trajectory(ax: Any, traj: Any) -> None:
                         xytext=(3, 3), fontsize=7, color="darkred")
 
 
-def _draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: bool) -> None:
+def draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: bool) -> None:
+    """A 1-D result: losses on the left axis, accuracies on the right, test dotted."""
     x = np.asarray(result.x, float)
     wanted = [quantity] if quantity is not None else list(result.quantities)
     # losses (and any other quantity) on the left axis, accuracies on the right

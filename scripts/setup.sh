@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 SYSTEM_PACKAGES=(xvfb xauth libgl1-mesa-dri libegl1 libxkbcommon-x11-0 libxcb-cursor0
   libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0
-  libxcb-render-util0 libxcb-image0 libfontconfig1 libdbus-1-3 desktop-file-utils)
+  libxcb-render-util0 libxcb-image0 libfontconfig1 libdbus-1-3 desktop-file-utils
+  librsvg2-bin poppler-utils)  # rsvg-convert, pdftoppm: tests render exported SVG/PDF
 
 if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
   missing=()
@@ -28,7 +29,7 @@ fi
 # (Re)install when anything is missing or the installed LossViz is another checkout's.
 here=$(pwd -P)
 installed=$("$PY" - <<'PYEOF' 2>/dev/null || true
-import os, lossviz, lossviz_core, lossviz_resources, pytest, pytestqt, pyqtgraph, OpenGL, h5py, sklearn, timm
+import os, lossviz, lossviz_core, lossviz_resources, pytest, pytestqt, pyqtgraph, OpenGL, h5py, sklearn, timm, ray, pypdf, trimesh
 print(os.path.dirname(os.path.dirname(os.path.realpath(lossviz.__file__))))
 PYEOF
 )

@@ -1,0 +1,276 @@
+"""Drawing one panel of an export: a 2-D map, a 3-D surface, with its partial state shown.
+
+Every panel of a figure draws through one :class:`ColourScale` (colour map, norm, levels),
+so a compare grid has one shared scale and one colour bar. Grid orientation is the
+project's (design: Conventions): ``z[j, i] = f(x[i], y[j])``, shape (ny, nx).
+
+A partial result is shown as partial: points not computed yet get hatched grey cells,
+points computed but not finite (diverged, e.g. negative BN variances) a distinct colour.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import Colormap, LogNorm, Normalize
+from matplotlib.patches import Patch
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator, ScalarFormatter
+
+from lossviz_core.errors import InputError
+from lossviz_core.results.result import contour_levels
+
+MISSING_HATCH = "///"
+
+
+@dataclass(frozen=True)
+class ColourScale:
+    """One colour scale shared by every panel of a figure: ``levels`` for contours,
+    ``norm`` for colours, ``extend`` saying whether data lies beyond the range."""
+
+    cmap: Colormap
+    norm: Normalize
+    levels: np.ndarray
+    label: str
+    extend: str = "neither"
+
+
+def colour_scale(
+    arrays: Sequence[np.ndarray], cmap: str, label: str, levels: int | Sequence[float],
+    vmin: float | None = None, vmax: float | None = None, geometric: bool = False,
+    centred: bool = False,
+) -> ColourScale | None:
+    """The scale over the finite values of all ``arrays`` (or [vmin, vmax]); ``None`` when
+    nothing is finite and no range was given. ``centred``: symmetric about 0 (a difference)."""
+    finite = np.concatenate([np.asarray(a, float)[np.isfinite(a)] for a in arrays] or [[]])
+    explicit = None if isinstance(levels, (int, np.integer)) else np.asarray(levels, float)
+    lo = vmin if vmin is not None else (explicit[0] if explicit is not None else None)
+    hi = vmax if vmax is not None else (explicit[-1] if explicit is not None else None)
+    if finite.size == 0 and (lo is None or hi is None):
+        return None
+    lo = float(finite.min()) if lo is None else float(lo)
+    hi = float(finite.max()) if hi is None else float(hi)
+    if centred and vmin is None and vmax is None:
+        lim = max(abs(lo), abs(hi)) or 1.0  # identical surfaces: a flat 0 in the middle
+        lo, hi = -lim, lim
+    if not hi > lo:  # a constant surface: widen so it still gets a colour and a level
+        lo, hi = lo - (abs(lo) or 1.0) * 0.5, hi + (abs(hi) or 1.0) * 0.5
+    lv = explicit if explicit is not None else contour_levels(lo, hi, int(levels), geometric)
+    norm = LogNorm(lo, hi) if _log_spaced(lv) and lo > 0 else Normalize(lo, hi)
+    below = bool(finite.size and finite.min() < lo)
+    above = bool(finite.size and finite.max() > hi)
+    extend = {(True, True): "both", (True, False): "min", (False, True): "max"}.get(
+        (below, above), "neither")
+    return ColourScale(colormap(cmap), norm, np.asarray(lv, float), label, extend)
+
+
+def colormap(name: str) -> Colormap:
+    """The registered matplotlib colour map ``name`` (one-line error for a bad name)."""
+    try:
+        return matplotlib.colormaps[name]
+    except KeyError:
+        raise InputError(
+            f"unknown colour map {name!r}; use a matplotlib name such as viridis, magma, RdBu_r"
+        ) from None
+
+
+def draw_map(ax: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray, scale: ColourScale | None,
+             kind: str) -> Any:
+    """``z`` on the plane as ``contour`` lines, ``filled`` contours or a ``heatmap`` (one
+    cell per grid point); returns what a colour bar is made from (None if nothing drawn)."""
+    # a heatmap's cells reach half a step beyond the outer points; contours end at them
+    ex, ey = (_edges(x), _edges(y)) if kind == "heatmap" else (x, y)
+    ax.set_xlim(ex[0], ex[-1])
+    ax.set_ylim(ey[0], ey[-1])
+    if scale is None or not np.isfinite(z).any():
+        ax.text(0.5, 0.5, "no finite values yet", ha="center", va="center",
+                transform=ax.transAxes, color="0.4")
+        return None
+    style = {"cmap": scale.cmap, "norm": scale.norm}
+    # Renderers (librsvg, poppler, browsers) antialias each polygon on its own, which
+    # leaves light hairline seams between neighbours: a heatmap on an even grid is one
+    # image (embedded unresampled in SVG/PDF; cells repeated into blocks, since librsvg
+    # smooths images and ignores image-rendering: pixelated), and filled bands get an edge
+    # in their own colour, wide enough (1 pt) to cover a pixel at 72-96 dpi.
+    if kind == "heatmap" and _even(x) and _even(y):
+        return ax.imshow(np.ma.masked_invalid(_blocks(z)), origin="lower", aspect="auto",
+                         interpolation="none", extent=(ex[0], ex[-1], ey[0], ey[-1]),
+                         **style)
+    if kind == "heatmap":
+        return ax.pcolormesh(ex, ey, np.ma.masked_invalid(z), shading="flat",
+                             edgecolors="face", linewidth=1.0, **style)
+    if kind == "filled":
+        cs = ax.contourf(x, y, z, levels=scale.levels, extend=scale.extend, **style)
+        cs.set_edgecolor("face")
+        cs.set_linewidth(1.0)
+        return cs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a level not crossing the data is fine
+        cs = ax.contour(x, y, z, levels=scale.levels, linewidths=1.0, **style)
+    if len(cs.levels):
+        ax.clabel(cs, cs.levels[:: max(1, len(cs.levels) // 8)], inline=True, fontsize=6,
+                  fmt="%.3g")
+    return cs
+
+
+def draw_surface3d(ax: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray,
+                   scale: ColourScale | None) -> Any:
+    """``z`` as a 3-D surface coloured by ``scale``, clipped to its range."""
+    xx, yy = np.meshgrid(x, y)  # (ny, nx), matching z
+    if scale is None or not np.isfinite(z).any():
+        ax.text2D(0.5, 0.5, "no finite values yet", ha="center", va="center",
+                  transform=ax.transAxes, color="0.4")
+        return None
+    lo, hi = float(scale.norm.vmin), float(scale.norm.vmax)
+    # clip to the scale, but a diverged (inf) point stays a hole, not a spike to the top
+    zz = np.ma.masked_invalid(np.where(np.isfinite(z), np.clip(z, lo, hi), np.nan))
+    # face colours from the shared norm: plot_surface's own would rescale per panel
+    faces = scale.cmap(scale.norm(_face_means(zz)))
+    ax.plot_surface(xx, yy, zz, facecolors=faces, rstride=1, cstride=1, linewidth=0,
+                    antialiased=False, shade=False)
+    ax.set_zlim(lo, hi)
+    return matplotlib.cm.ScalarMappable(norm=scale.norm, cmap=scale.cmap)
+
+
+def mark_partial(ax: Any, x: np.ndarray, y: np.ndarray | None, done: np.ndarray,
+                 raw: np.ndarray, missing_color: str, diverged_color: str,
+                 kind: str = "heatmap", spans: bool = True) -> dict[str, int]:
+    """Cover not-computed points with hatched grey cells and diverged ones (computed,
+    not finite) with ``diverged_color``; returns how many of each were marked.
+
+    A ``heatmap`` (and a line) marks each point's own cell; ``contour``/``filled`` mark
+    the grid cells that have such a point at a corner: the area the contours cannot
+    reach, so no white gap is left between drawn and marked; ``surface`` marks the
+    points on the floor of the 3-D box. A line without ``spans`` (one of several overlaid,
+    whose gaps show) marks only its diverged points."""
+    missing = ~np.asarray(done, bool)
+    diverged = ~missing & ~np.isfinite(np.asarray(raw, float))
+    counts = {"missing": int(missing.sum()), "diverged": int(diverged.sum())}
+    three_d = kind == "surface"
+    if three_d:
+        lo = ax.get_zlim()[0]
+        for mask, color, marker in ((missing, missing_color, "s"), (diverged, diverged_color, "x")):
+            jj, ii = np.nonzero(mask)
+            if len(ii):
+                ax.scatter(x[ii], y[jj], np.full(len(ii), lo), color=color, marker=marker, s=6,
+                           depthshade=False)
+        return counts
+    if y is None:  # a line: spans over the missing stretch, marks under diverged points
+        ex = _edges(x)
+        for i0, i1 in _runs(missing) if spans else ():
+            ax.axvspan(ex[i0], ex[i1], facecolor=missing_color, edgecolor="0.45",
+                       hatch=MISSING_HATCH, linewidth=0, zorder=0)
+        if diverged.any():
+            ax.scatter(x[diverged], np.zeros(int(diverged.sum())), marker="x", s=20, zorder=5,
+                       color=diverged_color, transform=ax.get_xaxis_transform(), clip_on=False)
+        return counts
+    if kind == "heatmap":
+        ex, ey = _edges(x), _edges(y)
+    else:  # cell (j, i) spans x[i]..x[i+1], y[j]..y[j+1]: any marked corner marks it
+        ex, ey = np.asarray(x, float), np.asarray(y, float)
+        missing, diverged = _corner_cells(missing), _corner_cells(diverged)
+    for mask, color, hatch in ((missing, missing_color, MISSING_HATCH),
+                               (diverged, diverged_color, None)):
+        boxes = [[(ex[i0], ey[j]), (ex[i1], ey[j]), (ex[i1], ey[j + 1]), (ex[i0], ey[j + 1])]
+                 for j in range(mask.shape[0]) for i0, i1 in _runs(mask[j])]
+        if boxes:
+            # above the colours (zorder 1), below isolines, trajectory and labels (2+)
+            ax.add_collection(PolyCollection(boxes, facecolors=color, edgecolors="0.45",
+                                             linewidths=0, hatch=hatch, zorder=1.5))
+    return counts
+
+
+def partial_handles(counts: dict[str, int], missing_color: str,
+                    diverged_color: str) -> list[Patch]:
+    """Legend entries for what :func:`mark_partial` drew (none for a complete result)."""
+    out = []
+    if counts.get("missing"):
+        out.append(Patch(facecolor=missing_color, edgecolor="0.45", hatch=MISSING_HATCH,
+                         linewidth=0, label=f"not computed ({counts['missing']} points)"))
+    if counts.get("diverged"):
+        out.append(Patch(facecolor=diverged_color, label=f"diverged ({counts['diverged']})"))
+    return out
+
+
+def add_colorbar(fig: Any, mappable: Any, axes: Any, scale: ColourScale,
+                 font_size: float = 9.0) -> Any:
+    """One colour bar for ``axes`` (a panel or every panel of a grid), ticked at round
+    numbers (not at the 30 contour levels)."""
+    cb = fig.colorbar(mappable, ax=axes, shrink=0.9,
+                      extend=getattr(mappable, "extend", scale.extend))
+    cb.set_label(scale.label, fontsize=font_size)
+    solids = getattr(cb, "solids", None)
+    if solids is not None and not solids.get_rasterized():  # few bands: vector, seamless
+        solids.set_edgecolor("face")
+        solids.set_linewidth(0.8)
+    if isinstance(scale.norm, LogNorm):
+        cb.locator = LogLocator(base=10)
+        cb.formatter = LogFormatterSciNotation()
+    else:
+        cb.locator = MaxNLocator(nbins=7)
+        cb.formatter = ScalarFormatter()
+    cb.ax.tick_params(labelsize=font_size - 1)
+    return cb
+
+
+# --- internals -------------------------------------------------------------------------
+
+
+def _edges(c: np.ndarray) -> np.ndarray:
+    """Cell edges around grid coordinates: midpoints, half a step beyond the ends."""
+    c = np.asarray(c, float)
+    if len(c) == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = (c[1:] + c[:-1]) / 2
+    return np.concatenate([[2 * c[0] - mid[0]], mid, [2 * c[-1] - mid[-1]]])
+
+
+def _even(c: np.ndarray) -> bool:
+    """Evenly spaced coordinates (what a Range gives), increasing."""
+    d = np.diff(np.asarray(c, float))
+    return bool(len(d) and d[0] > 0 and np.allclose(d, d[0], rtol=1e-6, atol=0))
+
+
+def _blocks(z: np.ndarray, side: int = 1024) -> np.ndarray:
+    """Each cell repeated into an f × f block (the image's larger side near ``side``)."""
+    f = int(np.clip(side // max(z.shape), 1, 64))
+    return np.repeat(np.repeat(z, f, axis=0), f, axis=1)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of True in a 1-D mask (stop exclusive)."""
+    m = np.concatenate([[False], np.asarray(mask, bool), [False]]).astype(int)
+    d = np.diff(m)
+    return list(zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0], strict=True))
+
+
+def _corner_cells(points: np.ndarray) -> np.ndarray:
+    """(ny-1, nx-1): grid cells with a marked point at any of their four corners."""
+    p = np.asarray(points, bool)
+    return p[:-1, :-1] | p[1:, :-1] | p[:-1, 1:] | p[1:, 1:]
+
+
+def _face_means(z: np.ma.MaskedArray) -> np.ndarray:
+    """Per-vertex values for ``facecolors`` (plot_surface takes one colour per vertex and
+    uses the (ny-1, nx-1) top-left ones): the mean of each cell's corners."""
+    zf = np.ma.filled(z.astype(float), np.nan)
+    mean = np.full(zf.shape, np.nan)  # the last row and column colour no cell
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN cell stays NaN
+        mean[:-1, :-1] = np.nanmean(
+            np.stack([zf[:-1, :-1], zf[1:, :-1], zf[:-1, 1:], zf[1:, 1:]]), axis=0)
+    return np.ma.masked_invalid(mean)
+
+
+def _log_spaced(levels: np.ndarray) -> bool:
+    """Positive levels with a constant ratio, not a constant step (see contour_levels)."""
+    lv = np.asarray(levels, float)
+    if len(lv) < 3 or lv[0] <= 0:
+        return False
+    return bool(np.allclose(lv[1:] / lv[:-1], lv[1] / lv[0])
+                and not np.allclose(np.diff(lv), lv[1] - lv[0]))
