@@ -38,16 +38,14 @@ def export_image(
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in VECTOR_SUFFIXES:
-        if not hasattr(view, "export_vector"):
+        if not hasattr(view, "export_vector") and not hasattr(view, "results"):
             raise InputError(
                 f"the 3-D view exports PNG images only, not {suffix}; "
-                "use the 2-D map or a publication figure for vector output"
+                "use the 2-D map or File ▸ Publication figure (kind: surface) for vector output"
             )
         _check_folder(path)
-        with atomic_path(path, "image") as tmp:
-            view.export_vector(str(tmp.with_suffix(suffix)))
-            tmp.with_suffix(suffix).replace(tmp)
-        return path
+        return export_vector_from_data(view, path, width or view.width() or 800,
+                                       height or view.height() or 600)
     if suffix not in RASTER_SUFFIXES:
         raise InputError(f"cannot export to {path.name!r}: choose a .png, .svg or .pdf file name")
     _check_folder(path)
@@ -58,6 +56,41 @@ def export_image(
         if not image.save(str(tmp), "PNG"):
             raise StoreError(f"cannot write {path}: saving the PNG failed (is the folder writable?)")
     return path
+
+
+SCREEN_DPI = 96.0  # pixels of the requested size per inch of the vector page
+
+
+def view_options(view: Any, width: int, height: int) -> Any:
+    """FigureOptions that draw what ``view`` shows (quantity, log, clip, colour map, levels)
+    at ``width`` × ``height`` pixels."""
+    from lossviz_core.export import FigureOptions
+
+    s = view.settings
+    result = getattr(view, "result", None)
+    quantity = s.quantity if result is not None and s.quantity in result.values else None
+    cmap = None if s.colormap in ("auto", "") else s.colormap
+    kind = "line" if result is not None and result.is_line else "filled"
+    return FigureOptions.from_pixels(width, height, dpi=SCREEN_DPI, kind=kind,
+                                     quantity=quantity, log=s.log_scale, vmax=s.clip_max,
+                                     colormap=cmap, levels=s.levels)
+
+
+def export_vector_from_data(view: Any, path: Path, width: int, height: int) -> Path:
+    """SVG/PDF of what a view shows, drawn by matplotlib from the data (not the widget, whose
+    exporter writes strokes librsvg renders as solid blocks), at the requested size."""
+    from lossviz_core.export import export_figure, export_grid
+
+    options = view_options(view, width, height)
+    if hasattr(view, "results"):  # the Compare view: one figure of the whole grid
+        if not view.results:
+            raise InputError("nothing to export: the Compare view is empty")
+        mode = view.mode if view.mode in ("2d", "3d", "difference", "lines") else "2d"
+        return export_grid(view.results, path, options.replace(kind="auto"),
+                           titles=view.titles or None, mode=mode)
+    if view.result is None:
+        raise InputError("nothing to export yet: compute or open a landscape")
+    return export_figure(view.result, path, options)
 
 
 def read_png_specs(path: str | os.PathLike) -> dict | None:
@@ -74,18 +107,20 @@ def copy_image_to_clipboard(view: Any, width: int, height: int) -> QImage:
 
 
 def export_publication_figure(
-    result: SurfaceResult, path: str | os.PathLike, kind: str = "auto", **options: Any
+    result: SurfaceResult, path: str | os.PathLike, kind: str = "auto", options: Any = None,
+    **kwargs: Any,
 ) -> Path:
-    """A matplotlib figure of ``result`` (PNG/SVG/PDF by suffix) via lossviz_core.figures.
+    """A matplotlib figure of ``result`` (PNG/SVG/PDF by suffix) at the options' size.
 
-    ``kind``: 'auto' | 'contour' | 'filled' | 'surface' | 'line'; other keyword options
-    (quantity, levels, log, trajectory, dpi, ...) go to ``figures.plot_result``.
+    ``options``: :class:`lossviz_core.export.FigureOptions` (size, DPI, levels, vmin/vmax,
+    colour map, log, quantity, title); else ``kind`` and keyword options make one.
     """
-    from lossviz_core.figures import plot_result
+    from lossviz_core.export import FigureOptions, export_figure
 
     _check_folder(Path(path))
     try:
-        return Path(plot_result(result, path, kind=kind, **options))
+        options = options or FigureOptions(kind=kind, **kwargs)
+        return Path(export_figure(result, path, options))
     except LossVizError:
         raise
     except OSError as err:

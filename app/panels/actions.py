@@ -40,6 +40,7 @@ class WindowActions:
         self._add(m, "&Export image…", self.ask_export, "Ctrl+E")
         self._add(m, "&Copy image", self.copy_image, "Ctrl+Shift+C")
         self._add(m, "&Publication figure…", self.ask_figure)
+        self._add(m, "Export &mesh (ParaView, OBJ, STL, glTF)…", self.ask_mesh)
         m.addSeparator()
         self._add(m, "&Quit", window.close, QKeySequence.StandardKey.Quit)
 
@@ -199,8 +200,13 @@ class WindowActions:
         if result is None:
             dialogs.show_error(self.w, "Nothing to plot yet: compute or open a landscape first.")
             return
-        dlg = dialogs.FigureDialog(self.w)
+        dlg = dialogs.FigureDialog(self.w, result.quantities, result.is_line)
         if not dlg.exec():
+            return
+        try:
+            options = dlg.options()
+        except Exception as exc:  # noqa: BLE001 - a bad number in the dialog
+            dialogs.show_error(self.w, *describe_exception(exc))
             return
         path, _ = QFileDialog.getSaveFileName(
             self.w, "Publication figure", settings_store.last_path("export"),
@@ -208,10 +214,29 @@ class WindowActions:
         if path:
             from ..export import export_publication_figure
 
-            kind = dlg.kind.currentText()
-            self.run_task(lambda: export_publication_figure(result, path, kind),
+            self.run_task(lambda: export_publication_figure(result, path, options=options),
                           lambda p: self.w.progress_label.setText(f"Wrote {p}"),
                           "Drawing the figure …")
+
+    def ask_mesh(self) -> None:
+        """A mesh of the surface for rendering elsewhere (.vtp for ParaView, .obj, .stl, .glb)."""
+        result = self.w.result
+        if result is None or result.is_line:
+            dialogs.show_error(self.w, "Nothing to export as a mesh: compute or open a surface.")
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self.w, "Export a mesh", settings_store.last_path("export"),
+            "ParaView (*.vtp);;Wavefront OBJ (*.obj);;STL (*.stl);;glTF binary (*.glb)")
+        if not path:
+            return
+        if not os.path.splitext(path)[1]:
+            path += ".vtp"
+        from lossviz_core.export import export_mesh
+
+        d = self.w.display
+        quantity = d.quantity if d.quantity in result.values else None
+        self.run_task(lambda: export_mesh(result, path, quantity, d.z_scale, d.log_scale),
+                      lambda p: self.w.progress_label.setText(f"Wrote {p}"), "Writing the mesh …")
 
     # -- compare ------------------------------------------------------------------------
 

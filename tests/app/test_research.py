@@ -90,3 +90,31 @@ def test_compare_lays_out_pairs_on_one_scale_with_a_difference(qtbot, make_windo
                                - b.values["train_loss"])
     img = w.compare.grab_image(600, 400)
     assert (img.width(), img.height()) == (600, 400)
+
+
+def test_exports_from_the_window_survive_outside_qt(qtbot, make_window, errors, tmp_path):
+    import shutil
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    from PIL import Image
+
+    w = make_window()
+    wait_idle(qtbot, w)
+    svg = tmp_path / "map.svg"
+    w.actions_.export("2-D contour", str(svg), 900, 600)
+    assert errors == []
+    root = ET.parse(svg).getroot()
+    assert root.get("width", "").startswith("675")  # 900 px at 96 dpi = 675 pt
+    if shutil.which("rsvg-convert"):
+        png = tmp_path / "map.png"
+        subprocess.run(["rsvg-convert", "-o", str(png), str(svg)], check=True)
+        pixels = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3)
+        assert len(np.unique(pixels, axis=0)) > 50  # a landscape, not a solid block
+    # the mesh of what the window shows (File > Export mesh writes this, after its dialog)
+    from lossviz_core.export import export_mesh
+
+    vtp = export_mesh(w.result, tmp_path / "s.vtp")
+    tree = ET.parse(vtp).getroot()
+    piece = next(e for e in tree.iter() if e.tag == "Piece")
+    assert int(piece.get("NumberOfPoints")) == w.result.done.size
