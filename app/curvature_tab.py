@@ -54,6 +54,8 @@ class CurvatureTab(QWidget):
         form = QFormLayout(box)
         self.alpha = double_spin(-1e4, 1e4, 4, 0.1)
         self.beta = double_spin(-1e4, 1e4, 4, 0.1)
+        self.alpha.setToolTip("α of the point: θ + α·d₁ + β·d₂")
+        self.beta.setToolTip("β of the point: θ + α·d₁ + β·d₂")
         point = QWidget()
         row = QHBoxLayout(point)
         row.setContentsMargins(0, 0, 0, 0)
@@ -72,6 +74,7 @@ class CurvatureTab(QWidget):
                                "describes the surface's space; all: every parameter, as "
                                "PyHessian does")
         self.precision: QComboBox = combo({"fp32": "fp32", "fp64": "fp64 (exact, slower)"})
+        self.precision.setToolTip("fp64 for exact work (closed forms); fp32 is what GPUs do fast")
         self.tol = double_spin(1e-8, 1e-1, 8, 1e-4)
         self.tol.setValue(1e-3)
         self.tol.setToolTip("Relative tolerance of each eigenvalue (the report says which "

@@ -14,8 +14,11 @@ class ComputePanel(QWidget):
         grid.setContentsMargins(0, 0, 0, 0)
         self.compute = QPushButton("Compute")
         self.compute.setDefault(True)
+        self.compute.setToolTip("Compute the landscape the panels describe (Ctrl+R); a result "
+                                "computed before is shown at once, a cancelled one resumed")
         self.cancel = QPushButton("Cancel")
         self.cancel.setEnabled(False)
+        self.cancel.setToolTip("Stop after the current chunk; the points so far are kept (Esc)")
         self.back = QPushButton("◀ Zoom back")
         self.back.setToolTip("Return to the ranges before the last rectangle zoom")
         self.reset = QPushButton("Reset zoom")

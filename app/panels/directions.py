@@ -55,6 +55,8 @@ class DirectionsPanel(QWidget):
         self.direction_file = bind(PathEdit("file", "Direction files (*.h5 *.hdf5);;All files (*)",
                                             "xdirection / ydirection (.h5)"), state,
                                    "direction_file")
+        self.direction_file.setToolTip("d₁ (and d₂) from an HDF5 file in the reference "
+                                       "implementation's layout (xdirection / ydirection)")
         form.addRow("Method", self.method)
         form.addRow("Normalization", self.norm)
         form.addRow("Bias / BN", self.ignore)

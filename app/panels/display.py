@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QFormLayout, QGroupBox, QHBoxLayout, QV
 
 from .binding import combo, double_spin, int_spin
 
-COLORMAPS = ("viridis", "plasma", "inferno", "magma", "cividis", "turbo", "CET-L4", "coolwarm",
+COLORMAPS = ("auto", "viridis", "plasma", "inferno", "magma", "cividis", "turbo", "CET-L4", "coolwarm",
              "terrain", "gray")
 AUTO = {"auto": "auto (main loss)"}
 
@@ -27,13 +27,22 @@ class DisplayPanel(QWidget):
         self.quantity.setToolTip("Which quantity of the shown result the views draw")
         self.colormap = combo(list(COLORMAPS))
         self.colormap.setEditable(True)  # any pyqtgraph / matplotlib name
+        self.colormap.setToolTip("auto: each quantity's own (blue = convex for the convexity "
+                                 "map); or any pyqtgraph / matplotlib name")
         self.log_scale = QCheckBox("log scale")
+        self.log_scale.setToolTip("log₁₀ of the loss: the basin around the minimizer gets detail")
         self.wireframe = QCheckBox("wireframe")
+        self.wireframe.setToolTip("Draw the 3-D surface's grid lines")
         self.clip_on = QCheckBox("clip at")
+        self.clip_on.setToolTip("Cap the shown values (the paper's vmax), so the edges of the "
+                                "plane do not flatten the minimum")
         self.clip_max = double_spin(0.0, 1e6, 3, 0.5)
         self.clip_max.setValue(10.0)
+        self.clip_max.setToolTip("The value the loss is clipped at")
         self.z_scale = double_spin(0.01, 100.0, 2, 0.1)
+        self.z_scale.setToolTip("Height of the 3-D surface relative to its width")
         self.levels = int_spin(1, 200)
+        self.levels.setToolTip("How many isolines the 2-D map draws")
         clip_row = QWidget()
         h = QHBoxLayout(clip_row)
         h.setContentsMargins(0, 0, 0, 0)

@@ -107,14 +107,21 @@ class SourcePanel(QWidget):
                                "torchvision or timm, your own Python function, a TorchScript "
                                "or torch.export archive, or a training run folder")
         self.model = bind(combo(_model_names()), state, "model")
+        self.model.setToolTip("An architecture of the zoo (CIFAR ResNets with and without skip "
+                              "connections, VGG-9, digits networks): `lossviz models` lists them")
         self.tv_model = _editable(COMMON_TV_MODELS, state, "tv_model", _torchvision_models)
+        self.tv_model.setToolTip("Any classification model of torchvision.models (type a name or "
+                                 "open the list)")
         self.timm_model = _line(state, "timm_model", "e.g. resnet18", "a timm model name "
                                 "(needs the timm package)")
         self.model_file = bind(PathEdit("file", PYTHON_FILTER, "model.py"), state, "model_file")
+        self.model_file.setToolTip("Your Python file; LossViz asks before running its code")
         self.model_function = _line(state, "model_function", "function name",
                                     "FUNCTION() or FUNCTION(num_classes=N) returns an nn.Module")
         self.archive = bind(PathEdit("file", ARCHIVE_FILTER, "torch.jit.save / torch.export "
                                      "archive"), state, "archive")
+        self.archive.setToolTip("A torch.jit.save or torch.export.save archive: it carries its "
+                                "architecture and weights")
         self.checkpoint = bind(PathEdit("file", CHECKPOINT_FILTER,
                                         "model.pt / .t7 / .safetensors"), state, "checkpoint")
         self.checkpoint.setToolTip("θ, the trained weights the landscape is centred on "
@@ -143,15 +150,23 @@ class SourcePanel(QWidget):
         self.dataset = bind(combo(DATASETS), state, "dataset")
         self.dataset.setToolTip("The data the loss L is measured on")
         self.tv_dataset = _editable(TV_DATASETS, state, "tv_dataset")
+        self.tv_dataset.setToolTip("A torchvision dataset (MNIST, CIFAR10, ...); its train and "
+                                   "test splits as torchvision names them")
         self.data_root = bind(PathEdit("dir", placeholder="dataset folder"), state, "data_root")
+        self.data_root.setToolTip("Where the dataset's files are (or go, with Download)")
         self.download = QPushButton("Download")
         self.download.setToolTip("Download the dataset into the data folder (needs internet)")
         self.download.clicked.connect(self.downloadRequested)
         self.image_folder = bind(PathEdit("dir", placeholder="DIR with class subfolders "
                                           "(or DIR/train, DIR/val)"), state, "image_folder")
+        self.image_folder.setToolTip("One subfolder per class (ImageNet's validation set laid out "
+                                     "so works); DIR/train and DIR/val are the two splits")
         self.tensors_file = bind(PathEdit("file", "Arrays (*.npz);;All files (*)", "x, y arrays"),
                                  state, "tensors_file")
+        self.tensors_file.setToolTip("numpy.savez(file, x=..., y=..., [x_test=..., y_test=...]), "
+                                     "used as given")
         self.data_file = bind(PathEdit("file", PYTHON_FILTER, "data.py"), state, "data_file")
+        self.data_file.setToolTip("Your Python file; LossViz asks before running its code")
         self.data_function = _line(state, "data_function", "function name",
                                    "FUNCTION(split) returns a Dataset, an (x, y) pair or None")
         self.transform = bind(combo(TRANSFORMS), state, "transform")
@@ -166,6 +181,8 @@ class SourcePanel(QWidget):
                           state, "split")
         self.split.setToolTip("Which split L sums over (the paper plots the training loss)")
         self.loss = bind(combo(LOSSES), state, "loss")
+        self.loss.setToolTip("The loss L: cross-entropy for classifiers (the paper's), or "
+                             "another; f(α, β) is its mean over the split")
         for label, w in (("Dataset", self.dataset), ("torchvision", self.tv_dataset),
                          ("Data folder", self.data_root), ("", self.download),
                          ("Folder", self.image_folder), ("File", self.tensors_file),

@@ -118,3 +118,33 @@ def test_exports_from_the_window_survive_outside_qt(qtbot, make_window, errors, 
     tree = ET.parse(vtp).getroot()
     piece = next(e for e in tree.iter() if e.tag == "Piece")
     assert int(piece.get("NumberOfPoints")) == w.result.done.size
+
+
+def test_every_setting_says_what_it_does(make_window):
+    from lossviz.panels.binding import PathEdit
+    from PySide6.QtWidgets import (
+        QCheckBox,
+        QComboBox,
+        QDoubleSpinBox,
+        QLineEdit,
+        QPushButton,
+        QSpinBox,
+    )
+
+    w = make_window(autostart=False)
+    silent = []
+    for panel in (w.source_panel, w.directions_panel, w.ranges_panel, w.compute_panel,
+                  w.display_panel, w.curvature_tab):
+        for cls in (QComboBox, QSpinBox, QDoubleSpinBox, QCheckBox, QLineEdit, QPushButton,
+                    PathEdit):
+            for x in panel.findChildren(cls):
+                inner = isinstance(x.parent(), (PathEdit, QComboBox, QSpinBox, QDoubleSpinBox))
+                if inner and isinstance(x, (QLineEdit, QPushButton)):
+                    continue  # the line edit or button inside a composite widget
+                if not x.toolTip() and x.isVisibleTo(panel) is not None and not (
+                        isinstance(x, QPushButton) and x.text() in ("Save report…", "Cancel",
+                                                                     "Zoom back", "◀ Zoom back",
+                                                                     "Reset zoom")):
+                    silent.append(f"{type(panel).__name__}: {cls.__name__} "
+                                  f"{getattr(x, 'text', lambda: '')()!r}")
+    assert silent == []
