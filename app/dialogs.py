@@ -205,7 +205,7 @@ to compare); <b>File ▸ Export</b> writes PNG/SVG/PDF figures and meshes for pa
 SHORTCUTS = [("Ctrl+R", "Compute"), ("Esc", "Cancel"), ("Ctrl+Z", "Zoom back"),
              ("Ctrl+O", "Open a result"), ("Ctrl+S", "Save the result"),
              ("Ctrl+E", "Export an image"), ("Ctrl+Shift+C", "Copy the image"),
-             ("Home / double-click (3-D)", "Reset the camera"),
+             ("Ctrl+Home, or Home / double-click in the 3-D view", "Reset the camera"),
              ("drag a rectangle (2-D)", "Zoom in and compute there"),
              ("double-click (2-D)", "Curvature at that point"), ("F1", "This guide"),
              ("F2 (Results)", "Rename a result"), ("Ctrl+Q", "Quit")]

@@ -115,6 +115,8 @@ class MainWindow(QMainWindow):
         self.worker: GeneratorWorker | None = None
         self._pending: Any = None
         self._dirty = False
+        self._stale_views: set[Any] = set()  # views that have not drawn the latest points
+        self._turn = 0
         self._last_chunk: Chunk | None = None
         self.zoom_history: list[tuple[Range, Range]] = []
         self.timings: dict[str, float] = {}
@@ -184,6 +186,10 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(center)
         self.view2d.zoomRequested.connect(self.zoom_to)
         self.view2d.cursorInfo.connect(self._show_cursor)
+        self.view3d.cursorInfo.connect(self._show_cursor)
+        self.view1d.cursorInfo.connect(self._show_cursor)
+        for view in (self.view3d, self.view2d, self.view1d):
+            view.countsChanged.connect(self._show_counts)
         self.view2d.plot.scene().sigMouseClicked.connect(self._map_clicked)
 
     def _build_panels(self) -> None:
@@ -230,10 +236,14 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.cursor_label = QLabel("")
         self.progress_label = QLabel("")
+        self.counts_label = QLabel("")
+        self.counts_label.setToolTip("Points of the shown landscape: computed, interpolated "
+                                     "(the preview between them) and non-finite (diverged)")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.setTextVisible(True)
         bar.addWidget(self.cursor_label, 1)
+        bar.addPermanentWidget(self.counts_label)
         bar.addPermanentWidget(self.progress_label)
         bar.addPermanentWidget(self.progress)
 
@@ -249,8 +259,11 @@ class MainWindow(QMainWindow):
 
     @property
     def computing(self) -> bool:
-        """A landscape is being computed (or read from the library to be shown)."""
-        return self.worker is not None or self._showing
+        """A landscape is being computed (or read from the library to be shown, or its last
+        points are still being drawn)."""
+        drawing = self.result is not None and bool(
+            self._stale_views & set(self._views_for(self.result)))
+        return self.worker is not None or self._showing or drawing
 
     def compute(self, reuse_job: bool = True) -> None:
         """Compute the landscape the panels describe, into its library entry.
@@ -430,7 +443,7 @@ class MainWindow(QMainWindow):
         if self.result is not None and int(result.done.sum()) > int(self.result.done.sum()):
             self.result.values, self.result.done = result.values, result.done
             self._dirty = True
-            self._repaint()
+            self._repaint(every=True)
         done, total = int(result.done.sum()), int(result.done.size)
         if done == total or not writing:
             self.stop_watching()
@@ -489,10 +502,9 @@ class MainWindow(QMainWindow):
 
     def _on_returned(self, result: Any) -> None:
         self.timings["done"] = time.perf_counter()
-        if result is not self.result:
+        if result is not None and result is not self.result:
             self.set_result(result)
         self._dirty = True
-        self._repaint()
 
     def _on_error(self, message: str, details: str) -> None:
         self.progress_label.setText("Failed.")
@@ -505,11 +517,13 @@ class MainWindow(QMainWindow):
                 and self.result is self.job.result:
             rate = self._last_chunk.points_per_second if self._last_chunk is not None else None
             self.library.update(self.entry, self.result, rate)
-        self._repaint()
-        self.repaint_timer.stop()
+        self._dirty = True
+        self._repaint()  # the other view draws on the timer's next tick (see _repaint)
         self.compute_panel.set_running(False)
         if self.progress.maximum() == 0:
             self.progress.setRange(0, 1)
+        elif self.result is not None and self.progress.maximum() == self.result.done.size:
+            self.progress.setValue(int(self.result.done.sum()))
         if worker is not None and worker.cancelled and self.result is not None:
             n, total = int(self.result.done.sum()), int(self.result.done.size)
             if n < total:
@@ -553,15 +567,32 @@ class MainWindow(QMainWindow):
             if show is not None:
                 show("Preparing …")
 
-    def _repaint(self) -> None:
-        """Timer slot: redraw the views only if new chunks arrived since the last tick."""
-        if not self._dirty or self.result is None:
-            return
-        self._dirty = False
-        for view in self._views_for(self.result):
+    def _repaint(self, every: bool = False) -> None:
+        """Timer slot: redraw the views if new chunks arrived since the last tick.
+
+        One view per tick, taking turns: each redraw costs 20-40 ms on llvmpipe, and both in
+        one tick would hold the GUI thread past 100 ms. ``every``: all of them now (the final
+        picture)."""
+        views = self._views_for(self.result) if self.result is not None else []
+        if self._dirty or every:
+            self._stale_views = set(views)
+            self._dirty = False
+        if every:
+            for view in views:
+                view.refresh()
+            self._stale_views.clear()
+        elif self._stale_views & set(views):
+            order = views[self._turn % len(views):] + views[:self._turn % len(views)]
+            view = next(v for v in order if v in self._stale_views)
             view.refresh()
+            self._stale_views.discard(view)
+            self._turn = (views.index(view) + 1) % len(views)
+        if self.worker is None and not self._stale_views:
+            self.repaint_timer.stop()  # the final picture is drawn
+        if not views:
+            return
         c = self._last_chunk
-        if c is not None:
+        if c is not None and self.worker is not None:  # once finished, _on_finished says
             self.progress.setValue(int(c.done))
             eta = "" if c.eta == float("inf") else f" · ETA {_clock(c.eta)}"
             self.progress_label.setText(
@@ -620,6 +651,10 @@ class MainWindow(QMainWindow):
             return
         pos = self.view2d.plot.vb.mapSceneToView(event.scenePos())
         self.curvature_tab.analyse_at(float(pos.x()), float(pos.y()))
+
+    def _show_counts(self, counts: Any) -> None:
+        """Computed, interpolated and non-finite points of the shown result, in the status."""
+        self.counts_label.setText("" if counts is None else counts.describe())
 
     def _show_cursor(self, text: str) -> None:
         self.cursor_label.setText(text)

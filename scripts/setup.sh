@@ -30,6 +30,8 @@ fi
 here=$(pwd -P)
 installed=$("$PY" - <<'PYEOF' 2>/dev/null || true
 import os, lossviz, lossviz_core, lossviz_resources, pytest, pytestqt, pyqtgraph, OpenGL, h5py, sklearn, timm, ray, pypdf, trimesh
+import PySide6
+assert not PySide6.__version__.startswith("6.12."), "PySide6 6.12 aborts Python 3.11"
 print(os.path.dirname(os.path.dirname(os.path.realpath(lossviz.__file__))))
 PYEOF
 )

@@ -50,6 +50,11 @@ class WindowActions:
         self._add(m, "Zoom &back", window.zoom_back, "Ctrl+Z")
         self._add(m, "&Reset zoom", window.zoom_reset)
 
+        m = bar.addMenu("&View")
+        self._add(m, "&Reset the 3-D camera", lambda: window.view3d.reset_camera(), "Ctrl+Home")
+        self._add(m, "Show the &Results list", lambda: window.results_dock.raise_())
+        self._add(m, "Show the &Settings", lambda: window.settings_dock.raise_())
+
         m = bar.addMenu("C&ompare")
         self._add(m, "&Add current", lambda: self.add_to_compare(None))
         self._add(m, "&Open file into compare…", self.ask_compare_file)

@@ -17,6 +17,51 @@ from lossviz_core.run.grid import fill_missing as preview_fill
 
 from .display import DisplaySettings
 
+AUTO = "auto"  # DisplaySettings.colormap: each quantity's registered colour map
+# diverging maps: a signed quantity (λmin) is drawn centred at 0, so 0 gets the middle colour
+_DIVERGING = {
+    "coolwarm",
+    "bwr",
+    "seismic",
+    "RdBu",
+    "RdGy",
+    "PiYG",
+    "PRGn",
+    "BrBG",
+    "PuOr",
+    "RdYlBu",
+    "RdYlGn",
+    "Spectral",
+    "berlin",
+    "managua",
+    "vanimo",
+}
+
+
+def colormap_name(settings: DisplaySettings, quantity: str) -> str:
+    """The colour map to draw ``quantity`` with: the setting, or with 'auto' the registry's."""
+    name = settings.colormap
+    return registered_quantity(quantity).colormap if name == AUTO else name
+
+
+def colormap_for(settings: DisplaySettings, quantity: str) -> pg.ColorMap:
+    return get_colormap(colormap_name(settings, quantity))
+
+
+def is_diverging(name: str) -> bool:
+    base = name.removesuffix("_r")
+    return base in _DIVERGING or base.startswith("CET-D")
+
+
+def color_range(z: np.ndarray, cmap_name: str) -> tuple[float, float]:
+    """The colour scale of a grid: finite (min, max); symmetric about 0 for a diverging map
+    when the values change sign (negative and positive get the two halves of the map)."""
+    lo, hi = value_range(z)
+    if is_diverging(cmap_name) and lo < 0 < hi:
+        m = max(-lo, hi)
+        return -m, m
+    return lo, hi
+
 
 def get_colormap(name: str) -> pg.ColorMap:
     """A pyqtgraph colour map by name (pyqtgraph's own, then matplotlib's); viridis if unknown."""
@@ -34,6 +79,11 @@ def resolve_quantity(result: SurfaceResult, settings: DisplaySettings) -> str:
     """The quantity to show: the setting if the result has it, else the result's main loss."""
     q = settings.quantity
     return q if q in result.values else result.main_quantity()
+
+
+def log_shown(quantity: str, settings: DisplaySettings) -> bool:
+    """Log scale applies to quantities registered as log-able (losses), never to accuracy."""
+    return settings.log_scale and registered_quantity(quantity).loggable
 
 
 def quantity_label(quantity: str, log: bool = False) -> str:
@@ -58,7 +108,7 @@ def shown_grid(result: SurfaceResult | None, settings: DisplaySettings) -> np.nd
     if result is None:
         return None
     q = resolve_quantity(result, settings)
-    return display_values(result.values[q], settings.log_scale, settings.clip_max)
+    return display_values(result.values[q], log_shown(q, settings), settings.clip_max)
 
 
 def fill_missing(z: np.ndarray, done: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -82,6 +82,8 @@ class CompareView(QWidget):
         self.clear_button.setToolTip("Remove every result from the comparison")
         self.clear_button.clicked.connect(lambda: self.set_results([], []))
         self.info = QLabel("")
+        self.info.setWordWrap(True)  # a long hint must not make the window wider
+        self.info.setMinimumWidth(50)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Show as"))
         bar.addWidget(self.mode_box)

@@ -1,4 +1,9 @@
-"""The 2-D view: heatmap, isolines, colour bar, trajectory, rectangle zoom, cursor read-out."""
+"""The 2-D view: heatmap, isolines, colour bar, trajectory, rectangle zoom, cursor read-out.
+
+A partial result is drawn as partial: cells not computed yet are interpolated under a pale
+veil, computed points are dotted, computed points whose value diverged are grey with a
+cross, and the title says how much is done. With no result a placeholder says what to do.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +12,31 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
 from lossviz_core.results.quantities import is_loss
 from lossviz_core.results.result import SurfaceResult, contour_levels
 
 from .colormaps import (
     axis_short_name,
+    color_range,
+    colormap_name,
     fill_missing,
     get_colormap,
+    log_shown,
     quantity_label,
     resolve_quantity,
     shown_grid,
-    value_range,
 )
+from .coverage import EMPTY_HINT, EMPTY_MESSAGE, PREPARING_MESSAGE, PointCounts, point_counts
 from .display import DisplaySettings, export_plot_vector, render_plot_image
+from .traj2d import TrajectoryLayer
+from .trajectory import describe_checkpoint
 
-MAX_EPOCH_LABELS = 12  # more labels than this hide the landscape under text
 _MIN_DRAG_PIXELS = 5  # a shorter drag is a click, not a zoom
-_TRAJ_COLOR = (215, 38, 45)
+VEIL_RGBA = (255, 255, 255, 150)  # over cells not computed yet (interpolated preview)
+NON_FINITE_RGBA = (150, 150, 150, 255)  # computed cells whose value diverged
+NOTE_HTML = "<span style='font-size:13pt; font-weight:600; color:#5a5a5a'>{}</span>"
 
 
 class ZoomViewBox(pg.ViewBox):
@@ -95,75 +106,118 @@ def isoline_points(x, y, z, levels) -> tuple[np.ndarray, np.ndarray]:
     return pts[:, 0], pts[:, 1]
 
 
+def veil_image(done: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """RGBA (ny, nx, 4) drawn over the heatmap: pale where not computed yet, grey where a
+    computed value is not finite, clear elsewhere."""
+    veil = np.zeros((*done.shape, 4), dtype=np.uint8)
+    veil[~done] = VEIL_RGBA
+    veil[done & ~np.isfinite(z)] = NON_FINITE_RGBA
+    return veil
+
+
+def placeholder_label() -> QLabel:
+    label = QLabel()
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    label.setStyleSheet("QLabel { background: white; color: #5a5a5a; }")
+    label.setMinimumSize(1, 1)
+    return label
+
+
+def set_placeholder(label: QLabel, text: str, hint: str) -> None:
+    small = f"<br><span style='font-size:10pt; color:#888'>{hint}</span>" if hint else ""
+    label.setText(f"<span style='font-size:14pt; font-weight:600'>{text}</span>{small}")
+
+
 class ContourView2D(QWidget):
-    """Heatmap + isolines of one quantity over the (α, β) plane, with the PCA trajectory."""
+    """Heatmap + isolines of one quantity over the (α, β) plane, with the PCA trajectory.
+
+    Signals: ``zoomRequested(xmin, xmax, ymin, ymax)``; ``cursorInfo(str)`` (grid point or
+    trajectory checkpoint under the mouse); ``trajectoryHovered(index, text)`` (-1: none);
+    ``countsChanged(PointCounts | None)``.
+    """
 
     zoomRequested = Signal(float, float, float, float)  # xmin, xmax, ymin, ymax
     cursorInfo = Signal(str)
+    trajectoryHovered = Signal(int, str)
+    countsChanged = Signal(object)
 
     def __init__(self, settings: DisplaySettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self.result: SurfaceResult | None = None
         self._fixed_range: tuple[float, float] | None = None
+        self._counts: PointCounts | None = None
+        self._message = ""
         self.levels_shown: np.ndarray = np.empty(0)
         self._rect = QRectF(0, 0, 1, 1)
 
         self.viewbox = ZoomViewBox()
         self.plot_widget = pg.PlotWidget(viewBox=self.viewbox)
+        self.plot_widget.setMinimumSize(1, 1)
         self.plot = self.plot_widget.getPlotItem()
         self.plot.showGrid(x=False, y=False)
         for side in ("top", "right"):
             self.plot.showAxis(side)
             self.plot.getAxis(side).setStyle(showValues=False)
         self.image = pg.ImageItem(axisOrder="row-major")
+        self.veil = pg.ImageItem(axisOrder="row-major")
         self.isolines = pg.PlotCurveItem(
             connect="finite", pen=pg.mkPen(255, 255, 255, 150, width=1)
         )
-        self.trajectory = pg.PlotDataItem(
-            pen=pg.mkPen(_TRAJ_COLOR, width=2),
-            symbol="o",
-            symbolSize=6,
-            symbolPen=pg.mkPen(_TRAJ_COLOR),
-            symbolBrush=pg.mkBrush(255, 255, 255),
+        self.computed_marks = pg.ScatterPlotItem(
+            size=3, pen=None, brush=pg.mkBrush(20, 20, 20, 170), pxMode=True
         )
-        self.epoch_labels: list[pg.TextItem] = []
-        for z, item in enumerate((self.image, self.isolines, self.trajectory)):
+        self.non_finite_marks = pg.ScatterPlotItem(
+            symbol="x", size=9, pen=None, brush=pg.mkBrush(60, 60, 60, 230), pxMode=True
+        )
+        for z, item in enumerate(
+            (self.image, self.veil, self.isolines, self.computed_marks, self.non_finite_marks)
+        ):
             item.setZValue(z)
             self.plot.addItem(item)
+        self.traj = TrajectoryLayer(self.plot, z=6)
+        self.trajectory = self.traj.path
+        self.note = pg.TextItem(color=(90, 90, 90), anchor=(0.5, 0.5))
+        self.note.setZValue(20)
+        self.plot.addItem(self.note, ignoreBounds=True)
         self.colorbar = pg.ColorBarItem(
-            values=(0, 1), colorMap=get_colormap(settings.colormap), interactive=False, width=14
+            values=(0, 1), colorMap=get_colormap("viridis"), interactive=False, width=14
         )
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
         for axis in (self.colorbar.axis, *(self.plot.getAxis(a) for a in ("left", "bottom"))):
             axis.enableAutoSIPrefix(False)  # "0.4", not "400 (x0.001)"
         self.colorbar.axis.setWidth(None)  # fit the tick text and the label (pyqtgraph fixes 45 px)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot_widget)
+        self.placeholder = placeholder_label()
+        self.stack = QStackedLayout(self)
+        self.stack.setContentsMargins(0, 0, 0, 0)
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(self.plot_widget)
 
         self._iso_timer = QTimer(self, singleShot=True, interval=250)
         self._iso_timer.timeout.connect(self._update_isolines)
         self.viewbox.rectSelected.connect(self.zoomRequested)
         self.plot_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
         settings.changed.connect(self._on_settings_changed)
+        self.show_message(EMPTY_MESSAGE, EMPTY_HINT)
 
     # --- contract -------------------------------------------------------------------
     def set_result(self, result: SurfaceResult | None) -> None:
         """Show a new result (new grid or ranges): full redraw, view fitted to the grid."""
         self.result = result if result is not None and not result.is_line else None
-        self._clear_trajectory()
+        self.traj.clear()
         if self.result is None:
-            self.image.clear()
-            self.isolines.setData([], [])
+            self.show_message(EMPTY_MESSAGE, EMPTY_HINT)
             return
+        self._message = ""
+        self.stack.setCurrentWidget(self.plot_widget)
         r = self.result
         self._rect = grid_rect(r.x, r.y)
         xl, yl = r.axis_labels()
         self.plot.setLabel("bottom", xl)
         self.plot.setLabel("left", yl)
-        self._draw_trajectory()
+        self.traj.set(r.trajectory)
         self._update_image()
         self._update_isolines()
         self.fit_view()
@@ -184,6 +238,35 @@ class ContourView2D(QWidget):
         """Write the plot as .svg or .pdf (heatmap embedded as an image, lines as paths)."""
         export_plot_vector(self.plot_widget, self.plot, path)
 
+    def show_message(self, text: str, hint: str = "") -> None:
+        """No landscape: a placeholder with ``text`` instead of empty axes."""
+        self.result = None
+        self._counts = None
+        self._message = text
+        self.traj.clear()
+        self.image.clear()
+        self.veil.clear()
+        self.isolines.setData([], [])
+        set_placeholder(self.placeholder, text, hint)
+        self.stack.setCurrentWidget(self.placeholder)
+        self.countsChanged.emit(None)
+
+    def state(self) -> str:
+        """'empty', 'message' (show_message), 'preparing', 'partial' or 'complete'."""
+        if self.result is None or self._counts is None:
+            return "empty" if self._message in ("", EMPTY_MESSAGE) else "message"
+        return self._counts.state
+
+    def message(self) -> str:
+        """What is written instead of (or over) the map; '' when the map stands alone."""
+        if self.result is None:
+            return self._message
+        return self.note.toPlainText() if self.note.isVisible() else ""
+
+    def point_counts(self) -> PointCounts | None:
+        """Computed / interpolated / non-finite points of the shown quantity (None: empty)."""
+        return self._counts
+
     # --- extras used by the comparison view and the main window ---------------------
     def set_value_range(self, vrange: tuple[float, float] | None) -> None:
         """Fix the colour scale (display units), e.g. shared by two maps; None: automatic."""
@@ -195,6 +278,11 @@ class ContourView2D(QWidget):
     def display_grid(self) -> np.ndarray | None:
         """The shown quantity after clip/log, NaN where missing, shape (ny, nx)."""
         return shown_grid(self.result, self.settings)
+
+    @property
+    def epoch_labels(self) -> list[pg.TextItem]:
+        """One label per checkpoint; those that would overlap are hidden."""
+        return self.traj.labels
 
     def fit_view(self) -> None:
         """Show the whole grid and the trajectory."""
@@ -216,54 +304,63 @@ class ContourView2D(QWidget):
 
     # --- drawing --------------------------------------------------------------------
     def _value_range(self, z: np.ndarray) -> tuple[float, float]:
-        return self._fixed_range if self._fixed_range is not None else value_range(z)
+        if self._fixed_range is not None:
+            return self._fixed_range
+        return color_range(
+            z, colormap_name(self.settings, resolve_quantity(self.result, self.settings))
+        )
 
     def _update_image(self) -> None:
+        r = self.result
+        q = resolve_quantity(r, self.settings)
+        self._counts = counts = point_counts(r.values[q], r.done)
+        preparing = counts.state == "preparing"
         z = self.display_grid()
-        filled, _ = fill_missing(z, self.result.done)
+        self.colorbar.setColorMap(get_colormap(colormap_name(self.settings, q)))
+        self.colorbar.setVisible(not preparing)
+        self.plot.setTitle(
+            counts.banner("interpolated (pale)") or None, color="#965000", size="10pt"
+        )
+        self.note.setVisible(preparing)
+        if preparing:  # no stand-in surface and no 0..1 colour bar: say what is happening
+            self.image.clear()
+            self.veil.clear()
+            self.computed_marks.setData([], [])
+            self.non_finite_marks.setData([], [])
+            self.note.setHtml(NOTE_HTML.format(PREPARING_MESSAGE))
+            self.note.setPos(self._rect.center())
+            self.countsChanged.emit(counts)
+            return
+        filled, _ = fill_missing(z, r.done)
         vmin, vmax = self._value_range(z)
         self.image.setImage(filled, autoLevels=False, rect=self._rect)
         self.colorbar.setLevels((vmin, vmax))
-        q = resolve_quantity(self.result, self.settings)
-        self.colorbar.setLabel("right", quantity_label(q, self.settings.log_scale))
+        self.colorbar.setLabel("right", quantity_label(q, log_shown(q, self.settings)))
+        self.veil.setImage(veil_image(r.done, z), levels=(0, 255), rect=self._rect)
+        jj, ii = np.nonzero(r.done & np.isfinite(z))
+        partial = counts.state == "partial"
+        self.computed_marks.setData(r.x[ii] if partial else [], r.y[jj] if partial else [])
+        jj, ii = np.nonzero(r.done & ~np.isfinite(z))
+        self.non_finite_marks.setData(r.x[ii], r.y[jj])
+        self.countsChanged.emit(counts)
 
     def _update_isolines(self) -> None:
         self._iso_timer.stop()
-        if self.result is None:
+        if self.result is None or self._counts is None or self._counts.state == "preparing":
+            self.isolines.setData([], [])
             return
         z = self.display_grid()
         filled, _ = fill_missing(z, self.result.done)
         vmin, vmax = self._value_range(z)
         n = self.settings.levels
         q = resolve_quantity(self.result, self.settings)
-        geometric = is_loss(q) and not self.settings.log_scale
+        geometric = is_loss(q) and not log_shown(q, self.settings)
         self.levels_shown = contour_levels(vmin, vmax, n + 2, geometric)[1:-1]
         xs, ys = isoline_points(self.result.x, self.result.y, filled, self.levels_shown)
         self.isolines.setData(xs, ys, connect="finite")
 
-    def _clear_trajectory(self) -> None:
-        self.trajectory.setData([], [])
-        for label in self.epoch_labels:
-            self.plot.removeItem(label)
-        self.epoch_labels = []
-
-    def _draw_trajectory(self) -> None:
-        t = self.result.trajectory if self.result is not None else None
-        if t is None or len(t.x) == 0:
-            return
-        self.trajectory.setData(np.asarray(t.x, float), np.asarray(t.y, float))
-        n = len(t.x)
-        shown = np.unique(np.linspace(0, n - 1, min(n, MAX_EPOCH_LABELS)).round().astype(int))
-        for k in shown:
-            label = pg.TextItem(str(int(t.epochs[k])), color=_TRAJ_COLOR, anchor=(-0.15, 1.0))
-            label.setPos(float(t.x[k]), float(t.y[k]))
-            label.setZValue(5)
-            self.plot.addItem(label)
-            self.epoch_labels.append(label)
-
     # --- reactions ------------------------------------------------------------------
     def _on_settings_changed(self) -> None:
-        self.colorbar.setColorMap(get_colormap(self.settings.colormap))
         if self.result is not None:
             self._update_image()
             self._update_isolines()
@@ -271,6 +368,17 @@ class ContourView2D(QWidget):
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         if self.result is None or not self.viewbox.sceneBoundingRect().contains(scene_pos):
             return
+        k = self.traj.point_at(scene_pos)
+        if k is not None:
+            text = describe_checkpoint(self.result.trajectory, k)
+            if k != self.traj.hovered:
+                self.traj.show_hover(k)
+                self.trajectoryHovered.emit(k, text)
+            self.cursorInfo.emit(text)
+            return
+        if self.traj.hovered >= 0:
+            self.traj.show_hover(-1)
+            self.trajectoryHovered.emit(-1, "")
         p = self.viewbox.mapSceneToView(scene_pos)
         self.cursorInfo.emit(self.describe_point(p.x(), p.y()))
 
@@ -287,7 +395,7 @@ class ContourView2D(QWidget):
         q = resolve_quantity(r, self.settings)
         v = r.values[q][j, i]
         if not r.done[j, i]:
-            shown = "not computed yet"
+            shown = "not computed yet (interpolated)"
         else:
             shown = f"{v:.4g}" if np.isfinite(v) else f"{v} (diverged)"
         return f"{text}, {quantity_label(q)} = {shown}"

@@ -16,7 +16,9 @@ class DisplaySettings(QObject):
     """How a landscape is shown; every view observes ``changed``.
 
     ``clip_max`` caps the shown values (as the paper's ``vmax``); ``quantity`` is one of
-    train_loss/train_acc/test_loss/test_acc or 'auto' (the result's main loss).
+    train_loss/train_acc/test_loss/test_acc or 'auto' (the result's main loss);
+    ``colormap`` is a pyqtgraph/matplotlib name or 'auto' (each quantity's registered map).
+    Log scale applies to quantities registered as log-able (losses), not to accuracy.
     """
 
     changed = Signal()
@@ -24,7 +26,7 @@ class DisplaySettings(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._values: dict[str, object] = {
-            "colormap": "viridis",
+            "colormap": "auto",
             "log_scale": False,
             "clip_max": None,
             "z_scale": 1.0,

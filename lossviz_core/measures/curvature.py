@@ -33,7 +33,7 @@ register_quantity(Quantity("max_eig", "largest Hessian eigenvalue λmax", colorm
                            loggable=True, kind="curvature", order=60))
 register_quantity(Quantity("min_eig", "smallest Hessian eigenvalue λmin", colormap="coolwarm",
                            kind="curvature", order=61))
-register_quantity(Quantity("eig_ratio", "convexity |λmin/λmax|", colormap="viridis",
+register_quantity(Quantity("eig_ratio", "convexity |λmin/λmax|", colormap="coolwarm",
                            kind="curvature", order=62))
 
 
