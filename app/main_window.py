@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QDockWidget,
     QLabel,
     QMainWindow,
@@ -88,6 +89,17 @@ def preload_engine() -> None:
             pass
 
 
+def _narrow_combos(panel: QWidget, letters: int = 14) -> None:
+    """Combo boxes as wide as ``letters`` characters, not their longest entry (the dock
+    stays narrow enough for a 1024-pixel screen); the open list still shows every entry
+    whole, and the tooltip the current one."""
+    for combo in panel.findChildren(QComboBox):
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(letters)
+        view = combo.view()
+        view.setMinimumWidth(view.sizeHintForColumn(0) + 24)
+
+
 class MainWindow(QMainWindow):
     """LossViz's window. ``autostart``: compute the demo at once (first launch)."""
 
@@ -97,7 +109,6 @@ class MainWindow(QMainWindow):
         preload_engine()  # before the views create their GL context
         reserve_gui_core()
         self.setWindowTitle("LossViz")
-        self.resize(1500, 920)
         self.state = ComputeState()
         self.display = DisplaySettings(self)
         if not (restore and settings_store.load_state(self.state)):
@@ -125,6 +136,7 @@ class MainWindow(QMainWindow):
         self._build_views()
         self._build_panels()
         self._build_status()
+        self._fit_to_screen(1500, 920)
         self.actions_ = WindowActions(self)
         self._set_icon()
 
@@ -207,17 +219,27 @@ class MainWindow(QMainWindow):
         inner = QWidget()
         lay = QVBoxLayout(inner)
         for w in (self.source_panel, self.directions_panel, self.ranges_panel,
-                  self.compute_panel, self.display_panel):
+                  self.display_panel):
             lay.addWidget(w)
         lay.addStretch(1)
+        _narrow_combos(inner)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
-        scroll.setMinimumWidth(330)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(inner.minimumSizeHint().width() + bar + 4)
+        self.settings_scroll = scroll
+        # Compute / Cancel / zoom stay in sight below the settings however short the screen
+        holder = QWidget()
+        outer = QVBoxLayout(holder)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll, 1)
+        outer.addWidget(self.compute_panel)
         dock = QDockWidget("Settings", self)
         dock.setObjectName("settings-dock")
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        dock.setWidget(scroll)
+        dock.setWidget(holder)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.results_panel = ResultsPanel(self.library)
         self.results_panel.showRequested.connect(self.show_entry)
@@ -231,6 +253,19 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(dock, results)
         dock.raise_()
         self.settings_dock, self.results_dock = dock, results
+
+    def _fit_to_screen(self, width: int, height: int) -> None:
+        """Start at ``width``×``height``, or the screen's free area where that is smaller
+        (a 1024×700 laptop: no part of the window off-screen)."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is not None:
+            free = screen.availableGeometry()
+            width, height = min(width, free.width()), min(height, free.height())
+            self.move(free.topLeft())
+        self.resize(width, height)
+        if width < 1300:  # a small screen: the settings as narrow as they go, the rest to the views
+            self.resizeDocks([self.settings_dock], [self.settings_dock.minimumSizeHint().width()],
+                             Qt.Orientation.Horizontal)
 
     def _build_status(self) -> None:
         bar = self.statusBar()

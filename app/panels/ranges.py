@@ -48,11 +48,13 @@ class RangesPanel(QWidget):
                 spin.setToolTip(f"{part} of {label}, in units of the direction "
                                 f"{'d₁' if axis == 'x' else 'd₂'} (θ + α·d₁ + β·d₂)")
                 self.spins[f"{axis}{part}"] = spin
+                spin.setMinimumWidth(76)  # '-1.0000' whole; the dock fits a 1024-pixel screen
                 h.addWidget(spin, 2)
             num = bind(int_spin(1, 2001), state, f"{axis}num")
             num.setSuffix(" pts")
             num.setToolTip(f"grid points along {label} (a point costs a pass over the data)")
             self.spins[f"{axis}num"] = num
+            num.setMinimumWidth(70)
             h.addWidget(num, 2)
             form.addRow(label, row)
             self.rows[axis] = row
@@ -60,11 +62,11 @@ class RangesPanel(QWidget):
         self.fit.setToolTip("PCA plane: α and β cover every saved checkpoint of the run with a "
                             "margin (the paper's figures); the point counts stay yours")
         form.addRow("", self.fit)
-        self.curvature = bind(QCheckBox("also the convexity map |λmin/λmax| (slow)"), state,
+        self.curvature = bind(QCheckBox("also the convexity map (slow)"), state,
                               "curvature_map")
         self.curvature.setToolTip(
-            "At every point, the Hessian's extreme eigenvalues λmax and λmin (the paper's "
-            "convexity map: blue where the landscape is locally convex). Each point costs tens "
+            "At every point, the Hessian's extreme eigenvalues λmax and λmin and the map "
+            "|λmin/λmax| (the paper's convexity map: blue where the landscape is locally convex). Each point costs tens "
             "of Hessian-vector products, each a pass over the data.")
         form.addRow("", self.curvature)
         self.device = bind(combo(_devices()), state, "device")

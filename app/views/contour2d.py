@@ -29,7 +29,7 @@ from .colormaps import (
     shown_grid,
 )
 from .coverage import EMPTY_HINT, EMPTY_MESSAGE, PREPARING_MESSAGE, PointCounts, point_counts
-from .display import DisplaySettings, export_plot_vector, render_plot_image
+from .display import DisplaySettings, export_plot_vector, render_plot_image, set_banner
 from .traj2d import TrajectoryLayer
 from .trajectory import describe_checkpoint
 
@@ -318,9 +318,7 @@ class ContourView2D(QWidget):
         z = self.display_grid()
         self.colorbar.setColorMap(get_colormap(colormap_name(self.settings, q)))
         self.colorbar.setVisible(not preparing)
-        self.plot.setTitle(
-            counts.banner("interpolated (pale)") or None, color="#965000", size="10pt"
-        )
+        set_banner(self.plot, counts.banner("interpolated (pale)"))
         self.note.setVisible(preparing)
         if preparing:  # no stand-in surface and no 0..1 colour bar: say what is happening
             self.image.clear()

@@ -150,6 +150,29 @@ class _TemporaryGeometry:
             lay.activate()
 
 
+def set_banner(plot: pg.PlotItem, text: str | None) -> None:
+    """A one-line warning over a plot (or none). The title must not set the plot's minimum
+    width: pyqtgraph makes it the text's width, kept after the title is hidden, which pushed
+    the colour bar out of a narrow view."""
+    label = plot.titleLabel
+    if not getattr(label, "_lossviz_narrow", False):  # pyqtgraph redoes it on every resize
+        def narrow_min() -> None:
+            height = label.itemRect().height()
+            label.setMinimumSize(0, height)
+            label._sizeHint = {Qt.SizeHint.MinimumSize: (0, height),
+                               Qt.SizeHint.PreferredSize: (label.itemRect().width(), height),
+                               Qt.SizeHint.MaximumSize: (-1, -1),
+                               Qt.SizeHint.MinimumDescent: (0, 0)}
+            label.updateGeometry()
+
+        label.updateMin = narrow_min
+        label._lossviz_narrow = True
+    if not text:
+        label.setText("")  # no width left behind by the last banner
+    plot.setTitle(text or None, color="#965000", size="10pt", justify="left")
+    label.setToolTip(text or "")
+
+
 def validate_size(width: int, height: int) -> tuple[int, int]:
     """Pixel sizes must be whole, positive and below 16384 (a QImage/OpenGL limit)."""
     try:

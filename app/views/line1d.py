@@ -22,7 +22,7 @@ from lossviz_core.results.result import SurfaceResult
 from .colormaps import display_values, log_shown
 from .contour2d import NOTE_HTML, placeholder_label, set_placeholder
 from .coverage import EMPTY_HINT, EMPTY_MESSAGE, PREPARING_MESSAGE, PointCounts, point_counts
-from .display import DisplaySettings, export_plot_vector, render_plot_image
+from .display import DisplaySettings, export_plot_vector, render_plot_image, set_banner
 
 LOSS_COLOR = (31, 119, 180)
 ACC_COLOR = (214, 39, 40)
@@ -236,7 +236,7 @@ class LineView1D(QWidget):
         self._draw_non_finite(bad)
         self._counts = counts = point_counts(np.where(bad, np.nan, 0.0), r.done)
         banner = counts.banner("not drawn (gaps)")
-        self.plot.setTitle(banner or None, color="#965000", size="10pt")
+        set_banner(self.plot, banner)
         preparing = counts.state == "preparing"
         self.note.setVisible(preparing)
         if preparing:

@@ -49,10 +49,13 @@ def _settled_grab(widget: QWidget) -> np.ndarray:
     """The widget's pixels once its layout (a title row that appeared) has settled."""
     QApplication.processEvents()
     before = _rgb(widget.grab().toImage())
-    QApplication.processEvents()
-    after = _rgb(widget.grab().toImage())
-    assert np.array_equal(before, after)
-    return after
+    for _ in range(10):  # a banner row, then the colour bar's axis width: a few passes
+        QApplication.processEvents()
+        after = _rgb(widget.grab().toImage())
+        if np.array_equal(before, after):
+            return after
+        before = after
+    raise AssertionError("the layout never settled")
 
 
 def _drawn(arr: np.ndarray) -> np.ndarray:
