@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lossviz_core.cli.executor import add_executor_arguments, executor_from_args, workers_note
+from lossviz_core.cli.study import add_study_parser, run_study_command
 from lossviz_core.errors import InputError, LossVizError
 from lossviz_core.recipe.resolve import CHOICES, choices_of, explain, resolve
 from lossviz_core.recipe.spec import (
@@ -75,7 +77,8 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True) -> None:
     d.add_argument("--std", help="per-channel std, e.g. 0.229,0.224,0.225")
     d.add_argument("--data-cache", choices=DATA_CACHES, default="auto",
                    help="where decoded data lives (auto: device, else host, else streamed)")
-    d.add_argument("--workers", type=int, help="DataLoader workers for decoding")
+    d.add_argument("--data-workers", dest="workers", type=int, metavar="N",
+                   help="DataLoader workers decoding a streamed data set (not Ray's --workers)")
     d.add_argument("--subsample", type=int, help="use N random examples of each split")
     d.add_argument("--subsample-seed", type=int, default=0)
     d.add_argument("--split", choices=SPLITS, default=None)
@@ -92,6 +95,7 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True) -> None:
                    help="what to compute per point (default: loss); repeatable")
     if not output:
         return
+    add_executor_arguments(p)  # surface and line: where the grid's points are computed
     o = p.add_argument_group("output")
     o.add_argument("--out", required=True, help="result file (.h5)")
     o.add_argument("--resume", action="store_true", help="compute only the missing points "
@@ -165,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="what a result file holds")
     i.add_argument("file")
     sub.add_parser("models", help="list the model zoo and the other model sources")
+    add_study_parser(sub)
     return p
 
 
@@ -276,13 +281,15 @@ def _compute(a: argparse.Namespace, job, out: Path, lock) -> int:  # noqa: ANN00
 
     if a.save_directions:
         save_directions(a.save_directions, job.directions)
-    gen = job.iter(out=out, resume=a.resume, overwrite=a.overwrite, lock=lock)
+    gen = job.iter(out=out, resume=a.resume, overwrite=a.overwrite, lock=lock,
+                   executor=executor_from_args(a))
     result, store = job.result, job.store
     bar = tqdm(total=result.done.size, initial=int(result.done.sum()), unit="pt",
                desc="points", file=sys.stderr, dynamic_ncols=True)
     try:
         for chunk in gen:
             bar.update(len(chunk.indices))
+            bar.set_postfix_str(workers_note(chunk), refresh=False)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break cleanup
         bar.close()
@@ -433,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
             from lossviz_core.cli.curvature import run_curvature
 
             return run_curvature(a)
-        return {"plot": _plot, "info": _info, "models": _models}[a.command](a)
+        return {"plot": _plot, "info": _info, "models": _models,
+                "study": run_study_command}[a.command](a)
     except LossVizError as exc:
         print(f"lossviz: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

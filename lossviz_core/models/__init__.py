@@ -15,7 +15,7 @@ from torch import nn
 
 from ..errors import InputError
 from .cifar_resnet import cifar_resnet
-from .digits import DigitsCNN, DigitsMLP, digits_resnet
+from .digits import DIGITS_RESNET_DEPTHS, DigitsCNN, DigitsMLP, digits_resnet
 from .vgg import vgg9
 
 __all__ = ["ModelInfo", "build_model", "list_models", "model_info", "register_model"]
@@ -133,6 +133,16 @@ def _register_builtin() -> None:
         **digits,
         description="the small digits ResNet without skip connections",
     )
+    for depth in DIGITS_RESNET_DEPTHS:  # the depth study on digits (docs/studies.md)
+        for short in (True, False):
+            register_model(
+                f"digits_resnet{depth}" + ("" if short else "_noshort"),
+                partial(digits_resnet, short, depth=depth),
+                family="resnet" if short else "resnet_noshort",
+                **digits,
+                description=f"digits ResNet-{depth}: 8/16 channels, {(depth - 2) // 4} blocks "
+                "per stage, " + ("with skip connections" if short else "without skip connections"),
+            )
 
 
 _register_builtin()

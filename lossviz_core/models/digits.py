@@ -41,7 +41,16 @@ class DigitsCNN(nn.Module):
         return self.linear(out.flatten(1))
 
 
-def digits_resnet(shortcut: bool = True, num_classes: int = 10) -> CifarResNet:
-    """A small ResNet with the CIFAR block layout: widths 8/16, two blocks per stage."""
+# Depths of the digits ResNets in the zoo (``digits_resnet{depth}``, with and without skips):
+# the paper's depth study (ResNet-20/56/110) at a size a laptop CPU trains in seconds.
+DIGITS_RESNET_DEPTHS = (6, 10, 14, 22, 34, 50)
+
+
+def digits_resnet(shortcut: bool = True, num_classes: int = 10, depth: int = 10) -> CifarResNet:
+    """A small ResNet with the CIFAR block layout on 8x8 digits: two stages of widths 8/16
+    (8x8, then 4x4), n blocks each, depth = 4n + 2 (``depth`` 10: two blocks per stage)."""
+    if depth < 6 or (depth - 2) % 4 != 0:
+        raise ValueError(f"digits ResNet depth must be 4n+2 (6, 10, 14, ...), got {depth}")
+    n = (depth - 2) // 4
     block = BasicBlock if shortcut else BasicBlockNoShortcut
-    return CifarResNet(block, [2, 2], num_classes=num_classes, widths=(8, 16), in_channels=1)
+    return CifarResNet(block, [n, n], num_classes=num_classes, widths=(8, 16), in_channels=1)

@@ -96,3 +96,8 @@ for _order, _split in enumerate(SPLIT_NAMES):
                                loggable=True, kind="loss", order=10 * _order))
     register_quantity(Quantity(f"{_split}_acc", f"{_split} accuracy", unit="%",
                                colormap="magma", kind="accuracy", order=10 * _order + 1))
+    # sharded evaluation (run/shards.py): the standard error of the mean over the shards
+    register_quantity(Quantity(f"{_split}_loss_se", f"{_split} loss standard error",
+                               colormap="cividis", kind="error", order=10 * _order + 2))
+    register_quantity(Quantity(f"{_split}_acc_se", f"{_split} accuracy standard error",
+                               unit="%", colormap="cividis", kind="error", order=10 * _order + 3))

@@ -225,7 +225,7 @@ def test_data_placement_is_reported_by_the_cli(tmp_path, capsys):
         out = tmp_path / f"{cache}.h5"
         code = main(["line", "--model", f"{tmp_path / 'm.py'}:net", "--dataset",
                      f"imagefolder:{root}", "--transform", "none", "--data-cache", cache,
-                     "--workers", "0", "--x=-1:1:3", "--out", str(out)])
+                     "--data-workers", "0", "--x=-1:1:3", "--out", str(out)])
         err = capsys.readouterr().err
         assert code == 0, err
         assert words in err

@@ -1,0 +1,278 @@
+"""A study file (TOML) parsed and checked into frozen entries: models, results, figures.
+
+Layout (``docs/studies.md`` has the whole reference)::
+
+    [study]     name, description, estimates (seconds per epoch / per point, for status)
+    [sweeps]    named value lists that entries sweep over (``depth = [20, 56, 110]``)
+    [defaults]  ``model``, ``result``, ``figure``: keys every entry of that kind starts from
+    [models.NAME]   a training run: TrainSpec's fields, ``init`` (share another model's
+                    initialization), ``sweep``
+    [results.NAME]  a grid: the resolver's choices, ``model`` (a model of the study, or any
+                    model source with ``checkpoint``), ``model_b`` (interpolation), ``sweep``
+    [figures.NAME]  panels of results on one colour scale: ``results``, ``rows``, ``cols``,
+                    ``mode``, FigureOptions' fields, ``formats``, ``sweep``
+    [profiles.NAME] a partial study merged over the rest when that profile is chosen
+                    (``--profile NAME``; ``--quick`` is ``--profile quick``)
+
+Names and string values may hold ``{placeholders}`` of the entry's swept variables
+(:mod:`lossviz_core.studies.sweep`). Paths are relative to the study file's folder. Every
+mistake is one line naming the file, the line and the key path
+(:class:`~lossviz_core.studies.source.StudyError`).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lossviz_core.studies import fields as f
+from lossviz_core.studies.figure_spec import FigureEntry, parse_figures
+from lossviz_core.studies.source import KeyPath, Source, parse_source
+from lossviz_core.studies.sweep import check_list, expand, sweep_values
+
+SECTIONS = ("study", "sweeps", "defaults", "models", "results", "figures", "profiles")
+STUDY_KEYS = {"name": f.STR, "description": f.STR, "estimates": "a table"}
+ESTIMATE_KEYS = {"seconds_per_epoch": "a table", "seconds_per_point": "a table", "device": f.STR}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model to train. ``init``: the study model whose initialization it shares."""
+
+    name: str
+    train: Any  # TrainSpec (init_checkpoint: a file the user gave, or None)
+    init: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResultEntry:
+    """A grid to compute: the resolver's ``choices`` and the study models it is made from
+    (``model``: its run; ``model_b``: the interpolation's end)."""
+
+    name: str
+    choices: dict[str, Any]
+    model: str | None = None
+    model_b: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def line(self) -> bool:
+        return bool(self.choices.get("line"))
+
+    @property
+    def method(self) -> str:
+        return str(self.choices.get("method") or "random")
+
+
+@dataclass(frozen=True)
+class Study:
+    """A parsed study: its entries by name (expanded), its text and where it came from."""
+
+    name: str
+    text: str
+    path: str | None
+    folder: str
+    models: dict[str, ModelEntry]
+    results: dict[str, ResultEntry]
+    figures: dict[str, FigureEntry]
+    description: str = ""
+    profile: str | None = None
+    estimates: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_study(text: str, path: str | Path | None = None, profile: str | None = None,
+                label: str | None = None) -> Study:
+    """The study ``text`` (read from ``path``, which paths in it are relative to), with
+    ``profile``'s values merged over it."""
+    folder = Path(path).expanduser().resolve().parent if path else Path.cwd()
+    src = parse_source(text, label or (Path(path).name if path else "study"))
+    tree = src.tree
+    for key in tree:
+        if key not in SECTIONS:
+            raise src.error((key,), f"unknown section; a study has {', '.join(SECTIONS)}")
+    if profile is not None:
+        tree = _merge_profile(src, tree, profile)
+    head = _table(src, tree, ("study",))
+    f.check_keys(src, ("study",), head, STUDY_KEYS)
+    estimates = _table(src, head, ("study", "estimates"))
+    f.check_keys(src, ("study", "estimates"), estimates, ESTIMATE_KEYS)
+    for table in ("seconds_per_epoch", "seconds_per_point"):
+        for key, value in estimates.get(table, {}).items():
+            f.check_type(src, ("study", "estimates", table, key), value, f.FLOAT)
+    named = {k: check_list(src, ("sweeps", k), v)
+             for k, v in _table(src, tree, ("sweeps",)).items()}
+    defaults = _table(src, tree, ("defaults",))
+    for key in defaults:
+        if key not in ("model", "result", "figure"):
+            raise src.error(("defaults", key), "unknown key; defaults are model, result, figure")
+    models = _models(src, tree, named, folder)
+    results = _results(src, tree, named, folder, models)
+    entries = _entries(src, tree, "figures", "figure")
+    figures = parse_figures(src, entries, named, results)
+    name = head.get("name") or (Path(path).stem if path else "study")
+    return Study(name=name, text=text, path=str(Path(path).resolve()) if path else None,
+                 folder=str(folder), models=models, results=results, figures=figures,
+                 description=head.get("description", ""), profile=profile,
+                 estimates=estimates)
+
+
+def _models(src: Source, tree: dict, named: dict, folder: Path) -> dict[str, ModelEntry]:
+    from lossviz_core.recipe.spec import DatasetSpec
+    from lossviz_core.train.loop import TrainSpec
+
+    out: dict[str, ModelEntry] = {}
+    for path, entry, variables in _swept(src, tree, "models", "model", named):
+        for name, fields, values in expand(src, path, entry, variables):
+            where = ("models", name)
+            f.check_keys(src, where, fields, f.MODEL_KEYS)
+            if "model" not in fields:
+                raise src.error(where, "a model needs `model` (a zoo name, torchvision:NAME, "
+                                "timm:NAME or FILE.py:FUNCTION)")
+            init = fields.pop("init", None)
+            for key, value in fields.items():
+                check = f.train_check(key, value)
+                if check is not None:
+                    f.check_value(src, where + (key,), check)
+            fields["model"] = f.local_source(fields["model"], folder)
+            data = fields.get("dataset", "digits")
+            data = {"name": data} if isinstance(data, str) else dict(data)
+            f.check_keys(src, where + ("dataset",), data, f.DATASET_KEYS)
+            data["name"] = f.local_source(data.get("name", "digits"), folder)
+            if data.get("root"):
+                data["root"] = f.local_path(data["root"], folder)
+            fields["dataset"] = f.check_value(src, where + ("dataset",),
+                                              lambda d=data: DatasetSpec.from_dict(d))
+            if fields.get("init_checkpoint"):
+                fields["init_checkpoint"] = f.local_path(fields["init_checkpoint"], folder)
+            if init is not None and fields.get("init_checkpoint"):
+                raise src.error(where + ("init",), "give init (a study model) or "
+                                "init_checkpoint (a file), not both")
+            train = f.check_value(src, where, lambda kw=fields: TrainSpec.from_dict(kw))
+            _unique(src, where, out)
+            out[name] = ModelEntry(name, train, init, values)
+    for name, m in out.items():
+        if m.init is not None and m.init not in out:  # itself: the one the others share
+            raise src.error(("models", name, "init"), f"init names the study model whose "
+                            f"initialization to share; {m.init!r} is {_none_of(out)}")
+    return out
+
+
+def _results(src: Source, tree: dict, named: dict, folder: Path,
+             models: dict[str, ModelEntry]) -> dict[str, ResultEntry]:
+    out: dict[str, ResultEntry] = {}
+    for path, entry, variables in _swept(src, tree, "results", "result", named):
+        for name, fields, values in expand(src, path, entry, variables):
+            where = ("results", name)
+            f.check_keys(src, where, fields, f.RESULT_KEYS)
+            for key, value in fields.items():
+                check = f.result_check(key, value)
+                if check is not None:
+                    f.check_value(src, where + (key,), check)
+            _unique(src, where, out)
+            out[name] = _result(src, where, fields, values, folder, models)
+    return out
+
+
+def _result(src: Source, where: KeyPath, fields: dict, values: dict, folder: Path,
+            models: dict[str, ModelEntry]) -> ResultEntry:
+    method = fields.get("method", "random")
+    model, model_b = fields.pop("model", None), fields.pop("model_b", None)
+    if model is None:
+        raise src.error(where, "a result needs `model`: a model of this study, or a model "
+                        "source (zoo name, FILE.py:FUNCTION, ...) with `checkpoint`")
+    own = model in models
+    if method == "pca" and not own and not fields.get("pca"):
+        raise src.error(where + ("model",), f"the PCA plane needs a trained model of this "
+                        f"study (or pca = RUN_FOLDER); {model!r} is {_none_of(models)}")
+    if not own:
+        from lossviz_core.sources.registry import model_source
+
+        f.check_value(src, where + ("model",), lambda: model_source(model))
+        fields["model"] = f.local_source(model, folder)
+    if model_b is not None and model_b not in models:
+        raise src.error(where + ("model_b",), f"model_b names a model of this study; "
+                        f"{model_b!r} is {_none_of(models)}")
+    if method == "target" and model_b is None and not fields.get("checkpoint2"):
+        raise src.error(where, "an interpolation (method target) needs model_b (a model of "
+                        "this study) or checkpoint2 (a file)")
+    if model_b is not None and method != "target":
+        raise src.error(where + ("model_b",), "model_b is the far end of an interpolation: "
+                        "set method = \"target\"")
+    fields.setdefault("line", method == "target")  # the paper's interpolation is a line
+    for key in ("checkpoint", "checkpoint2", "directions", "data_root", "run", "pca"):
+        if fields.get(key):
+            fields[key] = f.local_path(fields[key], folder)
+    for key in ("dataset", "loss"):
+        if fields.get(key):
+            fields[key] = f.local_source(fields[key], folder)
+    return ResultEntry(where[1], fields, model if own else None, model_b, values)
+
+
+def _swept(src: Source, tree: dict, section: str, kind: str,
+           named: dict) -> list[tuple[KeyPath, dict, dict]]:
+    """``(path, fields with the defaults, swept variables)`` of every entry of a section."""
+    out = []
+    for path, entry in _entries(src, tree, section, kind):
+        entry = dict(entry)
+        variables = sweep_values(src, path + ("sweep",), entry.pop("sweep"), named) \
+            if "sweep" in entry else {}
+        out.append((path, entry, variables))
+    return out
+
+
+def _entries(src: Source, tree: dict, section: str, kind: str) -> list[tuple[KeyPath, dict]]:
+    defaults = _table(src, tree.get("defaults", {}), ("defaults", kind))
+    out = []
+    for name, entry in _table(src, tree, (section,)).items():
+        if not isinstance(entry, dict):
+            raise src.error((section, name), f"a {kind} is a table ([{section}.{name}] with "
+                            f"its keys), got {f._shown(entry)}")
+        for key in defaults:
+            if key not in entry:  # an error in a default is reported where it is written
+                src.origin.setdefault((section, name, key), ("defaults", kind, key))
+        out.append(((section, name), {**copy.deepcopy(defaults), **entry}))
+    return out
+
+
+def _merge_profile(src: Source, tree: dict, profile: str) -> dict:
+    profiles = _table(src, tree, ("profiles",))
+    if profile not in profiles:
+        have = ", ".join(profiles) or "none"
+        raise src.error(("profiles",), f"no profile {profile!r} in this study (it has {have})")
+    over = _table(src, profiles, ("profiles", profile))
+    merged = copy.deepcopy({k: v for k, v in tree.items() if k != "profiles"})
+    _merge(src, merged, over, (), ("profiles", profile))
+    return merged
+
+
+def _merge(src: Source, base: dict, over: dict, path: KeyPath, origin: KeyPath) -> None:
+    for key, value in over.items():
+        here = path + (key,)
+        if not path and key not in SECTIONS[:-1]:
+            raise src.error(origin + (key,), "unknown section in a profile")
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(src, base[key], value, here, origin + (key,))
+        else:
+            base[key] = copy.deepcopy(value)
+            src.origin[here] = origin + (key,)
+
+
+def _table(src: Source, tree: dict, path: KeyPath) -> dict:
+    value = tree.get(path[-1], {})
+    if not isinstance(value, dict):
+        raise src.error(path, f"expected a table, got {f._shown(value)}")
+    return value
+
+
+def _unique(src: Source, where: KeyPath, seen: dict) -> None:
+    if where[1] in seen:
+        raise src.error(where, f"two {where[0]} are named {where[1]!r}")
+
+
+def _none_of(entries: dict, exclude: str | None = None) -> str:
+    names = [n for n in entries if n != exclude]
+    return f"not one (models: {', '.join(names[:8])}{', ...' if len(names) > 8 else ''})" \
+        if names else "not one (the study has no models)"
