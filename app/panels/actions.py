@@ -314,8 +314,15 @@ class WindowActions:
 
     def use_run_for_pca(self, run_dir: str) -> None:
         self.w.state.update(source="run", run_dir=run_dir, method="pca")
-        self.w.tabs.setCurrentWidget(self.w.surface_split)
+        self._bring_forward(self.w.surface_split)
         self.w.compute()
+
+    def _bring_forward(self, tab: Any) -> None:
+        """From the training dialog: the window in front of it, on the tab the result will
+        be drawn in (not left behind the dialog on Compare)."""
+        self.w.tabs.setCurrentWidget(tab)
+        self.w.raise_()
+        self.w.activateWindow()
 
     def open_interpolation(self, model: str, a: str, b: str, dataset: dict) -> None:
         """The 1-D interpolation θ_A + α (θ_B − θ_A), α ∈ [−0.5, 1.5]."""
@@ -328,6 +335,7 @@ class WindowActions:
             data_root=dataset.get("root") or "", xmin=-0.5, xmax=1.5,
             xnum=max(self.w.state["xnum"], 21),
         )
+        self._bring_forward(self.w.view1d)
         self.w.compute()
 
     def about(self) -> None:

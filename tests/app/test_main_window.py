@@ -7,6 +7,7 @@ so the demo computes in a few seconds and the user's own settings are never touc
 from __future__ import annotations
 
 import itertools
+import os
 import time
 
 import numpy as np
@@ -285,3 +286,41 @@ def test_export_menu_writes_files_and_download_failure_is_explained(
     w.actions_.download_cifar()
     qtbot.waitUntil(lambda: len(errors) == 2, timeout=COMPUTE_MS)
     assert "name resolution" in errors[1][0] and "Traceback" not in errors[1][0]
+
+
+def test_lossviz_with_a_result_file_opens_the_window_on_it(qtbot, settings_dir, tmp_path,
+                                                           make_surface):
+    """``lossviz FILE.h5``: the window, showing that file (not the demo), its panels set."""
+    from lossviz.__main__ import main
+    from PySide6.QtWidgets import QApplication
+
+    from lossviz_core.results.store import save_result
+
+    r = make_surface()
+    path = save_result(r, tmp_path / "bowl.h5")
+    seen: dict = {}
+
+    def check() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        w = windows[0] if windows else None
+        if w is not None and w.result is not None and not w.computing:
+            seen.update(n=len(windows), x=w.result.x.copy(), z=w.result.values["train_loss"],
+                        title=w.windowTitle(), computed="start" in w.timings,
+                        opened=w.opened[0] if w.opened else None)
+        if seen or time.perf_counter() - start > 30:
+            timer.stop()
+            for window in windows:
+                window.close()
+            QApplication.instance().quit()
+
+    start = time.perf_counter()
+    timer = QTimer()
+    timer.timeout.connect(check)
+    timer.start(100)
+    assert main([str(path)]) == 0
+    assert seen, "the window never showed the file"
+    assert seen["n"] == 1 and not seen["computed"]  # the file, not a computed demo
+    assert seen["opened"] is not None and os.path.samefile(seen["opened"], path)
+    np.testing.assert_array_equal(seen["x"], r.x)
+    np.testing.assert_allclose(seen["z"], r.values["train_loss"])
+    assert seen["title"].startswith("LossViz — ")

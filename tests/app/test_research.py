@@ -148,3 +148,16 @@ def test_every_setting_says_what_it_does(make_window):
                     silent.append(f"{type(panel).__name__}: {cls.__name__} "
                                   f"{getattr(x, 'text', lambda: '')()!r}")
     assert silent == []
+
+
+def test_use_for_pca_plane_shows_the_result_from_the_compare_tab(qtbot, make_window, errors):
+    """The training dialog's *Use for PCA plane*: the surface tab, the window in front."""
+    w = make_window(autostart=False)
+    w.state.update(xnum=5, ynum=5)
+    w.tabs.setCurrentWidget(w.compare)
+    w.actions_.use_run_for_pca(str(demo.run_dir()))
+    wait_idle(qtbot, w)
+    assert errors == []
+    assert w.tabs.currentWidget() is w.surface_split
+    assert w.result is not None and w.result.trajectory is not None
+    assert w.view2d.result is w.result
