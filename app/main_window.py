@@ -738,6 +738,17 @@ def _describe(result: SurfaceResult) -> str:
     return str(result.path) if result.path else "a landscape"
 
 
+def open_window(files: list[str]) -> MainWindow:
+    """The window, shown: on the first result file named (read in the background), else on
+    the demo (computed at once on a first launch)."""
+    preload_engine()
+    window = MainWindow(autostart=not files)
+    window.show()
+    for path in files[:1]:
+        window.actions_.open_result(path)
+    return window
+
+
 def run_app(argv: list[str] | None = None) -> int:
     """Open the window (and a result file named on the command line); the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -746,13 +757,9 @@ def run_app(argv: list[str] | None = None) -> int:
 
     apply_app_identity(app)  # name, version, icon, desktop file name (docks match the launcher)
     app.setOrganizationName(settings_store.ORGANIZATION)
-    files = [a for a in argv if not a.startswith("-")]
-    preload_engine()
-    window = MainWindow(autostart=not files)
-    window.show()
-    for path in files[:1]:
-        window.actions_.open_result(path)
+    window = open_window([a for a in argv if not a.startswith("-")])
     rc = app.exec()
+    del window
     from .worker import wait_all
 
     wait_all(STOP_TIMEOUT_MS)

@@ -418,6 +418,35 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+#: commands that load torch (and its compiled extensions) before doing anything else
+NEEDS_TORCH = ("surface", "line", "train", "curvature", "study")
+
+
+def _exit_interrupted(signum: int, frame: object) -> None:
+    """Ctrl-C while a compiled library loads: leave at once with one line (nothing is saved yet).
+
+    A KeyboardInterrupt raised inside an extension's import (torch calls back into Python from
+    C++) would abort the process with ``terminate called ...`` instead of unwinding."""
+    os.write(2, b"\nlossviz: interrupted\n")
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _load_libraries() -> None:
+    """Import torch and torchvision with Ctrl-C (and SIGTERM) leaving cleanly, then restore
+    both handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        import torch  # noqa: F401
+
+        return
+    previous = {s: signal.signal(s, _exit_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        import torch  # noqa: F401
+        import torchvision  # noqa: F401
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     if threading.current_thread() is threading.main_thread():
@@ -427,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.command is None:
         parser.print_help()
         return 0
+    if a.command in NEEDS_TORCH:
+        _load_libraries()
     try:
         if a.command == "surface":
             return _run_job(a, two_d=True)

@@ -289,38 +289,36 @@ def test_export_menu_writes_files_and_download_failure_is_explained(
 
 
 def test_lossviz_with_a_result_file_opens_the_window_on_it(qtbot, settings_dir, tmp_path,
-                                                           make_surface):
+                                                           make_surface, monkeypatch, errors):
     """``lossviz FILE.h5``: the window, showing that file (not the demo), its panels set."""
+    import lossviz.main_window as main_window
     from lossviz.__main__ import main
-    from PySide6.QtWidgets import QApplication
 
     from lossviz_core.results.store import save_result
 
     r = make_surface()
     path = save_result(r, tmp_path / "bowl.h5")
-    seen: dict = {}
+    opened: list = []
 
-    def check() -> None:
-        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
-        w = windows[0] if windows else None
-        if w is not None and w.result is not None and not w.computing:
-            seen.update(n=len(windows), x=w.result.x.copy(), z=w.result.values["train_loss"],
-                        title=w.windowTitle(), computed="start" in w.timings,
-                        opened=w.opened[0] if w.opened else None)
-        if seen or time.perf_counter() - start > 30:
-            timer.stop()
-            for window in windows:
-                window.close()
-            QApplication.instance().quit()
+    def run_app(argv):  # the real run_app, without entering app.exec() inside the tests
+        window = main_window.open_window([a for a in argv if not a.startswith("-")])
+        qtbot.addWidget(window)
+        opened.append(window)
+        qtbot.waitUntil(lambda: not window.computing, timeout=COMPUTE_MS)
+        return 0
 
-    start = time.perf_counter()
-    timer = QTimer()
-    timer.timeout.connect(check)
-    timer.start(100)
+    monkeypatch.setattr(main_window, "run_app", run_app)
     assert main([str(path)]) == 0
-    assert seen, "the window never showed the file"
-    assert seen["n"] == 1 and not seen["computed"]  # the file, not a computed demo
-    assert seen["opened"] is not None and os.path.samefile(seen["opened"], path)
-    np.testing.assert_array_equal(seen["x"], r.x)
-    np.testing.assert_allclose(seen["z"], r.values["train_loss"])
-    assert seen["title"].startswith("LossViz — ")
+    w = opened[-1]
+    qtbot.waitUntil(lambda: w.result is not None and not w.computing, timeout=COMPUTE_MS)
+    assert "start" not in w.timings  # the file, not a computed demo
+    assert w.opened is not None and os.path.samefile(w.opened[0], path)
+    np.testing.assert_array_equal(w.result.x, r.x)
+    np.testing.assert_allclose(w.result.values["train_loss"], r.values["train_loss"])
+    assert w.windowTitle().startswith("LossViz — ")
+    w.close()
+    for argv in (["--gui"], []):  # plain lossviz: the window too, on no file
+        assert main(argv) == 0
+        assert opened[-1].isVisible() and opened[-1].opened is None
+        opened[-1].close()
+    assert errors == []

@@ -4,7 +4,7 @@ curvature beside the surface, Compare for papers."""
 from __future__ import annotations
 
 import numpy as np
-from conftest import COMPUTE_MS
+from conftest import COMPUTE_MS, bowl
 
 from lossviz_core import demo
 
@@ -70,8 +70,6 @@ def test_the_curvature_tab_analyses_the_checkpoint(qtbot, make_window, errors):
 
 def test_compare_lays_out_pairs_on_one_scale_with_a_difference(qtbot, make_window, errors,
                                                               make_surface):
-    from conftest import bowl
-
     w = make_window(autostart=False)
     a = make_surface()
     b = make_surface(lambda x, y: 2 * bowl(x, y) + 1)
