@@ -9,6 +9,7 @@ chunks as they are written into the result's file.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 LONG_SECONDS = 180.0  # a grid estimated longer than this asks first
@@ -41,9 +42,12 @@ def reusable(job: Any, recipe: Any) -> bool:
 
 
 def compute_generator(recipe: Any, job: Any = None, out: str | None = None,  # noqa: ANN201
-                      resume: bool = False, gate: Gate | None = None):
+                      resume: bool = False, gate: Gate | None = None,
+                      executor: Callable[[], Any] | None = None):
     """In the worker: the Job, then its chunks written into ``out`` (resumed if ``resume``:
-    only the missing points, computed the way the file's other points were)."""
+    only the missing points, computed the way the file's other points were). ``executor``:
+    makes the executor once the grid is confirmed (None: this machine's)."""
+    from lossviz_core.progress import Step
     from lossviz_core.run.job import iter_prepare
 
     if not resume and reusable(job, recipe):
@@ -53,7 +57,10 @@ def compute_generator(recipe: Any, job: Any = None, out: str | None = None,  # n
     yield job
     if gate is not None and not gate.wait():
         return None  # the user did not want this grid after all
-    return (yield from job.iter(out=out, resume=resume))
+    if executor is not None:
+        yield Step("connecting to the cluster")
+        executor = executor()
+    return (yield from job.iter(out=out, resume=resume, executor=executor))
 
 
 def estimate_seconds(job: Any, rate: float | None = None) -> float:

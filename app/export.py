@@ -83,11 +83,12 @@ def export_vector_from_data(view: Any, path: Path, width: int, height: int) -> P
 
     options = view_options(view, width, height)
     if hasattr(view, "results"):  # the Compare view: one figure of the whole grid
-        if not view.results:
-            raise InputError("nothing to export: the Compare view is empty")
+        shown = [(r, t) for r, t in zip(view.results, view.titles, strict=True) if r is not None]
+        if not shown:
+            raise InputError("nothing to export: the Compare view has no computed result")
         mode = view.mode if view.mode in ("2d", "3d", "difference", "lines") else "2d"
-        return export_grid(view.results, path, options.replace(kind="auto"),
-                           titles=view.titles or None, mode=mode)
+        return export_grid([r for r, _ in shown], path, options.replace(kind="auto"),
+                           titles=[t for _, t in shown] or None, mode=mode)
     if view.result is None:
         raise InputError("nothing to export yet: compute or open a landscape")
     return export_figure(view.result, path, options)

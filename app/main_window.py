@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -103,6 +103,8 @@ def _narrow_combos(panel: QWidget, letters: int = 14) -> None:
 class MainWindow(QMainWindow):
     """LossViz's window. ``autostart``: compute the demo at once (first launch)."""
 
+    workers_changed = Signal(object)  # the Ray workers' states, emitted from the worker thread
+
     def __init__(self, autostart: bool = True, restore: bool = True,
                  library_folder: str | None = None) -> None:
         super().__init__()
@@ -135,6 +137,7 @@ class MainWindow(QMainWindow):
 
         self._build_views()
         self._build_panels()
+        self.workers_changed.connect(self._show_workers)
         self._build_status()
         self._fit_to_screen(1500, 920)
         self.actions_ = WindowActions(self)
@@ -251,8 +254,17 @@ class MainWindow(QMainWindow):
         results.setWidget(self.results_panel)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, results)
         self.tabifyDockWidget(dock, results)
+        from .study_panel import StudyPanel
+
+        self.study_panel = StudyPanel(self)
+        study = QDockWidget("Study", self)
+        study.setObjectName("study-dock")
+        study.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        study.setWidget(self.study_panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, study)
+        self.tabifyDockWidget(results, study)
         dock.raise_()
-        self.settings_dock, self.results_dock = dock, results
+        self.settings_dock, self.results_dock, self.study_dock = dock, results, study
 
     def _fit_to_screen(self, width: int, height: int) -> None:
         """Start at ``width``×``height``, or the screen's free area where that is smaller
@@ -327,7 +339,16 @@ class MainWindow(QMainWindow):
         self.timings = {"start": time.perf_counter()}
         self._last_chunk = None
         self._gate = gate = Gate()
-        self.worker = GeneratorWorker(lambda: compute_generator(recipe, job, out, resume, gate))
+        executor = None
+        self.compute_panel.set_workers("")
+        if snap["executor"] != "local":
+            from .cluster import executor_for
+
+            relay = self.workers_changed.emit  # queued to this thread from the worker's
+            self.compute_panel.set_workers("Ray: connecting …")
+            executor = lambda: executor_for(snap, relay)  # noqa: E731 - runs in the worker
+        self.worker = GeneratorWorker(
+            lambda: compute_generator(recipe, job, out, resume, gate, executor))
         self.worker.yielded.connect(self._on_yielded)
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_error)
@@ -493,6 +514,8 @@ class MainWindow(QMainWindow):
                 self.timings["first_chunk"] = time.perf_counter()
             self._last_chunk = item
             self._dirty = True
+            if getattr(item, "workers", None):
+                self._show_workers(item.workers)
             return
         if isinstance(item, Step):
             self.progress_label.setText(f"Preparing: {item.text} …")
@@ -509,6 +532,23 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, int(item.result.done.size))
         self.progress.setValue(int(item.result.done.sum()))
         self._confirm_estimate(item)
+
+    def open_study(self, path_or_name: str, profile: str | None = None,
+                   out: str | None = None) -> bool:
+        """Open a study (file, bundled name or study figure) in the Study dock; its figure's
+        results in the Compare tab."""
+        self.study_dock.raise_()
+        ok = self.study_panel.open_study(path_or_name, profile, out)
+        if ok:
+            self.tabs.setCurrentWidget(self.compare)
+        return ok
+
+    def _show_workers(self, workers: Any) -> None:
+        """The Ray workers' status line (from a chunk, or when a worker starts or is lost)."""
+        from .cluster import worker_lines
+
+        if self.worker is not None:
+            self.compute_panel.set_workers(worker_lines(workers))
 
     def _confirm_estimate(self, job: Any) -> None:
         """A grid estimated to take long asks first: compute it, make it smaller, or not."""
@@ -704,6 +744,7 @@ class MainWindow(QMainWindow):
             ok = self.worker.stop(timeout_ms)
         ok = self.actions_.stop(timeout_ms) and ok
         ok = self.curvature_tab.stop(timeout_ms) and ok
+        ok = self.study_panel.stop_wait(timeout_ms) and ok
         self.repaint_timer.stop()
         self.watcher.stop()
         return ok
@@ -715,6 +756,9 @@ class MainWindow(QMainWindow):
         except Exception:  # noqa: BLE001 - never keep the user from closing
             pass
         self.stop_all()
+        from .cluster import shutdown
+
+        shutdown()  # a Ray this window started
         super().closeEvent(event)
 
 

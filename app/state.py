@@ -89,6 +89,10 @@ DEFAULTS: dict[str, Any] = {
     "ynum": 21,
     "device": "auto",
     "precision": "auto",
+    # where: not part of the recipe (the same landscape wherever it is computed)
+    "executor": "local",
+    "ray_address": "",  # empty: a local Ray on this machine
+    "ray_workers": 0,  # 0: one per GPU, or per group of CPU cores
 }
 # Settings files written before the model sources opened keep working.
 _LEGACY_VALUES = {("source", "checkpoint"): "zoo"}

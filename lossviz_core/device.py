@@ -32,7 +32,8 @@ def device_description(dev: torch.device) -> str:
         return torch.cuda.get_device_name(dev)
     if dev.type == "mps":
         return "Apple MPS"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'' if n == 1 else 's'})"
 
 
 def fits_on_device(nbytes: int, device: torch.device, fraction: float = 0.3) -> bool:

@@ -60,6 +60,17 @@ class WindowActions:
         self._add(m, "&Open file into compare…", self.ask_compare_file)
         self._add(m, "&Clear", lambda: self.w.compare.set_results([], []))
 
+        m = bar.addMenu("&Study")
+        self._add(m, "&Open study…", self.ask_study)
+        bundled = m.addMenu("Open a &bundled study")
+        for b in _bundled():
+            self._add(bundled, f"{b.name}: {b.description}",
+                      lambda name=b.name: self.w.open_study(name))
+        self._add(m, "&Run study", lambda: self.w.study_panel.run())
+        self._add(m, "S&top study", lambda: self.w.study_panel.stop())
+        m.addSeparator()
+        self._add(m, "&New study from these results…", self.new_study)
+
         m = bar.addMenu("&Training")
         self._add(m, "&Train a model…", lambda: self.open_training("single"))
         self._add(m, "&Small vs large batch…", lambda: self.open_training("batch"))
@@ -243,6 +254,21 @@ class WindowActions:
         self.run_task(lambda: export_mesh(result, path, quantity, d.z_scale, d.log_scale),
                       lambda p: self.w.progress_label.setText(f"Wrote {p}"), "Writing the mesh …")
 
+    # -- studies ------------------------------------------------------------------------
+
+    def ask_study(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self.w, "Open a study", settings_store.last_path("study"),
+            "Study file or figure (*.toml *.png *.pdf *.svg);;All files (*)")
+        if path:
+            settings_store.set_last_path("study", os.path.dirname(os.path.abspath(path)))
+            self.w.open_study(path)
+
+    def new_study(self) -> None:
+        from ..study_panel import ask_new_study
+
+        ask_new_study(self.w)
+
     # -- compare ------------------------------------------------------------------------
 
     def add_to_compare(self, result: Any = None, title: str | None = None) -> None:
@@ -356,3 +382,13 @@ def _device_text() -> str:
     from lossviz_core.device import device_description, pick_device
 
     return device_description(pick_device("auto"))
+
+
+def _bundled() -> list[Any]:
+    """The bundled studies (none if they cannot be read: the menu still opens)."""
+    try:
+        from lossviz_core.studies import bundled_studies
+
+        return bundled_studies()
+    except Exception:  # noqa: BLE001 - a broken install must not break the menu bar
+        return []

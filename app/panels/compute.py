@@ -1,8 +1,8 @@
-"""Compute / Cancel and the zoom history buttons (Back, Reset)."""
+"""Compute / Cancel, the zoom history buttons (Back, Reset) and the Ray workers' status."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QGridLayout, QPushButton, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QWidget
 
 
 class ComputePanel(QWidget):
@@ -27,6 +27,14 @@ class ComputePanel(QWidget):
         grid.addWidget(self.cancel, 0, 1)
         grid.addWidget(self.back, 1, 0)
         grid.addWidget(self.reset, 1, 1)
+        self.workers = QLabel("")  # one line per Ray worker while a grid runs on Ray
+        self.workers.setObjectName("ray-workers")
+        self.workers.setToolTip("Ray workers: ● computing, … starting (building its model and "
+                                "data), ✕ lost (its points went to the others) or failed; "
+                                "points each computed and its rate")
+        self.workers.setStyleSheet("color: #333; font-size: 90%;")
+        self.workers.hide()
+        grid.addWidget(self.workers, 2, 0, 1, 2)
         self.set_zoom_depth(0)
 
     def set_running(self, running: bool) -> None:
@@ -35,3 +43,8 @@ class ComputePanel(QWidget):
     def set_zoom_depth(self, depth: int) -> None:
         self.back.setEnabled(depth > 0)
         self.reset.setEnabled(depth > 0)
+
+    def set_workers(self, text: str) -> None:
+        """Show the per-worker status line (empty: hide it)."""
+        self.workers.setText(text)
+        self.workers.setVisible(bool(text))

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLineEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -78,11 +79,35 @@ class RangesPanel(QWidget):
         self.precision.setToolTip("bf16: fast on recent GPUs, within ~1 % of fp32; fp32: exact "
                                   "(auto: bf16 on a GPU that has it, fp32 elsewhere)")
         form.addRow("Precision", self.precision)
+        from ..cluster import EXECUTORS
+
+        self.executor = bind(combo(EXECUTORS), state, "executor")
+        self.executor.setToolTip("This machine: the device above, in this process. Ray cluster: "
+                                 "the points spread over Ray workers (one per GPU, or per group "
+                                 "of CPU cores) and stream back here (docs/cluster.md); the "
+                                 "landscape is the same")
+        form.addRow("Compute on", self.executor)
+        self.ray_address = bind(QLineEdit(), state, "ray_address")
+        self.ray_address.setPlaceholderText("empty: a local Ray")
+        self.ray_address.setToolTip("The cluster to join: empty starts a Ray on this machine "
+                                    "(kept until the window closes); 'auto' joins the cluster "
+                                    "this machine belongs to; ray://HOST:10001 a remote head "
+                                    "(needs ray[client])")
+        form.addRow("Ray address", self.ray_address)
+        self.ray_workers = bind(int_spin(0, 4096), state, "ray_workers")
+        self.ray_workers.setSpecialValueText("auto")
+        self.ray_workers.setToolTip("Ray workers to start (auto: one per GPU, or one per group "
+                                    "of CPU cores)")
+        form.addRow("Ray workers", self.ray_workers)
         lay.addWidget(box)
         state.changed.connect(self._on_changed)
         self._on_changed("")
 
     def _on_changed(self, name: str) -> None:
+        if name in ("executor", ""):
+            on_ray = self.state["executor"] == "ray"
+            self.form.setRowVisible(self.ray_address, on_ray)
+            self.form.setRowVisible(self.ray_workers, on_ray)
         if name in ("method", ""):
             self.form.setRowVisible(self.rows["y"], not self.state.is_line)
             self.fit.setEnabled(self.state["method"] == "pca")

@@ -67,8 +67,9 @@ class CompareView(QWidget):
     def __init__(self, settings: DisplaySettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
-        self.results: list[SurfaceResult] = []
+        self.results: list[SurfaceResult | None] = []  # None: a panel not computed yet
         self.titles: list[str] = []
+        self.columns: int | None = None  # None: pairs side by side (grid_shape)
         self.panes: list[QWidget] = []
         self.labels: list[QLabel] = []
         self._syncing = False
@@ -105,13 +106,21 @@ class CompareView(QWidget):
         chosen = self.mode_box.currentData()
         if chosen != "auto":
             return chosen
-        return "lines" if self.results and all(r.is_line for r in self.results) else "3d"
+        shown = self.present
+        return "lines" if shown and all(r.is_line for r in shown) else "3d"
+
+    @property
+    def present(self) -> list[SurfaceResult]:
+        """The results shown (the panels not computed yet left out)."""
+        return [r for r in self.results if r is not None]
 
     def set_mode(self, mode: str) -> None:
         self.mode_box.setCurrentIndex(max(self.mode_box.findData(mode), 0))
 
-    def set_results(self, results, titles=None, *more: str) -> None:  # noqa: ANN001
-        """Show ``results`` (a list) titled by ``titles``. The two-pane form
+    def set_results(self, results, titles=None, *more: str,  # noqa: ANN001
+                    cols: int | None = None) -> None:
+        """Show ``results`` (a list; ``None`` for a panel not computed yet) titled by
+        ``titles``, in ``cols`` columns (default: pairs side by side). The two-pane form
         ``set_results(left, right, left_title, right_title)`` of earlier versions works too."""
         if results is None or isinstance(results, SurfaceResult):  # (left, right, lt, rt)
             pair = [(results, more[0] if more else ""), (titles, more[1] if len(more) > 1
@@ -120,6 +129,7 @@ class CompareView(QWidget):
             results, titles = [r for r, _ in pair], [t for _, t in pair]
         self.results, self.titles = list(results), list(titles or [])
         self.titles += [""] * (len(self.results) - len(self.titles))
+        self.columns = cols
         self._rebuild()
 
     @property
@@ -131,6 +141,9 @@ class CompareView(QWidget):
         return self.panes[1] if len(self.panes) > 1 else None
 
     def add(self, result: SurfaceResult, title: str) -> None:
+        kept = [(r, t) for r, t in zip(self.results, self.titles, strict=True) if r is not None]
+        self.results, self.titles = [r for r, _ in kept], [t for _, t in kept]
+        self.columns = None  # a study's layout ends when a result is added by hand
         self.results.append(result)
         self.titles.append(title)
         self._rebuild()
@@ -152,6 +165,13 @@ class CompareView(QWidget):
                  if isinstance(p, (SurfaceView3D, ContourView2D)) and p.result is not None]
         return value_range(*grids) if grids else (0.0, 1.0)
 
+    def shape(self, n: int) -> tuple[int, int]:
+        """Rows and columns for ``n`` panes: the study figure's columns, else pairs."""
+        if self.columns:
+            cols = max(1, min(self.columns, n))
+            return -(-n // cols), cols
+        return grid_shape(n)
+
     # ---- building the panes -----------------------------------------------------------
     def _clear(self) -> None:
         for w in self.panes + self.labels:
@@ -169,18 +189,26 @@ class CompareView(QWidget):
             self._build_lines()
             return
         shown = self._shown(mode)
-        rows, cols = grid_shape(len(shown))
+        rows, cols = self.shape(len(shown))
         for i, (result, title) in enumerate(shown):
-            pane = SurfaceView3D(self.settings) if mode == "3d" else ContourView2D(self.settings)
             label = QLabel(title)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             label.setStyleSheet("font-weight: bold")
             label.setWordWrap(True)
             r, c = divmod(i, cols)
+            if result is None:
+                pane = QLabel("not computed yet")
+                pane.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                pane.setStyleSheet("color: #777; background: #f4f4f4; border: 1px dashed #bbb")
+                pane.setMinimumSize(80, 60)
+            else:
+                pane = SurfaceView3D(self.settings) if mode == "3d" else ContourView2D(
+                    self.settings)
             self.grid.addWidget(label, 2 * r, c)
             self.grid.addWidget(pane, 2 * r + 1, c)
             self.grid.setRowStretch(2 * r + 1, 1)
-            pane.set_result(result)
+            if result is not None:
+                pane.set_result(result)
             self.panes.append(pane)
             self.labels.append(label)
             if isinstance(pane, SurfaceView3D):
@@ -192,9 +220,10 @@ class CompareView(QWidget):
 
     def _shown(self, mode: str) -> list[tuple[SurfaceResult, str]]:
         surfaces = [(r, t) for r, t in zip(self.results, self.titles, strict=True)
-                    if not r.is_line]
+                    if r is None or not r.is_line]
         if mode != "difference":
             return surfaces
+        surfaces = [(r, t) for r, t in surfaces if r is not None]
         if len(surfaces) != 2:
             self.info.setText("A difference needs exactly two surfaces; showing them as maps.")
             return surfaces
@@ -223,7 +252,7 @@ class CompareView(QWidget):
         self.plot.clear()
         self.legend.clear()
         for k, (r, title) in enumerate(zip(self.results, self.titles, strict=True)):
-            if not r.is_line:
+            if r is None or not r.is_line:
                 continue
             q = self.settings.quantity if self.settings.quantity in r.values else (
                 r.main_quantity())
@@ -263,7 +292,7 @@ class CompareView(QWidget):
             return image
         if self.mode == "lines":
             return render_plot_image(self.panes[0], self.plot, width, height, transparent)
-        rows, cols = grid_shape(len(self.panes))
+        rows, cols = self.shape(len(self.panes))
         scale = max(height / max(self.height(), 150), 0.5)
         band = min(round(_TITLE_PX * scale), height // (3 * rows))
         painter = QPainter(image)
@@ -276,7 +305,7 @@ class CompareView(QWidget):
         for i, (pane, label) in enumerate(zip(self.panes, self.labels, strict=True)):
             r, c = divmod(i, cols)
             x0, y0 = c * cell_w, r * cell_h
-            if (h := cell_h - band) > 0:
+            if (h := cell_h - band) > 0 and hasattr(pane, "grab_image"):
                 painter.drawImage(x0, y0 + band, pane.grab_image(cell_w, h, transparent))
             painter.drawText(QRectF(x0, y0, cell_w, band), Qt.AlignmentFlag.AlignCenter,
                              label.text())

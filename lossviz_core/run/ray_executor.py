@@ -111,28 +111,36 @@ class RayExecutor:
         return tuple(dataclasses.replace(s.status, in_flight=len(s.inflight))
                      for s in self._slots)
 
+    def connect(self) -> bool:
+        """Start (``address`` None) or join Ray unless this process is connected already;
+        whether it did. A caller that connects first keeps Ray up after :meth:`run` (the
+        window does, so a zoom does not wait for Ray again); ``run`` shuts down only a Ray it
+        started itself."""
+        ray = import_ray()
+        if ray.is_initialized():
+            return False
+        opts = dict(self.init, address=self.address)
+        if self.address is not None:  # joining a cluster: its own settings hold
+            opts.pop("include_dashboard", None)
+            opts.pop("_system_config", None)
+        main = threading.current_thread() is threading.main_thread()
+        on_term = signal.getsignal(signal.SIGTERM) if main else None
+        try:
+            ray.init(**opts)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise LossVizError(f"cannot start or reach Ray at {self.address or 'this machine'}"
+                               f" ({_first_line(exc)})") from None
+        finally:
+            if main:  # ray.init makes SIGTERM exit at once; the CLI saves and says how to resume
+                signal.signal(signal.SIGTERM, on_term)
+        return True
+
     # ---- the generator ---------------------------------------------------------------------
     def run(self, job: Any, store: Any = None) -> Generator[Chunk, None, SurfaceResult]:
         """Compute the job's missing points on the cluster, yielding a :class:`RayChunk` per
         finished tile (already in ``job.result`` and the store); stop iterating to cancel."""
         ray = import_ray()
-        started = False
-        if not ray.is_initialized():
-            opts = dict(self.init, address=self.address)
-            if self.address is not None:  # joining a cluster: its own settings hold
-                opts.pop("include_dashboard", None)
-                opts.pop("_system_config", None)
-            main = threading.current_thread() is threading.main_thread()
-            on_term = signal.getsignal(signal.SIGTERM) if main else None
-            try:
-                ray.init(**opts)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise LossVizError(f"cannot start or reach Ray at {self.address or 'this machine'}"
-                                   f" ({_first_line(exc)})") from None
-            finally:
-                if main:  # ray.init makes SIGTERM exit at once; the CLI saves and says how to resume
-                    signal.signal(signal.SIGTERM, on_term)
-            started = True
+        started = self.connect()
         try:
             yield from self._drive(ray, job, store)
         finally:
@@ -312,6 +320,7 @@ class RayExecutor:
             slot.inflight.clear()
             self._kill(ray, slot)
         self._flight, self._args = {}, ()  # the recipe and plane may leave the object store
+        self._notify()  # the final states: what each worker computed
 
     def _notify(self) -> None:
         if self.on_status is not None:

@@ -3,7 +3,9 @@
 The CLI prints these, the GUI's worker forwards them to the window, a notebook ignores
 them (``drain``). ``UnitProgress.item`` is the engine's own progress object: an
 :class:`~lossviz_core.progress.EpochReport` while training, a
-:class:`~lossviz_core.progress.Step` while a grid is prepared, a
+:class:`~lossviz_core.progress.Step` while a grid is prepared, then the prepared
+:class:`~lossviz_core.run.job.Job` once (its ``result`` holds a resumed file's points and
+fills in as the chunks are stored: the window draws it live), then a
 :class:`~lossviz_core.progress.Chunk` of finished points while it is computed.
 """
 
@@ -38,7 +40,7 @@ class UnitStarted:
 @dataclass(frozen=True)
 class UnitProgress:
     unit: Unit
-    item: Any  # EpochReport | Step | Chunk
+    item: Any  # EpochReport | Step | Job | Chunk
 
 
 @dataclass(frozen=True)

@@ -239,6 +239,7 @@ def _grid(plan: Plan, unit: Unit, executor: Any) -> Generator[Event, None, int]:
         prep = iter_prepare(recipe, resume_from=unit.path if unit.path.exists() else None)
         job = yield from _forward(unit, prep)
         gen = job.iter(out=unit.path, resume=True, lock=lock, executor=executor)
+        yield UnitProgress(unit, job)  # its result fills in as the chunks are stored
         try:
             for chunk in gen:
                 if isinstance(chunk, Chunk):
