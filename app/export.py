@@ -87,6 +87,8 @@ def export_vector_from_data(view: Any, path: Path, width: int, height: int) -> P
         if not shown:
             raise InputError("nothing to export: the Compare view has no computed result")
         mode = view.mode if view.mode in ("2d", "3d", "difference", "lines") else "2d"
+        if getattr(view, "vmax", None) is not None and options.vmax is None:
+            options = options.replace(vmax=view.vmax)  # a study figure's clip
         return export_grid([r for r, _ in shown], path, options.replace(kind="auto"),
                            titles=[t for _, t in shown] or None, mode=mode)
     if view.result is None:

@@ -440,20 +440,21 @@ class StudyPanel(QWidget):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
     # ---- the compare grid -----------------------------------------------------------------
-    def figure_layout(self) -> tuple[list[str], int, str] | None:
-        """(panel result names, columns, mode) of the chosen figure."""
+    def figure_layout(self) -> tuple[list[str], int, str, float | None] | None:
+        """(panel result names, columns, mode, vmax) of the chosen figure."""
         if self.study is None or not self.study.figures:
             return None
         name = self.figure.currentData() or next(iter(self.study.figures))
         fig = self.study.figures[name]
-        return list(fig.panels), fig.cols, fig.mode
+        vmax = fig.options.get("vmax")
+        return list(fig.panels), fig.cols, fig.mode, None if vmax is None else float(vmax)
 
     def show_figure(self) -> None:
         """The chosen figure's results in the Compare grid (placeholders for the rest)."""
         layout = self.figure_layout()
         if layout is None:
             return
-        panels, cols, mode = layout
+        panels, cols, mode, vmax = layout
         results = [self.results.get(p) for p in panels]
         present = [r for r in results if r is not None]
         lines = bool(present) and all(r.is_line for r in present)
@@ -461,7 +462,7 @@ class StudyPanel(QWidget):
         compare.mode_box.blockSignals(True)  # set_results draws once, in the figure's mode
         compare.set_mode("lines" if lines else "3d" if mode == "3d" else "2d")
         compare.mode_box.blockSignals(False)
-        compare.set_results(results, panels, cols=cols)
+        compare.set_results(results, panels, cols=cols, vmax=vmax)
 
     def _redraw(self) -> None:
         if self._dirty:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from lossviz_core.results.quantities import quantity
 from lossviz_core.results.result import SurfaceResult
 
-from .colormaps import value_range
+from .colormaps import display_values, value_range
 from .contour2d import ContourView2D
 from .display import DisplaySettings, render_plot_image, validate_size
 from .surface3d import SurfaceView3D
@@ -70,6 +70,7 @@ class CompareView(QWidget):
         self.results: list[SurfaceResult | None] = []  # None: a panel not computed yet
         self.titles: list[str] = []
         self.columns: int | None = None  # None: pairs side by side (grid_shape)
+        self.vmax: float | None = None  # a study figure's clip (its vmax), data units
         self.panes: list[QWidget] = []
         self.labels: list[QLabel] = []
         self._syncing = False
@@ -118,9 +119,10 @@ class CompareView(QWidget):
         self.mode_box.setCurrentIndex(max(self.mode_box.findData(mode), 0))
 
     def set_results(self, results, titles=None, *more: str,  # noqa: ANN001
-                    cols: int | None = None) -> None:
+                    cols: int | None = None, vmax: float | None = None) -> None:
         """Show ``results`` (a list; ``None`` for a panel not computed yet) titled by
-        ``titles``, in ``cols`` columns (default: pairs side by side). The two-pane form
+        ``titles``, in ``cols`` columns (default: pairs side by side), the shared colour
+        scale capped at ``vmax`` (a study figure's, as the paper's). The two-pane form
         ``set_results(left, right, left_title, right_title)`` of earlier versions works too."""
         if results is None or isinstance(results, SurfaceResult):  # (left, right, lt, rt)
             pair = [(results, more[0] if more else ""), (titles, more[1] if len(more) > 1
@@ -129,7 +131,7 @@ class CompareView(QWidget):
             results, titles = [r for r, _ in pair], [t for _, t in pair]
         self.results, self.titles = list(results), list(titles or [])
         self.titles += [""] * (len(self.results) - len(self.titles))
-        self.columns = cols
+        self.columns, self.vmax = cols, vmax
         self._rebuild()
 
     @property
@@ -143,7 +145,7 @@ class CompareView(QWidget):
     def add(self, result: SurfaceResult, title: str) -> None:
         kept = [(r, t) for r, t in zip(self.results, self.titles, strict=True) if r is not None]
         self.results, self.titles = [r for r, _ in kept], [t for _, t in kept]
-        self.columns = None  # a study's layout ends when a result is added by hand
+        self.columns = self.vmax = None  # a study's layout ends when a result is added
         self.results.append(result)
         self.titles.append(title)
         self._rebuild()
@@ -163,7 +165,13 @@ class CompareView(QWidget):
         """(vmin, vmax) over every shown result in display units (after clip and log)."""
         grids = [p.display_grid() for p in self.panes
                  if isinstance(p, (SurfaceView3D, ContourView2D)) and p.result is not None]
-        return value_range(*grids) if grids else (0.0, 1.0)
+        lo, hi = value_range(*grids) if grids else (0.0, 1.0)
+        if self.vmax is not None:
+            cap = display_values(np.array([self.vmax], float), self.settings.log_scale,
+                                 None)[0]
+            if np.isfinite(cap) and lo < cap < hi:
+                hi = float(cap)
+        return lo, hi
 
     def shape(self, n: int) -> tuple[int, int]:
         """Rows and columns for ``n`` panes: the study figure's columns, else pairs."""

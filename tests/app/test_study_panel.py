@@ -5,6 +5,7 @@ run does nothing; *New study from these results* writes a study that reads back.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import COMPUTE_MS
 from lossviz import study_panel
 from lossviz.views.contour2d import ContourView2D
@@ -72,7 +73,8 @@ def test_the_window_runs_a_study_into_the_compare_grid(qtbot, make_window, error
     assert len(ranges) == 1 and None not in ranges  # one colour scale
     lo, hi = ranges.pop()
     losses = np.concatenate([r.values["train_loss"].ravel() for r in w.compare.results])
-    assert lo <= losses.min() + 1e-6 and hi >= min(losses.max(), 10.0) - 1e-6
+    # the figure's vmax = 10 (the paper clips its contours at loss 10) caps the scale
+    assert lo == pytest.approx(losses.min()) and hi == pytest.approx(min(losses.max(), 10.0))
     for fig in plan.of_kind("figure"):
         assert all(f.exists() for f in fig.files)
 
@@ -104,8 +106,8 @@ def test_the_window_runs_a_study_into_the_compare_grid(qtbot, make_window, error
     mine = load_study(target)
     assert sorted(mine.results) == sorted(names)
     assert panel.study.name == "my-study"  # opened in the Study panel
-    from lossviz_core.studies.runner import grid_recipe
     from lossviz_core.studies.plan import make_plan
+    from lossviz_core.studies.runner import grid_recipe
 
     mine_plan = make_plan(mine, tmp_path / "mine")
     for name in names:
