@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QApplication,
@@ -200,9 +201,10 @@ class MainWindow(QMainWindow):
         column.addWidget(self.tabs, 1)
         self.setCentralWidget(center)
         self.view2d.zoomRequested.connect(self.zoom_to)
-        self.view2d.cursorInfo.connect(self._show_cursor)
-        self.view3d.cursorInfo.connect(self._show_cursor)
-        self.view1d.cursorInfo.connect(self._show_cursor)
+        self._cursor_view: Any = None  # the view the status bar's read-out is from
+        for view in (self.view2d, self.view3d, self.view1d):
+            view.cursorInfo.connect(lambda text, v=view: self._show_cursor(text, v))
+        self.tabs.currentChanged.connect(lambda _i: self._show_cursor("", None))
         for view in (self.view3d, self.view2d, self.view1d):
             view.countsChanged.connect(self._show_counts)
         self.view2d.plot.scene().sigMouseClicked.connect(self._map_clicked)
@@ -621,18 +623,23 @@ class MainWindow(QMainWindow):
 
     def _update_stale(self) -> None:
         """Mark the view stale while the panels say something else than what it shows."""
+        from lossviz_core.recipe.resolve import explain
+
         from .library import same_landscape
 
         stale = False
+        try:
+            wanted = recipe_from_state(self.state.snapshot())
+        except LossVizError:
+            wanted = None  # the panels hold something that is not a recipe yet
+        # why the recipe is as it is (states or weights for an interpolation), under Perturb
+        self.directions_panel.set_note(" ".join(explain(wanted)) if wanted is not None else "")
         if self.result is not None and self.worker is None:
             shown = self.entry.recipes() if self.entry is not None else []
             if not shown and self.result.recipe is not None:
                 shown = [self.result.recipe]
-            try:
-                wanted = recipe_from_state(self.state.snapshot())
-                stale = bool(shown) and not any(same_landscape(wanted, r) for r in shown)
-            except LossVizError:
-                stale = True  # the panels hold something that is not a recipe yet
+            stale = wanted is None or (
+                bool(shown) and not any(same_landscape(wanted, r) for r in shown))
         self.stale_banner.setVisible(stale)
 
     def _show_preparing(self) -> None:
@@ -656,12 +663,15 @@ class MainWindow(QMainWindow):
             for view in views:
                 view.refresh()
             self._stale_views.clear()
+            self._refresh_cursor()
         elif self._stale_views & set(views):
             order = views[self._turn % len(views):] + views[:self._turn % len(views)]
             view = next(v for v in order if v in self._stale_views)
             view.refresh()
             self._stale_views.discard(view)
             self._turn = (views.index(view) + 1) % len(views)
+            if view is self._cursor_view and hasattr(view, "cursor_text"):
+                self._refresh_cursor()  # the value under the cursor as now drawn
         if self.worker is None and not self._stale_views:
             self.repaint_timer.stop()  # the final picture is drawn
         if not views:
@@ -684,6 +694,7 @@ class MainWindow(QMainWindow):
         self.display_panel.set_quantities(result.quantities)
         for view in self._views_for(result):
             view.set_result(result)
+        self._refresh_cursor()  # never a read-out of the result shown before
         want = self.view1d if result.is_line else self.surface_split
         if self.tabs.currentWidget() is not self.compare:
             self.tabs.setCurrentWidget(want)
@@ -725,16 +736,30 @@ class MainWindow(QMainWindow):
         if not event.double() or self.result is None or self.result.is_line:
             return
         pos = self.view2d.plot.vb.mapSceneToView(event.scenePos())
-        self.curvature_tab.analyse_at(float(pos.x()), float(pos.y()))
+        point = nearest_grid_point(self.result, float(pos.x()), float(pos.y()))
+        if point is None:
+            self.progress_label.setText("Double-click inside the grid to analyse a point.")
+            return
+        self.curvature_tab.analyse_at(*point)  # the grid point, as its loss was computed
 
     def _show_counts(self, counts: Any) -> None:
         """Computed, interpolated and non-finite points of the shown result, in the status."""
         self.counts_label.setText("" if counts is None else counts.describe())
 
-    def _show_cursor(self, text: str) -> None:
+    def _show_cursor(self, text: str, view: Any = None) -> None:
+        """The cursor read-out in the status bar, from ``view`` (None: cleared)."""
+        self._cursor_view = view if text else None
         self.cursor_label.setText(text)
 
-    # -- shutdown -----------------------------------------------------------------------
+    def _refresh_cursor(self) -> None:
+        """Re-read the read-out where the cursor last was: new points, another result."""
+        view = self._cursor_view
+        if view is None:
+            return
+        text = view.cursor_text() if hasattr(view, "cursor_text") else ""
+        if self.result is None or view.result is not self.result:
+            text = ""  # the read-out was of a result no longer shown
+        self._show_cursor(text, view if text else None)
 
     def stop_all(self, timeout_ms: int = STOP_TIMEOUT_MS) -> bool:
         """Cancel computing and training and wait (bounded) for their threads."""
@@ -760,6 +785,18 @@ class MainWindow(QMainWindow):
 
         shutdown()  # a Ray this window started
         super().closeEvent(event)
+
+
+def nearest_grid_point(result: SurfaceResult, alpha: float, beta: float
+                       ) -> tuple[float, float] | None:
+    """The grid point nearest (α, β), or None outside the grid (beyond half a step)."""
+    coords = []
+    for axis, v in ((np.asarray(result.x, float), alpha), (np.asarray(result.y, float), beta)):
+        step = float(np.abs(np.diff(axis)).min()) if len(axis) > 1 else 0.0
+        if not axis.min() - step / 2 <= v <= axis.max() + step / 2:
+            return None
+        coords.append(float(axis[int(np.abs(axis - v).argmin())]))
+    return coords[0], coords[1]
 
 
 def _clock(seconds: float) -> str:

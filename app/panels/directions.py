@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFormLayout, QGroupBox, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from lossviz_core.recipe.spec import NORMS
 
@@ -61,6 +61,11 @@ class DirectionsPanel(QWidget):
         form.addRow("Normalization", self.norm)
         form.addRow("Bias / BN", self.ignore)
         form.addRow("Perturb", self.dir_type)
+        self.note = QLabel("")  # why states or weights (the resolver's explain), when it matters
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #555; font-size: 90%;")
+        self.note.hide()
+        form.addRow("", self.note)
         form.addRow("Seed", self.seed)
         form.addRow("", self.new_dirs)
         form.addRow("Checkpoint B", self.target)
@@ -68,6 +73,11 @@ class DirectionsPanel(QWidget):
         lay.addWidget(box)
         state.changed.connect(self._on_changed)
         self._on_changed("")
+
+    def set_note(self, text: str) -> None:
+        """Say why the recipe perturbs what it does (empty: nothing to say)."""
+        self.note.setText(text[:1].upper() + text[1:] + "." if text else "")
+        self.note.setVisible(bool(text))
 
     def _new_directions(self) -> None:
         self.state.set("seed", self.state["seed"] + 1)

@@ -53,9 +53,21 @@ def is_diverging(name: str) -> bool:
     return base in _DIVERGING or base.startswith("CET-D")
 
 
-def color_range(z: np.ndarray, cmap_name: str) -> tuple[float, float]:
-    """The colour scale of a grid: finite (min, max); symmetric about 0 for a diverging map
-    when the values change sign (negative and positive get the two halves of the map)."""
+def quantity_scale(settings: DisplaySettings, quantity: str) -> tuple[float, float] | None:
+    """The quantity's fixed colour scale (e.g. the convexity map's 0-1), unless log or clip
+    change what is shown."""
+    if settings.log_scale or settings.clip_max is not None:
+        return None
+    return registered_quantity(quantity).scale
+
+
+def color_range(z: np.ndarray, cmap_name: str, scale: tuple[float, float] | None = None
+                ) -> tuple[float, float]:
+    """The colour scale of a grid: ``scale`` when given (a quantity's fixed one), else
+    finite (min, max); symmetric about 0 for a diverging map when the values change sign
+    (negative and positive get the two halves of the map)."""
+    if scale is not None:
+        return float(scale[0]), float(scale[1])
     lo, hi = value_range(z)
     if is_diverging(cmap_name) and lo < 0 < hi:
         m = max(-lo, hi)

@@ -25,6 +25,7 @@ from .colormaps import (
     get_colormap,
     log_shown,
     quantity_label,
+    quantity_scale,
     resolve_quantity,
     shown_grid,
 )
@@ -306,9 +307,8 @@ class ContourView2D(QWidget):
     def _value_range(self, z: np.ndarray) -> tuple[float, float]:
         if self._fixed_range is not None:
             return self._fixed_range
-        return color_range(
-            z, colormap_name(self.settings, resolve_quantity(self.result, self.settings))
-        )
+        q = resolve_quantity(self.result, self.settings)
+        return color_range(z, colormap_name(self.settings, q), quantity_scale(self.settings, q))
 
     def _update_image(self) -> None:
         r = self.result
@@ -368,6 +368,7 @@ class ContourView2D(QWidget):
             return
         k = self.traj.point_at(scene_pos)
         if k is not None:
+            self._cursor = None
             text = describe_checkpoint(self.result.trajectory, k)
             if k != self.traj.hovered:
                 self.traj.show_hover(k)
@@ -378,7 +379,15 @@ class ContourView2D(QWidget):
             self.traj.show_hover(-1)
             self.trajectoryHovered.emit(-1, "")
         p = self.viewbox.mapSceneToView(scene_pos)
+        self._cursor = (p.x(), p.y())
         self.cursorInfo.emit(self.describe_point(p.x(), p.y()))
+
+    def cursor_text(self) -> str:
+        """The read-out at the last cursor position, with the values shown now ("" if none)."""
+        cursor = getattr(self, "_cursor", None)
+        if self.result is None or cursor is None:
+            return ""
+        return self.describe_point(*cursor)
 
     def describe_point(self, px: float, py: float) -> str:
         """'α = 0.12, β = -0.40, train loss = 0.532' for the grid point nearest (px, py)."""

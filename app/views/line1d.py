@@ -312,7 +312,15 @@ class LineView1D(QWidget):
         i = int(np.abs(self.result.x - x).argmin())
         self.hover_line.setValue(float(self.result.x[i]))
         self.hover_line.show()
+        self._cursor = x
         self.cursorInfo.emit(self.describe_point(x))
+
+    def cursor_text(self) -> str:
+        """The read-out at the last cursor position, with the values shown now ("" if none)."""
+        cursor = getattr(self, "_cursor", None)
+        if self.result is None or cursor is None:
+            return ""
+        return self.describe_point(cursor)
 
     # --- drawing ------------------------------------------------------------------------
     def _non_finite_mask(self) -> np.ndarray:

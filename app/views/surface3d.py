@@ -18,7 +18,7 @@ import pyqtgraph.opengl as gl
 from OpenGL import GL
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QMatrix4x4, QPainter, QVector3D
-from PySide6.QtWidgets import QHBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QToolButton, QWidget
 
 from lossviz_core.errors import InputError
 from lossviz_core.results.result import SurfaceResult
@@ -35,6 +35,7 @@ from .colormaps import (
     log_shown,
     nice_ticks,
     quantity_label,
+    quantity_scale,
     resolve_quantity,
     shown_grid,
 )
@@ -117,6 +118,17 @@ class SurfaceView3D(QWidget):
         layout.addWidget(self.gl, 1)
         layout.addWidget(self.colorbar)
         self.camera = FittedCamera(self.gl, self.overlay, self._box)
+        # on the GL area (not in exported images, which render the scene alone)
+        self.reset_button = QToolButton(self.gl)
+        self.reset_button.setText("⟲ Reset view")
+        self.reset_button.setAutoRaise(True)
+        self.reset_button.setToolTip("Back to the fitted camera: the whole surface and its "
+                                     "labels in view (also Home, or a double-click)")
+        self.reset_button.setStyleSheet("QToolButton { background: rgba(255,255,255,200); "
+                                        "border: 1px solid #bbb; border-radius: 3px; "
+                                        "padding: 1px 4px; }")
+        self.reset_button.move(4, 4)
+        self.reset_button.clicked.connect(self.reset_camera)
         self.gl.resetRequested.connect(self.reset_camera)
         self.gl.hovered.connect(self._on_hover)
         self.gl.left.connect(lambda: self._set_hover(-1))
@@ -155,7 +167,8 @@ class SurfaceView3D(QWidget):
         z = self.display_grid()
         cmap_name = colormap_name(self.settings, q)
         preparing = counts.state == "preparing"
-        self.vrange = self._fixed_range or color_range(z, cmap_name)
+        self.vrange = self._fixed_range or color_range(z, cmap_name,
+                                                       quantity_scale(self.settings, q))
         filled, _ = fill_missing(z, r.done)
         if preparing:
             self._draw_blank()

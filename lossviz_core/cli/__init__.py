@@ -432,8 +432,8 @@ def _exit_interrupted(signum: int, frame: object) -> None:
 
 
 def _load_libraries() -> None:
-    """Import torch and torchvision with Ctrl-C (and SIGTERM) leaving cleanly, then restore
-    both handlers."""
+    """Import torch with Ctrl-C (and SIGTERM) leaving cleanly, then restore both handlers.
+    (Not torchvision: it pulls in torch._dynamo, a second, where nothing may need it.)"""
     if threading.current_thread() is not threading.main_thread():
         import torch  # noqa: F401
 
@@ -441,7 +441,6 @@ def _load_libraries() -> None:
     previous = {s: signal.signal(s, _exit_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         import torch  # noqa: F401
-        import torchvision  # noqa: F401
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

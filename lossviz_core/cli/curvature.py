@@ -46,7 +46,9 @@ def add_curvature_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-per-layer", action="store_true", help="skip the per-layer eigenvalues")
     g.add_argument("--no-sharpness", action="store_true", help="skip the sharpness measures")
     o = p.add_argument_group("output")
-    o.add_argument("--out", required=True, help="report file (.json)")
+    o.add_argument("--out", default="curvature.json",
+                   help="report file (.json; default: curvature.json here, never replaced "
+                   "without --overwrite)")
     o.add_argument("--plot", help="also draw the spectrum (.png/.svg/.pdf)")
     o.add_argument("--overwrite", action="store_true", help="replace an existing report/figure")
 

@@ -34,7 +34,7 @@ register_quantity(Quantity("max_eig", "largest Hessian eigenvalue λmax", colorm
 register_quantity(Quantity("min_eig", "smallest Hessian eigenvalue λmin", colormap="coolwarm",
                            kind="curvature", order=61))
 register_quantity(Quantity("eig_ratio", "convexity |λmin/λmax|", colormap="coolwarm",
-                           kind="curvature", order=62))
+                           kind="curvature", order=62, scale=(0.0, 1.0)))
 
 
 class CurvatureMeasure:

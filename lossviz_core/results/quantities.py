@@ -26,6 +26,9 @@ class Quantity:
     loggable: bool = False
     kind: str = "other"
     order: int = 100  # the Show list and `info` list quantities by this, then by name
+    # a fixed colour scale (values beyond it saturate), so colours mean the same in every
+    # result (the convexity map: blue = 0 = convex, red = 1); None: each result's range
+    scale: tuple[float, float] | None = None
 
     @property
     def split(self) -> str | None:

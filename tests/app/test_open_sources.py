@@ -70,6 +70,8 @@ CASES = {
                        "--y=-0.5:0.5:5"], {"curvature_map": True}),
     "Hessian plane": (["surface", "--demo", "--method", "hessian", "--x=-1:1:7",
                        "--y=-0.5:0.5:5"], {"method": "hessian"}),
+    "Hessian-random plane": (["surface", "--demo", "--method", "hessian-random",
+                                "--x=-1:1:7", "--y=-0.5:0.5:5"], {"method": "hessian-random"}),
     "Hessian line": (["line", "--demo", "--method", "hessian", "--x=-1:1:7"],
                      {"method": "hessian1d"}),
     "demo interpolation": (["line", "--demo", "--x=-1:1:7", "--split", "both"],

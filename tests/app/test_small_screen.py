@@ -56,6 +56,27 @@ def test_the_window_fits_a_1024x700_screen(qtbot, make_window, make_surface, lin
     w._repaint(every=True)
     _settle()
     assert _inside(w.view1d, w) and _plot_fits(w.view1d)
+    # Compare: a 2 x 2 grid, every pane and its title in the window
+    w.compare.set_results([make_surface() for _ in range(4)], list("abcd"), cols=2)
+    w.tabs.setCurrentWidget(w.compare)
+    _settle()
+    assert len(w.compare.panes) == 4
+    for widget in (*w.compare.panes, *w.compare.labels, w.compare.mode_box):
+        assert widget.isVisible() and _inside(widget, w), widget
+        assert widget.width() > 40 and widget.height() > 10, widget
+    # Curvature: its controls, numbers and plots in the window
+    tab = w.curvature_tab
+    w.tabs.setCurrentWidget(tab)
+    _settle()
+    for widget in (tab.top_k, tab.alpha, tab.beta, tab.numbers, tab.density_plot,
+                   tab.compute_button, tab.save_button):
+        assert widget.isVisible() and _inside(widget, w), widget
+    # the Study dock's list and buttons
+    w.study_dock.raise_()
+    _settle()
+    panel = w.study_panel
+    for widget in (panel.run_button, panel.stop_button, panel.tree, panel.figure):
+        assert widget.isVisible() and _inside(widget, w), widget
 
 
 def test_a_long_banner_does_not_push_the_colour_bar_out(qtbot, make_surface):

@@ -138,6 +138,10 @@ def test_reset_restores_the_fitted_camera_after_rotate_and_zoom(qtbot, closed_fo
     view.gl.orbit(40, -10)
     view.reset_camera()
     assert _camera(view) == fitted
+    view.gl.orbit(25, 15)  # the button on the view
+    assert view.reset_button.isVisible() and _camera(view) != fitted
+    qtbot.mouseClick(view.reset_button, left)
+    assert _camera(view) == fitted
 
 
 def test_fitted_camera_shows_the_whole_box_and_labels(qtbot, make_surface):

@@ -46,6 +46,15 @@ def test_the_report_has_every_key_and_the_right_spectrum(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+def test_plain_lossviz_curvature_demo_writes_curvature_json_here(tmp_path, monkeypatch,
+                                                                 capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["curvature", "--demo", "--top-k", "1", "--no-per-layer", *QUICK])
+    assert code == 0, capsys.readouterr().err
+    r = json.loads((tmp_path / "curvature.json").read_text())
+    assert len(r["eigenvalues"]) == 1 and r["eigenvalues"][0] > 0 and r["examples"] == 300
+
+
 def test_a_surface_with_the_convexity_map(tmp_path, capsys):
     out = tmp_path / "c.h5"
     code = main(["surface", "--demo", "--measure", "curvature", "--subsample", "200",

@@ -159,6 +159,100 @@ def test_a_model_file_resumes_from_the_result_file_alone(tmp_path, capsys, user_
                                read_result(tmp_path / "full.h5").values["train_loss"], rtol=1e-6)
 
 
+
+class TinyConvNet(nn.Module):
+    """A small conv net on (3, 16, 16) images, for the archive sources."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, stride=2)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4 * 7 * 7, num_classes)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.bn(self.conv(x))).flatten(1))
+
+
+def _source_model(kind: str, folder):
+    """(the --model/--checkpoint flags, the eager model they give, whether they name code)."""
+    torch.manual_seed(0)
+    if kind == "torchvision":
+        import torchvision
+
+        net = torchvision.models.resnet18(num_classes=10)
+    elif kind == "timm":
+        net = pytest.importorskip("timm").create_model("test_resnet", pretrained=False,
+                                                       num_classes=10)
+    else:
+        net = TinyConvNet()
+    with torch.no_grad():  # calibrated BN statistics, as a trained model has
+        net.train()
+        net(torch.randn(64, 3, 16, 16))
+    net.eval()
+    if kind in ("torchvision", "timm"):
+        ckpt = folder / f"{kind}.pt"
+        torch.save(net.state_dict(), ckpt)
+        name = "torchvision:resnet18" if kind == "torchvision" else "timm:test_resnet"
+        return ("--model", name, "--checkpoint", ckpt), net, False
+    if kind == "torchscript":
+        path = folder / "tiny.jit"
+        torch.jit.save(torch.jit.script(net), path)
+    else:
+        path = folder / "tiny.pt2"
+        batch = torch.export.Dim("batch", min=2)
+        torch.export.save(torch.export.export(net, (torch.zeros(4, 3, 16, 16),),
+                                              dynamic_shapes=({0: batch},)), path)
+    return ("--model", f"{kind}:{path}"), net, True
+
+
+@pytest.mark.parametrize("kind", ["torchvision", "timm", "torchscript", "export"])
+def test_every_model_source_resumes_from_the_result_file_alone(tmp_path, capsys, monkeypatch,
+                                                               kind):
+    model_flags, net, names_code = _source_model(kind, tmp_path)
+    g = np.random.default_rng(0)
+    x = g.normal(size=(24, 3, 16, 16)).astype(np.float32)
+    y = g.permutation(np.arange(24) % 10)
+    np.savez(tmp_path / "t.npz", x=x, y=y)
+    out = tmp_path / "cut.h5"
+    args = ("surface", *model_flags, "--dataset", f"tensors:{tmp_path / 't.npz'}",
+            "--x=-0.3:0.3:3", "--y=-0.2:0.2:3", "--device", "cpu", "--precision", "fp32",
+            "--multi", "off", "--batch-size", "32")
+    from lossviz_core.run import grid
+
+    real = grid.iter_surface
+
+    def interrupted(*a, **k):
+        gen = real(*a, **k)
+        yield next(gen)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("lossviz_core.run.executor.iter_surface", interrupted)
+    code, err = run(capsys, *args, "--out", out)
+    assert code == 130, err
+    cut = read_result(out)
+    assert 0 < cut.done.sum() < 9
+    monkeypatch.setattr("lossviz_core.run.executor.iter_surface", real)
+    if names_code:  # an archive runs code: resuming it needs the user's word
+        code, err = run(capsys, "surface", "--resume", "--out", out)
+        assert code == 2 and "--allow-code" in err and "Traceback" not in err, err
+        assert read_result(out).done.sum() == cut.done.sum()
+    resume = ("--resume", "--allow-code") if names_code else ("--resume",)
+    code, err = run(capsys, "surface", *resume, "--out", out)
+    assert code == 0, err
+    done = read_result(out)
+    assert done.done.all()
+    assert done.recipe.model.name == cut.recipe.model.name
+    np.testing.assert_array_equal(done.values["train_loss"][cut.done],
+                                  cut.values["train_loss"][cut.done])
+    code, err = run(capsys, *args, "--out", tmp_path / "full.h5")
+    assert code == 0, err
+    full = read_result(tmp_path / "full.h5").values["train_loss"]
+    np.testing.assert_allclose(done.values["train_loss"], full, rtol=1e-6)
+    want = _plain_loss(net, torch.from_numpy(x), torch.from_numpy(y))
+    assert full[1, 1] == pytest.approx(want, rel=1e-5)  # the model's own loss at the centre
+    assert np.ptp(full) > 1e-4  # a real landscape: the directions moved the weights
+
+
 def test_output_picks_the_logits_of_a_dict_forward(tmp_path, capsys, user_files):
     model_py, data_py = user_files
     base = ("surface", "--model", f"{model_py}:pair_output", "--dataset",
