@@ -110,10 +110,12 @@ class CurvatureTab(QWidget):
         lay.addWidget(self.status)
         lay.addWidget(self.numbers, 1)
 
-        self.density_plot = pg.PlotWidget(title="spectral density (stochastic Lanczos)")
+        self.density_plot = pg.PlotWidget(title="spectral density")
         self.density_plot.setBackground("w")
         self.density_plot.setLabel("bottom", "eigenvalue λ")
         self.density_plot.setLogMode(y=True)
+        self.density_plot.setToolTip("The Hessian's spectral density by stochastic Lanczos "
+                                     "quadrature (log scale)")
         self.layer_plot = pg.PlotWidget(title="top eigenvalue per layer")
         self.layer_plot.setBackground("w")
         plots = QSplitter(Qt.Orientation.Vertical)
