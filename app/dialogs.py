@@ -46,6 +46,23 @@ def ask_to_run_code(parent: QWidget | None, path: str) -> bool:
     return box.exec() == QMessageBox.StandardButton.Yes
 
 
+def ask_to_delete(parent: QWidget | None, name: str, path: str, owned: bool) -> bool:
+    """Ask before a result leaves the library (its file too, when the library made it)."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning if owned else QMessageBox.Icon.Question)
+    box.setWindowTitle("Delete this result?")
+    if owned:
+        box.setText(f"Delete “{name}”?\n\nIts file is removed from the library:\n{path}\n\n"
+                    "This cannot be undone.")
+    else:
+        box.setText(f"Remove “{name}” from the Results list?\n\nThe file stays where it "
+                    f"is:\n{path}")
+    box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+    box.button(QMessageBox.StandardButton.Yes).setText("Delete" if owned else "Remove")
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    return box.exec() == QMessageBox.StandardButton.Yes
+
+
 def ask_long_compute(parent: QWidget | None, points: int, seconds: float,
                      smaller: tuple[int, ...]) -> str:
     """A grid estimated to take long: ``compute``, ``reduce`` (to ``smaller`` point counts) or

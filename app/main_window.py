@@ -481,8 +481,14 @@ class MainWindow(QMainWindow):
         worker.start()
 
     def delete_entry(self, entry_id: str) -> None:
+        """Delete a library entry once the user confirms (never the one being computed)."""
         entry = self.library.get(entry_id)
-        if entry is None or (self.worker is not None and self.entry is entry):
+        if entry is None:
+            return
+        if self.worker is not None and self.entry is entry:
+            dialogs.show_error(self, f"“{entry.name}” is being computed: Cancel it first.")
+            return
+        if not dialogs.ask_to_delete(self, entry.name, entry.path, entry.owned):
             return
         self.library.delete(entry_id)
 

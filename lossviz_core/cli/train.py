@@ -38,6 +38,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(a: argparse.Namespace) -> int:
+    from lossviz_core.device import threads_for_load
     from lossviz_core.recipe.resolve import absolute_dataset_name, absolute_model_name
     from lossviz_core.train import TrainSpec, iter_training
 
@@ -58,6 +59,8 @@ def run_train(a: argparse.Namespace) -> int:
         init_checkpoint=a.init_checkpoint, augment=a.augment, device=a.device,
         precision=a.precision,
     )
+    _, why = threads_for_load()  # as surface and curvature do: the cores the load leaves
+    print(f"lossviz: training {spec.model} on {spec.dataset.name} ({why}) ...", file=sys.stderr)
     gen = iter_training(spec, a.out, overwrite=a.overwrite)
     try:
         for r in gen:

@@ -107,6 +107,7 @@ class RawDataset:
     test: Any
     num_classes: int | None
     normalize: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    classes_from_labels: bool = False  # num_classes is max(label) + 1 of the whole file
 
 
 def finish(raw: RawDataset, spec: DatasetSpec, device: torch.device) -> Dataset:
@@ -127,7 +128,9 @@ def finish(raw: RawDataset, spec: DatasetSpec, device: torch.device) -> Dataset:
         raise DataError(f"dataset {raw.name} has no training examples")
     shape = _input_shape(train)
     storage = places[0] if len(set(places)) == 1 else ", ".join(places)
-    return Dataset(raw.name, train, test, raw.num_classes, shape, storage, raw.normalize)
+    ds = Dataset(raw.name, train, test, raw.num_classes, shape, storage, raw.normalize)
+    ds.classes_from_labels = raw.classes_from_labels
+    return ds
 
 
 def _input_shape(split: Split | StreamSplit) -> tuple[int, ...]:

@@ -1,7 +1,9 @@
 """``tensors:FILE.npz``: arrays ``x``, ``y`` (and optionally ``x_test``, ``y_test``), used as given.
 
 ``y`` holds integer class labels (ce, nll, mse) or float targets (mse, bce). The file is
-read with ``allow_pickle=False``: arrays only, never objects.
+read with ``allow_pickle=False``: arrays only, never objects. The file declares no class
+count: it comes from all its labels (``max(y) + 1``, marked as such, so that an absurd label
+is refused before a model is sized by it), unless the recipe or a checkpoint gives one.
 """
 
 from __future__ import annotations
@@ -51,9 +53,11 @@ def load(spec: DatasetSpec) -> RawDataset:
                 f"{path}: x_test shape {tuple(test.x.shape[1:])} per example differs "
                 f"from x {tuple(train.x.shape[1:])}"
             )
+    # The class count from every label of the file (before a subsample could miss the top
+    # class), marked as coming from the labels: the workspace checks it for plausibility.
     labels = [s.y for s in (train, test) if s is not None and not s.y.is_floating_point()]
     classes = max(int(y.max()) for y in labels) + 1 if labels else None
-    return RawDataset(spec.name, train, test, classes)
+    return RawDataset(spec.name, train, test, classes, classes_from_labels=classes is not None)
 
 
 def check_members(path: Path) -> None:

@@ -145,6 +145,9 @@ def iter_training(
     gen = torch.Generator().manual_seed(spec.seed)  # shuffling and augmentation, CPU-side
 
     data = load_dataset(spec.dataset, device)
+    from lossviz_core.run.workspace import check_label_classes
+
+    check_label_classes(spec.dataset.name, data)  # before a model is sized by the labels
     model = _build(spec, data, device)
     aug = resolve_augment(spec.augment, tuple(data.input_shape))
     fill = data.train.x.amin(dim=(0, 2, 3)).to(device) if aug.pad else None  # channel black

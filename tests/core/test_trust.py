@@ -52,16 +52,25 @@ def test_readers_holding_and_polling_never_stop_the_job(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c",  # a notebook holding the file open
                                f"import h5py, time; f = h5py.File({str(out)!r}, 'r'); "
                                "time.sleep(60)"])
-    reads, failures, stop = [], [], threading.Event()
+    reads, failures, ended, last = [], [], threading.Event(), []
 
     def poll():
-        while not stop.is_set():
+        after_end = 0
+        while after_end < 100:
+            over = ended.is_set()  # taken before the read: a read after it saw the job's end
+            got = None
             try:
                 with h5py.File(out, "r") as f:  # a plain reader, HDF5's default locking
                     f["train_loss"][()]
-                reads.append(read_result(out))
+                got = read_result(out)
+                reads.append(got)
             except Exception as exc:  # noqa: BLE001 - counted, never fatal to the writer
                 failures.append(exc)
+            if over:
+                after_end += 1
+                if got is not None:  # the poller's own read of the finished file
+                    last.append(got)
+                    return
             time.sleep(0.02)
 
     poller = threading.Thread(target=poll)
@@ -69,15 +78,22 @@ def test_readers_holding_and_polling_never_stop_the_job(tmp_path):
     try:
         _, err = job.communicate(timeout=240)
     finally:
-        stop.set()
+        ended.set()
         poller.join()
         holder.kill()
     assert job.returncode == 0, err
     assert len(reads) > 3
-    final = read_result(out)
-    assert final.done.all()
-    last = read_result(out)
-    np.testing.assert_array_equal(last.values["train_loss"], final.values["train_loss"])
+    assert last, f"no read succeeded after the job ended: {failures[-3:]}"
+    seen = last[0]
+    with h5py.File(out, "r") as f:  # the finished file, read independently of read_result
+        done = f["lossviz/done"][()].astype(bool)
+        stored = {q: f[q][()] for q in ("train_loss", "train_acc")}
+    assert done.shape == (31, 31) and done.all()
+    assert set(seen.values) == set(stored)
+    for q, values in stored.items():
+        assert np.isfinite(values).all()
+        np.testing.assert_array_equal(seen.values[q], values)
+    np.testing.assert_array_equal(seen.done, done)
     for r in reads:  # a reader never saw a point done without its value
         assert np.isfinite(r.values["train_loss"][r.done]).all()
     assert leftovers(tmp_path) == []
@@ -328,6 +344,15 @@ def _crafted(tmp_path):
         z.writestr("y.npy", y.getvalue())
     x = rng.normal(size=(8, 1, 8, 8)).astype(np.float32)
     np.savez(tmp_path / "biglabel.npz", x=x, y=np.array([0, 1, 2, 3, 4, 5, 6, 5_000_000]))
+    np.savez(tmp_path / "giga.npz", x=x, y=np.array([0, 1, 2, 3, 4, 5, 6, 10**9]))
+    (tmp_path / "net.py").write_text(  # sized by the labels when nothing else says
+        "import torch\nfrom torch import nn\n"
+        "def make(num_classes=10):\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(64, num_classes))\n"
+        "def data(split):\n"
+        "    x = torch.zeros(8, 1, 8, 8)\n"
+        "    return (x, torch.tensor([0, 1, 2, 3, 4, 5, 6, 5_000_000])) if split == 'train' "
+        "else None\n")
     run = tmp_path / "evil_run"
     run.mkdir()
     (run / "run.json").write_text('{"model": {"name": "digits_cnn"}, "dataset": {"name": '
@@ -344,12 +369,28 @@ def _crafted(tmp_path):
     os.mkfifo(tmp_path / "pipe")
     (tmp_path / "link.h5").symlink_to(tmp_path / "nowhere.h5")
     surf = ["surface", "--model", "digits_cnn", "--checkpoint", ckpt]
+    own = ["surface", "--model", f"{tmp_path / 'net.py'}:make"]
     out = ["--out", str(tmp_path / "o.h5")]
     return [
         ([*surf, "--dataset", f"tensors:{tmp_path / 'array.npy'}", *out], ".npy array"),
         ([*surf, "--dataset", f"tensors:{tmp_path / 'text.npz'}", *out], "not numbers"),
         ([*surf, "--dataset", f"tensors:{tmp_path / 'huge.npz'}", *out], "declares shape"),
         ([*surf, "--dataset", f"tensors:{tmp_path / 'biglabel.npz'}", *out], "labels up to 5000000"),
+        # no checkpoint: the class count would come from the labels
+        ([*own, "--dataset", f"tensors:{tmp_path / 'biglabel.npz'}", *out],
+         "has labels up to 5000000 but only 8 different ones, which would make a 5000001-way "
+         "output layer; give the class count with --num-classes or a checkpoint"),
+        ([*own, "--dataset", f"tensors:{tmp_path / 'giga.npz'}", *out],
+         "has labels up to 1000000000 but only 8 different ones"),
+        ([*own, "--dataset", f"{tmp_path / 'net.py'}:data", *out],
+         "has labels up to 5000000 but only 8 different ones"),
+        # training a model sized by the data: refused before it is built
+        (["train", "--model", "digits_cnn", "--dataset", f"tensors:{tmp_path / 'giga.npz'}",
+          "--epochs", "1", "--out", str(tmp_path / "run-giga")],
+         "has labels up to 1000000000 but only 8 different ones"),
+        # the class count given: labels beyond it are refused by the model's outputs
+        ([*own, "--num-classes", "10", "--dataset", f"tensors:{tmp_path / 'giga.npz'}", *out],
+         "has labels up to 1000000000 but model"),
         (["surface", "--pca", str(run), *out], "outside the run folder"),
         ([*surf, "--directions", str(tmp_path / "extern.h5"), *out], "another file"),
         ([*surf, "--directions", str(tmp_path / "linked.h5"), *out], "link to another file"),
@@ -373,6 +414,48 @@ def test_crafted_inputs_get_one_line_each(tmp_path, capsys):
         assert code == 2 and len(lines) == 1 and needle in lines[0], (argv, err)
         assert "Traceback" not in err
         assert time.monotonic() - t0 < 30, argv  # refused early, not after a long prepare
+        assert not (tmp_path / "o.h5").exists()
+
+
+def test_a_shape_mismatch_names_both_shapes_in_one_line(tmp_path, capsys):
+    from torch import nn
+
+    rng = np.random.default_rng(0)
+    gray = tmp_path / "gray.npz"
+    np.savez(gray, x=rng.normal(size=(8, 1, 8, 8)).astype(np.float32), y=np.arange(8) % 4)
+    rgb = tmp_path / "rgb.npz"
+    np.savez(rgb, x=rng.normal(size=(8, 3, 8, 8)).astype(np.float32), y=np.arange(8) % 4)
+    (tmp_path / "net.py").write_text(
+        "from torch import nn\n"
+        "def make(num_classes=10):\n"
+        "    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(144, num_classes))\n")
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(144, 4)).eval()
+    batch = torch.export.Dim("batch", min=2)
+    torch.export.save(torch.export.export(net, (torch.zeros(4, 1, 8, 8),),
+                                          dynamic_shapes=({0: batch},)), tmp_path / "dyn.pt2")
+    torch.export.save(torch.export.export(net, (torch.zeros(4, 1, 8, 8),)), tmp_path / "four.pt2")
+    cases = [
+        (f"{tmp_path / 'net.py'}:make", gray,
+         ["whose examples have shape (1, 8, 8)", "first layer 0 (Conv2d) takes 3 input channels",
+          "examples of shape (3, H, W)"], "fixed batch"),
+        (f"export:{tmp_path / 'dyn.pt2'}", rgb,
+         ["whose examples have shape (3, 8, 8)", "the exported program expects examples of "
+          "shape (1, 8, 8)"], "fixed batch"),
+        (f"export:{tmp_path / 'four.pt2'}", gray,
+         ["whose examples have shape (1, 8, 8)", "exported with a fixed batch size of 4"],
+         "expects examples"),
+    ]
+    for model, data, needles, absent in cases:
+        code = main(["surface", "--model", model, "--dataset", f"tensors:{data}", "--x=-1:1:3",
+                     "--y=-1:1:3", "--device", "cpu", "--out", str(tmp_path / "o.h5")])
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.splitlines() if ln.startswith("lossviz: error")]
+        assert code == 2 and len(lines) == 1, err
+        for needle in needles:
+            assert needle in lines[0], (needle, lines[0])
+        assert absent not in lines[0], lines[0]
+        assert "Traceback" not in err
         assert not (tmp_path / "o.h5").exists()
 
 
