@@ -16,6 +16,8 @@ _FLAGS = [
     (r"--demo\b", "the bundled demo (Source)"),
     (r"--model(?: NAME)?\b", "a model (Source)"),
     (r"--dataset(?: NAME)?\b", "a dataset (Dataset panel)"),
+    (r"the class count with --num-classes or a checkpoint\b",
+     "a checkpoint (its output layer gives the class count)"),
     (r"--num-classes\b", "a checkpoint (its output layer gives the class count)"),
     (r"--output (INDEX|KEY)\b", r"the Output field (\1 of the logits)"),
     (r"--output\b", "the Output field"),

@@ -556,3 +556,45 @@ def test_a_plan_far_slower_than_probed_is_replaced_and_recorded(tmp_path, capsys
                  str(ref)]) == 0
     np.testing.assert_allclose(read_result(out).values["train_loss"],
                                read_result(ref).values["train_loss"], rtol=1e-5)
+
+
+def test_a_full_disk_mid_run_is_one_line_and_resume_completes(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from lossviz_core.results import store as store_module
+
+    out = tmp_path / "full.h5"
+    real = store_module._write_cells
+    calls = {"n": 0, "fail_from": None}
+
+    def filling_up(dset, idx, values):
+        calls["n"] += 1
+        if calls["fail_from"] is not None and calls["n"] >= calls["fail_from"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(dset, idx, values)
+
+    monkeypatch.setattr(store_module, "_write_cells", filling_up)
+    real_write = store_module.SurfaceStore.write_chunk
+
+    def write_chunk(self, indices, values, plan=0):
+        if self.written and calls["fail_from"] is None:  # the disk fills after the first chunk
+            calls["fail_from"] = calls["n"] + 2  # partway through this chunk's arrays
+        return real_write(self, indices, values, plan)
+
+    monkeypatch.setattr(store_module.SurfaceStore, "write_chunk", write_chunk)
+    argv = ["surface", "--demo", "--x=-1:1:9", "--y=-1:1:9", *FIXED, "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("lossviz: error")]
+    assert len(lines) == 1 and "No space left" in lines[0] and "--resume" in lines[0]
+    assert "Traceback" not in err
+    cut = read_result(out)
+    kept = int(cut.done.sum())
+    assert 0 < kept < cut.done.size and np.isfinite(cut.values["train_loss"][cut.done]).all()
+    monkeypatch.setattr(store_module, "_write_cells", real)  # space again
+    monkeypatch.setattr(store_module.SurfaceStore, "write_chunk", real_write)
+    assert main(["surface", "--resume", "--out", str(out)]) == 0
+    done = read_result(out)
+    assert done.done.all()
+    np.testing.assert_array_equal(done.values["train_loss"][cut.done],
+                                  cut.values["train_loss"][cut.done])
