@@ -598,3 +598,15 @@ def test_a_full_disk_mid_run_is_one_line_and_resume_completes(tmp_path, capsys, 
     assert done.done.all()
     np.testing.assert_array_equal(done.values["train_loss"][cut.done],
                                   cut.values["train_loss"][cut.done])
+
+
+def test_the_command_line_loads_no_compiler_it_does_not_use(tmp_path):
+    """`lossviz surface --demo` on a CPU: neither torch._dynamo nor triton (nor torchvision,
+    which pulls dynamo in) is imported; together they cost over a second of start-up."""
+    code = ("import sys\nfrom lossviz_core.cli import main\n"
+            f"rc = main(['surface', '--demo', '--x=-1:1:3', '--y=-1:1:3', "
+            f"'--out', {str(tmp_path / 'd.h5')!r}])\n"
+            "print(rc, *(m in sys.modules for m in ('torch._dynamo', 'triton', 'torchvision')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.stdout.split() == ["0", "False", "False", "False"], done.stderr
