@@ -555,7 +555,7 @@ class MainWindow(QMainWindow):
         """The Ray workers' status line (from a chunk, or when a worker starts or is lost)."""
         from .cluster import worker_lines
 
-        if self.worker is not None:
+        if self.worker is not None or self.study_panel.running:  # a grid, or a study's
             self.compute_panel.set_workers(worker_lines(workers))
 
     def _confirm_estimate(self, job: Any) -> None:

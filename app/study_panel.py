@@ -295,6 +295,8 @@ class StudyPanel(QWidget):
 
             executor = lambda: executor_for(snap, self.w.workers_changed.emit)  # noqa: E731
         self.summary = None
+        if run:  # the Compute panel's per-worker line: Ray's workers for this study
+            self.w.compute_panel.set_workers("Ray: connecting …" if executor else "")
         worker = GeneratorWorker(lambda: study_generator(study, out, run, executor),
                                  no_grad=False)  # training needs gradients
         worker.yielded.connect(self._on_event)
