@@ -610,3 +610,48 @@ def test_the_command_line_loads_no_compiler_it_does_not_use(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300)
     assert done.stdout.split() == ["0", "False", "False", "False"], done.stderr
+
+
+def test_a_second_ctrl_c_during_cleanup_still_leaves_a_resumable_file(tmp_path):
+    out = tmp_path / "twice.h5"
+    job = start("surface", "--demo", "--x=-1:1:41", "--y=-1:1:41", *FIXED, "--out", out,
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert wait_for(lambda: out.exists() and read_result(out).done.sum() > 0)
+    job.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    job.send_signal(signal.SIGINT)  # impatient: the cleanup must not be broken by it
+    _, err = job.communicate(timeout=60)
+    assert job.returncode == 130 and "--resume" in err and "Traceback" not in err
+    kept = read_result(out)
+    assert 0 < kept.done.sum() < kept.done.size
+    assert main(["surface", "--resume", "--out", str(out)]) == 0
+    assert read_result(out).done.all() and leftovers(tmp_path) == []
+
+
+def test_a_run_folders_dataset_never_downloads_unless_this_command_asks(tmp_path):
+    import json
+    import shutil
+
+    from lossviz_core.recipe.resolve import resolve
+
+    run = tmp_path / "run"
+    shutil.copytree(demo.run_dir(), run)
+    info = json.loads((run / "run.json").read_text())
+    info["dataset"] = {**info["dataset"], "download": True}  # as a shared run might say
+    (run / "run.json").write_text(json.dumps(info))
+    assert resolve({"pca": str(run)}).dataset.download is False
+    assert resolve({"pca": str(run), "download": True}).dataset.download is True
+
+
+def test_a_stale_temporary_of_a_killed_writer_is_cleaned_and_the_run_goes_on(tmp_path):
+    out = tmp_path / "s.h5"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a process id that no longer runs, as a killed writer's
+    stale = tmp_path / f".{out.name}.{dead.pid}.tmp"
+    stale.write_bytes(b"half an HDF5 file")
+    mine = tmp_path / f".{out.name}.{os.getpid()}.tmp.keep"  # not a writer's: left alone
+    mine.write_bytes(b"x")
+    assert main(["surface", "--demo", "--x=-1:1:3", "--y=-1:1:3", *FIXED, "--out",
+                 str(out)]) == 0
+    assert read_result(out).done.all()
+    assert not stale.exists() and mine.exists()
