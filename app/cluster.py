@@ -13,11 +13,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from lossviz_core.errors import LossVizError
+
 EXECUTORS = {"local": "This machine", "ray": "Ray cluster"}
 STATE_MARK = {"ready": "●", "starting": "…", "lost": "✕", "failed": "✕", "stopped": "○"}
 
 _lock = threading.Lock()
-_connected: dict[str, Any] = {"owned": False, "address": None}
+# owned: this window started or joined it; users: computations using it now
+_connected: dict[str, Any] = {"owned": False, "address": None, "users": 0}
 
 
 def executor_for(values: dict[str, Any], on_status: Callable[[Any], None] | None = None
@@ -37,11 +40,31 @@ def executor_for(values: dict[str, Any], on_status: Callable[[Any], None] | None
     ray = import_ray()
     with _lock:
         if ray.is_initialized() and _connected["owned"] and _connected["address"] != address:
+            if _connected["users"]:  # a grid or a study computes there now
+                where = _connected["address"] or "the local Ray"
+                raise LossVizError(f"Ray is in use on {where} by another computation of this "
+                                   "window: wait for it to finish (or Stop it), or compute on "
+                                   "the same address")
             ray.shutdown()  # the user chose another cluster
             _connected["owned"] = False
         if executor.connect():
             _connected.update(owned=True, address=address)
+        _connected["users"] += 1
+    executor.release = _release  # the caller's generator calls it when the work ends
     return executor
+
+
+def _release() -> None:
+    with _lock:
+        _connected["users"] = max(0, _connected["users"] - 1)
+
+
+def release(executor: Any) -> None:
+    """The work given to ``executor`` is over (any executor; a no-op for this machine's)."""
+    done = getattr(executor, "release", None)
+    if callable(done):
+        executor.release = None  # once
+        done()
 
 
 def shutdown() -> None:
@@ -49,7 +72,7 @@ def shutdown() -> None:
     with _lock:
         if not _connected["owned"]:
             return
-        _connected["owned"] = False
+        _connected.update(owned=False, users=0)
         try:
             import ray
 

@@ -60,7 +60,12 @@ def compute_generator(recipe: Any, job: Any = None, out: str | None = None,  # n
     if executor is not None:
         yield Step("connecting to the cluster")
         executor = executor()
-    return (yield from job.iter(out=out, resume=resume, executor=executor))
+    from .cluster import release
+
+    try:
+        return (yield from job.iter(out=out, resume=resume, executor=executor))
+    finally:
+        release(executor)  # the window's Ray: one user less
 
 
 def estimate_seconds(job: Any, rate: float | None = None) -> float:

@@ -83,14 +83,19 @@ def export_vector_from_data(view: Any, path: Path, width: int, height: int) -> P
 
     options = view_options(view, width, height)
     if hasattr(view, "results"):  # the Compare view: one figure of the whole grid
-        shown = [(r, t) for r, t in zip(view.results, view.titles, strict=True) if r is not None]
-        if not shown:
-            raise InputError("nothing to export: the Compare view has no computed result")
+        if not view.results:
+            raise InputError("nothing to export: the Compare view is empty")
+        missing = sum(r is None for r in view.results)
+        if missing:
+            raise InputError(f"{missing} of the Compare grid's panels are not computed yet: "
+                             "export it once they are (a study draws its own figures when "
+                             "it finishes)")
         mode = view.mode if view.mode in ("2d", "3d", "difference", "lines") else "2d"
-        if getattr(view, "vmax", None) is not None and options.vmax is None:
-            options = options.replace(vmax=view.vmax)  # a study figure's clip
-        return export_grid([r for r, _ in shown], path, options.replace(kind="auto"),
-                           titles=[t for _, t in shown] or None, mode=mode)
+        if view.capped and options.vmax is None and mode != "lines":
+            options = options.replace(vmax=view.vmax)  # a study figure's clip, as on screen
+        cols = None if mode in ("lines", "difference") else view.shape(len(view.results))[1]
+        return export_grid(view.results, path, options.replace(kind="auto"), cols=cols,
+                           titles=view.titles or None, mode=mode)
     if view.result is None:
         raise InputError("nothing to export yet: compute or open a landscape")
     return export_figure(view.result, path, options)

@@ -551,6 +551,11 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.compare)
         return ok
 
+    def clear_connecting(self) -> None:
+        """A worker ended before Ray answered: no "connecting" line left behind."""
+        if self.compute_panel.workers.text().startswith("Ray: connecting"):
+            self.compute_panel.set_workers("")
+
     def _show_workers(self, workers: Any) -> None:
         """The Ray workers' status line (from a chunk, or when a worker starts or is lost)."""
         from .cluster import worker_lines
@@ -596,6 +601,7 @@ class MainWindow(QMainWindow):
     def _on_finished(self) -> None:
         worker, self.worker = self.worker, None
         self._gate = None
+        self.clear_connecting()
         if self.entry is not None and self.result is not None and self.job is not None \
                 and self.result is self.job.result:
             rate = self._last_chunk.points_per_second if self._last_chunk is not None else None
@@ -669,7 +675,8 @@ class MainWindow(QMainWindow):
             for view in views:
                 view.refresh()
             self._stale_views.clear()
-            self._refresh_cursor()
+            if hasattr(self._cursor_view, "cursor_text"):
+                self._refresh_cursor()  # a 3-D read-out stays until the mouse moves
         elif self._stale_views & set(views):
             order = views[self._turn % len(views):] + views[:self._turn % len(views)]
             view = next(v for v in order if v in self._stale_views)

@@ -83,7 +83,13 @@ def study_generator(study: Any, out: Path, run: bool,
     if executor is not None:
         yield Step("connecting to the cluster")
         executor = executor()
-    gen = iter_study(study, out, executor=executor)
+    from .cluster import release
+
+    try:
+        gen = iter_study(study, out, executor=executor)
+    except BaseException:
+        release(executor)
+        raise
     try:
         while True:
             try:
@@ -99,6 +105,7 @@ def study_generator(study: Any, out: Path, run: bool,
                 yield Loaded(event.unit.name, read_result(event.unit.path))
     finally:
         gen.close()
+        release(executor)  # the window's Ray: one user less
 
 
 def profiles_of(path: Path) -> list[str]:
@@ -132,6 +139,7 @@ class StudyPanel(QWidget):
         self.results: dict[str, Any] = {}  # grid unit name -> SurfaceResult
         self.states: dict[str, str] = {}  # unit key -> state
         self.worker: GeneratorWorker | None = None
+        self._is_run = False  # the worker runs the study (not only reads its status)
         self.summary: Any = None
         self._items: dict[str, QTreeWidgetItem] = {}
         self._started: dict[str, float] = {}
@@ -198,11 +206,14 @@ class StudyPanel(QWidget):
         lay.addWidget(self.status_line)
         self._set_running(False)
 
-    def _set_running(self, running: bool) -> None:
-        self.run_button.setEnabled(not running and self.study is not None)
+    def _set_running(self, running: bool, busy: bool | None = None) -> None:
+        """``running``: a run (Stop applies); ``busy``: any work, a status read included
+        (the study, its profile and folder cannot change under it)."""
+        busy = running if busy is None else busy
+        self.run_button.setEnabled(not busy and self.study is not None)
         self.stop_button.setEnabled(running)
-        for w in (self.profile, self.out_edit, self.figure):
-            w.setEnabled(not running and self.study is not None)
+        for w in (self.profile, self.out_edit):
+            w.setEnabled(not busy and self.study is not None)
         self.figure.setEnabled(self.study is not None)
 
     # ---- opening --------------------------------------------------------------------------
@@ -212,9 +223,12 @@ class StudyPanel(QWidget):
         shown) if it cannot be read. Its status and results are read in the background."""
         from lossviz_core.studies import study_path
 
-        if self.running:
+        if self.running and self._is_run:
             dialogs.show_error(self.w, "A study is running: stop it before opening another.")
             return False
+        if self.running and not self.stop_wait(5000):  # only its status was being read
+            return False
+        self.worker = None
         try:
             path = study_path(path_or_name)
         except LossVizError as exc:
@@ -295,16 +309,16 @@ class StudyPanel(QWidget):
 
             executor = lambda: executor_for(snap, self.w.workers_changed.emit)  # noqa: E731
         self.summary = None
-        if run:  # the Compute panel's per-worker line: Ray's workers for this study
-            self.w.compute_panel.set_workers("Ray: connecting …" if executor else "")
+        if run and executor is not None:  # the Compute panel's per-worker line, for Ray
+            self.w.compute_panel.set_workers("Ray: connecting …")
         worker = GeneratorWorker(lambda: study_generator(study, out, run, executor),
                                  no_grad=False)  # training needs gradients
         worker.yielded.connect(self._on_event)
         worker.returned.connect(self._on_returned)
-        worker.errored.connect(lambda m, d: dialogs.show_error(self.w, m, d))
+        worker.errored.connect(self._on_error)  # a bound method: delivered on this thread
         worker.finished.connect(self._on_finished)
-        self.worker = worker
-        self._set_running(run)
+        self.worker, self._is_run = worker, run
+        self._set_running(run, busy=True)
         self.status_line.setText("Running the study …" if run else "Reading the study's "
                                  "status …")
         if run:
@@ -312,7 +326,15 @@ class StudyPanel(QWidget):
             self.timer.start()
         worker.start()
 
+    def _current(self) -> bool:
+        """Whether the signal being delivered comes from this panel's current worker (not
+        from a status read stopped for another study, whose signals may still be queued)."""
+        sender = self.sender()
+        return sender is None or sender is self.worker
+
     def _on_event(self, event: Any) -> None:
+        if not self._current():
+            return
         from lossviz_core.progress import Chunk, EpochReport, Step
         from lossviz_core.studies import (
             StudyPlanned,
@@ -364,7 +386,15 @@ class StudyPanel(QWidget):
         elif isinstance(event, Step):
             self.status_line.setText(f"{event.text} …")
 
+    def _on_error(self, message: str, details: str) -> None:
+        if not self._current():
+            return
+        self.status_line.setText("Failed: " + message.splitlines()[0] if message else "Failed.")
+        dialogs.show_error(self.w, message, details)
+
     def _on_returned(self, summary: Any) -> None:
+        if not self._current():
+            return
         self.summary = summary
         if summary is None:
             return
@@ -376,8 +406,11 @@ class StudyPanel(QWidget):
         self.status_line.setText(text)
 
     def _on_finished(self) -> None:
+        if not self._current() or self.worker is None:
+            return  # a status read stopped for another study
         worker, self.worker = self.worker, None
         self.timer.stop()
+        self.w.clear_connecting()
         self._redraw()
         self._set_running(False)
         if worker is not None and worker.cancelled:
@@ -455,6 +488,8 @@ class StudyPanel(QWidget):
         """The chosen figure's results in the Compare grid (placeholders for the rest)."""
         layout = self.figure_layout()
         if layout is None:
+            if self.study is not None:  # a study with no figures: not another's grid
+                self.w.compare.set_results([], [])
             return
         panels, cols, mode, vmax = layout
         results = [self.results.get(p) for p in panels]

@@ -71,6 +71,7 @@ class CompareView(QWidget):
         self.titles: list[str] = []
         self.columns: int | None = None  # None: pairs side by side (grid_shape)
         self.vmax: float | None = None  # a study figure's clip (its vmax), data units
+        self.capped = False  # the shared scale was capped at vmax (the data reach above)
         self.panes: list[QWidget] = []
         self.labels: list[QLabel] = []
         self._syncing = False
@@ -166,11 +167,12 @@ class CompareView(QWidget):
         grids = [p.display_grid() for p in self.panes
                  if isinstance(p, (SurfaceView3D, ContourView2D)) and p.result is not None]
         lo, hi = value_range(*grids) if grids else (0.0, 1.0)
+        self.capped = False
         if self.vmax is not None:
             cap = display_values(np.array([self.vmax], float), self.settings.log_scale,
                                  None)[0]
             if np.isfinite(cap) and lo < cap < hi:
-                hi = float(cap)
+                hi, self.capped = float(cap), True  # exports cap where the screen does
         return lo, hi
 
     def shape(self, n: int) -> tuple[int, int]:

@@ -455,9 +455,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.command is None:
         parser.print_help()
         return 0
-    if a.command in NEEDS_TORCH:
-        _load_libraries()
     try:
+        if a.command in NEEDS_TORCH:
+            _load_libraries()  # inside: a broken torch install is one line too
         if a.command == "surface":
             return _run_job(a, two_d=True)
         if a.command == "line":

@@ -128,9 +128,8 @@ def finish(raw: RawDataset, spec: DatasetSpec, device: torch.device) -> Dataset:
         raise DataError(f"dataset {raw.name} has no training examples")
     shape = _input_shape(train)
     storage = places[0] if len(set(places)) == 1 else ", ".join(places)
-    ds = Dataset(raw.name, train, test, raw.num_classes, shape, storage, raw.normalize)
-    ds.classes_from_labels = raw.classes_from_labels
-    return ds
+    return Dataset(raw.name, train, test, raw.num_classes, shape, storage,
+                   classes_from_labels=raw.classes_from_labels, normalize=raw.normalize)
 
 
 def _input_shape(split: Split | StreamSplit) -> tuple[int, ...]:

@@ -499,8 +499,10 @@ class Evaluator:
                               replanned=f"{t / n:.3g} s/point measured, "
                                         f"{REPLAN_FACTOR}x the probe's estimate")
             self._new_plan("replanned: far slower than probed")
-        else:
-            self._observed = [0.0, 0]  # the plan stands; measure afresh against the new rate
+        else:  # the plan stands: measure afresh against what it really costs now, so a
+            # probe that stays optimistic (a loaded machine) is not repeated every few seconds
+            self._spp = max(self._spp, t / n)
+            self._observed = [0.0, 0]
 
     def _eager_autocast(self, x: Tensor) -> Tensor:
         with self._autocast():

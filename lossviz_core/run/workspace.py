@@ -181,9 +181,13 @@ def _check_labels(recipe: Recipe, data: Dataset) -> None:
     check_label_classes(recipe.dataset.name, data)
 
 
-def check_label_classes(name: str, data: Dataset) -> None:
+FIX_CLASSES = ("give the class count with --num-classes or a checkpoint, or relabel the "
+               "classes 0..K-1")
+
+
+def check_label_classes(name: str, data: Dataset, fix: str = FIX_CLASSES) -> None:
     """Refuse a class count taken from labels that would make an absurd output layer (also
-    before training a model sized by the data)."""
+    before training a model sized by the data); ``fix``: what the user can do about it."""
     n = data.num_classes
     if not data.classes_from_labels or not n:
         return
@@ -191,8 +195,7 @@ def check_label_classes(name: str, data: Dataset) -> None:
     if n > MAX_LABEL_CLASSES or (n > 1000 and n > 20 * distinct):
         raise InputError(f"dataset {name} has labels up to {n - 1} but only "
                          f"{distinct} different ones, which would make a {n}-way output "
-                         "layer; give the class count with --num-classes or a checkpoint, "
-                         "or relabel the classes 0..K-1")
+                         f"layer; {fix}")
 
 
 def _check_inputs(recipe: Recipe, loaded: LoadedModel, data: Dataset) -> None:

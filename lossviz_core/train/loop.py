@@ -147,7 +147,8 @@ def iter_training(
     data = load_dataset(spec.dataset, device)
     from lossviz_core.run.workspace import check_label_classes
 
-    check_label_classes(spec.dataset.name, data)  # before a model is sized by the labels
+    # before a model is sized by the labels (training takes its class count from them)
+    check_label_classes(spec.dataset.name, data, fix="relabel the classes 0..K-1")
     model = _build(spec, data, device)
     aug = resolve_augment(spec.augment, tuple(data.input_shape))
     fill = data.train.x.amin(dim=(0, 2, 3)).to(device) if aug.pad else None  # channel black

@@ -162,10 +162,21 @@ def settings_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def errors(monkeypatch):
-    """Error messages shown to the user (instead of a modal box)."""
+    """Error messages shown to the user (instead of a modal box); each must be shown from
+    the GUI thread (a dialog opened from a worker thread crashes or hangs the window)."""
+    import threading
+
     shown: list[tuple[str, str]] = []
-    monkeypatch.setattr(dialogs, "show_error", lambda parent, m, d="": shown.append((m, d)))
-    return shown
+    off_thread: list[str] = []
+
+    def show(parent, m, d=""):
+        if threading.current_thread() is not threading.main_thread():
+            off_thread.append(m)
+        shown.append((m, d))
+
+    monkeypatch.setattr(dialogs, "show_error", show)
+    yield shown
+    assert off_thread == [], f"error dialogs opened off the GUI thread: {off_thread}"
 
 
 @pytest.fixture

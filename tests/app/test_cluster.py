@@ -85,3 +85,24 @@ def test_an_unreachable_cluster_is_one_message(qtbot, make_window, errors, local
     qtbot.waitUntil(lambda: not w.computing, timeout=COMPUTE_MS)
     assert len(errors) == 1 and "ray://nowhere:10001" in errors[0][0]
     assert "Traceback" not in errors[0][0]
+
+
+def test_the_windows_ray_is_not_reconnected_under_a_running_computation(local_ray,
+                                                                        monkeypatch):
+    from lossviz import cluster
+
+    from lossviz_core.errors import LossVizError
+
+    monkeypatch.setitem(cluster._connected, "owned", True)  # as if the window had started it
+    monkeypatch.setitem(cluster._connected, "address", None)
+    monkeypatch.setitem(cluster._connected, "users", 1)  # a study computes on it now
+    shutdowns = []
+    monkeypatch.setattr(local_ray, "shutdown", lambda: shutdowns.append(1))
+    with pytest.raises(LossVizError, match="in use on the local Ray"):
+        cluster.executor_for({"executor": "ray", "ray_address": "auto"})
+    assert shutdowns == [] and local_ray.is_initialized()
+    ex = cluster.executor_for({"executor": "ray", "ray_address": ""})  # the same one: fine
+    assert cluster._connected["users"] == 2
+    cluster.release(ex)
+    cluster.release(ex)  # once only
+    assert cluster._connected["users"] == 1

@@ -23,7 +23,10 @@ def test_the_window_runs_a_study_into_the_compare_grid(qtbot, make_window, error
     panel = w.study_panel
     out = tmp_path / "dd"
     assert w.open_study("digits-depth", profile="quick", out=str(out))
+    # while its status is read the study cannot change under it
+    assert panel.running and not panel.profile.isEnabled() and not panel.run_button.isEnabled()
     qtbot.waitUntil(lambda: not panel.running, timeout=COMPUTE_MS)
+    assert panel.profile.isEnabled() and panel.run_button.isEnabled()
     assert panel.study.name == "digits-depth" and panel.study.profile == "quick"
     states = panel.unit_states()
     assert states and set(states.values()) == {"pending"}  # a fresh folder
@@ -78,6 +81,22 @@ def test_the_window_runs_a_study_into_the_compare_grid(qtbot, make_window, error
     for fig in plan.of_kind("figure"):
         assert all(f.exists() for f in fig.files)
 
+    # exported as shown: the figure's columns, capped where the screen caps
+    import lossviz_core.export as export_module
+
+    exported = {}
+    real_export = export_module.export_grid
+
+    def capture(results, path, options=None, **kw):
+        exported.update(kw, vmax=options.vmax, n=len(results))
+        return real_export(results, path, options, **kw)
+
+    monkeypatch.setattr(export_module, "export_grid", capture)
+    w.actions_.export("Compare", str(tmp_path / "depth.pdf"), 900, 560)
+    assert errors == [] and (tmp_path / "depth.pdf").stat().st_size > 1000
+    assert exported["cols"] == 2 and exported["n"] == 4
+    assert exported["vmax"] == (10.0 if losses.max() > 10 else None)
+
     # another figure: the interpolation's curves (a line, train and test)
     panel.figure.setCurrentIndex(panel.figure.findData("interpolation"))
     assert w.compare.mode == "lines" and w.compare.results[0].is_line
@@ -114,6 +133,26 @@ def test_the_window_runs_a_study_into_the_compare_grid(qtbot, make_window, error
         a = grid_recipe(mine_plan, mine_plan.find("grid", name))
         b = read_result(plan.find("grid", name).path).recipe
         assert a.grid == b.grid and a.directions == b.directions and a.model == b.model
+
+
+def test_a_study_folder_another_process_runs_is_one_message(qtbot, make_window, errors,
+                                                            tmp_path):
+    from lossviz_core.results.paths import OutputLock
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    lock = OutputLock.acquire(out / "study")  # as `lossviz study run` holds it
+    try:
+        w = make_window(autostart=False)
+        panel = w.study_panel
+        assert w.open_study("digits-depth", profile="quick", out=str(out))
+        qtbot.waitUntil(lambda: not panel.running, timeout=COMPUTE_MS)
+        panel.run()
+        qtbot.waitUntil(lambda: not panel.running, timeout=COMPUTE_MS)
+    finally:
+        lock.release()
+    assert len(errors) == 1 and "being run by another LossViz process" in errors[0][0]
+    assert "Traceback" not in errors[0][0] and panel.status_line.text().startswith("Failed")
 
 
 def test_a_malformed_study_is_one_message_naming_the_key_and_line(qtbot, make_window, errors,

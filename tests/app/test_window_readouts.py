@@ -38,10 +38,14 @@ def test_the_cursor_read_out_follows_new_points_results_and_tabs(qtbot, make_win
     w.set_result(full)
     after = w.cursor_label.text()
     assert after != before and f"{bowl(BOWL_X[i], BOWL_Y[j]):.4g}" in after
-    # points arriving in the shown result update it too
+    # points arriving in the shown result update it too, as the views redraw them
+    w.set_result(half)
+    assert "not computed" in w.cursor_label.text()
     half.apply_chunk(np.arange(half.done.size), {q: full.values[q].reshape(-1)
                                                  for q in full.values})
-    w.set_result(half)
+    w._dirty = True
+    for _ in w._views_for(half):  # one view per tick, as while computing
+        w._repaint()
     assert f"{bowl(BOWL_X[i], BOWL_Y[j]):.4g}" in w.cursor_label.text()
     # another tab: no read-out of a view that is not in sight
     w.tabs.setCurrentWidget(w.compare)

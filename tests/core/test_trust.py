@@ -538,7 +538,7 @@ def test_a_plan_far_slower_than_probed_is_replaced_and_recorded(tmp_path, capsys
         calls.append(option)
         if len(calls) == 1:  # a probe fooled by a load spike: multi-point, far too optimistic
             return True, 4, 1e-12
-        return False, 1, 1e-6
+        return False, 1, 1e-3  # then a sober one (slower than the demo really is: it stands)
 
     monkeypatch.setattr(ev_mod, "REPLAN_SECONDS", 0.0)
     monkeypatch.setattr(ev_mod.mp, "probe_multi", probe)
@@ -655,3 +655,23 @@ def test_a_stale_temporary_of_a_killed_writer_is_cleaned_and_the_run_goes_on(tmp
                  str(out)]) == 0
     assert read_result(out).done.all()
     assert not stale.exists() and mine.exists()
+
+
+def test_a_plan_the_probe_confirms_is_not_probed_again_and_again(tmp_path, capsys,
+                                                                 monkeypatch):
+    import lossviz_core.evaluation.evaluate as ev_mod
+
+    calls = []
+
+    def probe(option, *args, **kwargs):
+        calls.append(option)
+        return False, 1, 1e-12  # always the same plan, always far too optimistic
+
+    monkeypatch.setattr(ev_mod, "REPLAN_SECONDS", 0.0)
+    monkeypatch.setattr(ev_mod.mp, "probe_multi", probe)
+    out = tmp_path / "stands.h5"
+    assert main(["surface", "--demo", "--x=-1:1:15", "--y=-1:1:15", "--out", str(out)]) == 0
+    assert "changed plan" not in capsys.readouterr().err
+    # the start-up probe, one check that confirms the plan, then its measured cost is the
+    # reference: no probe per chunk for the rest of the grid
+    assert len(calls) == 2 and [p["mode"] for p in read_plans(out)] == ["single"]
