@@ -244,3 +244,58 @@ def test_open_result_fills_the_panels_and_an_incomplete_file_resumes(
     np.testing.assert_array_equal(back.values["train_loss"][cut.done],
                                   cut.values["train_loss"][cut.done])
     np.testing.assert_allclose(w.result.values["test_loss"], back.values["test_loss"])
+
+
+IMAGE_MODEL = '''
+import torch
+from torch import nn
+
+
+def make(num_classes=2):
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(4, num_classes))
+'''
+
+
+def test_a_model_file_on_an_image_folder_from_the_window(qtbot, make_window, errors,
+                                                         tmp_path, monkeypatch):
+    """The issue's user: their own model file and a folder of class subfolders of images,
+    no LossViz code edited; the centre of the plane is plain PyTorch's loss on the images."""
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    root = tmp_path / "pictures"
+    for label in ("cat", "dog"):
+        (root / label).mkdir(parents=True)
+        for k in range(5):
+            pixels = rng.integers(0, 256, size=(12, 12, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / label / f"{k}.png")
+    model_file = tmp_path / "net.py"
+    model_file.write_text(IMAGE_MODEL)
+    monkeypatch.setattr(dialogs, "ask_to_run_code", lambda parent, path: True)
+    w = make_window(autostart=False)
+    w.state.update(source="pyfile", model_file=str(model_file), model_function="make",
+                   dataset="imagefolder", image_folder=str(root), transform="none",
+                   xmin=-1.0, xmax=1.0, xnum=3, ymin=-1.0, ymax=1.0, ynum=3,
+                   device="cpu", precision="fp32")
+    w.compute()
+    qtbot.waitUntil(lambda: not w.computing, timeout=COMPUTE_MS)
+    assert errors == [] and w.result.done.all()
+    # plain PyTorch: the same images in ImageFolder's order (class, then file), in [0, 1]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("usernet", model_file)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    net = mod.make().eval()
+    xs, ys = [], []
+    for label, name in enumerate(("cat", "dog")):
+        for k in range(5):
+            img = np.asarray(Image.open(root / name / f"{k}.png"), np.float32) / 255.0
+            xs.append(torch.from_numpy(img).permute(2, 0, 1))
+            ys.append(label)
+    with torch.no_grad():
+        want = torch.nn.functional.cross_entropy(net(torch.stack(xs)), torch.tensor(ys))
+    assert w.result.values["train_loss"][1, 1] == pytest.approx(float(want), rel=1e-5)
+    assert w.result.recipe.dataset.name == f"imagefolder:{root}"
