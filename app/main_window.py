@@ -241,32 +241,29 @@ class MainWindow(QMainWindow):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll, 1)
         outer.addWidget(self.compute_panel)
-        dock = QDockWidget("Settings", self)
-        dock.setObjectName("settings-dock")
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        dock.setWidget(holder)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.results_panel = ResultsPanel(self.library)
         self.results_panel.showRequested.connect(self.show_entry)
         self.results_panel.deleteRequested.connect(self.delete_entry)
         self.results_panel.compareRequested.connect(self._compare_entry)
-        results = QDockWidget("Results", self)
-        results.setObjectName("results-dock")
-        results.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        results.setWidget(self.results_panel)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, results)
-        self.tabifyDockWidget(dock, results)
         from .study_panel import StudyPanel
 
         self.study_panel = StudyPanel(self)
-        study = QDockWidget("Study", self)
-        study.setObjectName("study-dock")
-        study.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        study.setWidget(self.study_panel)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, study)
-        self.tabifyDockWidget(results, study)
-        dock.raise_()
-        self.settings_dock, self.results_dock, self.study_dock = dock, results, study
+        # three tabs on the left: Settings (in front), Results, Study
+        self.settings_dock, self.results_dock, self.study_dock = docks = [
+            self._left_dock(title, widget) for title, widget in (
+                ("Settings", holder), ("Results", self.results_panel),
+                ("Study", self.study_panel))]
+        for first, second in zip(docks, docks[1:], strict=False):
+            self.tabifyDockWidget(first, second)
+        self.settings_dock.raise_()
+
+    def _left_dock(self, title: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{title.lower()}-dock")  # saved window layouts know it by this
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        dock.setWidget(widget)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        return dock
 
     def _fit_to_screen(self, width: int, height: int) -> None:
         """Start at ``width``×``height``, or the screen's free area where that is smaller

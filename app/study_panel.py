@@ -398,9 +398,7 @@ class StudyPanel(QWidget):
         self.summary = summary
         if summary is None:
             return
-        from lossviz_core.cli.study import _summary_line
-
-        text = _summary_line(summary)
+        text = summary.text()
         if summary.figures:
             text += "; figures in " + str(Path(summary.figures[0]).parent)
         self.status_line.setText(text)
@@ -625,11 +623,11 @@ def ask_new_study(window: Any) -> Path | None:
 
 
 def _status_text(status: Any) -> str:
-    from lossviz_core.studies.status import STATES, _eta_line
+    from lossviz_core.studies.status import STATES, eta_line
 
     counts = ", ".join(f"{status.count(s)} {s}" for s in STATES if status.count(s))
     running = "; another LossViz is running it now" if status.running else ""
-    return f"{len(status.units)} units: {counts}{running}. {_eta_line(status).capitalize()}"
+    return f"{len(status.units)} units: {counts}{running}. {eta_line(status).capitalize()}"
 
 
 def _brush(colour: str) -> Any:

@@ -29,7 +29,14 @@ from .colormaps import (
     resolve_quantity,
     shown_grid,
 )
-from .coverage import EMPTY_HINT, EMPTY_MESSAGE, PREPARING_MESSAGE, PointCounts, point_counts
+from .coverage import (
+    EMPTY_HINT,
+    EMPTY_MESSAGE,
+    PREPARING_MESSAGE,
+    PlotStateMixin,
+    PointCounts,
+    point_counts,
+)
 from .display import DisplaySettings, export_plot_vector, render_plot_image, set_banner
 from .traj2d import TrajectoryLayer
 from .trajectory import describe_checkpoint
@@ -130,7 +137,7 @@ def set_placeholder(label: QLabel, text: str, hint: str) -> None:
     label.setText(f"<span style='font-size:14pt; font-weight:600'>{text}</span>{small}")
 
 
-class ContourView2D(QWidget):
+class ContourView2D(PlotStateMixin, QWidget):
     """Heatmap + isolines of one quantity over the (α, β) plane, with the PCA trajectory.
 
     Signals: ``zoomRequested(xmin, xmax, ymin, ymax)``; ``cursorInfo(str)`` (grid point or
@@ -252,22 +259,6 @@ class ContourView2D(QWidget):
         self.stack.setCurrentWidget(self.placeholder)
         self.countsChanged.emit(None)
 
-    def state(self) -> str:
-        """'empty', 'message' (show_message), 'preparing', 'partial' or 'complete'."""
-        if self.result is None or self._counts is None:
-            return "empty" if self._message in ("", EMPTY_MESSAGE) else "message"
-        return self._counts.state
-
-    def message(self) -> str:
-        """What is written instead of (or over) the map; '' when the map stands alone."""
-        if self.result is None:
-            return self._message
-        return self.note.toPlainText() if self.note.isVisible() else ""
-
-    def point_counts(self) -> PointCounts | None:
-        """Computed / interpolated / non-finite points of the shown quantity (None: empty)."""
-        return self._counts
-
     # --- extras used by the comparison view and the main window ---------------------
     def set_value_range(self, vrange: tuple[float, float] | None) -> None:
         """Fix the colour scale (display units), e.g. shared by two maps; None: automatic."""
@@ -381,13 +372,6 @@ class ContourView2D(QWidget):
         p = self.viewbox.mapSceneToView(scene_pos)
         self._cursor = (p.x(), p.y())
         self.cursorInfo.emit(self.describe_point(p.x(), p.y()))
-
-    def cursor_text(self) -> str:
-        """The read-out at the last cursor position, with the values shown now ("" if none)."""
-        cursor = getattr(self, "_cursor", None)
-        if self.result is None or cursor is None:
-            return ""
-        return self.describe_point(*cursor)
 
     def describe_point(self, px: float, py: float) -> str:
         """'α = 0.12, β = -0.40, train loss = 0.532' for the grid point nearest (px, py)."""

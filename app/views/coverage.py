@@ -64,3 +64,33 @@ def point_counts(values: np.ndarray, done: np.ndarray) -> PointCounts:
     computed = int((done & finite).sum())
     non_finite = int((done & ~finite).sum())
     return PointCounts(computed, int((~done).sum()), non_finite)
+
+
+class PlotStateMixin:
+    """What the 2-D and 1-D plot views report alike: ``state()``, ``message()``,
+    ``point_counts()`` and ``cursor_text()``. The view keeps ``result``, ``_counts``,
+    ``_message`` (shown instead of a plot), ``note`` (a banner over it), ``_cursor`` (the
+    arguments of its ``describe_point`` where the mouse last was, or None)."""
+
+    def state(self) -> str:
+        """'empty', 'message' (show_message), 'preparing', 'partial' or 'complete'."""
+        if self.result is None or self._counts is None:
+            return "empty" if self._message in ("", EMPTY_MESSAGE) else "message"
+        return self._counts.state
+
+    def message(self) -> str:
+        """What is written instead of (or over) the plot; '' when the plot stands alone."""
+        if self.result is None:
+            return self._message
+        return self.note.toPlainText() if self.note.isVisible() else ""
+
+    def point_counts(self) -> PointCounts | None:
+        """Computed / interpolated / non-finite points of the shown quantity (None: empty)."""
+        return self._counts
+
+    def cursor_text(self) -> str:
+        """The read-out at the last cursor position, with the values shown now ("" if none)."""
+        cursor = getattr(self, "_cursor", None)
+        if self.result is None or cursor is None:
+            return ""
+        return self.describe_point(*cursor)

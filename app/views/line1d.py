@@ -21,7 +21,14 @@ from lossviz_core.results.result import SurfaceResult
 
 from .colormaps import display_values, log_shown
 from .contour2d import NOTE_HTML, placeholder_label, set_placeholder
-from .coverage import EMPTY_HINT, EMPTY_MESSAGE, PREPARING_MESSAGE, PointCounts, point_counts
+from .coverage import (
+    EMPTY_HINT,
+    EMPTY_MESSAGE,
+    PREPARING_MESSAGE,
+    PlotStateMixin,
+    PointCounts,
+    point_counts,
+)
 from .display import DisplaySettings, export_plot_vector, render_plot_image, set_banner
 
 LOSS_COLOR = (31, 119, 180)
@@ -87,7 +94,7 @@ def _pen(q: str, k: int):
     return pg.mkPen(color, width=2.2, style=style)
 
 
-class LineView1D(QWidget):
+class LineView1D(PlotStateMixin, QWidget):
     """Loss and accuracy along one direction; markers at the two checkpoints of a 'target' line.
 
     Signals: ``cursorInfo(str)`` (α and every quantity at the point nearest the mouse);
@@ -267,21 +274,6 @@ class LineView1D(QWidget):
         self.stack.setCurrentWidget(self.placeholder)
         self.countsChanged.emit(None)
 
-    def state(self) -> str:
-        """'empty', 'message' (show_message), 'preparing', 'partial' or 'complete'."""
-        if self.result is None or self._counts is None:
-            return "empty" if self._message in ("", EMPTY_MESSAGE) else "message"
-        return self._counts.state
-
-    def message(self) -> str:
-        if self.result is None:
-            return self._message
-        return self.note.toPlainText() if self.note.isVisible() else ""
-
-    def point_counts(self) -> PointCounts | None:
-        """Computed / not computed / non-finite points (non-finite: any loss diverged)."""
-        return self._counts
-
     # --- cursor read-out ----------------------------------------------------------------
     def describe_point(self, px: float) -> str:
         """'α = 0.2: train loss = 0.53, …, train accuracy = 87.1 %' at the point nearest px."""
@@ -312,15 +304,8 @@ class LineView1D(QWidget):
         i = int(np.abs(self.result.x - x).argmin())
         self.hover_line.setValue(float(self.result.x[i]))
         self.hover_line.show()
-        self._cursor = x
+        self._cursor = (x,)
         self.cursorInfo.emit(self.describe_point(x))
-
-    def cursor_text(self) -> str:
-        """The read-out at the last cursor position, with the values shown now ("" if none)."""
-        cursor = getattr(self, "_cursor", None)
-        if self.result is None or cursor is None:
-            return ""
-        return self.describe_point(cursor)
 
     # --- drawing ------------------------------------------------------------------------
     def _non_finite_mask(self) -> np.ndarray:

@@ -86,7 +86,7 @@ def _run(a: argparse.Namespace, study: Any, out: Path) -> int:
             _print(event)
     finally:
         gen.close()  # Ctrl-C: locks released, the finished units stay done
-    _say(_summary_line(summary))
+    _say(summary.text())
     for path in summary.figures:
         _say(f"figure {path}")
     return 0 if summary.ok else EXIT_FAILED
@@ -120,21 +120,6 @@ def _print(event: Any) -> None:
         _say(f"FAILED {event.unit.label}: {event.message}")
     elif isinstance(event, ev.UnitSkipped):
         _say(f"skipped {event.unit.label}: {event.reason}")
-
-
-def _summary_line(s: Any) -> str:
-    parts = []
-    if s.trained:
-        parts.append(f"trained {len(s.trained)} models ({s.epochs} epochs)")
-    if s.computed:
-        parts.append(f"computed {len(s.computed)} results ({s.points} points)")
-    if s.drawn:
-        parts.append(f"drew {len(s.drawn)} figures")
-    did = ", ".join(parts) if parts else "nothing to do"
-    tail = f"; {s.cached} units were done already" if s.cached else ""
-    bad = f"; {len(s.failed)} failed, {len(s.skipped)} skipped (lossviz study status)" \
-        if not s.ok else ""
-    return f"{did} in {s.seconds:.1f} s{tail}{bad}"
 
 
 def _say(text: str) -> None:

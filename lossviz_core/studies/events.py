@@ -86,6 +86,21 @@ class StudySummary:
     def ok(self) -> bool:
         return not self.failed and not self.skipped
 
+    def text(self) -> str:
+        """One line: what this run trained, computed and drew, and what went wrong."""
+        parts = []
+        if self.trained:
+            parts.append(f"trained {len(self.trained)} models ({self.epochs} epochs)")
+        if self.computed:
+            parts.append(f"computed {len(self.computed)} results ({self.points} points)")
+        if self.drawn:
+            parts.append(f"drew {len(self.drawn)} figures")
+        did = ", ".join(parts) if parts else "nothing to do"
+        tail = f"; {self.cached} units were done already" if self.cached else ""
+        bad = (f"; {len(self.failed)} failed, {len(self.skipped)} skipped (lossviz study "
+               "status)") if not self.ok else ""
+        return f"{did} in {self.seconds:.1f} s{tail}{bad}"
+
     @property
     def did_nothing(self) -> bool:
         return not (self.trained or self.computed or self.drawn or self.initialized

@@ -99,7 +99,7 @@ def format_status(status: StudyStatus) -> list[str]:
     width = max((len(u.unit.label) for u in status.units), default=10)
     for u in status.units:
         lines.append(f"  {u.state:8s} {u.unit.label:{width}s}  {_detail(u)}".rstrip())
-    lines.append(_eta_line(status))
+    lines.append(eta_line(status))
     return lines
 
 
@@ -119,7 +119,7 @@ def _detail(u: UnitStatus) -> str:
     return "  ".join(parts)
 
 
-def _eta_line(status: StudyStatus) -> str:
+def eta_line(status: StudyStatus) -> str:
     todo = [u for u in status.units if u.state != "done"]
     if not todo:
         return "everything is done"

@@ -20,3 +20,22 @@ def cluster():
              _system_config={"worker_niceness": 0})
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def cut_after_one_chunk(monkeypatch):
+    """``arm()``: the next grid stops after its first chunk as if Ctrl-C was pressed."""
+
+    def arm() -> None:
+        from lossviz_core.run import grid
+
+        real = grid.iter_surface
+
+        def interrupted(*a, **k):
+            gen = real(*a, **k)
+            yield next(gen)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr("lossviz_core.run.executor.iter_surface", interrupted)
+
+    return arm

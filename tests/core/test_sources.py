@@ -128,25 +128,16 @@ def test_a_model_file_and_a_dataset_function_give_the_plain_loss_at_the_centre(
 
 
 def test_a_model_file_resumes_from_the_result_file_alone(tmp_path, capsys, user_files,
-                                                         monkeypatch):
+                                                         monkeypatch, cut_after_one_chunk):
     model_py, data_py = user_files
     out = tmp_path / "cut.h5"
     args = ("surface", "--model", f"{model_py}:make", "--dataset", f"{data_py}:sequences",
             "--x=-1:1:5", "--y=-1:1:3", "--out", out)
-    from lossviz_core.run import grid
-
-    real = grid.iter_surface
-
-    def interrupted(*a, **k):
-        gen = real(*a, **k)
-        yield next(gen)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("lossviz_core.run.executor.iter_surface", interrupted)
+    cut_after_one_chunk()
     assert run(capsys, *args)[0] == 130
     cut = read_result(out)
     assert 0 < cut.done.sum() < 15
-    monkeypatch.setattr("lossviz_core.run.executor.iter_surface", real)
+    monkeypatch.undo()  # Ctrl-C no more
     code, err = run(capsys, "surface", "--resume", "--out", out)
     assert code == 2 and "--allow-code" in err  # the file names code: the user must agree
     code, err = run(capsys, "surface", "--resume", "--allow-code", "--out", out)  # the file
@@ -207,7 +198,7 @@ def _source_model(kind: str, folder):
 
 @pytest.mark.parametrize("kind", ["torchvision", "timm", "torchscript", "export"])
 def test_every_model_source_resumes_from_the_result_file_alone(tmp_path, capsys, monkeypatch,
-                                                               kind):
+                                                               kind, cut_after_one_chunk):
     model_flags, net, names_code = _source_model(kind, tmp_path)
     g = np.random.default_rng(0)
     x = g.normal(size=(24, 3, 16, 16)).astype(np.float32)
@@ -217,21 +208,12 @@ def test_every_model_source_resumes_from_the_result_file_alone(tmp_path, capsys,
     args = ("surface", *model_flags, "--dataset", f"tensors:{tmp_path / 't.npz'}",
             "--x=-0.3:0.3:3", "--y=-0.2:0.2:3", "--device", "cpu", "--precision", "fp32",
             "--multi", "off", "--batch-size", "32")
-    from lossviz_core.run import grid
-
-    real = grid.iter_surface
-
-    def interrupted(*a, **k):
-        gen = real(*a, **k)
-        yield next(gen)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("lossviz_core.run.executor.iter_surface", interrupted)
+    cut_after_one_chunk()
     code, err = run(capsys, *args, "--out", out)
     assert code == 130, err
     cut = read_result(out)
     assert 0 < cut.done.sum() < 9
-    monkeypatch.setattr("lossviz_core.run.executor.iter_surface", real)
+    monkeypatch.undo()  # Ctrl-C no more
     if names_code:  # an archive runs code: resuming it needs the user's word
         code, err = run(capsys, "surface", "--resume", "--out", out)
         assert code == 2 and "--allow-code" in err and "Traceback" not in err, err

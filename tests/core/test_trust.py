@@ -155,10 +155,11 @@ def test_sigkill_at_random_moments_then_resume_is_bit_equal(tmp_path):
         assert read_plans(out)[-1]["batch_size"] == 256
 
 
-def test_resume_computes_the_rest_as_the_file_says(tmp_path, capsys, monkeypatch):
+def test_resume_computes_the_rest_as_the_file_says(tmp_path, capsys, monkeypatch,
+                                                    cut_after_one_chunk):
     """No flags on resume: the file's batch and mode are used, not a new probe's."""
     out = tmp_path / "pinned.h5"
-    cut_after_one_chunk(monkeypatch)
+    cut_after_one_chunk()
     assert main(["surface", "--demo", "--x=-1:1:9", "--y=-1:1:7", "--batch-size", "100",
                  "--multi", "off", "--out", str(out)]) == 130
     err = capsys.readouterr().err
@@ -176,7 +177,7 @@ def test_resume_computes_the_rest_as_the_file_says(tmp_path, capsys, monkeypatch
     np.testing.assert_array_equal(read_result(out).values["train_loss"],
                                   read_result(full).values["train_loss"])
     # another precision than the file's is refused, in one line
-    cut_after_one_chunk(monkeypatch)
+    cut_after_one_chunk()
     other = tmp_path / "bf.h5"
     main(["surface", "--demo", "--x=-1:1:9", "--y=-1:1:7", "--precision", "bf16",
           "--out", str(other)])
@@ -185,19 +186,6 @@ def test_resume_computes_the_rest_as_the_file_says(tmp_path, capsys, monkeypatch
     assert main(["surface", "--demo", "--x=-1:1:9", "--y=-1:1:7", "--precision", "fp32",
                  "--resume", "--out", str(other)]) == 2
     assert "computed in bf16" in capsys.readouterr().err
-
-
-def cut_after_one_chunk(monkeypatch):
-    from lossviz_core.run import grid
-
-    real = grid.iter_surface
-
-    def interrupted(*a, **k):
-        gen = real(*a, **k)
-        yield next(gen)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("lossviz_core.run.executor.iter_surface", interrupted)
 
 
 class Rows:
@@ -271,12 +259,13 @@ def test_a_partial_reference_file_resumes_to_the_full_surface(tmp_path, capsys):
                                rtol=1e-12)
 
 
-def test_overwrite_replaces_only_a_complete_result(tmp_path, capsys, monkeypatch):
+def test_overwrite_replaces_only_a_complete_result(tmp_path, capsys, monkeypatch,
+                                                   cut_after_one_chunk):
     out = tmp_path / "s.h5"
     args = ["surface", "--demo", "--x=-1:1:5", "--y=-1:1:5", "--out", str(out)]
     assert main(args) == 0
     old = read_result(out).values["train_loss"].copy()
-    cut_after_one_chunk(monkeypatch)
+    cut_after_one_chunk()
     assert main([*args, "--seed", "3", "--overwrite"]) == 130
     monkeypatch.undo()
     err = capsys.readouterr().err
