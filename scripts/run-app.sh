@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up, then start the LossViz window on the bundled demo.
+# Set up (a .venv in the checkout), then start the LossViz window on the bundled demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-exec "${PYTHON:-python3}" -m lossviz "$@"
+bash scripts/setup.sh app
+exec .venv/bin/python -m lossviz "$@"
