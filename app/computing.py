@@ -70,13 +70,15 @@ def compute_generator(recipe: Any, job: Any = None, out: str | None = None,  # n
 
 def estimate_seconds(job: Any, rate: float | None = None) -> float:
     """Seconds the missing points of ``job`` take: the measured rate of an earlier run of the
-    same model and data, else the probe's; a curvature measure costs tens of passes more."""
+    same model and data, else the probe's; a measure costs the passes its entry declares
+    (the curvature measure tens of passes more)."""
     todo = int((~job.result.done).sum())
     if rate:
         return todo / rate
     spp = job.workspace.info.get("evaluator", {}).get("seconds_per_point") or 0.0
-    if "curvature" in job.recipe.measures:
-        spp *= 1 + 4 * 60  # ~60 Hessian-vector products, each ~4 forward passes
+    from lossviz_core.measures import measure_kind
+
+    spp *= max(1.0, sum(measure_kind(m).passes for m in job.recipe.measures))
     return todo * spp
 
 

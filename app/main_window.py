@@ -632,7 +632,7 @@ class MainWindow(QMainWindow):
 
     def _update_stale(self) -> None:
         """Mark the view stale while the panels say something else than what it shows."""
-        from lossviz_core.recipe.resolve import explain
+        from lossviz_core.resolve import explain
 
         from .library import same_landscape
 

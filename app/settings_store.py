@@ -10,6 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
+from .schema import LEGACY_KEYS
 from .state import DEFAULTS, ComputeState
 
 ORGANIZATION = "LossViz"
@@ -41,6 +42,9 @@ def load_state(state: ComputeState, settings: QSettings | None = None) -> bool:
     s.beginGroup("compute")
     keys = set(s.childKeys())
     values = {k: _typed(s.value(k), DEFAULTS[k]) for k in DEFAULTS if k in keys}
+    for old, new in LEGACY_KEYS.items():  # a settings file of an earlier LossViz
+        if old in keys and new not in keys and new in DEFAULTS:
+            values[new] = _typed(s.value(old), DEFAULTS[new])
     s.endGroup()
     if not values:
         return False

@@ -44,9 +44,3 @@ def user_code_of(spec: DatasetSpec) -> str | None:
     """The Python file whose code reading this dataset runs, or None."""
     return data_source(spec.name).user_code(spec.name)
 
-
-def _register_builtin() -> None:
-    from lossviz_core.data import cifar10, digits, imagefolder, pyfile, tensors, tvision  # noqa: F401
-
-
-_register_builtin()

@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from lossviz_core.data.base import RawDataset
-from lossviz_core.data.registry import DataSource, register_data_source
+from lossviz_core.data.registry import DataSource
 from lossviz_core.data.transforms import resolve_transform
 from lossviz_core.errors import DataError
+from lossviz_core.params import NameParts, Param
 from lossviz_core.recipe.spec import DatasetSpec
 
 PREFIX = "imagefolder:"
@@ -49,5 +50,10 @@ def load(spec: DatasetSpec) -> RawDataset:
     return RawDataset(spec.name, train, test, len(train.classes))
 
 
-register_data_source(DataSource("imagefolder", "Image folder (class subfolders)",
-                                lambda n: n.startswith(PREFIX), load, "imagefolder:DIR"))
+SOURCE = DataSource(
+    name="imagefolder", label="Image folder (class subfolders)",
+    matches=lambda n: n.startswith(PREFIX), load=load, example="imagefolder:DIR",
+    name_parts=NameParts((Param("image_folder", "folder", label="Folder",
+                                help="one subfolder per class (DIR/train and DIR/val are "
+                                "the two splits)"),), prefix=PREFIX),
+    uses=("transform", "size", "mean", "std", "cache", "workers"))

@@ -28,6 +28,7 @@ from lossviz_core.results.store import SurfaceStore, read_plans
 from lossviz_core.run.executor import Executor, LocalExecutor
 from lossviz_core.run.grid import make_result
 from lossviz_core.run.workspace import Workspace, iter_materialize
+from lossviz_core.sources.checkpoints import load_state_dict
 
 
 @dataclasses.dataclass
@@ -112,7 +113,8 @@ class Job:
         try:
             yield from executor.run(self, store)
             traj = self.result.trajectory
-            if traj is not None and np.isnan(traj.loss).any() and self.evaluator is not None:
+            if (traj is not None and np.isnan(traj.loss).any() and self.evaluator is not None
+                    and self.directions.checkpoints):
                 traj.loss = self._trajectory_losses()
                 if store is not None:
                     store.write_trajectory(traj)
@@ -124,14 +126,12 @@ class Job:
         return self.result
 
     def _trajectory_losses(self) -> np.ndarray:
-        from lossviz_core.sources.checkpoints import load_state_dict
-        from lossviz_core.train.runs import read_run
-
-        run = read_run(self.recipe.directions.pca_run)
+        """The loss at each checkpoint of the trajectory, evaluated from the checkpoints the
+        direction method names (``Directions.checkpoints``)."""
         key = f"{self.recipe.loss.splits[0]}_loss"
         epochs = list(self.result.trajectory.epochs)
         losses = []
-        for epoch, path in run.checkpoints:
+        for epoch, path in self.directions.checkpoints or ():
             if epoch in epochs:
                 losses.append(self.evaluator.evaluate_state(load_state_dict(path))[key])
         return np.asarray(losses, dtype=float)

@@ -26,8 +26,8 @@ from lossviz_core.errors import InputError
 from lossviz_core.evaluation.capabilities import Capabilities, detect, set_mode
 from lossviz_core.evaluation.multipoint import sample_of
 from lossviz_core.evaluation.outputs import select_output
+from lossviz_core.losses import LossFunction, resolve_loss
 from lossviz_core.measures import MeasureContext, measure_kind
-from lossviz_core.measures.losses import LossFunction, resolve_loss
 from lossviz_core.plane import Plane
 from lossviz_core.progress import Step, drain
 from lossviz_core.recipe.spec import Recipe

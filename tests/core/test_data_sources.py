@@ -16,7 +16,7 @@ from lossviz_core.cli import main
 from lossviz_core.data import StreamSplit, load_dataset
 from lossviz_core.errors import DataError, InputError
 from lossviz_core.evaluation.evaluate import Evaluator
-from lossviz_core.measures.losses import batch_stats, resolve_loss
+from lossviz_core.losses import batch_stats, resolve_loss
 from lossviz_core.recipe.spec import DatasetSpec, LossSpec
 from lossviz_core.results.store import read_result
 
