@@ -154,7 +154,9 @@ def state_params() -> dict[str, tuple[Param, Any]]:
     return out
 
 
-def _defaults() -> dict[str, Any]:
+def defaults() -> dict[str, Any]:
+    """Every setting's default, for the entries registered now (a plugin registered later
+    adds its own)."""
     out = dict(CORE)
     for name, (p, _entry) in state_params().items():
         out.setdefault(name, _typed_default(p))
@@ -163,4 +165,4 @@ def _defaults() -> dict[str, Any]:
     return out
 
 
-DEFAULTS: dict[str, Any] = _defaults()
+DEFAULTS: dict[str, Any] = defaults()  # the built-in entries' (tests, settings files)

@@ -22,7 +22,7 @@ from lossviz_core.registry import DATA_SOURCES, DIRECTION_METHODS, LOSSES, MODEL
 from lossviz_core.resolve import choice_key, resolve
 
 from . import schema
-from .schema import DEFAULTS, window_method, window_method_value
+from .schema import DEFAULTS, window_method, window_method_value  # noqa: F401 (re-exported)
 
 # Settings files written before the model sources opened keep working.
 _LEGACY_VALUES = {("source", "checkpoint"): "zoo"}
@@ -35,7 +35,8 @@ class ComputeState(QObject):
 
     def __init__(self, **values: Any) -> None:
         super().__init__()
-        self._values: dict[str, Any] = dict(DEFAULTS)
+        self._defaults = schema.defaults()
+        self._values: dict[str, Any] = dict(self._defaults)
         self.update(**values)
 
     def __getitem__(self, name: str) -> Any:
@@ -47,10 +48,10 @@ class ComputeState(QObject):
     def set(self, name: str, value: Any) -> None:
         """Set one value (coerced to the default's type); emits ``changed`` if it differs."""
         name = schema.LEGACY_KEYS.get(name, name)
-        if name not in DEFAULTS:
+        if name not in self._defaults:
             raise KeyError(name)
         value = _LEGACY_VALUES.get((name, value), value)
-        kind = type(DEFAULTS[name])
+        kind = type(self._defaults[name])
         value = kind(value) if not isinstance(value, kind) else value
         if self._values.get(name) != value:
             self._values[name] = value
@@ -104,6 +105,7 @@ def _options(v: dict[str, Any], params: Any) -> dict[str, Any]:
 
 def choices_from_state(v: dict[str, Any]) -> dict[str, Any]:
     """The resolver's choices (the command line's flags) for a snapshot of the panels."""
+    v = {**schema.defaults(), **v}
     name, line = window_method(v["method"])
     method = DIRECTION_METHODS.get(name)
     c: dict[str, Any] = {"line": line, "method": name}
@@ -177,7 +179,7 @@ def state_from_recipe(recipe: Recipe) -> dict[str, Any]:
         v["transform"] = d.transform
     for p in method.params:
         if p.name != method.run_param:
-            v[choice_key(p)] = dirs.param(p.name) or DEFAULTS[choice_key(p)]
+            v[choice_key(p)] = dirs.param(p.name) or schema.defaults()[choice_key(p)]
     loss = LOSSES.get(recipe.loss.name)
     offered = loss.name in schema.window_losses()
     v.update(_state_options(loss.params, recipe.loss.params) if offered else {})
@@ -200,13 +202,13 @@ def _state_options(params: Any, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_demo(recipe: Recipe) -> bool:
+    """Whether the recipe's model and data are the demo's view for its method."""
     try:
         from lossviz_core import demo
 
-        folder = demo.demo_dir().resolve()
+        view = demo.recipe_for(recipe.directions.method)
     except Exception:  # noqa: BLE001 - no demo: nothing is the demo
         return False
-    ckpt = recipe.model.checkpoint
-    return (recipe.model.name == demo.DEMO_MODEL and bool(ckpt)
-            and Path(ckpt).resolve().is_relative_to(folder)
-            and recipe.dataset == demo.recipe("surface").dataset)
+    return (recipe.model.name == view.model.name and bool(recipe.model.checkpoint)
+            and Path(recipe.model.checkpoint).resolve() == Path(view.model.checkpoint).resolve()
+            and recipe.dataset == view.dataset)
