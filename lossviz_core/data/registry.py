@@ -6,7 +6,8 @@ rows compose such a name) and turns a :class:`~lossviz_core.recipe.spec.DatasetS
 :func:`lossviz_core.data.load_dataset` does the rest. ``user_code`` names the Python file
 whose code reading the data runs, if any; ``options``: parameters of its own (stored in
 ``DatasetSpec.options``); ``uses``: which of the spec's common fields apply to it (the
-window shows only those rows). Sources are registered in
+window shows only those rows); ``model_hints``: options whose ``auto`` value follows the
+model (``channels``: the input channels of its first layer), filled in before loading. Sources are registered in
 :data:`lossviz_core.registry.DATA_SOURCES`.
 """
 
@@ -35,6 +36,7 @@ class DataSource:
     name_parts: NameParts = NameParts()
     options: tuple[Param, ...] = ()
     uses: tuple[str, ...] = ()
+    model_hints: tuple[str, ...] = ()  # facts about the model its "auto" options follow
     user_code: Callable[[str], str | None] = lambda name: None
     help: str = ""
 

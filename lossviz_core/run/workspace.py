@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lossviz_core.data import Dataset, load_dataset
+from lossviz_core.data import Dataset, data_source, load_dataset
 from lossviz_core.device import device_description, pick_device
 from lossviz_core.directions import Directions, direction_method, make_directions
 from lossviz_core.errors import InputError
@@ -32,7 +32,7 @@ from lossviz_core.progress import Step, drain
 from lossviz_core.recipe.spec import Recipe
 from lossviz_core.sources import LoadedModel, load_model, model_source
 from lossviz_core.sources.checkpoints import load_into
-from lossviz_core.sources.diagnose import check_forward, check_inputs
+from lossviz_core.sources.diagnose import check_forward, check_inputs, model_facts
 
 
 @dataclasses.dataclass
@@ -114,6 +114,20 @@ class Workspace:
         return ws
 
 
+def fitted_to_model(recipe: Recipe) -> Any:
+    """The dataset spec with its ``auto`` options that follow the model (a data kind's
+    ``model_hints``: the image channels) filled in from what the model takes; the recipe
+    keeps ``auto``."""
+    spec = recipe.dataset
+    kind = data_source(spec.name)
+    wanted = [h for h in kind.model_hints if spec.options.get(h, "auto") == "auto"]
+    if not wanted:
+        return spec
+    facts = model_facts(recipe.model)
+    known = {h: str(facts[h]) for h in wanted if h in facts}
+    return spec.replace(options={**spec.options, **known}) if known else spec
+
+
 def build_measures(ws: Workspace, pinned: dict | None = None) -> list[Any]:
     ctx = MeasureContext(ws.model, ws.plane, ws.data, ws.loss, ws.recipe, ws.device,
                          ws.capabilities, ws.recipe.grid.size, pinned)
@@ -137,7 +151,7 @@ def iter_materialize(
         measure_kind(measure)  # an unknown measure fails before anything loads
     loss = resolve_loss(recipe.loss)
     yield Step(f"loading {recipe.dataset.name}", 0.0)
-    data = load_dataset(recipe.dataset, device)
+    data = load_dataset(fitted_to_model(recipe), device)
     if "test" in recipe.loss.splits and data.test is None:
         raise InputError(f"dataset {recipe.dataset.name} has no test split; use --split train")
     _check_labels(recipe, data)

@@ -78,8 +78,22 @@ def _forward_failure(recipe: Recipe, model: nn.Module, data: Any, sample: torch.
     else:
         wants = _first_layer_expects(model, shape)
         if wants:
-            return f"{head}, but {wants} ({type(exc).__name__}: {text})"
+            return f"{head}, but {wants} ({type(exc).__name__}: {text}){_fix(recipe)}"
     return f"{head}: {type(exc).__name__}: {text}"
+
+
+def _fix(recipe: Recipe) -> str:
+    """Which control makes the data fit the model: the data kind's options that follow the
+    model (the image channels), by their flag and their row in the window."""
+    from lossviz_core.registry import DATA_SOURCES
+
+    kind = DATA_SOURCES.find(recipe.dataset.name)
+    params = [p for p in (kind.options if kind else ()) if p.name in kind.model_hints]
+    if not params:
+        return ""
+    said = ", ".join(f"{p.cli_flag} {'|'.join(map(str, p.allowed()))} (the Dataset panel's "
+                     f"{p.label})" for p in params)
+    return f"; set {said}"
 
 
 def _exported_input_shape(model: nn.Module) -> tuple[int | None, ...] | None:
@@ -125,3 +139,29 @@ def _first_layer_expects(model: nn.Module, shape: tuple[int, ...]) -> str | None
                         f"shape of {f} values flattened")
             return None
     return None
+
+
+def model_facts(spec: Any) -> dict[str, Any]:
+    """What a data kind's ``auto`` options may follow, read off the model before its data is
+    loaded: ``channels``, the input channels of its first layer (from the zoo's table, or the
+    architecture built on the meta device: no memory, no download). Empty where unreadable."""
+    from lossviz_core.sources import model_source
+
+    try:
+        source = model_source(spec.name)
+    except InputError:
+        return {}
+    shape = source.input_shape(spec.name)
+    if shape:
+        return {"channels": int(shape[0])}
+    try:
+        with torch.device("meta"):
+            model = source.build(spec.replace(pretrained=None), spec.num_classes)
+    except Exception:  # noqa: BLE001 - a model that cannot be built on meta: nothing known
+        return {}
+    for m in model.modules():
+        if isinstance(m, nn.modules.conv._ConvNd):
+            return {"channels": int(m.in_channels)}
+        if isinstance(m, nn.Linear):
+            return {}  # a flat input: channels mean nothing here
+    return {}
