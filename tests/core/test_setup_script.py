@@ -16,14 +16,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SETUP = ROOT / "scripts" / "setup.sh"
 
 
-def _no_venv_python(tmp_path: Path) -> Path:
+def _no_venv_python(tmp_path: Path, real: str) -> Path:
     """A Python whose `-m venv` is missing, as on a Debian without python3-venv."""
     fake = tmp_path / "python3"
     fake.write_text("#!/bin/sh\n"
                     'if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then\n'
                     '  echo "The virtual environment was not created successfully" >&2; exit 1\n'
                     "fi\n"
-                    f'exec {sys.executable} "$@"\n')
+                    f'exec {real} "$@"\n')
     fake.chmod(0o755)
     return fake
 
@@ -32,7 +32,10 @@ def _no_venv_python(tmp_path: Path) -> Path:
 def test_a_user_without_venv_is_told_what_to_install():
     tmp_path = Path(tempfile.mkdtemp(prefix="lossviz-setup-"))  # a user can reach it
     tmp_path.chmod(0o777)
-    env = {**os.environ, "PYTHON": str(_no_venv_python(tmp_path)),
+    # a Python any user may run (this test's own may live under /root)
+    real = "/usr/bin/python3" if os.getuid() == 0 and Path("/usr/bin/python3").exists() \
+        else sys.executable
+    env = {**os.environ, "PYTHON": str(_no_venv_python(tmp_path, real)),
            "LOSSVIZ_VENV": str(tmp_path / "venv"), "HOME": str(tmp_path)}
     cmd = [str(SETUP), "app"]
     if os.getuid() == 0:  # as a user: nobody
