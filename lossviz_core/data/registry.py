@@ -52,6 +52,3 @@ def data_source(name: str) -> DataSource:
         raise InputError(f"unknown dataset {name!r}; choose one of {DATA_SOURCES.listing()}")
     return found
 
-
-def data_sources() -> list[DataSource]:
-    return DATA_SOURCES.all()

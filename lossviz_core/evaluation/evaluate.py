@@ -84,7 +84,7 @@ class Evaluator:
             torch.device(device) if isinstance(device, torch.device) else pick_device(device)
         )
         self.loss_fn = loss if isinstance(loss, LossFunction) else resolve_loss(loss)
-        self.loss, self.precision_option = self.loss_fn.name, precision
+        self.loss = self.loss_fn.name
         self.bf16 = precision == "bf16" or (precision == "auto" and bf16_is_fast(self.device))
         self._compile_option, self._multi_option = compile, _MULTI[multi]
         self._user_batch = None if batch_size is None else int(batch_size)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from collections.abc import Generator
 from typing import Any
 
@@ -38,7 +37,6 @@ class Job:
     recipe: Recipe
     workspace: Workspace
     result: SurfaceResult
-    prepare_seconds: float = 0.0
 
     # what the workspace holds, by name
     @property
@@ -86,7 +84,7 @@ class Job:
         ws = self.workspace.with_recipe(recipe)
         result = make_result(recipe, quantities=ws.quantities)
         result.trajectory = self.result.trajectory
-        job = Job(recipe, ws, result, 0.0)
+        job = Job(recipe, ws, result)
         job.result.specs = job.specs()
         return job
 
@@ -143,7 +141,6 @@ def iter_prepare(recipe: Recipe, resume_from: str | os.PathLike | None = None
 
     ``resume_from``: a result file this job will continue; its points were computed with
     decisions (batch, mode, precision, memory format, compile) the rest must share."""
-    t0 = time.perf_counter()
     pinned = resume_decisions(recipe, resume_from) if resume_from is not None else None
     ws = yield from iter_materialize(recipe, pinned=pinned)
     if recipe.grid.fit:
@@ -153,7 +150,6 @@ def iter_prepare(recipe: Recipe, resume_from: str | os.PathLike | None = None
     result.trajectory = ws.directions.trajectory
     job = Job(recipe, ws, result)
     result.specs = job.specs()
-    job.prepare_seconds = time.perf_counter() - t0
     return job
 
 
