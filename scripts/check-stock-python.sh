@@ -12,7 +12,7 @@ if [ -z "$marker" ]; then
   exit 0
 fi
 site=$("$SYS" -c 'import site; print(" ".join(site.getsitepackages()))')
-before=$(ls -1 $site 2>/dev/null | sort | md5sum)
+before=$( (ls -1 $site 2>/dev/null || true) | sort | md5sum)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 git clone -q "$(pwd)" "$tmp/lossviz"
@@ -21,6 +21,6 @@ out=$(cd "$tmp/lossviz" && PYTHON="$SYS" bash scripts/run-app.sh --version 2>&1)
 echo "$out" | tail -3
 [ -x "$tmp/lossviz/.venv/bin/python" ] || { echo "check-stock-python: no .venv was made" >&2; exit 1; }
 echo "$out" | grep -q "^LossViz " || { echo "check-stock-python: --version printed no version" >&2; exit 1; }
-after=$(ls -1 $site 2>/dev/null | sort | md5sum)
+after=$( (ls -1 $site 2>/dev/null || true) | sort | md5sum)
 [ "$before" = "$after" ] || { echo "check-stock-python: the system's site-packages changed" >&2; exit 1; }
 echo "check-stock-python: OK ($SYS, externally managed: $marker)"
