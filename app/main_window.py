@@ -393,7 +393,7 @@ class MainWindow(QMainWindow):
     def _may_run_code(self, recipe: Any) -> bool:
         """Ask once per file before running code from a user's file: every file the recipe
         would run (model, data, loss; also those a run folder's run.json names)."""
-        from lossviz_core.cli import user_code_files
+        from lossviz_core.sources.usercode import user_code_files
 
         for path in user_code_files(recipe):
             if not settings_store.is_trusted(path):

@@ -246,8 +246,7 @@ class StudyPanel(QWidget):
         return self._reload(out=out)
 
     def _reload(self, out: str | os.PathLike | None = None, keep_out: bool = False) -> bool:
-        from lossviz_core.cli.study import default_out
-        from lossviz_core.studies import load_study
+        from lossviz_core.studies import default_folder_name, load_study
 
         if self.path is None or self.running:
             return False
@@ -261,7 +260,7 @@ class StudyPanel(QWidget):
             out = self.out_edit.text()
         if out is None:  # beside the study file, as the command line's ./NAME
             base = self.path.parent if os.access(self.path.parent, os.W_OK) else Path.cwd()
-            out = base / default_out(study).name
+            out = base / default_folder_name(study)
         self.out = Path(out).expanduser().resolve()
         self.out_edit.blockSignals(True)
         self.out_edit.setText(str(self.out))

@@ -202,6 +202,8 @@ def recipe_from_args(a: argparse.Namespace, line: bool) -> Recipe:
         if stored.is_line != line:
             raise InputError(f"{a.out} holds a {'line' if stored.is_line else 'surface'}: "
                              f"resume it with `lossviz {'line' if stored.is_line else 'surface'}`")
+        from lossviz_core.sources.usercode import user_code_files
+
         code = user_code_files(stored)
         if code and not getattr(a, "allow_code", False):
             raise InputError(f"{a.out} names code to run ({code[0]}); pass --allow-code to run "
@@ -219,6 +221,7 @@ def _say(text: str) -> None:
 def _run_job(a: argparse.Namespace, two_d: bool) -> int:
     from lossviz_core.device import threads_for_load
     from lossviz_core.results.paths import OutputLock, check_output
+    from lossviz_core.sources.usercode import user_code_files
 
     recipe = recipe_from_args(a, line=not two_d)
     check_grid_fits(recipe)
@@ -333,16 +336,6 @@ def check_grid_fits(recipe: Recipe) -> None:
         size = "x".join(map(str, recipe.grid.shape))
         raise InputError(f"a {size} grid ({n:.3g} points) is too large to hold here; "
                          f"use fewer points (at most {MAX_POINTS:.0e})")
-
-
-def user_code_files(recipe: Recipe) -> list[str]:
-    """The files whose code computing ``recipe`` runs (model, dataset, loss)."""
-    from lossviz_core.data import user_code_of as data_code
-    from lossviz_core.sources import user_code_of as model_code
-    from lossviz_core.sources.usercode import user_file
-
-    files = [model_code(recipe.model), data_code(recipe.dataset), user_file(recipe.loss.name)]
-    return list(dict.fromkeys(f for f in files if f))
 
 
 def _plot(a: argparse.Namespace) -> int:

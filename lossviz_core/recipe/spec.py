@@ -11,6 +11,7 @@ reference CLI, e.g. ``-1:1:51``) is parsed here and only here.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -321,6 +322,25 @@ class Recipe(_Spec):
     def from_json(cls, text: str) -> Recipe:
         return cls.from_dict(json.loads(text))
 
+    def workspace_key(self) -> str:
+        """What a workspace is built from: model, data, directions, line or plane, device.
+
+        Recipes with one key share a loaded model, data and directions (a zoom, another
+        split, precision or measure: ``Workspace.with_recipe``)."""
+        return _key(self.model, self.dataset, self.directions, self.is_line,
+                    self.compute.device)
+
+    def landscape_key(self) -> str:
+        """What the values are: everything but how they are computed (``compute``).
+
+        Equal keys are the same landscape; ranges to be fitted to a trajectory count by
+        their point counts only (they are the same whatever the panel showed before)."""
+        grid = self.grid
+        if grid.fit:
+            grid = GridSpec(Range(0, 1, grid.x.num),
+                            None if grid.y is None else Range(0, 1, grid.y.num), fit=True)
+        return _key(self.model, self.dataset, self.directions, grid, self.loss, self.measures)
+
     @classmethod
     def from_specs(cls, specs: dict[str, Any] | None) -> Recipe | None:
         """The recipe a result file's specs hold (this version's or the first version's
@@ -343,6 +363,24 @@ class Recipe(_Spec):
             directions=DirectionSpec.from_dict(specs.get("directions")),
             grid=grid, loss=loss, compute=compute,
         )
+
+
+def _key(*parts: Any) -> str:
+    """A stable hash of ``parts`` that is equal exactly when the parts are (5 == 5.0)."""
+
+    def canonical(v: Any) -> Any:
+        if isinstance(v, _Spec):
+            return canonical(v.to_dict())
+        if isinstance(v, dict):
+            return {k: canonical(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [canonical(x) for x in v]
+        if isinstance(v, (int, float, np.number)) and not isinstance(v, bool):
+            return float(v) + 0.0  # one spelling per number: 5 and 5.0, -0.0 and 0.0
+        return v
+
+    text = json.dumps(canonical(list(parts)), sort_keys=True, default=json_default)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 _NESTED: dict[tuple[str, str], type[_Spec]] = {

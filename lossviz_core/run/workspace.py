@@ -95,12 +95,12 @@ class Workspace:
         """The same model, data and plane for a recipe that differs in grid, loss, compute or
         measures (a zoom, another split or precision): no reloading."""
         old = self.recipe
-        for key in ("model", "dataset", "directions"):
-            if getattr(recipe, key) != getattr(old, key):
-                raise InputError(f"a new {key} needs a new workspace: call prepare() again")
-        if recipe.is_line != old.is_line:
-            raise InputError("zooming cannot switch between a surface and a line")
-        if recipe.compute.device != old.compute.device:
+        if recipe.workspace_key() != old.workspace_key():
+            for key in ("model", "dataset", "directions"):
+                if getattr(recipe, key) != getattr(old, key):
+                    raise InputError(f"a new {key} needs a new workspace: call prepare() again")
+            if recipe.is_line != old.is_line:
+                raise InputError("zooming cannot switch between a surface and a line")
             raise InputError("a new device needs a new job: call prepare() again")
         same = (recipe.loss, recipe.compute, recipe.measures) == (old.loss, old.compute,
                                                                   old.measures)

@@ -3,7 +3,8 @@
 A model, dataset or loss may come from a function in a Python file the user names on the
 command line or picks in the window (which asks once per file, showing the path). Nothing
 here runs a file the user did not name: a recipe stores only the path, and
-:func:`user_files` lists the files a recipe would run so a caller can ask first.
+:func:`user_code_files` lists the files a recipe would run so a caller can ask
+first.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ def user_file(name: str) -> str | None:
     if not is_function_ref(name):
         return None
     return str(split_ref(name)[0].resolve())
+
+
+def user_code_files(recipe: Any) -> list[str]:
+    """The files whose code computing ``recipe`` runs (model, dataset, loss)."""
+    from lossviz_core.data import user_code_of as data_code
+    from lossviz_core.sources import user_code_of as model_code
+
+    files = [model_code(recipe.model), data_code(recipe.dataset), user_file(recipe.loss.name)]
+    return list(dict.fromkeys(f for f in files if f))
 
 
 def load_module(path: str | Path) -> Any:
