@@ -120,7 +120,7 @@ def test_the_window_runs_a_study_into_the_compare_grid(qtbot, make_window, error
     target = tmp_path / "mine.toml"
     monkeypatch.setattr(study_panel.NewStudyDialog, "exec", lambda self: 1)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
-    written = study_panel.ask_new_study(w)
+    written = w.study_panel.new_study()
     assert written == target and errors == []
     mine = load_study(target)
     assert sorted(mine.results) == sorted(names)

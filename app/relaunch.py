@@ -1,0 +1,78 @@
+"""After a relaunch the window shows what it showed: the last result, the Compare set, the
+open study and the tab in front (kept in the settings file when the window closes)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+from . import settings_store
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+GROUP = "session"
+
+
+def save(window: MainWindow) -> None:
+    """Remember what ``window`` shows (its results by their files)."""
+    session, compare, panel = window.session, window.compare, window.study_panel
+    shown = session.entry.path if session.result is not None and session.entry else ""
+    items = []
+    if session.compare_origin == "user":  # a study's figure comes back with its study
+        items = [{"path": str(r.path), "title": t} for r, t in zip(compare.results,
+                                                                    compare.titles, strict=True)
+                 if r is not None and r.path]
+    study = {}
+    if panel.study is not None and panel.path is not None:
+        study = {"path": str(panel.path), "profile": panel.profile.currentData(),
+                 "out": str(panel.out)}
+    s = settings_store.open_settings()
+    s.setValue(f"{GROUP}/shown", shown)
+    s.setValue(f"{GROUP}/compare", json.dumps(items))
+    s.setValue(f"{GROUP}/study", json.dumps(study))
+    s.setValue(f"{GROUP}/tab", window.tabs.currentIndex())
+    s.sync()
+
+
+def restore(window: MainWindow, shown: bool = True) -> None:
+    """Open the last session's study and Compare set (read in the background) and, with
+    ``shown``, its last result; the tab that was in front comes to the front again."""
+    s = settings_store.open_settings()
+    study = _json(s.value(f"{GROUP}/study"), {})
+    if study.get("path") and os.path.exists(study["path"]):
+        window.study_panel.open_study(study["path"], study.get("profile"), study.get("out"))
+    items = [i for i in _json(s.value(f"{GROUP}/compare"), []) if i.get("path")]
+    if items:
+        window.tasks.call(lambda: _read_all(items),
+                          lambda pairs: window.compare.set_results(*zip(*pairs, strict=True))
+                          if pairs else None, quiet=True)
+    entry = window.library.by_path(str(s.value(f"{GROUP}/shown") or "")) if shown else None
+    if entry is not None:
+        window.session.show_entry(entry.id, remember=False, reveal=False)
+    tab = s.value(f"{GROUP}/tab")
+    if tab is not None and str(tab).isdigit() and int(tab) < window.tabs.count():
+        window.tabs.setCurrentIndex(int(tab))
+
+
+def _read_all(items: list[dict[str, Any]]) -> list[tuple[Any, str]]:
+    """The Compare set's results (in a worker); files gone since are left out."""
+    from lossviz_core.errors import LossVizError
+    from lossviz_core.results.store import read_result
+
+    pairs = []
+    for item in items:
+        try:
+            pairs.append((read_result(item["path"]), str(item.get("title", ""))))
+        except LossVizError:
+            continue
+    return pairs
+
+
+def _json(raw: Any, default: Any) -> Any:
+    try:
+        value = json.loads(str(raw)) if raw else default
+    except ValueError:
+        return default
+    return value if isinstance(value, type(default)) else default
