@@ -373,7 +373,7 @@ class MainWindow(Drawing, QMainWindow):
 
     def stop_all(self, timeout_ms: int = STOP_TIMEOUT_MS) -> bool:
         """Cancel computing, training, studies and reads, and wait (bounded) for them."""
-        self.session.cancel()
+        self.session.close()
         ok = self.tasks.stop_all(timeout_ms)
         self.repaint_timer.stop()
         self.watcher.stop()

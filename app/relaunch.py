@@ -45,15 +45,35 @@ def restore(window: MainWindow, shown: bool = True) -> None:
         window.study_panel.open_study(study["path"], study.get("profile"), study.get("out"))
     items = [i for i in _json(s.value(f"{GROUP}/compare"), []) if i.get("path")]
     if items:
-        window.tasks.call(lambda: _read_all(items),
-                          lambda pairs: window.compare.set_results(*zip(*pairs, strict=True))
-                          if pairs else None, quiet=True)
+        _restore_compare(window, items)
     entry = window.library.by_path(str(s.value(f"{GROUP}/shown") or "")) if shown else None
     if entry is not None:
         window.session.show_entry(entry.id, remember=False, reveal=False)
     tab = s.value(f"{GROUP}/tab")
     if tab is not None and str(tab).isdigit() and int(tab) < window.tabs.count():
         window.tabs.setCurrentIndex(int(tab))
+
+
+def _restore_compare(window: MainWindow, items: list[dict[str, Any]]) -> None:
+    """Read the Compare set in the background; after the study's status, whose figure
+    would take its place."""
+
+    def shown(pairs: list[tuple[Any, str]]) -> None:
+        if pairs:
+            window.session.compare_origin = "user"
+            window.compare.set_results([r for r, _ in pairs], [t for _, t in pairs])
+
+    def read() -> None:
+        if not started:
+            started.append(True)
+            window.tasks.call(lambda: _read_all(items), shown, quiet=True)
+
+    started: list[bool] = []
+    panel = window.study_panel
+    if panel.running:
+        panel.finished.connect(read)
+    else:
+        read()
 
 
 def _read_all(items: list[dict[str, Any]]) -> list[tuple[Any, str]]:

@@ -60,16 +60,20 @@ class SessionEvents:
 @dataclass(frozen=True)
 class Read:
     """A result file read for showing (in a worker): whether another process writes it,
-    and when it last changed (what 'computed' means for a file opened from elsewhere)."""
+    when it last changed (what 'computed' means for a file opened from elsewhere), and the
+    panel values of its recipe (None: none, or none the panels can show)."""
 
     result: Any
     path: str
     writing: bool
     modified: str
+    values: dict[str, Any] | None = None
 
 
-def read_for_showing(path: str, missing_ok: bool = False) -> Read | None:
-    """Read ``path`` (in a worker); None when ``missing_ok`` and the file is gone."""
+def read_for_showing(path: str, missing_ok: bool = False,
+                     panels_of: Callable[[Any], dict[str, Any]] | None = None) -> Read | None:
+    """Read ``path`` (in a worker: every file the showing needs is read here); None when
+    ``missing_ok`` and the file is gone."""
     from lossviz_core.results.paths import being_written
     from lossviz_core.results.store import read_result
 
@@ -77,7 +81,13 @@ def read_for_showing(path: str, missing_ok: bool = False) -> Read | None:
         return None
     result = read_result(path)
     modified = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(path)))
-    return Read(result, path, being_written(path), modified)
+    values = None
+    if result.recipe is not None and panels_of is not None:
+        try:
+            values = panels_of(result.recipe)
+        except Exception:  # noqa: BLE001 - values the panels cannot show stay as they were
+            values = None
+    return Read(result, path, being_written(path), modified, values)
 
 
 class Session:
@@ -104,6 +114,12 @@ class Session:
         self._showing = 0  # results being read to be shown
         self._pending: Callable[[], Any] | None = None
         self._stale_asked = 0
+        self.closed = False  # the window closed: no new work starts
+
+    def close(self) -> None:
+        """Cancel what runs and start nothing more (late signals of stopped work included)."""
+        self.closed = True
+        self.cancel()
 
     # ---- status -------------------------------------------------------------------------
     @property
@@ -129,6 +145,8 @@ class Session:
         A recipe the library holds complete is shown at once; one it holds incomplete (or
         an opened incomplete file of that recipe) is resumed; anything else gets a new entry
         with its first point: nothing computed before is replaced."""
+        if self.closed:
+            return
         if self.computation is not None:  # restart once the running one has stopped
             self._pending = lambda: self.compute(reuse_job)
             self._stop()
@@ -170,6 +188,8 @@ class Session:
         self.clear_connecting()
         self.events.running.emit(False)
         pending, self._pending = self._pending, None
+        if self.closed:
+            return
         if pending is not None:
             pending()
         else:
@@ -260,7 +280,8 @@ class Session:
         def finish() -> None:
             self._showing -= 1
 
-        return self.tasks.call(lambda: read_for_showing(path, missing_ok), then,
+        panels_of = self.panels_of
+        return self.tasks.call(lambda: read_for_showing(path, missing_ok, panels_of), then,
                                on_finish=finish)
 
     def show_read(self, read: Read, note: str | None = None, remember: bool = True,
@@ -274,9 +295,9 @@ class Session:
         if entry is None:
             entry = self.library.add_opened(path, result, created=read.modified)
         self.entry = entry
-        if recipe is not None:
+        if read.values is not None:
             try:
-                self.state.update(**self.panels_of(recipe))
+                self.state.update(**read.values)
             except Exception:  # noqa: BLE001 - values the panels cannot show stay as they were
                 pass
         self.show(result, reveal)
@@ -319,6 +340,8 @@ class Session:
         describe another landscape than the one shown (the newest check counts)."""
         from lossviz_core.recipe.resolve import explain
 
+        if self.closed:
+            return
         self._stale_asked += 1
         asked, snap, resolve = self._stale_asked, self.state.snapshot(), self.resolve
 
