@@ -85,6 +85,7 @@ class Drawing:
     def _running(self, running: bool) -> None:
         self.compute_panel.set_running(running)
         if running:
+            self.statusBar().clearMessage()  # the last one's reason
             self._last_chunk = None
             self.progress.setRange(0, 0)
             self.repaint_timer.start()

@@ -312,7 +312,6 @@ class MainWindow(Drawing, QMainWindow):
 
     def compute(self, reuse_job: bool = True) -> None:
         """Compute the landscape the panels describe (see :meth:`Session.compute`)."""
-        self.statusBar().clearMessage()
         self.session.compute(reuse_job)
 
     def cancel(self) -> None:
