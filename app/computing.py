@@ -301,8 +301,7 @@ class Computation:
             if self.target is not None:
                 s.restore(self.previous)  # the views said "Preparing …"
             if self.failure:
-                s.say("Failed.", f"Not computed: {self.failure}. What was shown before is "
-                      "shown again.")
+                s.say("Failed.", f"Not computed: {self.failure}")
             elif self.outcome:
                 s.say(self.outcome)
             elif self.stopping:
