@@ -21,12 +21,9 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .messages import clock, title_of
-
-if TYPE_CHECKING:
-    from .session import Session
 
 LONG_SECONDS = 180.0  # a grid estimated longer than this asks first
 
@@ -92,8 +89,8 @@ def compute_generator(snapshot: dict[str, Any], resolve: Callable[[dict[str, Any
     says (resumed: only the missing points, computed the way the file's other points were).
     ``executor``: makes the executor once the grid is confirmed (None: this machine's)."""
     from lossviz_core.progress import Step
+    from lossviz_core.resolve import user_code_files
     from lossviz_core.run.job import iter_prepare
-    from lossviz_core.sources.usercode import user_code_files
 
     from .cluster import release
 
@@ -125,13 +122,15 @@ def compute_generator(snapshot: dict[str, Any], resolve: Callable[[dict[str, Any
 
 def estimate_seconds(job: Any, rate: float | None = None) -> float:
     """Seconds the missing points of ``job`` take: the measured rate of an earlier run of the
-    same model and data, else the probe's; a curvature measure costs tens of passes more."""
+    same model and data, else the probe's; a measure costs the passes its entry declares
+    (the curvature measure tens of passes more)."""
     todo = int((~job.result.done).sum())
     if rate:
         return todo / rate
     spp = job.workspace.info.get("evaluator", {}).get("seconds_per_point") or 0.0
-    if "curvature" in job.recipe.measures:
-        spp *= 1 + 4 * 60  # ~60 Hessian-vector products, each ~4 forward passes
+    from lossviz_core.measures import measure_kind
+
+    spp *= max(1.0, sum(measure_kind(m).passes for m in job.recipe.measures))
     return todo * spp
 
 
@@ -146,7 +145,8 @@ def reduced_counts(nums: tuple[int, ...], seconds: float, target: float | None =
 class Computation:
     """The GUI thread's side of one compute (see the module's docstring)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Any) -> None:
+        """``session``: the :class:`~lossviz.session.Session` this compute serves."""
         self.s = session
         self.snapshot = session.state.snapshot()
         self.previous = Shown(session.result, session.entry, session.opened)

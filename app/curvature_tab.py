@@ -172,7 +172,7 @@ class CurvatureTab(QWidget):
         ws = job.workspace if job is not None and _same_plane(job.recipe, recipe) else None
 
         def generator():  # noqa: ANN202
-            from lossviz_core.curvature.at_point import iter_curvature
+            from lossviz_core.run.at_point import iter_curvature
 
             return iter_curvature(recipe, options, at=at, params=params, precision=precision,
                                   workspace=ws)

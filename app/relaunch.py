@@ -1,21 +1,21 @@
 """After a relaunch the window shows what it showed: the last result, the Compare set, the
-open study and the tab in front (kept in the settings file when the window closes)."""
+open study and the tab in front (kept in the settings file when the window closes).
+
+One concern of :class:`~lossviz.main_window.MainWindow`, which passes itself in (typed
+loosely here: importing it would tie the two modules in a circle)."""
 
 from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import settings_store
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
 
 GROUP = "session"
 
 
-def save(window: MainWindow) -> None:
+def save(window: Any) -> None:
     """Remember what ``window`` shows (its results by their files)."""
     session, compare, panel = window.session, window.compare, window.study_panel
     shown = session.entry.path if session.result is not None and session.entry else ""
@@ -36,7 +36,7 @@ def save(window: MainWindow) -> None:
     s.sync()
 
 
-def restore(window: MainWindow, shown: bool = True) -> None:
+def restore(window: Any, shown: bool = True) -> None:
     """Open the last session's study and Compare set (read in the background) and, with
     ``shown``, its last result; the tab that was in front comes to the front again."""
     s = settings_store.open_settings()
@@ -54,7 +54,7 @@ def restore(window: MainWindow, shown: bool = True) -> None:
         window.tabs.setCurrentIndex(int(tab))
 
 
-def _restore_compare(window: MainWindow, items: list[dict[str, Any]]) -> None:
+def _restore_compare(window: Any, items: list[dict[str, Any]]) -> None:
     """Read the Compare set in the background; after the study's status, whose figure
     would take its place."""
 

@@ -224,7 +224,7 @@ class Session:
         snap, resolve = self.state.snapshot(), self.resolve
 
         def work() -> tuple[Any, list[str]]:
-            from lossviz_core.sources.usercode import user_code_files
+            from lossviz_core.resolve import user_code_files
 
             recipe = resolve(snap)
             return recipe, user_code_files(recipe)
@@ -338,7 +338,7 @@ class Session:
     def check_stale(self) -> None:
         """Resolve the panels off the GUI thread; then mark the view stale while they
         describe another landscape than the one shown (the newest check counts)."""
-        from lossviz_core.recipe.resolve import explain
+        from lossviz_core.resolve import explain
 
         if self.closed:
             return

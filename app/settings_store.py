@@ -10,7 +10,8 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
-from .state import DEFAULTS, ComputeState
+from . import schema
+from .state import ComputeState
 
 ORGANIZATION = "LossViz"
 APPLICATION = "LossViz"
@@ -40,7 +41,11 @@ def load_state(state: ComputeState, settings: QSettings | None = None) -> bool:
     s = settings or open_settings()
     s.beginGroup("compute")
     keys = set(s.childKeys())
-    values = {k: _typed(s.value(k), DEFAULTS[k]) for k in DEFAULTS if k in keys}
+    defaults = schema.defaults()  # the plugins' settings too
+    values = {k: _typed(s.value(k), defaults[k]) for k in defaults if k in keys}
+    for old, new in schema.LEGACY_KEYS.items():  # a settings file of an earlier LossViz
+        if old in keys and new not in keys and new in defaults:
+            values[new] = _typed(s.value(old), defaults[new])
     s.endGroup()
     if not values:
         return False

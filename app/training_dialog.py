@@ -310,7 +310,7 @@ class TrainingDialog(QDialog):
     def pca_run(self) -> str | None:
         """The run folder to use for a PCA plane (needs MIN_CHECKPOINTS checkpoints)."""
         from lossviz_core.directions.pca import MIN_CHECKPOINTS
-        from lossviz_core.train.runs import read_run
+        from lossviz_core.runs import read_run
 
         folder = self._output if self.preset.currentData() != "batch" else None
         if folder is None and isinstance(self.run_info, tuple):

@@ -378,7 +378,7 @@ class WindowActions:
         tensors = name.split(":", 1)[1] if name.startswith("tensors:") else ""
         state = self.session.state
         state.update(
-            source="zoo", model=model, checkpoint=a, target_checkpoint=b,
+            source="zoo", model=model, checkpoint=a, checkpoint2=b,
             method="target", dir_type="auto", split="both",
             dataset="tensors" if tensors else name, tensors_file=tensors,
             data_root=dataset.get("root") or "", xmin=-0.5, xmax=1.5,

@@ -39,7 +39,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_train(a: argparse.Namespace) -> int:
     from lossviz_core.device import threads_for_load
-    from lossviz_core.recipe.resolve import absolute_dataset_name, absolute_model_name
+    from lossviz_core.resolve import absolute_dataset_name, absolute_model_name
     from lossviz_core.train import TrainSpec, iter_training
 
     steps = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -15,8 +16,11 @@ def cluster():
     if ray.is_initialized():
         yield ray
         return
+    # the workers see the test plugin (tests/plugin), as nodes with it installed would
+    plugin = str(Path(__file__).resolve().parents[1] / "plugin")
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 2**20,
              log_to_driver=False, logging_level=logging.ERROR,
+             runtime_env={"env_vars": {"PYTHONPATH": plugin}},
              _system_config={"worker_niceness": 0})
     yield ray
     ray.shutdown()

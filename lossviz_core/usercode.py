@@ -3,8 +3,7 @@
 A model, dataset or loss may come from a function in a Python file the user names on the
 command line or picks in the window (which asks once per file, showing the path). Nothing
 here runs a file the user did not name: a recipe stores only the path, and
-:func:`user_code_files` lists the files a recipe would run so a caller can ask
-first.
+:func:`user_files` lists the files a recipe would run so a caller can ask first.
 """
 
 from __future__ import annotations
@@ -19,21 +18,21 @@ from typing import Any
 
 from lossviz_core.errors import InputError
 
-# Prefixes of other sources: "torchvision:x.py:y" is not a function reference.
-_PREFIXES = ("zoo:", "torchvision:", "timm:", "torchscript:", "export:", "tensors:",
-             "imagefolder:")
-_REF = re.compile(r"^(?P<path>.+\.py):(?P<func>[A-Za-z_]\w*)$")
+REF = re.compile(r"^(?P<path>.+\.py):(?P<func>[A-Za-z_]\w*)$")
+# "torchvision:x.py:y" or "tensors:x.py:y" is another source's name, not a function reference
+# (a one-letter prefix is a Windows drive)
+_PREFIXED = re.compile(r"^[A-Za-z][\w-]+:")
 _CACHE: dict[tuple[str, float], Any] = {}
 
 
 def is_function_ref(name: str) -> bool:
     """Whether ``name`` is ``FILE.py:FUNCTION``."""
-    return bool(_REF.match(str(name))) and not str(name).startswith(_PREFIXES)
+    return bool(REF.match(str(name))) and not _PREFIXED.match(str(name))
 
 
 def split_ref(ref: str) -> tuple[Path, str]:
     """``("FILE.py", "FUNCTION")`` of a reference; InputError if it is not one."""
-    m = _REF.match(str(ref))
+    m = REF.match(str(ref))
     if not m:
         raise InputError(f"expected FILE.py:FUNCTION, got {ref!r}")
     return Path(m.group("path")).expanduser(), m.group("func")
@@ -44,15 +43,6 @@ def user_file(name: str) -> str | None:
     if not is_function_ref(name):
         return None
     return str(split_ref(name)[0].resolve())
-
-
-def user_code_files(recipe: Any) -> list[str]:
-    """The files whose code computing ``recipe`` runs (model, dataset, loss)."""
-    from lossviz_core.data import user_code_of as data_code
-    from lossviz_core.sources import user_code_of as model_code
-
-    files = [model_code(recipe.model), data_code(recipe.dataset), user_file(recipe.loss.name)]
-    return list(dict.fromkeys(f for f in files if f))
 
 
 def load_module(path: str | Path) -> Any:
