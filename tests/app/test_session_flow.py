@@ -55,9 +55,9 @@ def rgb_pictures(root):
 def test_a_failing_prepare_leaves_results_and_the_view_and_the_next_compute_works(
         qtbot, make_window, errors, tmp_path, monkeypatch):
     """The issue's user: a 1-D result shown, then their 1-channel model on a folder of RGB
-    images. Each Compute fails while preparing with the same one-line message (never 'no
-    such file'), the line stays on screen, the Results list stays as it was; then a
-    compute of something else works."""
+    images read in 3 channels. Each Compute fails while preparing with the same one-line
+    message (never 'no such file'), the line stays on screen, the Results list stays as it
+    was; then a compute of something else works."""
     w = make_window(autostart=False)
     w.state.update(method="random1d", xnum=7, device="cpu")
     w.compute()
@@ -72,7 +72,7 @@ def test_a_failing_prepare_leaves_results_and_the_view_and_the_next_compute_work
     monkeypatch.setattr(dialogs, "ask_to_run_code", lambda parent, path: True)
     w.state.update(source="pyfile", model_file=str(model), model_function="make",
                    dataset="imagefolder", image_folder=str(rgb_pictures(tmp_path / "pics")),
-                   transform="none", method="random", xnum=3, ynum=3)
+                   transform="none", channels="3", method="random", xnum=3, ynum=3)
     for attempt in (1, 2):  # the same settings again: the same message
         w.compute()
         qtbot.waitUntil(lambda n=attempt: len(errors) == n, timeout=COMPUTE_MS)
