@@ -286,8 +286,8 @@ def _params(c: dict, params: tuple[Param, ...]) -> dict[str, Any]:
     out = {}
     for p in params:
         v = p.coerce(c.get(choice_key(p)))
-        if v is None or (p.kind == "bool" and v == bool(p.default)):
-            continue
+        if v is None or v == p.default or (p.kind == "bool" and v == bool(p.default)):
+            continue  # a default is not recorded: the recipe says what was chosen
         out[p.name] = v
     return out
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-
 SLOW_MODULES = ("test_trust", "test_ray", "test_studies", "test_studies_ray", "test_benchmarks",
                 "test_plugins", "test_curvature_cli", "test_readme", "test_isolation",
                 "test_layers", "test_lm_hf")
