@@ -4,7 +4,7 @@ The window is widgets and wiring. What is shown and computed lives in its Qt-fre
 :class:`~lossviz.session.Session`; every background task runs through one
 :class:`~lossviz.tasks.TaskRunner`. The session's events draw the views: chunks mark them
 dirty, and a timer repaints them (:class:`~lossviz.drawing.Drawing`) only when new points
-arrived. Menus (files, export, compare, training) live in :mod:`lossviz.panels.actions`; the
+arrived. Menus (files, export, compare, training) live in :mod:`lossviz.menus`; the
 Curvature tab, the Study dock and the training dialog get the session, the runner and the
 widgets they draw into, never the window.
 """
@@ -33,7 +33,7 @@ from . import dialogs, relaunch, settings_store
 from .curvature_tab import CurvatureTab
 from .drawing import Drawing
 from .library import ResultsLibrary
-from .panels.actions import Views, WindowActions
+from .menus import Views, WindowActions
 from .panels.compute import ComputePanel
 from .panels.directions import DirectionsPanel
 from .panels.display import DisplayPanel

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
 
-from .. import dialogs, settings_store
-from ..messages import describe
-from ..worker import describe_exception
+from . import dialogs, settings_store
+from .messages import describe
+from .worker import describe_exception
 
 if TYPE_CHECKING:
-    from ..session import Session
-    from ..study_panel import StudyPanel
-    from ..tasks import Task, TaskRunner
+    from .session import Session
+    from .study_panel import StudyPanel
+    from .tasks import Task, TaskRunner
 
 RESULT_FILTER = "Surface files (*.h5 *.hdf5);;All files (*)"
 
@@ -213,7 +213,7 @@ class WindowActions:
     def export(self, view_name: str, path: str, width: int, height: int,
                transparent: bool = False) -> None:
         """Write a view to PNG (carrying the specs), SVG or PDF."""
-        from ..export import export_image
+        from .export import export_image
 
         if not os.path.splitext(path)[1]:
             path += ".png"
@@ -227,7 +227,7 @@ class WindowActions:
         self.session.say(f"Exported {path}")
 
     def copy_image(self) -> None:
-        from ..export import copy_image_to_clipboard
+        from .export import copy_image_to_clipboard
 
         view = self.views()[self.current_view_name()]
         try:
@@ -252,7 +252,7 @@ class WindowActions:
             self.parent, "Publication figure", settings_store.last_path("export"),
             "PDF (*.pdf);;PNG (*.png);;SVG (*.svg)")
         if path:
-            from ..export import export_publication_figure
+            from .export import export_publication_figure
 
             self.run_task(lambda: export_publication_figure(result, path, options=options),
                           lambda p: self.session.say(f"Wrote {p}"),
@@ -329,7 +329,7 @@ class WindowActions:
         from lossviz_core.data.tvision import default_root
         from lossviz_core.recipe.spec import DatasetSpec
 
-        from ..state import dataset_name
+        from .state import dataset_name
 
         state = self.session.state
         name = dataset_name(state.snapshot())
@@ -346,7 +346,7 @@ class WindowActions:
 
     def open_training(self, preset: str = "single") -> Any:
         """Show the training dialog (one per window)."""
-        from ..training_dialog import TrainingDialog
+        from .training_dialog import TrainingDialog
 
         if self.training is None:
             self.training = TrainingDialog(self.parent, tasks=self.runner)
@@ -391,7 +391,7 @@ class WindowActions:
         job = self.session.job
         device = job.device_text if job is not None else _device_text()
         try:
-            from ..about import AboutDialog
+            from .about import AboutDialog
 
             AboutDialog(self.parent, device).exec()
         except ImportError:
