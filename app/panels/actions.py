@@ -216,7 +216,11 @@ class WindowActions:
         if result is None:
             dialogs.show_error(self.w, "Nothing to plot yet: compute or open a landscape first.")
             return
-        dlg = dialogs.FigureDialog(self.w, result.quantities, result.is_line)
+        from ..export import screen_options  # the figure starts from what the screen shows
+
+        view = self.w.view1d if result.is_line else self.w.view2d
+        dlg = dialogs.FigureDialog(self.w, result.quantities, result.is_line,
+                                   screen_options(view, 900, 600))
         if not dlg.exec():
             return
         try:
