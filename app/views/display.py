@@ -6,7 +6,7 @@ import html
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, QSizeF, Qt, Signal
-from PySide6.QtGui import QImage, QPainter
+from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsWidget, QWidget
 
 from lossviz_core.errors import InputError
@@ -116,6 +116,7 @@ class DisplaySettings(QObject):
 # --- rendering a pyqtgraph plot at any size (shared by the 2-D and 1-D views) ----------
 
 _DEFAULT_LOGICAL = (800, 600)
+BANNER_POINTS = 10
 
 
 def _logical_size(view: QWidget, width: int, height: int) -> QSizeF:
@@ -151,9 +152,10 @@ class _TemporaryGeometry:
 
 
 def set_banner(plot: pg.PlotItem, text: str | None) -> None:
-    """A one-line warning over a plot (or none). The title must not set the plot's minimum
-    width: pyqtgraph makes it the text's width, kept after the title is hidden, which pushed
-    the colour bar out of a narrow view."""
+    """A one-line warning over a plot (or none), cut with '…' to the plot's width (the
+    whole text in its tooltip) and cut again when the plot is resized. The title must not
+    set the plot's minimum width: pyqtgraph makes it the text's width, kept after the title
+    is hidden, which pushed the colour bar out of a narrow view."""
     label = plot.titleLabel
     if not getattr(label, "_lossviz_narrow", False):  # pyqtgraph redoes it on every resize
         def narrow_min() -> None:
@@ -167,12 +169,27 @@ def set_banner(plot: pg.PlotItem, text: str | None) -> None:
 
         label.updateMin = narrow_min
         label._lossviz_narrow = True
+        plot.geometryChanged.connect(lambda: _show_banner(plot))
+    label._lossviz_banner = text or ""
+    _show_banner(plot)
+
+
+def _show_banner(plot: pg.PlotItem) -> None:
+    label = plot.titleLabel
+    text = getattr(label, "_lossviz_banner", "")
     if not text:
         label.setText("")  # no width left behind by the last banner
-    # pyqtgraph reads the title as HTML: "variance < 0" would end the text at "<"
-    plot.setTitle(html.escape(text) if text else None, color="#965000", size="10pt",
-                  justify="left")
-    label.setToolTip(text or "")
+        plot.setTitle(None)
+        label.setToolTip("")
+        return
+    font = QFont()
+    font.setPointSize(BANNER_POINTS)
+    room = plot.width() - plot.vb.geometry().left() - 12  # the title starts over the plot box
+    shown = QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideRight, max(room, 60))
+    shown = html.escape(shown)  # pyqtgraph reads the title as HTML: "< 0" would end it at "<"
+    if shown != label.text or not label.isVisible():
+        plot.setTitle(shown, color="#965000", size=f"{BANNER_POINTS}pt", justify="left")
+    label.setToolTip(text)
 
 
 def validate_size(width: int, height: int) -> tuple[int, int]:

@@ -345,7 +345,12 @@ class LineView1D(PlotStateMixin, QWidget):
         if not entries:
             return
         room = max(self.plot.vb.width(), 1.0) + 40  # the row spans the plot box, about
-        cols = max(1, min(len(entries), LEGEND_COLUMNS, int(room // (max(entries) + 12))))
+        cols = 1
+        for n in range(min(len(entries), LEGEND_COLUMNS), 1, -1):
+            # filled row by row: column c holds entries c, c + n, ...; each as wide as its widest
+            if sum(max(entries[c::n]) + 12 for c in range(n)) <= room:
+                cols = n
+                break
         if cols != self.legend.columnCount:
             self.legend.setColumnCount(cols)
         self.legend.updateGeometry()

@@ -190,11 +190,12 @@ def figure_scale(result: SurfaceResult, options: FigureOptions | None = None
     if scale is None:
         return None
     lo, hi = float(scale.norm.vmin), float(scale.norm.vmax)
+    inside = panels.isoline_levels(scale) if o.isolines else []
+    lines = {"contour": scale.levels, "heatmap": inside, "filled": inside}.get(kind, [])
     return {"quantity": q, "vmin": lo, "vmax": hi, "colormap": scale.cmap.name,
             "norm": "log" if isinstance(scale.norm, LogNorm) else "linear",
             "log": bool(o.log and qreg.quantity(q).loggable), "label": scale.label,
-            "isolines": [float(v) for v in scale.levels if lo < v < hi]
-            if o.isolines or kind == "contour" else []}
+            "isolines": [float(v) for v in lines]}
 
 
 def draw_panel(ax: Any, result: SurfaceResult, quantity: str, z: np.ndarray,

@@ -142,13 +142,18 @@ def draw_isolines(ax: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray,
     range (the window's 2-D view draws the same)."""
     if scale is None or not np.isfinite(z).any():
         return None
-    lo, hi = float(scale.norm.vmin), float(scale.norm.vmax)
-    levels = [v for v in scale.levels if lo < v < hi]
+    levels = isoline_levels(scale)
     if not levels:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # a level not crossing the data is fine
         return ax.contour(x, y, np.ma.masked_invalid(z), levels=levels, **ISOLINE_STYLE)
+
+
+def isoline_levels(scale: ColourScale) -> list[float]:
+    """The scale's levels strictly inside its range (the ends touch a point at most)."""
+    lo, hi = float(scale.norm.vmin), float(scale.norm.vmax)
+    return [float(v) for v in scale.levels if lo < v < hi]
 
 
 def draw_trajectory(ax: Any, traj: Any) -> None:

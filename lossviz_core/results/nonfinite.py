@@ -104,7 +104,7 @@ class NonFinite:
                           for k, name in enumerate(self.layers)
                           if (self.layer[self.mask] == k).any())
         text = f"{BN_CAUSE} ({where})"
-        return f"{bn} {text}, {other} loss {self._loss()}" if other else text
+        return f"{bn} {text}, {other} {self._other()}" if other else text
 
     def short(self) -> str:
         """The cause in a few words, for a legend: 'BatchNorm running variance < 0',
