@@ -172,7 +172,9 @@ def draw_trajectory(ax: Any, traj: Any) -> None:
         if all(np.hypot(u[k] - u[j], v[k] - v[j]) > _LABEL_GAP for j in placed):
             placed.append(k)
             ax.annotate(str(int(epochs[k])), (tx[k], ty[k]), textcoords="offset points",
-                        xytext=(3, 3), fontsize=7, color="darkred")
+                        xytext=(3, 3), fontsize=7, color="darkred",  # legible on dark colours
+                        bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none",
+                              "alpha": 0.65})
 
 
 def draw_surface3d(ax: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray,
