@@ -178,17 +178,20 @@ class FigureDialog(QDialog):
         log = self.scale.currentData()
         same = q == SCREEN and log is None  # the screen's range is in its quantity and scale
         kind = self.kind.currentData() or s.kind
+        isolines = s.isolines and kind == "heatmap"
         cmap = self.colormap.currentText().strip()
         cmap = s.colormap if cmap == SCREEN else None if cmap in ("", "auto") else cmap
+        n = self.levels.value()  # over a heatmap: n isolines inside the range, as the window
+        levels = s.levels if n == 1 else n + 2 if isolines else n
         return s.replace(
             kind=kind, quantity=s.quantity if q == SCREEN else q,
             width=self.width_in.value(), height=self.height_in.value(),
             dpi=float(self.dpi.value()),
-            levels=s.levels if self.levels.value() == 1 else self.levels.value(),
+            levels=levels,
             vmin=self._number(self.vmin, "minimum", s.vmin if same else None),
             vmax=self._number(self.vmax, "maximum", s.vmax if same else None),
             colormap=cmap, log=s.log if log is None else log,
-            isolines=s.isolines and kind == "heatmap", trajectory=self.trajectory.isChecked(),
+            isolines=isolines, trajectory=self.trajectory.isChecked(),
             title=self.title.text().strip() or None)
 
     def accept(self) -> None:

@@ -191,6 +191,9 @@ def test_the_export_dialogs_remember_their_choices(qtbot, settings_dir):
     o = fig.options()  # untouched: what the screen shows, at the dialog's size
     assert (o.kind, o.vmin, o.vmax, o.colormap, o.levels, o.isolines, o.aspect) == (
         "heatmap", 0.1, 9.0, "magma", 12, True, "auto")
+    fig.levels.setValue(20)  # 20 isolines over the heatmap, as the window draws 20
+    assert fig.options().levels == 22
+    fig.levels.setValue(1)
     fig.dpi.setValue(600)
     fig.width_in.setValue(3.5)
     fig.kind.setCurrentIndex(fig.kind.findData("filled"))
