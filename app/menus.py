@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from . import dialogs, settings_store
+from .export_dialogs import ExportDialog, FigureDialog
 from .messages import describe
 from .worker import describe_exception
 
@@ -199,7 +200,7 @@ class WindowActions:
 
     def ask_export(self) -> None:
         view = self.views()[self.current_view_name()]
-        dlg = dialogs.ExportDialog(self.parent, list(self.views()), self.current_view_name(),
+        dlg = ExportDialog(self.parent, list(self.views()), self.current_view_name(),
                                    (max(view.width(), 800), max(view.height(), 600)))
         if not dlg.exec():
             return
@@ -240,7 +241,11 @@ class WindowActions:
         if result is None:
             dialogs.show_error(self.parent, "Nothing to plot yet: compute or open a landscape first.")
             return
-        dlg = dialogs.FigureDialog(self.parent, result.quantities, result.is_line)
+        from .export import screen_options  # the figure starts from what the screen shows
+
+        view = self.v.view1d if result.is_line else self.v.view2d
+        dlg = FigureDialog(self.parent, result.quantities, result.is_line,
+                           screen_options(view, 900, 600))
         if not dlg.exec():
             return
         try:

@@ -1,12 +1,14 @@
 """The 1-D view: loss (left axis) and accuracy (right axis) along α, train solid, test dotted.
 
 Accuracy keeps a linear axis of its own when the loss axis is logarithmic; where a loss is
-not finite (diverged) the accuracy of that split is a gap (the evaluator reports chance
-there) and the stretch is shaded grey. The legend has its own row below the plot.
+not finite the accuracy of that split is a gap and the stretch is shaded grey, the legend
+and the banner saying why (a BatchNorm running variance below zero, or a diverged loss).
+The legend has its own row below the plot.
 """
 
 from __future__ import annotations
 
+import html
 import os
 from pathlib import PurePath
 
@@ -16,6 +18,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QStackedLayout, QWidget
 
+from lossviz_core.results.nonfinite import explain, non_finite_mask
 from lossviz_core.results.quantities import is_accuracy, is_loss, quantity
 from lossviz_core.results.result import SurfaceResult
 
@@ -29,7 +32,7 @@ from .coverage import (
     PointCounts,
     point_counts,
 )
-from .display import DisplaySettings, export_plot_vector, render_plot_image, set_banner
+from .display import DisplaySettings, render_plot_image, set_banner
 
 LOSS_COLOR = (31, 119, 180)
 ACC_COLOR = (214, 39, 40)
@@ -224,7 +227,7 @@ class LineView1D(PlotStateMixin, QWidget):
         log = self.settings.log_scale
         self.plot.setLogMode(x=False, y=log)
         self._keep_accuracy_linear()
-        bad = self._non_finite_mask()
+        bad = non_finite_mask(r)
         for q, c in self.curves.items():
             if q not in r.values:
                 c.setData([], [])
@@ -240,8 +243,8 @@ class LineView1D(PlotStateMixin, QWidget):
                 if log:
                     v = np.where(v > 0, v, np.nan) if log_shown(q, self.settings) else v
             c.setData(r.x, v, connect="finite")
+        self._counts = counts = point_counts(np.where(bad, np.nan, 0.0), r.done, r)
         self._draw_non_finite(bad)
-        self._counts = counts = point_counts(np.where(bad, np.nan, 0.0), r.done)
         banner = counts.banner("not drawn (gaps)")
         set_banner(self.plot, banner)
         preparing = counts.state == "preparing"
@@ -257,9 +260,6 @@ class LineView1D(PlotStateMixin, QWidget):
         """The plot as an image of exactly width×height pixels."""
         return render_plot_image(self.plot_widget, self.plot, width, height, transparent)
 
-    def export_vector(self, path: str) -> None:
-        """Write the plot as .svg or .pdf."""
-        export_plot_vector(self.plot_widget, self.plot, path)
 
     def show_message(self, text: str, hint: str = "") -> None:
         """No line: a placeholder with ``text`` instead of empty axes."""
@@ -282,17 +282,20 @@ class LineView1D(PlotStateMixin, QWidget):
         head = f"α = {r.x[i]:.4g}"
         if not r.done[i]:
             return f"{head}: not computed yet"
+        point = np.zeros(r.done.shape, dtype=bool)
+        point[i] = True
+        why = explain(r, point).at(i)
         parts = []
         for q in r.quantities:
             v = float(r.values[q][i])
             unit = f" {quantity(q).unit}" if quantity(q).unit else ""
             loss = matching_loss(q, r.values) if is_accuracy(q) else None
             if loss is not None and not np.isfinite(r.values[loss][i]):
-                shown = "— (loss diverged)"
+                shown = f"— ({why})"
             elif np.isfinite(v):
                 shown = f"{v:.4g}{unit}"
             else:
-                shown = f"{v} (diverged)"
+                shown = f"{v} ({why})"
             parts.append(f"{quantity(q).label} = {shown}")
         return f"{head}: " + ", ".join(parts)
 
@@ -308,15 +311,6 @@ class LineView1D(PlotStateMixin, QWidget):
         self.cursorInfo.emit(self.describe_point(x))
 
     # --- drawing ------------------------------------------------------------------------
-    def _non_finite_mask(self) -> np.ndarray:
-        """Computed points where a loss is not finite (diverged)."""
-        r = self.result
-        losses = [q for q in r.values if is_loss(q)] or [r.main_quantity()]
-        bad = np.zeros(r.done.shape, dtype=bool)
-        for q in losses:
-            bad |= ~np.isfinite(np.asarray(r.values[q], float))
-        return bad & r.done
-
     def _draw_non_finite(self, bad: np.ndarray) -> None:
         for region in self.non_finite_regions:
             self.plot.removeItem(region)
@@ -337,7 +331,9 @@ class LineView1D(PlotStateMixin, QWidget):
             region.setZValue(-10)
             self.plot.addItem(region, ignoreBounds=True)
             self.non_finite_regions.append(region)
-        self.legend.addItem(self.non_finite_sample, "loss not finite")
+        # the cause in short (the banner says where); pyqtgraph reads labels as HTML
+        why = explain(self.result, bad).short()
+        self.legend.addItem(self.non_finite_sample, html.escape(f"non-finite: {why}"))
         self.fit_legend()
 
     def fit_legend(self, *_args: object) -> None:
@@ -349,7 +345,12 @@ class LineView1D(PlotStateMixin, QWidget):
         if not entries:
             return
         room = max(self.plot.vb.width(), 1.0) + 40  # the row spans the plot box, about
-        cols = max(1, min(len(entries), LEGEND_COLUMNS, int(room // (max(entries) + 12))))
+        cols = 1
+        for n in range(min(len(entries), LEGEND_COLUMNS), 1, -1):
+            # filled row by row: column c holds entries c, c + n, ...; each as wide as its widest
+            if sum(max(entries[c::n]) + 12 for c in range(n)) <= room:
+                cols = n
+                break
         if cols != self.legend.columnCount:
             self.legend.setColumnCount(cols)
         self.legend.updateGeometry()

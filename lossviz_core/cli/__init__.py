@@ -320,8 +320,11 @@ def _compute(a: argparse.Namespace, job, out: Path, lock) -> int:  # noqa: ANN00
         bar.close()  # an error after this prints on its own line, not glued to the bar
     loss = result.values[result.main_quantity()]
     bad = int((~np.isfinite(loss)).sum())
-    if bad:
-        _say(f"warning: {bad} points have a non-finite loss (stored as NaN/inf)")
+    if bad:  # what made them so: a negative BatchNorm variance, or a diverged loss
+        from lossviz_core.results import nonfinite
+
+        _say(f"warning: {bad} points have a non-finite loss (stored as NaN/inf): "
+             f"{nonfinite.explain(result).cause()}")
     _say(f"wrote {out} ({'x'.join(map(str, result.shape))} points, "
          f"min {result.main_quantity()} {np.nanmin(np.where(np.isfinite(loss), loss, np.nan)):.4g})"
          if bad < loss.size else f"wrote {out}")

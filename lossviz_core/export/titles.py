@@ -72,16 +72,26 @@ _PAIRS = {k: (f"directions.x{w}", f"directions.y{w}", "norm" if w == "norm" else
 
 def recipe_fields(result: SurfaceResult | Recipe) -> dict[str, Any]:
     """The result's recipe (or a recipe) flattened to ``{"model.name": ..., "grid.x":
-    "-1:1:51", ...}`` (empty for a result without a recipe, e.g. a reference file)."""
+    "-1:1:51", ...}`` (empty for a result without a recipe, e.g. a reference file).
+
+    A result's grid is the one computed (its coordinates), not the ranges asked for: a
+    PCA plane fitted to its trajectory names the fitted ranges; a recipe still to be fitted
+    says so ("fitted, 31 pts")."""
     recipe = result if isinstance(result, Recipe) else result.recipe
     if recipe is None:
         return {}
     out: dict[str, Any] = {}
     _flatten(recipe.to_dict(), "", out)
+    fit = out.pop("grid.fit", False)
     for axis in ("grid.x", "grid.y"):  # ranges read best in the CLI's min:max:num
         r = out.pop(axis + ".min", None), out.pop(axis + ".max", None), out.pop(axis + ".num", None)
         if r[0] is not None:
-            out[axis] = f"{r[0]:g}:{r[1]:g}:{r[2]}"
+            out[axis] = f"fitted, {r[2]} pts" if fit else f"{r[0]:.4g}:{r[1]:.4g}:{r[2]}"
+    if isinstance(result, SurfaceResult):
+        out.pop("grid.y", None)
+        for axis, c in (("grid.x", result.x), ("grid.y", result.y)):
+            if c is not None and len(c):
+                out[axis] = f"{float(c[0]):.4g}:{float(c[-1]):.4g}:{len(c)}"
     return {k: v for k, v in out.items() if k not in _SKIP}
 
 
@@ -165,6 +175,19 @@ def wrap(text: str, width_in: float, font_pt: float) -> str:
     return "\n".join(lines)
 
 
+def distinct_tail(path: Any, paths: Sequence[Any]) -> str:
+    """The shortest end of ``path`` (suffix dropped) that the other ``paths`` do not share."""
+    if path is None:
+        return "none"
+    mine = _stem_parts(path)
+    distinct = {_stem_parts(p) for p in paths}
+    for k in range(1, len(mine) + 1):
+        if len({p[-k:] for p in distinct}) == len(distinct):
+            return "/".join(mine[-k:])
+    return str(path)
+
+
+
 # --- internals -------------------------------------------------------------------------
 
 
@@ -237,11 +260,11 @@ def _title_of(f: dict[str, Any], fields: Sequence[dict[str, Any]],
 def _field_text(key: str, value: Any, fields: Sequence[dict[str, Any]],
                 differing: Sequence[str]) -> str:
     if key in _PATHS:
-        return _PATHS[key] + _distinct_tail(value, [f.get(key) for f in fields])
+        return _PATHS[key] + distinct_tail(value, [f.get(key) for f in fields])
     if key.startswith(_PARAMS):
         p = _method_param(key, fields)
         if p is not None and p.is_path:
-            return p.shown(_distinct_tail(value, [f.get(key) for f in fields]))
+            return p.shown(distinct_tail(value, [f.get(key) for f in fields]))
         if p is not None:
             return p.shown(value)
     pair = _PAIRS.get(key)
@@ -274,18 +297,6 @@ def _implied(key: str, keys: Sequence[str], fields: Sequence[dict[str, Any]]) ->
 def _tail(path: Any) -> str:
     p = PurePath(str(path))
     return p.stem or p.name
-
-
-def _distinct_tail(path: Any, paths: Sequence[Any]) -> str:
-    """The shortest end of ``path`` (suffix dropped) that the other ``paths`` do not share."""
-    if path is None:
-        return "none"
-    mine = _stem_parts(path)
-    distinct = {_stem_parts(p) for p in paths}
-    for k in range(1, len(mine) + 1):
-        if len({p[-k:] for p in distinct}) == len(distinct):
-            return "/".join(mine[-k:])
-    return str(path)
 
 
 def _stem_parts(path: Any) -> tuple[str, ...]:
