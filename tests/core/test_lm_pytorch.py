@@ -190,3 +190,43 @@ def test_token_data_the_model_cannot_take_is_one_line(lm, tmp_path, capsys):
                  "--out", str(tmp_path / "ce.h5")])  # the default ce loss on next-token logits
     err = capsys.readouterr().err
     assert code == 2 and "use --loss lm" in err and "Traceback" not in err, err
+
+
+def test_token_data_keys_in_a_study(lm, tmp_path):
+    from lossviz_core.studies import make_plan, parse_study
+    from lossviz_core.studies.runner import grid_recipe
+
+    path, ref = lm
+    np.save(tmp_path / "ids.npy", ref.sequences(8, 0).reshape(-1).numpy())
+    study = tmp_path / "lm.toml"
+    text = """
+[study]
+name = "lm"
+
+[results.tokens]
+model = "tinylm.py:model"
+dataset = "tokens:ids.npy"
+seq_len = 16
+subsample = 4
+loss = "lm"
+x = "-1:1:3"
+y = "-1:1:3"
+"""
+    plan = make_plan(parse_study(text, study), tmp_path / "out")
+    r = grid_recipe(plan, plan.find("grid", "tokens"))  # paths relative to the study file
+    assert r.dataset.name == f"tokens:{tmp_path / 'ids.npy'}" and r.model.name == f"{path}:model"
+    assert r.dataset.options == {"seq_len": 16} and r.dataset.subsample == 4
+    assert r.loss.name == "lm"
+
+
+def test_token_data_on_ray_equals_the_local_surface(lm, tmp_path, capsys, cluster):
+    """The tokens file travels to the workers with the recipe (a portable file)."""
+    path, ref = lm
+    np.save(tmp_path / "ids.npy", ref.sequences(12, 0).reshape(-1).numpy())
+    args = ("--model", f"{path}:model", "--dataset", f"tokens:{tmp_path / 'ids.npy'}",
+            "--seq-len", "16", "--loss", "lm")
+    local = _surface(capsys, tmp_path / "local.h5", *args)
+    ray = _surface(capsys, tmp_path / "ray.h5", *args, "--executor", "ray", "--workers", "1")
+    for q in local:
+        np.testing.assert_allclose(ray[q], local[q], rtol=1e-6)
+    assert set(ray) >= {"train_loss", "train_acc", "train_perplexity"}
