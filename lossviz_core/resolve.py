@@ -37,11 +37,12 @@ from lossviz_core.registry import (
 )
 
 # The choices every recipe has, with their "not chosen" value. Each registered entry adds
-# the parameters it declares (entry_choices): --checkpoint2, --pca, --directions, ...
+# the parameters it declares (entry_choices): --checkpoint2, --pca, --directions, ...; an
+# entry may read one of these too (the hf: source's --download and --allow-code)
 CORE: dict[str, Any] = {
     # model
     "demo": False, "run": None, "model": None, "checkpoint": None, "pretrained": None,
-    "output": None, "num_classes": None,
+    "output": None, "num_classes": None, "allow_code": False,
     # data and loss
     "dataset": None, "data_root": None, "download": False, "subsample": None,
     "subsample_seed": 0, "transform": "auto", "image_size": None, "mean": None, "std": None,
@@ -300,6 +301,7 @@ def _refuse_strays(c: dict, method: Any, model: ModelSpec, dataset: DatasetSpec,
               ("dataset", kind.name if kind else None), ("loss", loss.name),
               *(("measure", m) for m in measures)}
     mine = {ec.key for ec in entry_choices() if (ec.kind, ec.entry.name) in chosen}
+    mine |= set(CORE)  # a choice every recipe has is never a stray, whoever else reads it
     for ec in entry_choices():
         if ec.key not in mine and _given(c, ec.param) and c[ec.key] != ec.param.default:
             label = getattr(ec.entry, "label", ec.entry.name)

@@ -69,7 +69,8 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool =
     d.add_argument("--dataset", default=None,
                    help=generated.dataset_help() if entries else "a dataset name")
     d.add_argument("--data-root", help="dataset folder (cifar10, torchvision:NAME)")
-    d.add_argument("--download", action="store_true", help="download the dataset if missing")
+    d.add_argument("--download", action="store_true", help="download the dataset (or an hf: "
+                   "model and its tokenizer) if missing")
     d.add_argument("--transform", choices=TRANSFORMS, default="auto",
                    help="images from files: cifar | imagenet | none (tensor in [0, 1])")
     d.add_argument("--image-size", "--size", type=int, dest="image_size",

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
+from lossviz_core.data.base import as_inputs
 from lossviz_core.device import fits_on_device
 from lossviz_core.errors import InputError
 
@@ -111,7 +112,7 @@ class _Local:
 def from_loader(split: Split, bs: int, device: torch.device, channels_last: bool):
     """Batches a DataLoader decodes (pinned for CUDA), moved to ``device``."""
     for xb, yb in split.source.loader(bs, pin=device.type == "cuda"):
-        xb = xb.to(device, non_blocking=True).float()
+        xb = as_inputs(xb.to(device, non_blocking=True))
         if channels_last and xb.dim() == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
         yb = yb.to(device, non_blocking=True)

@@ -14,7 +14,9 @@ extra pass). With weights w_k = n_k / N (N = Σ n_k) and the merged mean m = Σ_
 the usual estimator for a weighted mean of K cluster means (a ratio estimator over the
 shards). For equal shards (w_k = 1/K) it is ``numpy.std(m, ddof=1) / sqrt(K)``; it is zero
 when every shard is a copy of the same data. ``{split}_loss_se`` and ``{split}_acc_se`` are
-stored as quantities next to the loss and accuracy.
+stored as quantities next to the loss and accuracy. n_k is what the shard's mean is over:
+its examples, or its tokens for a loss that counts its own (``lm``, ``Evaluator.counts``); a
+quantity the loss derives from its mean (perplexity) comes from the merged mean.
 
 A shard is an :class:`~lossviz_core.evaluation.evaluate.Evaluator` over views ``x[a:b]``,
 ``y[a:b]`` of the workspace's data (no copy), sharing its model and plane and pinned to the
@@ -112,8 +114,6 @@ class ShardedLoss:
         self.splits = tuple(s.name for s in base.splits)
         data = {s: ws.data.split(s) for s in self.splits}
         bounds = {s: shard_bounds(len(data[s]), self.k) for s in self.splits}
-        self.counts = {s: np.array([b - a for a, b in bounds[s]], dtype=np.float64)
-                       for s in self.splits}
         pinned = dict(base.decisions)
         self.shards = []
         for i in range(self.k):
@@ -156,12 +156,16 @@ class ShardedLoss:
         parts = [shard.evaluate(coords) for shard in self.shards]
         out: dict[str, np.ndarray] = {}
         for s in self.splits:
+            # what each shard's mean is over: its examples, or its tokens (the lm loss)
+            counts = np.array([shard.counts[s] for shard in self.shards])
             for q in (f"{s}_loss", f"{s}_acc"):
                 if q not in parts[0]:
                     continue
                 means = np.stack([p[q] for p in parts], axis=-1)
-                out[q] = merged_mean(means, self.counts[s])
-                out[q + SE_SUFFIX] = standard_error(means, self.counts[s])
+                out[q] = merged_mean(means, counts)
+                out[q + SE_SUFFIX] = standard_error(means, counts)
+            for extra in self.base.loss_fn.entry.quantities:  # perplexity: of the merged mean
+                out[f"{s}_{extra.name}"] = extra.of_mean(out[f"{s}_loss"])
         return out
 
 
