@@ -52,7 +52,7 @@ CORE: dict[str, Any] = {
     "xignore": "biasbn", "yignore": None, "seed": 0,
     # grid, compute, measures
     "x": None, "y": None, "device": "auto", "precision": "auto", "batch_size": None,
-    "compile": "auto", "multi": "auto", "measure": None, "fit_ranges": None,
+    "compile": "auto", "multi": "auto", "memory_format": "auto", "measure": None, "fit_ranges": None,
 }
 SURFACE_RANGE = Range(-1.0, 1.0, 21)
 LINE_RANGE = Range(-1.0, 1.0, 51)
@@ -118,7 +118,8 @@ def resolve(choices: Mapping[str, Any]) -> Recipe:
                          label_smoothing=float(c["label_smoothing"] or 0.0),
                          params=_params(c, loss.params))
     compute = ComputeSpec(device=str(c["device"]), precision=c["precision"],
-                          batch_size=c["batch_size"], compile=c["compile"], multi=c["multi"])
+                          batch_size=c["batch_size"], compile=c["compile"], multi=c["multi"],
+                          memory_format=c["memory_format"])
     given = c["measure"] or ()
     given = (given,) if isinstance(given, str) else tuple(given)
     for m in given:
@@ -420,7 +421,8 @@ def choices_of(recipe: Recipe) -> dict[str, Any]:
         "yignore": dirs.yignore, "seed": dirs.seed, "x": g.x, "y": g.y, "fit_ranges": g.fit,
         "device": recipe.compute.device, "precision": recipe.compute.precision,
         "batch_size": recipe.compute.batch_size, "compile": recipe.compute.compile,
-        "multi": recipe.compute.multi, "measure": list(recipe.measures),
+        "multi": recipe.compute.multi,
+        "memory_format": recipe.compute.memory_format, "measure": list(recipe.measures),
     }
     method = DIRECTION_METHODS.get(dirs.method)
     source, kind = MODEL_SOURCES.find(m.name), DATA_SOURCES.find(d.name)

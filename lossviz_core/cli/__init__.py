@@ -23,6 +23,7 @@ from lossviz_core.recipe.spec import (
     DATA_CACHES,
     DIR_TYPES,
     IGNORES,
+    MEMORY_FORMATS,
     MULTI_MODES,
     NORMS,
     PRECISIONS,
@@ -94,6 +95,9 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool =
     c.add_argument("--compile", choices=COMPILE_MODES, default="auto")
     c.add_argument("--multi", choices=MULTI_MODES, default="auto",
                    help="several grid points per pass (auto: a probe decides)")
+    c.add_argument("--memory-format", choices=MEMORY_FORMATS, default="auto",
+                   help="image inputs' memory format (auto: channels_last on CUDA, on the CPU "
+                   "whichever a probe finds faster; pin one for bit-identical reruns)")
     c.add_argument("--measure", action="append", metavar="NAME",
                    help=generated.measure_help() if entries else "a measure; repeatable")
     if not output:

@@ -33,7 +33,7 @@ from lossviz_core.losses import (
     resolve_loss,
 )
 from lossviz_core.plane import Plane
-from lossviz_core.recipe.spec import COMPILE_MODES, PRECISIONS
+from lossviz_core.recipe.spec import COMPILE_MODES, MEMORY_FORMATS, PRECISIONS
 
 SPLIT_NAMES = ("train", "test")
 CUDA_MAX_BATCH = 8192
@@ -68,6 +68,7 @@ class Evaluator:
         fold_bn="auto",
         compile="auto",
         multi="auto",
+        memory_format: str = "auto",
         n_points: int | None = None,
         output: str | int | None = None,
         capabilities: Capabilities | None = None,
@@ -81,8 +82,10 @@ class Evaluator:
         )
         compile = "off" if compile is False else compile
         choices = {"precision": PRECISIONS, "compile": COMPILE_MODES}
-        choices |= {"multi": tuple(_MULTI), "fold_bn": ("auto", True, False)}
-        for option, value in zip(choices, (precision, compile, multi, fold_bn), strict=True):
+        choices |= {"multi": tuple(_MULTI), "fold_bn": ("auto", True, False),
+                    "memory format": MEMORY_FORMATS}
+        for option, value in zip(choices, (precision, compile, multi, fold_bn, memory_format),
+                                 strict=True):
             _check(value in choices[option], f"unknown {option} {value!r}; use {choices[option]}")
         _check(batch_size is None or int(batch_size) >= 1, f"batch size must be >= 1: {batch_size}")
         self.device = (
@@ -92,6 +95,7 @@ class Evaluator:
         self.loss = self.loss_fn.name
         self.bf16 = precision == "bf16" or (precision == "auto" and bf16_is_fast(self.device))
         self._compile_option, self._multi_option = compile, _MULTI[multi]
+        self._memory_format = memory_format
         self._user_batch = None if batch_size is None else int(batch_size)
         self.n_points = n_points
         self.model, self._fold_option = model, fold_bn
@@ -126,15 +130,17 @@ class Evaluator:
         return tuple(first.x.shape[1:])
 
     def _set_memory_format(self) -> None:
-        """channels_last for image inputs on CUDA; on the CPU whichever the probe finds faster."""
+        """channels_last for image inputs on CUDA; on the CPU whichever the probe finds faster
+        (the layout the user pinned, if any: the probe then picks the batch only)."""
         if not self._image_inputs() or self.capabilities.scripted:
             return
+        pinned = {"channels_last": (True,), "contiguous": (False,)}.get(self._memory_format)
         if self.device.type == "cuda":
-            self.channels_last = True
+            self.channels_last = pinned[0] if pinned else True
         else:
             probe = mp.sample_of(self.splits[0], mp.CPU_BIG_BATCH)[0].to(self.device)
             self.channels_last, self._cpu_batch = mp.probe_cpu_layout(
-                self.model, probe, self.bf16, self._select
+                self.model, probe, self.bf16, self._select, layouts=pinned or (False, True)
             )
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         self.model.to(memory_format=fmt)

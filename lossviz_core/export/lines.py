@@ -84,7 +84,7 @@ def draw_line(fig: Figure, result: SurfaceResult, o: Any) -> dict[str, Any]:
 def checkpoint_labels(recipe: Any) -> tuple[str, str]:
     """'A: small_batch', 'B: large_batch': the checkpoints at α = 0 and α = 1 of an
     interpolation, by the shortest ends of their paths that tell them apart."""
-    a, b = recipe.model.checkpoint, recipe.directions.target_checkpoint
+    a, b = recipe.model.checkpoint, recipe.directions.param("checkpoint")
     paths = [p for p in (a, b) if p]
     return (f"A: {distinct_tail(a, paths)}" if a else "A",
             f"B: {distinct_tail(b, paths)}" if b else "B")

@@ -31,6 +31,7 @@ def build(ctx: MeasureContext) -> LossMeasure:
     return LossMeasure(
         ctx.model, ctx.plane, ctx.data, splits=r.loss.splits, loss=ctx.loss, device=ctx.device,
         precision=c.precision, batch_size=c.batch_size, compile=c.compile, multi=c.multi,
+        memory_format=c.memory_format,
         n_points=ctx.n_points, output=r.model.output, capabilities=ctx.capabilities,
         pinned=ctx.pinned,
     )

@@ -29,6 +29,7 @@ SPLITS = ("train", "test", "both")
 PRECISIONS = ("auto", "bf16", "fp32")
 COMPILE_MODES = ("auto", "off", "default", "max-autotune", "max-autotune-no-cudagraphs")
 MULTI_MODES = ("auto", "on", "off")
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 TRANSFORMS = ("auto", "cifar", "imagenet", "none")
 DATA_CACHES = ("auto", "device", "host", "stream")
 RECIPE_VERSION = 2
@@ -304,18 +305,21 @@ class LossSpec(_Spec):
 
 @dataclass(frozen=True)
 class ComputeSpec(_Spec):
-    """How to compute: device, precision, batch size, ``torch.compile`` and multi-point."""
+    """How to compute: device, precision, batch size, ``torch.compile``, multi-point and
+    the memory format of image inputs (auto: channels_last on CUDA, the faster on the CPU)."""
 
     device: str = "auto"
     precision: str = "auto"
     batch_size: int | None = None
     compile: str = "auto"
     multi: str = "auto"
+    memory_format: str = "auto"
 
     def __post_init__(self) -> None:
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("compile", self.compile, COMPILE_MODES)
         check_choice("multi-point mode", self.multi, MULTI_MODES)
+        check_choice("memory format", self.memory_format, MEMORY_FORMATS)
         if self.batch_size is not None and int(self.batch_size) < 1:
             raise InputError(f"batch size must be >= 1, got {self.batch_size}")
 

@@ -183,7 +183,8 @@ def fit_to_trajectory(grid: GridSpec, trajectory: Any) -> GridSpec:
 
 def resume_decisions(recipe: Recipe, path: str | os.PathLike) -> dict[str, Any] | None:
     """The decisions a resumed file's points were computed with (its latest plan), or None
-    for a new file or one without them; a clashing ``--precision`` is one line."""
+    for a new file or one without them; a clashing ``--precision`` or ``--memory-format``
+    is one line."""
     if not os.path.exists(path):
         return None
     plans = read_plans(path)
@@ -194,4 +195,10 @@ def resume_decisions(recipe: Recipe, path: str | os.PathLike) -> dict[str, Any] 
     if asked != "auto" and asked != plan.get("precision"):
         raise InputError(f"{path} was computed in {plan.get('precision')}; resume it with "
                          f"--precision {plan.get('precision')} (or auto), or start a new file")
+    fmt = recipe.compute.memory_format
+    if fmt != "auto" and "channels_last" in plan and (fmt == "channels_last") != bool(
+            plan["channels_last"]):
+        had = "channels_last" if plan["channels_last"] else "contiguous"
+        raise InputError(f"{path} was computed with --memory-format {had}; resume it with "
+                         f"--memory-format {had} (or auto), or start a new file")
     return plan

@@ -122,6 +122,7 @@ class ShardedLoss:
                 ws.model, ws.plane, _ShardData(views.get("train"), views.get("test")),
                 splits=self.splits, loss=ws.loss, device=ws.device, precision=c.precision,
                 batch_size=c.batch_size, compile=c.compile, multi=c.multi,
+                memory_format=c.memory_format,
                 n_points=base.n_points, output=r.model.output, capabilities=ws.capabilities,
                 pinned=pinned))
         for shard in self.shards:

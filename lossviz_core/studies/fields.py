@@ -42,6 +42,7 @@ CORE_RESULT_KEYS: dict[str, Any] = {
     "line": BOOL, "method": STR, "dir_type": STR, "xnorm": STR, "ynorm": STR, "xignore": STR,
     "yignore": STR, "seed": INT, "x": STR, "y": STR,
     "device": STR, "precision": STR, "batch_size": INT, "compile": STR, "multi": STR,
+    "memory_format": STR,
     "measure": (STR, STRS), "fit_ranges": BOOL, "run": STR,
 }
 _KIND_TYPES = {"int": INT, "float": (INT, FLOAT), "bool": BOOL, "floats": (FLOATS, STR)}
@@ -123,7 +124,7 @@ def result_check(key: str, value: Any) -> Callable[[], Any] | None:
     }
     if key in direction:
         return lambda: s.DirectionSpec(**{key: value})
-    if key in ("precision", "compile", "multi", "batch_size"):
+    if key in ("precision", "compile", "multi", "memory_format", "batch_size"):
         return lambda: s.ComputeSpec(**{key: value})
     param = entry_params().get(key)
     if param is not None:

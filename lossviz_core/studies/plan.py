@@ -36,7 +36,8 @@ from lossviz_core.studies.spec import ModelEntry, ResultEntry, Study
 KEY_VERSION = 1
 KEY_LENGTH = 16
 # choices that decide how, or where, a grid is computed, not its values
-COMPUTE_ONLY = ("device", "batch_size", "compile", "multi", "data_cache", "workers", "download")
+COMPUTE_ONLY = ("device", "batch_size", "compile", "multi", "memory_format", "data_cache",
+                "workers", "download")
 TRAIN_COMPUTE_ONLY = ("device",)
 DATA_COMPUTE_ONLY = ("cache", "workers", "download")
 _HASHED: dict[tuple[str, int, float], str] = {}
