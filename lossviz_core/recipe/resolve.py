@@ -142,6 +142,7 @@ def _model_and_data(c: dict, method: str, base: Recipe | None) -> tuple[ModelSpe
                          "(or load your own --checkpoint instead of --pretrained)")
     model = model.replace(
         pretrained=c["pretrained"] or None,
+        download=bool(c["pretrained"] or c["download"]),  # choosing weights asks for them
         output=None if c["output"] in (None, "") else str(c["output"]),
         num_classes=int(c["num_classes"]) if c["num_classes"] else None,
     )
@@ -150,7 +151,8 @@ def _model_and_data(c: dict, method: str, base: Recipe | None) -> tuple[ModelSpe
         dataset = DatasetSpec(name=absolute_dataset_name(str(c["dataset"])))
     elif run is not None and run.dataset:
         # a run folder's dataset never downloads anything unless this command asks
-        dataset = DatasetSpec.from_dict({**run.dataset, "download": False})
+        dataset = DatasetSpec.from_dict({**run.dataset, "download": False},
+                                        f"{run.path / 'run.json'}: dataset")
     elif base is not None:
         dataset = base.dataset
     else:
@@ -300,3 +302,12 @@ def choices_of(recipe: Recipe) -> dict[str, Any]:
         out["pca"] = dirs.pca_run
         out["checkpoint"] = None  # the run's final checkpoint, found again from the run
     return out
+
+
+def downloads_as_asked(recipe: Recipe, download: bool = False,
+                       pretrained: bool = False) -> Recipe:
+    """``recipe`` as read from a file (a result, a study, a figure) with the right to download
+    only what this command asked for: data and weights with ``download``, the weights with
+    ``pretrained`` too. A file never grants it by itself."""
+    return recipe.replace(model=recipe.model.replace(download=bool(download or pretrained)),
+                          dataset=recipe.dataset.replace(download=bool(download)))

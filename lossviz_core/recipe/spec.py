@@ -32,6 +32,7 @@ MULTI_MODES = ("auto", "on", "off")
 TRANSFORMS = ("auto", "cifar", "imagenet", "none")
 DATA_CACHES = ("auto", "device", "host", "stream")
 RECIPE_VERSION = 2
+MAX_SEED = 2**31 - 1  # the window's seed box (a Qt int) holds no more
 
 
 def json_default(o: Any) -> Any:
@@ -48,10 +49,61 @@ def jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=json_default))
 
 
+def check_seed(name: str, value: Any) -> int:
+    """``value`` as a seed, InputError unless a whole number in 0 .. MAX_SEED."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer)) or \
+            not float(value).is_integer() or not 0 <= value <= MAX_SEED:
+        raise InputError(f"{name} must be a whole number from 0 to {MAX_SEED}, got {value!r}")
+    return int(value)
+
+
 def check_choice(name: str, value: Any, allowed: tuple) -> None:
     """InputError naming ``name`` unless ``value`` is one of ``allowed``."""
     if value not in allowed:
         raise InputError(f"unknown {name} {value!r}; choose one of {', '.join(map(str, allowed))}")
+
+
+def _shown(v: Any) -> str:
+    kind = {bool: "true/false", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "an object", type(None): "null"}.get(type(v), type(v).__name__)
+    text = json.dumps(v, default=str) if isinstance(v, (str, int, float, bool)) else ""
+    return f"{kind} {text}" if text and len(text) <= 40 else kind
+
+
+def _is(v: Any, kind: str) -> bool:
+    """Whether ``v`` is of the annotation ``kind`` (one part of ``A | B``); names this
+    module does not check (nested specs, Any) pass."""
+    number = isinstance(v, (int, float)) and not isinstance(v, bool)
+    if kind.startswith("tuple["):
+        inner = kind[len("tuple["):-1].split(",")[0].strip()
+        return isinstance(v, (list, tuple)) and all(_is(t, inner) for t in v)
+    return {"str": isinstance(v, str), "bool": isinstance(v, bool), "float": number,
+            "int": number and float(v).is_integer(), "None": v is None}.get(kind, True)
+
+
+def _check_type(key: str, v: Any, annotation: str) -> None:
+    kinds = [k.strip() for k in annotation.split("|")]
+    if not any(_is(v, k) for k in kinds):
+        words = {"str": "a string", "int": "a whole number", "float": "a number",
+                 "bool": "true or false", "None": "null"}
+        lists = {"str": "strings", "int": "whole numbers", "float": "numbers"}
+        want = " or ".join(
+            f"a list of {lists.get(k[6:-1].split(',')[0].strip(), 'values')}"
+            if k.startswith("tuple[") else words.get(k, k) for k in kinds)
+        raise InputError(f"{key}: expected {want}, got {_shown(v)}")
+
+
+def _checked(make: Any, where: str, *args: Any, **kwargs: Any) -> Any:
+    """``make(...)``, its errors one line prefixed with the key path ``where``."""
+    try:
+        return make(*args, **kwargs)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}" if where and not str(exc).startswith(where)
+                         else str(exc)) from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"{where or getattr(make, '__name__', 'value')}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                         ) from None
 
 
 class _Spec:
@@ -67,22 +119,36 @@ class _Spec:
         return out
 
     @classmethod
-    def from_dict(cls: type[T], d: dict[str, Any] | None) -> T:
-        d = dict(d or {})
+    def from_dict(cls: type[T], d: dict[str, Any] | None, where: str = "") -> T:
+        """The spec a dict (from JSON or TOML) describes; keys it does not know are ignored
+        (a later version's). A wrong type or value is one :class:`InputError` naming the key
+        as the file spells it (``where``: the dict's own key path, e.g. ``recipe.model``)."""
+        if d is None:
+            d = {}
+        if not isinstance(d, dict):
+            raise InputError(f"{where or cls.__name__}: expected an object of "
+                             f"{cls.__name__} fields, got {_shown(d)}")
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             if f.name not in d:
                 continue
             v = d[f.name]
+            key = f"{where}.{f.name}" if where else f.name
             sub = _NESTED.get((cls.__name__, f.name))
             if sub is not None and isinstance(v, dict):
-                v = sub.from_dict(v)
-            elif sub is not None and isinstance(v, str):
-                v = sub.parse(v)
-            elif isinstance(v, list):
-                v = tuple(v)
+                v = sub.from_dict(v, key)
+            elif sub is not None and isinstance(v, str) and hasattr(sub, "parse"):
+                v = _checked(sub.parse, key, v)  # type: ignore[attr-defined]
+            elif sub is not None and not isinstance(v, sub) and not (v is None and "None" in
+                                                                     str(f.type)):
+                raise InputError(f"{key}: expected an object of {sub.__name__} fields, "
+                                 f"got {_shown(v)}")
+            else:
+                _check_type(key, v, str(f.type))
+                if isinstance(v, list):
+                    v = tuple(v)
             kwargs[f.name] = v
-        return cls(**kwargs)
+        return _checked(cls, where, **kwargs)
 
     def replace(self: T, **changes: Any) -> T:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
@@ -140,6 +206,8 @@ class ModelSpec(_Spec):
     start from (``DEFAULT`` or a weights name; downloaded only when asked for).
     ``output``: the index or key of the logits when the forward returns a tuple or dict.
     ``num_classes``: the output size when neither the checkpoint nor the data says it.
+    ``download``: the pretrained weights may be downloaded (the user asked, on this command
+    line or with the window's button); not part of what the model is (ignored by ``==``).
     """
 
     name: str = "digits_cnn"
@@ -147,6 +215,7 @@ class ModelSpec(_Spec):
     pretrained: str | None = None
     output: str | None = None
     num_classes: int | None = None
+    download: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.num_classes is not None and int(self.num_classes) < 1:
@@ -164,11 +233,13 @@ class DatasetSpec(_Spec):
     ``none`` (to a tensor in [0, 1]); ``size`` / ``mean`` / ``std`` override it.
     ``cache``: where decoded examples live (``auto``: on the device if they fit, else in
     host memory if they fit there, else streamed through a DataLoader every pass).
+    ``download``: a missing data set may be downloaded (the user asked, on this command line
+    or with the window's button); not part of what the data is (ignored by ``==``).
     """
 
     name: str = "digits"
     root: str | None = None
-    download: bool = False
+    download: bool = field(default=False, compare=False)
     subsample: int | None = None
     subsample_seed: int = 0
     transform: str = "auto"
@@ -179,6 +250,8 @@ class DatasetSpec(_Spec):
     workers: int | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "subsample_seed", check_seed("subsample seed",
+                                                             self.subsample_seed))
         check_choice("transform", self.transform, TRANSFORMS)
         check_choice("data cache", self.cache, DATA_CACHES)
         if self.subsample is not None and int(self.subsample) < 1:
@@ -214,6 +287,7 @@ class DirectionSpec(_Spec):
     file: str | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "seed", check_seed("seed", self.seed))
         for name, value, allowed in (
             ("dir_type", self.dir_type, DIR_TYPES),
             ("xnorm", self.xnorm, NORMS),
@@ -326,21 +400,24 @@ class Recipe(_Spec):
         """The recipe a result file's specs hold (this version's or the first version's
         ``model``/``dataset``/``directions``/``surface`` layout); None when there is none."""
         specs = specs or {}
-        if isinstance(specs.get("recipe"), dict):
-            return cls.from_dict(specs["recipe"])
+        if "recipe" in specs:
+            return cls.from_dict(specs["recipe"], "recipe")
         if not any(k in specs for k in ("model", "dataset", "directions", "surface")):
             return None
-        s = dict(specs.get("surface") or {})
-        grid = GridSpec.from_dict({k: s[k] for k in ("x", "y") if k in s})
-        loss = LossSpec(**{k2: s[k1] for k1, k2 in (("loss", "name"), ("split", "split"))
-                           if k1 in s})
+        s = specs.get("surface") or {}
+        if not isinstance(s, dict):
+            raise InputError(f"surface: expected an object, got {_shown(s)}")
+        grid = GridSpec.from_dict({k: s[k] for k in ("x", "y") if k in s}, "surface")
+        loss = _checked(LossSpec, "surface", **{k2: s[k1] for k1, k2 in (("loss", "name"),
+                                                                          ("split", "split"))
+                                                 if k1 in s})
         compute = ComputeSpec.from_dict(
-            {k: s[k] for k in ("device", "precision", "batch_size") if k in s}
+            {k: s[k] for k in ("device", "precision", "batch_size") if k in s}, "surface"
         )
         return cls(
-            model=ModelSpec.from_dict(specs.get("model")),
-            dataset=DatasetSpec.from_dict(specs.get("dataset")),
-            directions=DirectionSpec.from_dict(specs.get("directions")),
+            model=ModelSpec.from_dict(specs.get("model"), "model"),
+            dataset=DatasetSpec.from_dict(specs.get("dataset"), "dataset"),
+            directions=DirectionSpec.from_dict(specs.get("directions"), "directions"),
             grid=grid, loss=loss, compute=compute,
         )
 

@@ -73,6 +73,7 @@ class Plan:
     study: Study
     out: Path
     units: list[Unit]
+    download: bool = False  # data and weights may be downloaded: the user asked
 
     def __post_init__(self) -> None:
         self._by_key = {u.key: u for u in self.units}
@@ -121,7 +122,8 @@ def _init_unit(m: ModelEntry, out: Path) -> Unit:
 def _train_unit(m: ModelEntry, init: Unit | None, out: Path) -> Unit:
     defaults = type(m.train)().to_dict()  # a field added later, at its default, keeps keys
     train = {k: v for k, v in m.train.to_dict().items()
-             if k not in TRAIN_COMPUTE_ONLY and (k == "dataset" or v != defaults.get(k))}
+             if k not in TRAIN_COMPUTE_ONLY and (k in ("model", "dataset")
+                                                 or v != defaults.get(k))}
     train["model"] = _portable_source(train["model"])
     train["dataset"] = _keyed_data(train["dataset"])
     if init is not None:

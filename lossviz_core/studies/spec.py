@@ -113,6 +113,8 @@ def parse_study(text: str, path: str | Path | None = None, profile: str | None =
     entries = _entries(src, tree, "figures", "figure")
     figures = parse_figures(src, entries, named, results)
     name = head.get("name") or (Path(path).stem if path else "study")
+    if head.get("name") is not None:  # it names the default output folder, ./NAME
+        f.check_name(src, ("study", "name"), name, "the study's")
     return Study(name=name, text=text, path=str(Path(path).resolve()) if path else None,
                  folder=str(folder), models=models, results=results, figures=figures,
                  description=head.get("description", ""), profile=profile,
@@ -127,6 +129,7 @@ def _models(src: Source, tree: dict, named: dict, folder: Path) -> dict[str, Mod
     for path, entry, variables in _swept(src, tree, "models", "model", named):
         for name, fields, values in expand(src, path, entry, variables):
             where = ("models", name)
+            f.check_name(src, where, name, "a model")
             f.check_keys(src, where, fields, f.MODEL_KEYS)
             if "model" not in fields:
                 raise src.error(where, "a model needs `model` (a zoo name, torchvision:NAME, "
@@ -166,6 +169,7 @@ def _results(src: Source, tree: dict, named: dict, folder: Path,
     for path, entry, variables in _swept(src, tree, "results", "result", named):
         for name, fields, values in expand(src, path, entry, variables):
             where = ("results", name)
+            f.check_name(src, where, name, "a result")
             f.check_keys(src, where, fields, f.RESULT_KEYS)
             for key, value in fields.items():
                 check = f.result_check(key, value)
@@ -239,6 +243,7 @@ def _entries(src: Source, tree: dict, section: str, kind: str) -> list[tuple[Key
 
 def _merge_profile(src: Source, tree: dict, profile: str) -> dict:
     profiles = _table(src, tree, ("profiles",))
+    f.check_name(src, ("profiles",), profile, "a profile")  # it names ./NAME-PROFILE
     if profile not in profiles:
         have = ", ".join(profiles) or "none"
         raise src.error(("profiles",), f"no profile {profile!r} in this study (it has {have})")
