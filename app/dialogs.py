@@ -46,6 +46,19 @@ def ask_to_run_code(parent: QWidget | None, path: str) -> bool:
     return box.exec() == QMessageBox.StandardButton.Yes
 
 
+def may_run_code(parent: QWidget | None, paths: list[str]) -> bool:
+    """Whether the code of every file in ``paths`` may run: each one not trusted before is
+    asked about (:func:`ask_to_run_code`) and remembered when the user agrees."""
+    from . import settings_store
+
+    for path in paths:
+        if not settings_store.is_trusted(path):
+            if not ask_to_run_code(parent, path):
+                return False
+            settings_store.trust(path)
+    return True
+
+
 def ask_to_delete(parent: QWidget | None, name: str, path: str, owned: bool) -> bool:
     """Ask before a result leaves the library (its file too, when the library made it)."""
     box = QMessageBox(parent)

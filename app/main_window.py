@@ -155,6 +155,9 @@ class MainWindow(QMainWindow):
         self.state.changed.connect(lambda _name: self._stale_timer.start())
         if autostart and self.state["source"] == "demo":
             self.compute()  # first launch: the demo landscape, no questions asked
+        notes = settings_store.take_set_aside() + [n for n in [self.library.set_aside] if n]
+        if notes:  # damaged settings or library entries: set aside, said once, never fatal
+            QTimer.singleShot(0, lambda: dialogs.show_error(self, "\n\n".join(notes)))
 
     # -- construction -------------------------------------------------------------------
 
@@ -395,12 +398,9 @@ class MainWindow(QMainWindow):
         would run (model, data, loss; also those a run folder's run.json names)."""
         from lossviz_core.cli import user_code_files
 
-        for path in user_code_files(recipe):
-            if not settings_store.is_trusted(path):
-                if not dialogs.ask_to_run_code(self, path):
-                    self.progress_label.setText("Not computed: the code was not trusted.")
-                    return False
-                settings_store.trust(path)
+        if not dialogs.may_run_code(self, user_code_files(recipe)):
+            self.progress_label.setText("Not computed: the code was not trusted.")
+            return False
         return True
 
     def _resume_target(self, recipe: Any) -> str | None:

@@ -145,10 +145,24 @@ def figure_metadata(specs: dict[str, Any] | list[Any] | None, fmt: str) -> dict[
 
 
 def read_png_specs(path: str | os.PathLike) -> dict[str, Any] | None:
-    """The specs stored in a PNG written by :func:`plot_result` (``None`` if it has none)."""
-    data = Path(path).read_bytes()
+    """The specs stored in a PNG written by :func:`plot_result` (``None`` if it has none);
+    specs that are not JSON are one :class:`InputError` line."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read figure {path}: {exc.strerror or exc}") from None
     if data[:8] != b"\x89PNG\r\n\x1a\n":
         raise InputError(f"{path} is not a PNG file")
+    try:
+        return _png_specs(data)
+    except (ValueError, zlib.error, struct.error):
+        raise InputError(f"{path}: the LossViz specs it carries are not valid JSON") from None
+
+
+MAX_SPECS_BYTES = 64 * 2**20
+
+
+def _png_specs(data: bytes) -> Any:
     pos = 8
     while pos + 8 <= len(data):
         (length,) = struct.unpack(">I", data[pos : pos + 4])
@@ -162,7 +176,11 @@ def read_png_specs(path: str | os.PathLike) -> dict[str, Any] | None:
         elif ctype == b"zTXt":
             key, _, rest = body.partition(b"\0")
             if key.decode("latin-1") == SPECS_KEY:
-                return json.loads(zlib.decompress(rest[1:]).decode("latin-1"))
+                inflate = zlib.decompressobj()
+                text = inflate.decompress(rest[1:], MAX_SPECS_BYTES)
+                if inflate.unconsumed_tail:  # a few KiB that inflate to gigabytes
+                    raise ValueError("specs larger than any figure's")
+                return json.loads(text.decode("latin-1"))
         elif ctype == b"IEND":
             break
     return None
@@ -181,7 +199,7 @@ def _check_format(path: Path) -> str:
 
 
 def _default_title(result: SurfaceResult, quantity: str | None, kind: str) -> str:
-    model = (result.specs.get("model") or {}).get("name")
+    model = result.stored("model").get("name")
     what = "loss and accuracy" if kind == "line" and quantity is None else _pretty(
         quantity or result.main_quantity()
     )
@@ -298,7 +316,7 @@ def draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: boo
     losses = [q for q in wanted if q not in accs]
     ax = fig.add_subplot()
     xlabel = "α"
-    directions = result.specs.get("directions") or {}
+    directions = result.stored("directions")
     interpolation = directions.get("method") == "target"
     if interpolation:
         xlabel = "α (interpolation: θ = (1 − α)·θ_A + α·θ_B)"
@@ -321,7 +339,7 @@ def draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: boo
         ax2.set_ylabel("accuracy", color="tab:red")
         ax2.tick_params(axis="y", labelcolor="tab:red")
     if interpolation:
-        names = (_checkpoint_label((result.specs.get("model") or {}).get("checkpoint"), "A"),
+        names = (_checkpoint_label(result.stored("model").get("checkpoint"), "A"),
                  _checkpoint_label(directions.get("target_checkpoint"), "B"))
         for a, name in zip((0.0, 1.0), names, strict=True):
             ax.axvline(a, color="gray", linestyle="--", linewidth=0.8)

@@ -433,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     except LossVizError as exc:
         print(f"lossviz: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # `lossviz info FILE | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         ignore_interrupts()
         print("\nlossviz: interrupted", file=sys.stderr)

@@ -23,6 +23,7 @@ from lossviz_core.directions.weights import check_dir_type, is_perturbable, name
 from lossviz_core.errors import InputError, LossVizError, StoreError
 from lossviz_core.recipe.spec import json_default
 from lossviz_core.results.hdf5 import (
+    open_file,
     read_array,
     read_text,
     read_trajectory,
@@ -137,7 +138,7 @@ def load_directions(
     stored: dict[str, Any] = {}
     traj = None
     try:
-        with h5py.File(path, "r", locking=False) as f:
+        with open_file(path, "r") as f:
             refuse_foreign_storage(f, path)
             if "xdirection" not in f:
                 raise StoreError(f"{path} is not a direction file: it has no xdirection group")

@@ -1,4 +1,4 @@
-"""HDF5 files from elsewhere are data, never pointers or traps: read them defensively.
+"""HDF5 files: opened, made and read so that nothing from elsewhere can hurt.
 
 An HDF5 file can make the library open other files (external links), read a dataset's
 bytes from any file on disk (external storage, e.g. ``/etc/hostname``), or stitch datasets
@@ -7,13 +7,18 @@ refused with one line before any of its data is read. A crafted file can also lo
 link from a group to its parent: the walk keeps the objects it has seen) or declare arrays
 far larger than itself (a few KiB of compressed zeros that read as gigabytes): every array
 is read through :func:`read_array`, which checks the declared size first.
+
+:func:`open_file` is how LossViz opens a result file (without HDF5's file lock, also when
+this process holds the file open already); :func:`write_hdf5` how it makes a new one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import h5py
 import numpy as np
@@ -41,6 +46,62 @@ def write_hdf5(path: str | os.PathLike, fill: Callable[[h5py.File], None]) -> No
             fh.write(view)
     finally:
         view.release()
+
+
+@contextlib.contextmanager
+def open_file(path: str | os.PathLike, mode: str) -> Iterator[h5py.File]:
+    """A handle on ``path`` to read (``"r"``) or for the writer (``"r+"``), never HDF5's file
+    lock: readers never stop the writer (one writer at a time is ``OutputLock``'s job).
+
+    This process may hold the file open already (a notebook's ``h5py.File(out, "r")`` beside
+    ``job.iter(out=...)``): HDF5 keeps one handle per file and process and refuses another
+    with other flags ("already open for read-only", "file locking flag values don't
+    match"), so the file is then opened through a Python file object of ours, which HDF5
+    does not take for the same file."""
+    fh = None
+    try:
+        try:
+            f = _handle(path, mode)
+        except OSError as exc:
+            if not any(t in str(exc) for t in HELD_HERE):
+                raise
+            fh = open(path, "r+b" if mode == "r+" else "rb")  # noqa: SIM115 - closed below
+            f = _handle(path, mode, fh)
+    except FileNotFoundError:
+        raise StoreError(f"no such file: {path}") from None
+    except OSError as exc:
+        if fh is not None:
+            fh.close()
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        if "No space left" in text or getattr(exc, "errno", None) == 28:
+            raise StoreError(f"cannot write {path}: the disk is full") from None
+        raise StoreError(f"cannot open {path} as an HDF5 file ({exc.__class__.__name__}: "
+                         f"{text})") from None
+    try:
+        with f:
+            yield f
+    finally:
+        if fh is not None:
+            fh.close()
+
+
+HELD_HERE = ("already open", "file locking flag values don't match")
+
+
+def _handle(path: str | os.PathLike, mode: str, fh: Any = None) -> h5py.File:
+    """No HDF5 file lock; the writer also without a sieve buffer, which would rewrite 64 KiB
+    around every scattered cell of a chunk. ``fh``: go through this file object instead."""
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
+    fapl.set_file_locking(False, True)
+    if mode == "r+":
+        fapl.set_sieve_buf_size(0)
+    name = os.fsencode(path)
+    if fh is not None:
+        fapl.set_fileobj_driver(h5py.h5fd.fileobj_driver, fh)
+        name = repr(fh).encode("ascii", "replace")
+    flags = h5py.h5f.ACC_RDWR if mode == "r+" else h5py.h5f.ACC_RDONLY
+    return h5py.File(h5py.h5f.open(name, flags, fapl=fapl))
 
 
 def refuse_foreign_storage(f: h5py.File, path: str | os.PathLike) -> None:

@@ -172,9 +172,10 @@ def _open_lock(lock: Path, path: Path) -> int:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
                      0o644)
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise StoreError(f"the lock file {lock} is a symbolic link; refusing to follow it "
-                             "(remove it)") from None
+        kind = {errno.ELOOP: "a symbolic link", errno.EISDIR: "a folder"}.get(exc.errno)
+        if kind is not None:
+            raise StoreError(f"the lock file {lock} is {kind}; refusing to use it (remove "
+                             "it)") from None
         raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
     st = os.fstat(fd)
     problem = None

@@ -42,6 +42,7 @@ from lossviz_core.atomic import atomic_path
 from lossviz_core.errors import StoreError
 from lossviz_core.limits import MAX_POINTS
 from lossviz_core.results.hdf5 import (
+    open_file,
     read_array,
     read_text,
     read_trajectory,
@@ -74,31 +75,6 @@ def _stamp() -> np.bytes_:
     """A timestamp of fixed width: rewriting it later changes bytes in place, never the
     file's layout (a variable-length string would take new space, a full disk refuses it)."""
     return np.bytes_(_now().encode().ljust(STAMP_BYTES)[:STAMP_BYTES])
-
-
-def _open(path: str | os.PathLike, mode: str, locking: bool = False) -> h5py.File:
-    try:
-        if mode == "r+":
-            return _open_for_writing(path)
-        return h5py.File(path, mode, locking=locking)
-    except FileNotFoundError:
-        raise StoreError(f"no such file: {path}") from None
-    except OSError as exc:
-        text = str(exc).splitlines()[0] if str(exc) else ""
-        if "No space left" in text or getattr(exc, "errno", None) == 28:
-            raise StoreError(f"cannot write {path}: the disk is full") from None
-        raise StoreError(f"cannot open {path} as an HDF5 result file ({exc.__class__.__name__}: "
-                         f"{text})") from None
-
-
-def _open_for_writing(path: str | os.PathLike) -> h5py.File:
-    """The writer's handle: no HDF5 file lock (readers must never block it), and no sieve
-    buffer, which would rewrite 64 KiB around every scattered cell of a chunk."""
-    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
-    fapl.set_file_locking(False, True)
-    fapl.set_sieve_buf_size(0)
-    return h5py.File(h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDWR, fapl=fapl))
 
 
 def _write_all(f: h5py.File, result: SurfaceResult, plans: list[dict] | None = None) -> None:
@@ -156,7 +132,7 @@ def read_result(path: str | os.PathLike) -> SurfaceResult:
 
 
 def _read(path: Path) -> SurfaceResult:
-    with _open(path, "r") as f:
+    with open_file(path, "r") as f:
         refuse_foreign_storage(f, path)
         if "xcoordinates" not in f:
             raise StoreError(f"{path} is not a loss-surface file: it has no 'xcoordinates'")
@@ -178,9 +154,9 @@ def _read(path: Path) -> SurfaceResult:
             ds = f[q]
             if q in COORDINATES or not isinstance(ds, h5py.Dataset):
                 continue
-            if ds.dtype.kind not in "fiub" or (ds.size != n and q not in known):
+            if (ds.dtype.kind not in "fiub" or ds.size != n) and q not in known:
                 continue  # not a grid quantity (text, a scalar, someone else's array)
-            a = _grid_array(ds, path, shape)
+            a = _grid_array(ds, path, shape)  # a quantity's name: numbers, one per point
             if not ours:
                 a[a == -1] = np.nan  # the reference's "not computed" sentinel
             values[q] = a
@@ -225,7 +201,7 @@ def read_plans(path: str | os.PathLike) -> list[dict]:
     """How the points of a file were computed (the evaluator's decisions, oldest first);
     anything but a list of JSON objects counts as none."""
     path = check_input(path, "result file")
-    with _open(path, "r") as f:
+    with open_file(path, "r") as f:
         g = f.get(GROUP)
         if not isinstance(g, h5py.Group):
             return []
@@ -293,7 +269,7 @@ class SurfaceStore:
         old = read_result(path)
         _check_compatible(path, old, result)
         missing = [q for q in result.quantities if q not in old.values]
-        with _open(path, "r+") as f:
+        with open_file(path, "r+") as f:
             if GROUP not in f:  # a reference file: give it our group, its done mask and plan
                 g = f.create_group(GROUP)
                 g.attrs["specs"] = json.dumps(result.specs)
@@ -324,9 +300,16 @@ class SurfaceStore:
         """Record how points are computed (the evaluator's decisions); ids index this list."""
         if plans == self.plans:
             return
-        with _open(self.path, "r+") as f:
+        with open_file(self.path, "r+") as f:
             f[GROUP].attrs["plans"] = json.dumps(plans)
         self.plans = list(plans)
+
+    def add_quantities(self, names: list[str], shape: tuple[int, ...]) -> None:
+        """Give the file arrays (NaN) for quantities it does not hold yet."""
+        with open_file(self.path, "r+") as f:
+            for q in names:
+                if q not in f:
+                    f[q] = np.full(shape, np.nan)
 
     def write_chunk(self, indices: np.ndarray, values: dict[str, np.ndarray],
                     plan: int = 0) -> None:
@@ -334,7 +317,7 @@ class SurfaceStore:
         order = np.argsort(indices)
         idx = np.asarray(indices, dtype=np.int64)[order]
         try:
-            with _open(self.path, "r+") as f:
+            with open_file(self.path, "r+") as f:
                 for q, v in values.items():
                     if q in f:
                         _write_cells(f[q], idx, np.asarray(v, dtype=float)[order])
@@ -353,7 +336,7 @@ class SurfaceStore:
     def write_trajectory(self, traj: Trajectory) -> None:
         """Store the trajectory's losses: in place where the file holds the same trajectory
         (the file made with it allocated them), so no new space is needed."""
-        with _open(self.path, "r+") as f:
+        with open_file(self.path, "r+") as f:
             t = f[GROUP].get("trajectory")
             if isinstance(t, h5py.Group) and "loss" in t and t["loss"].shape == traj.loss.shape:
                 t["loss"][...] = np.asarray(traj.loss, dtype=float)
@@ -363,7 +346,7 @@ class SurfaceStore:
     def finish(self) -> Path:
         """The run is complete: stamp it, put a replacing file in place, release the lock."""
         try:
-            with _open(self.path, "r+") as f:
+            with open_file(self.path, "r+") as f:
                 attrs = f[GROUP].attrs
                 if "updated" in attrs and attrs.get_id("updated").dtype == np.dtype(
                         f"S{STAMP_BYTES}"):  # in place; an older file's keeps its creation's

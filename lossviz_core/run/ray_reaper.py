@@ -5,7 +5,8 @@ of the driver. When the driver is killed (SIGKILL, the out-of-memory killer, a c
 terminal) the raylet and GCS follow it, but the dashboard and runtime-env agents wait for a
 dead GCS and stayed alive for good. :func:`start_reaper` starts a small watcher process with
 a pipe from the driver: it notes the Ray processes the driver starts (every second) and,
-when the pipe closes (the driver is gone, however it ended), ends the ones still running.
+when the pipe closes (the driver is gone, however it ended), ends the ones still running,
+and Ray's processes started since in their process group (the agents a dying raylet leaves).
 The driver stops it after shutting Ray down itself (:func:`stop_reaper`).
 """
 
@@ -42,6 +43,8 @@ def note():
                 known[p.pid] = (p, p.create_time())
             except psutil.Error:
                 pass
+note()
+os.write(1, b"r")  # the driver may go on: what it started so far is known
 while True:
     if select.select([0], [], [], 1.0)[0]:
         got = os.read(0, 1)
@@ -50,13 +53,28 @@ while True:
         if not got:
             break
     note()
-alive = []
+alive = {}
 for p, t in known.values():
     try:
         if p.create_time() == t:
-            alive += [p, *p.children(recursive=True)]
+            alive.update({q.pid: q for q in (p, *p.children(recursive=True))})
     except psutil.Error:
         pass
+if known:  # Ray's processes started since, in their group: the raylet's agents, orphaned
+    groups, since = set(), min(t for _, t in known.values())
+    for pid in known:
+        try:
+            groups.add(os.getpgid(pid))
+        except OSError:
+            pass
+    for p in psutil.process_iter():
+        try:
+            if (p.pid != me and os.getpgid(p.pid) in groups and p.create_time() >= since
+                    and is_ray(p)):
+                alive[p.pid] = p
+        except (psutil.Error, OSError):
+            pass
+alive = list(alive.values())
 for p in alive:
     try:
         p.terminate()
@@ -82,7 +100,8 @@ def start_reaper() -> None:
     where = os.path.dirname(os.path.dirname(psutil.__file__))
     _REAPER = subprocess.Popen(  # noqa: S603 - our own interpreter and source
         [sys.executable, "-c", _SOURCE, str(os.getpid()), where], stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, close_fds=True)
+    _REAPER.stdout.read(1)  # its first look at Ray's processes (b"": it could not start)
 
 
 def stop_reaper() -> None:

@@ -197,16 +197,10 @@ def _order(inits: list[Unit], trains: list[Unit], grids: list[Unit],
 
 
 def _points(r: ResultEntry) -> int:
-    from lossviz_core.recipe.resolve import INTERPOLATION_RANGE, LINE_RANGE, SURFACE_RANGE
-    from lossviz_core.recipe.spec import Range
-
-    def num(key: str, default: Range) -> int:
-        v = r.choices.get(key)
-        return Range.parse(v).num if v else default.num
-
-    if r.line:
-        return num("x", INTERPOLATION_RANGE if r.method == "target" else LINE_RANGE)
-    return num("x", SURFACE_RANGE) * num("y", SURFACE_RANGE)
+    n = 1
+    for k in r.shape:
+        n *= k
+    return n
 
 
 def _keyed_data(d: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lossviz_core.limits import MAX_STUDY_UNITS, check_grid_fits
 from lossviz_core.studies import fields as f
 from lossviz_core.studies.figure_spec import FigureEntry, parse_figures
 from lossviz_core.studies.source import KeyPath, Source, parse_source
@@ -65,6 +66,20 @@ class ResultEntry:
     @property
     def method(self) -> str:
         return str(self.choices.get("method") or "random")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(ny, nx)`` of a plane, ``(nx,)`` of a line: its ranges, else the resolver's."""
+        from lossviz_core.recipe.resolve import INTERPOLATION_RANGE, LINE_RANGE, SURFACE_RANGE
+        from lossviz_core.recipe.spec import Range
+
+        def num(key: str, default: Range) -> int:
+            v = self.choices.get(key)
+            return Range.parse(v).num if v else default.num
+
+        if self.line:
+            return (num("x", INTERPOLATION_RANGE if self.method == "target" else LINE_RANGE),)
+        return (num("y", SURFACE_RANGE), num("x", SURFACE_RANGE))
 
 
 @dataclass(frozen=True)
@@ -112,6 +127,10 @@ def parse_study(text: str, path: str | Path | None = None, profile: str | None =
     results = _results(src, tree, named, folder, models)
     entries = _entries(src, tree, "figures", "figure")
     figures = parse_figures(src, entries, named, results)
+    units = len(models) + len(results) + len(figures)
+    if units > MAX_STUDY_UNITS:
+        raise src.error((), f"the study holds {len(models)} models, {len(results)} results and "
+                        f"{len(figures)} figures ({units} units); at most {MAX_STUDY_UNITS}")
     name = head.get("name") or (Path(path).stem if path else "study")
     if head.get("name") is not None:  # it names the default output folder, ./NAME
         f.check_name(src, ("study", "name"), name, "the study's")
@@ -177,6 +196,7 @@ def _results(src: Source, tree: dict, named: dict, folder: Path,
                     f.check_value(src, where + (key,), check)
             _unique(src, where, out)
             out[name] = _result(src, where, fields, values, folder, models)
+            f.check_value(src, where, lambda r=out[name]: check_grid_fits(r.shape))
     return out
 
 
