@@ -92,9 +92,9 @@ def _handle(path: str | os.PathLike, mode: str, fh: Any = None) -> h5py.File:
     """No HDF5 file lock; the writer also without a sieve buffer, which would rewrite 64 KiB
     around every scattered cell of a chunk. ``fh``: go through this file object instead."""
     fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
     fapl.set_file_locking(False, True)
     if mode == "r+":
+        fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
         fapl.set_sieve_buf_size(0)
     name = os.fsencode(path)
     if fh is not None:

@@ -152,3 +152,20 @@ def test_a_study_downloads_only_with_download(tmp_path):
         recipe = grid_recipe(plan, plan.find("grid", "r"))
         assert recipe.dataset.download is allowed and recipe.model.download is allowed
         assert train_spec(plan, plan.find("train", "m")).dataset.download is allowed
+
+
+def test_an_archive_a_file_names_is_code_too(tmp_path):
+    """export:FILE.pt2 (and torchscript:) in a run.json or a recipe may unpickle code."""
+    import argparse
+
+    from lossviz_core.cli.gates import check_code_allowed
+    from lossviz_core.errors import InputError
+
+    for name in (f"export:{tmp_path / 'm.pt2'}", f"torchscript:{tmp_path / 'm.pt'}"):
+        recipe = Recipe(model=ModelSpec(name))
+        given = argparse.Namespace(model=None, dataset=None, loss="ce", run=str(tmp_path),
+                                   pca=None, resume=False, allow_code=False)
+        with pytest.raises(InputError, match="--allow-code"):
+            check_code_allowed(recipe, given)
+        check_code_allowed(recipe, argparse.Namespace(**{**vars(given), "allow_code": True}))
+        check_code_allowed(recipe, argparse.Namespace(**{**vars(given), "model": name}))
