@@ -11,7 +11,8 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
-from .state import DEFAULTS, ComputeState
+from . import schema
+from .state import ComputeState
 
 ORGANIZATION = "LossViz"
 APPLICATION = "LossViz"
@@ -56,16 +57,20 @@ def load_state(state: ComputeState, settings: QSettings | None = None) -> bool:
     s = settings or open_settings()
     s.beginGroup("compute")
     keys = set(s.childKeys())
+    defaults = schema.defaults()  # the plugins' settings too
+    names = {k: k for k in defaults if k in keys}
+    for old, new in schema.LEGACY_KEYS.items():  # a settings file of an earlier LossViz
+        if old in keys and new not in keys and new in defaults:
+            names[new] = old
     values, bad = {}, []
-    for k in DEFAULTS:
-        if k in keys:
-            try:
-                values[k] = _typed(s.value(k), DEFAULTS[k])
-                if k == "seed":
-                    check_seed("seed", values[k])
-            except (ValueError, InputError):
-                values.pop(k, None)
-                bad.append(f"{k} = {s.value(k)!r}")
+    for k, stored in names.items():
+        try:
+            values[k] = _typed(s.value(stored), defaults[k])
+            if k == "seed":
+                check_seed("seed", values[k])
+        except (ValueError, InputError):
+            values.pop(k, None)
+            bad.append(f"{stored} = {s.value(stored)!r}")
     s.endGroup()
     for k, v in values.items():
         try:

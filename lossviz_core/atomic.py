@@ -10,6 +10,11 @@ from pathlib import Path
 from lossviz_core.errors import StoreError
 
 
+def temp_path(path: Path) -> Path:
+    """The temporary file a writer of ``path`` uses before renaming it into place."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def _discard(tmp: Path) -> None:
     try:  # a read-only or vanished folder must not hide the error that brought us here
         tmp.unlink(missing_ok=True)
@@ -28,8 +33,6 @@ def atomic_path(path: str | os.PathLike, what: str = "file",
     KeyboardInterrupt and SIGTERM included) removes the temporary file and leaves ``path``
     as it was.
     """
-    from lossviz_core.results.paths import temp_path
-
     path = Path(path)
     tmp = temp_path(path)
     try:

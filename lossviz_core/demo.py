@@ -74,7 +74,7 @@ def run_dir() -> Path:
 
 def final_checkpoint() -> Path:
     """The last checkpoint of the demo training run."""
-    from lossviz_core.train.runs import read_run
+    from lossviz_core.runs import read_run
 
     try:
         return read_run(run_dir()).final_checkpoint
@@ -91,6 +91,13 @@ def pair() -> tuple[Path, Path]:
 def init_checkpoint() -> Path:
     """The initialization both pair models were trained from."""
     return _file(describe()["pair"]["init"])
+
+
+def recipe_for(method: str) -> Recipe:
+    """The demo view made with direction method ``method`` (the random plane for any method
+    the demo has no view of: the demo's model and data with the method's own defaults)."""
+    views = [recipe(kind) for kind in KINDS]
+    return next((r for r in views if r.directions.method == method), views[0])
 
 
 def recipe(kind: str = "surface") -> Recipe:
@@ -119,7 +126,7 @@ def recipe(kind: str = "surface") -> Recipe:
         return Recipe(
             model=ModelSpec(DEMO_MODEL, str(final_checkpoint())),
             dataset=dataset,
-            directions=DirectionSpec(method="pca", pca_run=str(run_dir())),
+            directions=DirectionSpec(method="pca", params={"run": str(run_dir())}),
             grid=GridSpec(x=Range.parse(pca["x"]), y=Range.parse(pca["y"])),
             loss=LossSpec(split="train"),
         )
@@ -127,7 +134,8 @@ def recipe(kind: str = "surface") -> Recipe:
     return Recipe(
         model=ModelSpec(DEMO_MODEL, str(small)),
         dataset=dataset,
-        directions=DirectionSpec(method="target", dir_type="states", target_checkpoint=str(large)),
+        directions=DirectionSpec(method="target", dir_type="states",
+                                 params={"checkpoint": str(large)}),
         grid=GridSpec(x=Range.parse(meta["pair"]["line"]["x"]), y=None),
         loss=LossSpec(split="both"),
     )

@@ -30,9 +30,9 @@ import torch
 from lossviz_core.directions.pca import pca_directions
 from lossviz_core.models import build_model
 from lossviz_core.recipe.spec import DatasetSpec, Range
+from lossviz_core.runs import read_run, write_run
 from lossviz_core.sources.checkpoints import load_state_dict, save_checkpoint
 from lossviz_core.train import TrainSpec, iter_training, step_milestones
-from lossviz_core.train.runs import read_run, write_run
 
 MODEL = "digits_cnn"
 DATASET = DatasetSpec(name="digits")

@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
-PY=.venv/bin/python
+VENV=${LOSSVIZ_VENV:-.venv}
+PY=$VENV/bin/python
 export QT_API=pyside6
-export PATH="$PWD/.venv/bin:$PATH"
+export PATH="$(cd "$VENV" && pwd)/bin:$PATH"
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   exec xvfb-run -a -s "-screen 0 1920x1080x24 +extension GLX" "$PY" -m pytest -q "$@"
 fi

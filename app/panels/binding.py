@@ -115,3 +115,70 @@ def int_spin(lo: int, hi: int) -> QSpinBox:
     box.setRange(lo, hi)
     box.setKeyboardTracking(False)
     return box
+
+
+PYTHON_FILTER = "Python files (*.py);;All files (*)"
+
+
+class LazyCombo(QComboBox):
+    """An editable combo box that fills its full list the first time it is opened."""
+
+    def __init__(self, first: list[str], full: Any = None) -> None:
+        super().__init__()
+        self.setEditable(True)
+        self.addItems(first)
+        self._full = full
+
+    def showPopup(self) -> None:  # noqa: N802 (Qt naming)
+        if self._full is not None:
+            text, full, self._full = self.currentText(), self._safe_full(), None
+            blocker = QSignalBlocker(self)
+            self.clear()
+            self.addItems(full)
+            self.setCurrentText(text)
+            del blocker
+        super().showPopup()
+
+    def _safe_full(self) -> list[str]:
+        try:
+            return [str(v) for v in self._full()]
+        except Exception:  # noqa: BLE001 - a library too old to list them: the user types
+            return [self.itemText(i) for i in range(self.count())]
+
+
+def editable(items: list[str], state: ComputeState, name: str, full: Any = None) -> QComboBox:
+    """An editable combo box bound to a free-text value (a list to pick from, or type)."""
+    box = LazyCombo(list(items), full)
+    box.setCurrentText(str(state[name]))
+    box.currentTextChanged.connect(lambda text: state.set(name, text))
+    state.changed.connect(lambda key: key == name and box.currentText() != state[name]
+                          and box.setCurrentText(str(state[name])))
+    return box
+
+
+def param_widget(param: Any, state: ComputeState, name: str) -> QWidget:
+    """The widget a registry entry's parameter gets in a panel, bound to ``state[name]``:
+    a check box, a spin box, a list, a file or folder chooser or a text field, with the
+    parameter's help as its tooltip."""
+    kind = param.kind
+    if kind == "bool":
+        w: QWidget = bind(QCheckBox(param.label or param.name), state, name)
+    elif kind == "int":
+        w = bind(int_spin(int(param.minimum or 0), 2**31 - 1), state, name)
+    elif kind == "float":
+        w = bind(double_spin(float(param.minimum or 0.0), 1e9, 4, 0.1), state, name)
+    elif param.choices:
+        w = bind(combo([str(v) for v in param.allowed()]), state, name)
+    elif param.suggestions is not None:
+        first = [str(state[name])] if state[name] else []
+        w = editable(first, state, name, param.suggestions)
+    elif param.is_path:
+        mode = "dir" if kind == "folder" else "file"
+        file_filter = PYTHON_FILTER if kind == "code" else "All files (*)"
+        w = bind(PathEdit(mode, file_filter, param.metavar or ""), state, name)
+    else:
+        edit = QLineEdit()
+        edit.setPlaceholderText(param.metavar or param.label or "")
+        w = bind(edit, state, name)
+    w.setToolTip(param.help or param.label)
+    return w

@@ -1,4 +1,6 @@
-"""Direction method controls: random plane, PCA plane, 1-D random, 1-D interpolation."""
+"""Direction method controls: the registered methods (planes and 1-D lines), the shared
+normalization / ignore / seed rows where the method uses them, and one row per parameter
+the chosen method declares (generated from the registry)."""
 
 from __future__ import annotations
 
@@ -6,10 +8,12 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from lossviz_core.recipe.spec import NORMS
+from lossviz_core.registry import DIRECTION_METHODS
+from lossviz_core.resolve import choice_key
 
-from ..state import METHOD_LABELS, ComputeState
-from .binding import PathEdit, bind, combo, int_spin
-from .source import CHECKPOINT_FILTER
+from .. import schema
+from ..state import ComputeState
+from .binding import bind, combo, int_spin, param_widget
 
 
 class DirectionsPanel(QWidget):
@@ -24,7 +28,9 @@ class DirectionsPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         box = QGroupBox("Directions")
         self.form = form = QFormLayout(box)
-        self.method = bind(combo(METHOD_LABELS), state, "method")
+        methods = schema.window_methods()
+        self.method = bind(combo({v: label for v, (_m, _line, label) in methods.items()}),
+                           state, "method")
         self.norm = bind(combo(list(NORMS)), state, "norm")
         self.ignore = bind(combo({"biasbn": "ignore bias/BN", "none": "include bias/BN"}), state,
                            "ignore")
@@ -35,9 +41,9 @@ class DirectionsPanel(QWidget):
             "weights: perturb parameters() and keep BatchNorm's running statistics; states: "
             "perturb the whole state_dict. auto: states for an interpolation, so α = 0 and "
             "α = 1 are exactly models A and B; weights otherwise")
-        self.method.setToolTip("How d₁ (and d₂) are made: random filter-normalized directions "
-                               "(the paper's plane), the PCA plane of a training run, a 1-D "
-                               "line, the interpolation θ_A + α(θ_B − θ_A), or a direction file")
+        self.method.setToolTip("How d₁ (and d₂) are made: "
+                               + "; ".join(f"{m.label}" + (f" ({m.help})" if m.help else "")
+                                           for m in DIRECTION_METHODS.all()))
         self.norm.setToolTip("filter: each filter of d is scaled to the norm of the same filter "
                              "of θ (the paper's filter normalization); layer: per tensor; "
                              "weight: d ⊙ θ; dfilter/dlayer: unit norm; none: raw")
@@ -48,15 +54,6 @@ class DirectionsPanel(QWidget):
         self.new_dirs = QPushButton("New random directions")
         self.new_dirs.setToolTip("Draw another random plane (the next seed) and compute it")
         self.new_dirs.clicked.connect(self._new_directions)
-        self.target = bind(PathEdit("file", CHECKPOINT_FILTER, "checkpoint B (α = 1)"), state,
-                           "target_checkpoint")
-        self.target.setToolTip("The second solution: the line is θ_A + α(θ_B − θ_A), "
-                               "α = 0 the model above, α = 1 this one")
-        self.direction_file = bind(PathEdit("file", "Direction files (*.h5 *.hdf5);;All files (*)",
-                                            "xdirection / ydirection (.h5)"), state,
-                                   "direction_file")
-        self.direction_file.setToolTip("d₁ (and d₂) from an HDF5 file in the reference "
-                                       "implementation's layout (xdirection / ydirection)")
         form.addRow("Method", self.method)
         form.addRow("Normalization", self.norm)
         form.addRow("Bias / BN", self.ignore)
@@ -68,8 +65,18 @@ class DirectionsPanel(QWidget):
         form.addRow("", self.note)
         form.addRow("Seed", self.seed)
         form.addRow("", self.new_dirs)
-        form.addRow("Checkpoint B", self.target)
-        form.addRow("Direction file", self.direction_file)
+        self.param_rows: dict[QWidget, set[str]] = {}  # a method's own rows: its only
+        for m in DIRECTION_METHODS.all():
+            for p in m.params:
+                if p.name == m.run_param:
+                    continue  # the run folder is the Source panel's
+                name = choice_key(p)
+                w = getattr(self, f"param_{name}", None)
+                if w is None:
+                    w = param_widget(p, state, name)
+                    setattr(self, f"param_{name}", w)
+                    form.addRow(p.label or p.name, w)
+                self.param_rows.setdefault(w, set()).add(m.name)
         lay.addWidget(box)
         state.changed.connect(self._on_changed)
         self._on_changed("")
@@ -84,13 +91,11 @@ class DirectionsPanel(QWidget):
         self.newDirectionsRequested.emit()
 
     def _on_changed(self, name: str) -> None:
-        m = self.state["method"]
-        # rows stay where they are (no jumping layout): what does not apply is greyed out
-        random = m in ("random", "random1d", "hessian-random")
+        method = DIRECTION_METHODS.get(schema.window_method(self.state["method"])[0])
+        # the shared rows stay where they are (no jumping layout): greyed out where unused
         for w in (self.seed, self.new_dirs):
-            w.setEnabled(random)
-        self.norm.setEnabled(m in ("random", "random1d", "hessian", "hessian-random",
-                                   "hessian1d"))
-        self.ignore.setEnabled(m != "target")
-        self.target.setEnabled(m == "target")
-        self.direction_file.setEnabled(m == "file")
+            w.setEnabled("seed" in method.uses)
+        self.norm.setEnabled("norm" in method.uses)
+        self.ignore.setEnabled("ignore" in method.uses)
+        for w, owners in self.param_rows.items():
+            self.form.setRowVisible(w, method.name in owners)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import schema
 from ..state import ComputeState
 from .binding import bind, combo, double_spin, int_spin
 
@@ -63,13 +64,13 @@ class RangesPanel(QWidget):
         self.fit.setToolTip("PCA plane: α and β cover every saved checkpoint of the run with a "
                             "margin (the paper's figures); the point counts stay yours")
         form.addRow("", self.fit)
-        self.curvature = bind(QCheckBox("also the convexity map (slow)"), state,
-                              "curvature_map")
-        self.curvature.setToolTip(
-            "At every point, the Hessian's extreme eigenvalues λmax and λmin and the map "
-            "|λmin/λmax| (the paper's convexity map: blue where the landscape is locally convex). Each point costs tens "
-            "of Hessian-vector products, each a pass over the data.")
-        form.addRow("", self.curvature)
+        self.measures = {}  # a check box per measure besides the loss (the registry's)
+        for kind in schema.window_measures():
+            check = bind(QCheckBox(f"also the {kind.label}"), state, schema.measure_key(kind))
+            check.setToolTip(f"{kind.help or kind.label}.")
+            self.measures[kind.name] = check
+            form.addRow("", check)
+        self.curvature = self.measures.get("curvature")
         self.device = bind(combo(_devices()), state, "device")
         self.device.setToolTip("Where to compute: a CUDA GPU, Apple MPS, or the CPU (auto picks "
                                "the fastest there is)")
@@ -108,11 +109,12 @@ class RangesPanel(QWidget):
             on_ray = self.state["executor"] == "ray"
             self.form.setRowVisible(self.ray_address, on_ray)
             self.form.setRowVisible(self.ray_workers, on_ray)
+        fits = schema.fits_trajectory(self.state["method"])
         if name in ("method", ""):
             self.form.setRowVisible(self.rows["y"], not self.state.is_line)
-            self.fit.setEnabled(self.state["method"] == "pca")
+            self.fit.setEnabled(fits)
         if name in ("method", "fit_ranges", ""):
-            fitted = self.state["method"] == "pca" and self.state["fit_ranges"]
+            fitted = fits and self.state["fit_ranges"]
             for key in ("xmin", "xmax", "ymin", "ymax"):  # the fit chooses them: read-only
                 self.spins[key].setEnabled(not fitted)
 

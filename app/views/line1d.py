@@ -59,7 +59,7 @@ def checkpoint_names(result: SurfaceResult) -> tuple[str, str] | None:
     recipe = result.recipe
     if recipe is None or recipe.directions.method != "target":
         return None
-    return endpoint_labels(recipe.model.checkpoint, recipe.directions.target_checkpoint)
+    return endpoint_labels(recipe.model.checkpoint, recipe.directions.param("checkpoint"))
 
 
 def matching_loss(q: str, names) -> str | None:

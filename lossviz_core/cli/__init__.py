@@ -15,7 +15,7 @@ import numpy as np
 
 from lossviz_core import limits
 from lossviz_core.cli.executor import add_executor_arguments, executor_from_args, workers_note
-from lossviz_core.cli.gates import check_code_allowed, user_code_files
+from lossviz_core.cli.gates import check_code_allowed
 from lossviz_core.cli.signals import (
     EXIT_INTERRUPTED,
     ignore_interrupts,
@@ -24,7 +24,6 @@ from lossviz_core.cli.signals import (
 )
 from lossviz_core.cli.study import add_study_parser, run_study_command
 from lossviz_core.errors import InputError, LossVizError
-from lossviz_core.recipe.resolve import CHOICES, choices_of, downloads_as_asked, explain, resolve
 from lossviz_core.recipe.spec import (
     COMPILE_MODES,
     DATA_CACHES,
@@ -37,6 +36,14 @@ from lossviz_core.recipe.spec import (
     TRANSFORMS,
     Range,
     Recipe,
+)
+from lossviz_core.resolve import (
+    all_choices,
+    choices_of,
+    downloads_as_asked,
+    explain,
+    resolve,
+    user_code_files,
 )
 
 EXIT_ERROR = 2
@@ -54,11 +61,12 @@ def _range(text: str) -> Range:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _add_source(p: argparse.ArgumentParser, output: bool = True) -> None:
+def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool = True) -> None:
+    from lossviz_core.cli import entries as generated
+
     g = p.add_argument_group("model (any PyTorch model: see the README)")
     g.add_argument("--demo", action="store_true", help="the bundled digits demo")
-    g.add_argument("--model", help="zoo name (`lossviz models`), torchvision:NAME, timm:NAME, "
-                   "FILE.py:FUNCTION, torchscript:FILE or export:FILE.pt2")
+    g.add_argument("--model", help=generated.model_help() if entries else "a model name")
     g.add_argument("--checkpoint", help="checkpoint file (.pt, .t7, .safetensors) to load")
     g.add_argument("--pretrained", nargs="?", const="DEFAULT", metavar="WEIGHTS",
                    help="torchvision/timm pretrained weights (DEFAULT or a weights name); "
@@ -73,8 +81,8 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True) -> None:
                    "that a run folder or, with --resume, the result file names (a Python file "
                    "or an archive); code named by --model/--dataset/--loss runs without it")
     d = p.add_argument_group("data and loss")
-    d.add_argument("--dataset", default=None, help="digits | cifar10 | tensors:FILE.npz | "
-                   "torchvision:NAME | imagefolder:DIR | FILE.py:FUNCTION")
+    d.add_argument("--dataset", default=None,
+                   help=generated.dataset_help() if entries else "a dataset name")
     d.add_argument("--data-root", help="dataset folder (cifar10, torchvision:NAME)")
     d.add_argument("--download", action="store_true", help="download the dataset if missing")
     d.add_argument("--transform", choices=TRANSFORMS, default="auto",
@@ -90,7 +98,8 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True) -> None:
     d.add_argument("--subsample", type=int, help="use N random examples of each split")
     d.add_argument("--subsample-seed", type=int, default=0)
     d.add_argument("--split", choices=SPLITS, default=None)
-    d.add_argument("--loss", default="ce", help="ce | nll | mse | bce | FILE.py:FUNCTION")
+    d.add_argument("--loss", default="ce",
+                   help=generated.loss_help() if entries else "a loss name")
     d.add_argument("--label-smoothing", type=float, default=0.0, help="for ce")
     c = p.add_argument_group("compute")
     c.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
@@ -100,7 +109,7 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True) -> None:
     c.add_argument("--multi", choices=MULTI_MODES, default="auto",
                    help="several grid points per pass (auto: a probe decides)")
     c.add_argument("--measure", action="append", metavar="NAME",
-                   help="what to compute per point (default: loss); repeatable")
+                   help=generated.measure_help() if entries else "a measure; repeatable")
     if not output:
         return
     add_executor_arguments(p)  # surface and line: where the grid's points are computed
@@ -112,7 +121,9 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True) -> None:
     o.add_argument("--plot", help="also draw a figure (.png/.svg/.pdf) when done")
 
 
-def _add_directions(p: argparse.ArgumentParser, two_d: bool) -> None:
+def _add_directions(p: argparse.ArgumentParser, two_d: bool, entries: bool = True) -> None:
+    from lossviz_core.cli import entries as generated
+
     g = p.add_argument_group("directions")
     g.add_argument("--dir-type", choices=DIR_TYPES, default=None,
                    help="weights (default) | states (default for an interpolation)")
@@ -122,20 +133,26 @@ def _add_directions(p: argparse.ArgumentParser, two_d: bool) -> None:
         g.add_argument("--ynorm", choices=NORMS, default=None)
         g.add_argument("--yignore", choices=IGNORES, default=None)
     g.add_argument("--seed", type=int, default=0, help="random direction seed")
-    g.add_argument("--method", help="a direction method by name (random, target, pca, file)")
-    g.add_argument("--directions", help="import directions from an HDF5 direction file")
+    g.add_argument("--method", help=generated.method_help(two_d) if entries else "a method")
     g.add_argument("--save-directions", help="export the directions to an HDF5 file")
+    if entries:  # the parameters each model, data kind, loss, method and measure declares
+        generated.add_entry_arguments(p, two_d)
 
 
-def build_parser() -> argparse.ArgumentParser:
+ENTRY_COMMANDS = ("surface", "line", "curvature")  # their flags come from the registries
+
+
+def build_parser(entries_for: tuple[str, ...] = ENTRY_COMMANDS) -> argparse.ArgumentParser:
+    """The parser; ``entries_for``: the commands whose entry flags are generated (loading the
+    registries imports torch, which a command that does not compute never needs)."""
     p = _Parser(prog="lossviz", description="Loss landscapes of neural networks "
                 "(Li et al., NeurIPS 2018). Without arguments, opens the application.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     s = sub.add_parser("surface", help="compute a 2-D surface")
-    _add_source(s)
-    _add_directions(s, two_d=True)
-    s.add_argument("--pca", metavar="RUN_DIR", help="PCA plane through a training run's trajectory")
+    on = "surface" in entries_for
+    _add_source(s, entries=on)
+    _add_directions(s, two_d=True, entries=on)
     s.add_argument("--x", type=_range, default=None, help="MIN:MAX:NUM (-1:1:21)")
     s.add_argument("--y", type=_range, default=None, help="MIN:MAX:NUM (-1:1:21)")
     s.add_argument("--fit-ranges", action="store_true", default=None,
@@ -143,9 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "--x/--y), keeping the point counts of --x/--y")
 
     ln = sub.add_parser("line", help="compute a 1-D line (random direction or interpolation)")
-    _add_source(ln)
-    _add_directions(ln, two_d=False)
-    ln.add_argument("--checkpoint2", help="interpolate θ_A + α(θ_B − θ_A) towards this checkpoint")
+    on = "line" in entries_for
+    _add_source(ln, entries=on)
+    _add_directions(ln, two_d=False, entries=on)
     ln.add_argument("--x", type=_range, default=None, help="MIN:MAX:NUM (-1:1:51, or -0.5:1.5:41 "
                     "for an interpolation)")
 
@@ -166,27 +183,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     cv = sub.add_parser("curvature", help="Hessian spectrum, trace, density and sharpness "
                         "at the checkpoint (or a point of the plane)")
-    _add_source(cv, output=False)
-    _add_directions(cv, two_d=True)
+    on = "curvature" in entries_for
+    _add_source(cv, output=False, entries=on)
+    _add_directions(cv, two_d=True, entries=on)
     from lossviz_core.cli.curvature import add_curvature_arguments
 
     add_curvature_arguments(cv)
 
-    i = sub.add_parser("info", help="what a result file holds")
-    i.add_argument("file")
+    i = sub.add_parser("info", help="what a result file holds (without one: every model "
+                       "source, data kind, loss, direction method and measure installed)")
+    i.add_argument("file", nargs="?")
     sub.add_parser("models", help="list the model zoo and the other model sources")
     add_study_parser(sub)
     return p
 
 
-# CLI flags whose names differ from the resolver's choices
-_SOURCE_FLAGS = ("demo", "model", "pca", "run", "checkpoint", "checkpoint2", "directions",
-                 "dataset")
+def _source_flags() -> tuple[str, ...]:
+    """The choices that name what to compute (with none of them, --resume reads the file)."""
+    from lossviz_core.resolve import entry_choices
+
+    selects = (ec.key for ec in entry_choices() if ec.param.selects or ec.param.is_path)
+    return ("demo", "model", "run", "checkpoint", "dataset", *selects)
 
 
 def choices_from_args(a: argparse.Namespace, line: bool) -> dict:
     """The resolver's choices for parsed ``surface`` / ``line`` arguments."""
-    choices = {k: getattr(a, k) for k in CHOICES if hasattr(a, k)}
+    choices = {k: getattr(a, k) for k in all_choices() if hasattr(a, k)}
     choices["line"] = line
     return choices
 
@@ -195,7 +217,7 @@ def recipe_from_args(a: argparse.Namespace, line: bool) -> Recipe:
     """The recipe of a ``surface`` / ``line`` command; with ``--resume`` and no model options,
     the recipe stored in ``--out``, with the options given on top (a change that would mix
     two landscapes in one file is refused when the file is opened)."""
-    if a.resume and not any(getattr(a, k, None) for k in _SOURCE_FLAGS):
+    if a.resume and not any(getattr(a, k, None) for k in _source_flags()):
         from lossviz_core.results.store import read_result
 
         if not Path(a.out).exists():
@@ -211,8 +233,9 @@ def recipe_from_args(a: argparse.Namespace, line: bool) -> Recipe:
         if stored.is_line != line:
             raise InputError(f"{a.out} holds a {'line' if stored.is_line else 'surface'}: "
                              f"resume it with `lossviz {'line' if stored.is_line else 'surface'}`")
+        table = all_choices()
         given = {k: v for k, v in choices_from_args(a, line).items()
-                 if k != "line" and v is not None and v != CHOICES[k]}
+                 if k != "line" and v is not None and v != table[k]}
         recipe = resolve({**choices_of(stored), **given}) if given else stored
         # the file names what to compute, never what may be downloaded
         return downloads_as_asked(recipe, a.download, a.pretrained is not None)
@@ -345,9 +368,14 @@ def _plot(a: argparse.Namespace) -> int:
 
 
 def _info(a: argparse.Namespace) -> int:
+    from lossviz_core.cli.entries import recipe_lines, registry_lines
     from lossviz_core.results.quantities import quantity
     from lossviz_core.results.store import read_result
 
+    if a.file is None:
+        load_libraries()
+        print("\n".join(registry_lines()))
+        return 0
     r = read_result(a.file)
     kind = "line" if r.is_line else "surface"
     print(f"{a.file}: {kind}, {'x'.join(map(str, r.shape))} points "
@@ -365,18 +393,7 @@ def _info(a: argparse.Namespace) -> int:
               + (f" ({v.size - fin.size} missing/non-finite)" if fin.size < v.size else ""))
     recipe = r.recipe
     if recipe is not None:
-        print(f"  model: {recipe.model.name}"
-              + (f", checkpoint {recipe.model.checkpoint}" if recipe.model.checkpoint else ""))
-        print(f"  dataset: {recipe.dataset.name}, split {recipe.loss.split}, loss "
-              f"{recipe.loss.name}" + (f", subsample {recipe.dataset.subsample}"
-                                       if recipe.dataset.subsample else ""))
-        d = recipe.directions
-        print(f"  directions: {d.method}, {d.dir_type}"
-              + (f", {d.xnorm}/{d.ynorm} normalized, seed {d.seed}" if d.method == "random" else "")
-              + (f", towards {d.target_checkpoint}" if d.target_checkpoint else "")
-              + (f", run {d.pca_run}" if d.pca_run else "") + (f", file {d.file}" if d.file else ""))
-        print(f"  measures: {', '.join(recipe.measures)}; compute: {recipe.compute.device}, "
-              f"{recipe.compute.precision}")
+        print("\n".join(recipe_lines(recipe)))
         print(f"  recipe: {recipe.to_json()}")
     if r.trajectory is not None:
         ev = r.trajectory.explained_variance
@@ -408,14 +425,16 @@ NEEDS_TORCH = ("surface", "line", "train", "curvature", "study")
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     install_interrupts()
-    parser = build_parser()
-    a = parser.parse_args(argv)
-    if a.command is None:
-        parser.print_help()
-        return 0
+    args = sys.argv[1:] if argv is None else list(argv)
+    command = next((t for t in args if not t.startswith("-")), None)
     try:
-        if a.command in NEEDS_TORCH:
-            load_libraries()  # inside: a broken torch install is one line too
+        if command in NEEDS_TORCH:
+            load_libraries()  # before the registries load it; a broken torch is one line too
+        parser = build_parser(entries_for=(command,) if command in ENTRY_COMMANDS else ())
+        a = parser.parse_args(args)
+        if a.command is None:
+            parser.print_help()
+            return 0
         if a.command == "surface":
             return _run_job(a, two_d=True)
         if a.command == "line":

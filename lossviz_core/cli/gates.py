@@ -18,14 +18,9 @@ def _code_of(recipe: Recipe) -> tuple[str | None, str | None, str | None]:
     """The files whose code the model, the dataset and the loss of ``recipe`` run."""
     from lossviz_core.data import user_code_of as data_code
     from lossviz_core.sources import user_code_of as model_code
-    from lossviz_core.sources.usercode import user_file
+    from lossviz_core.usercode import user_file
 
     return model_code(recipe.model), data_code(recipe.dataset), user_file(recipe.loss.name)
-
-
-def user_code_files(recipe: Recipe) -> list[str]:
-    """The files whose code computing ``recipe`` runs (model, dataset, loss)."""
-    return list(dict.fromkeys(f for f in _code_of(recipe) if f))
 
 
 def check_code_allowed(recipe: Recipe, a: argparse.Namespace) -> None:
@@ -36,7 +31,7 @@ def check_code_allowed(recipe: Recipe, a: argparse.Namespace) -> None:
     named = {model if getattr(a, "model", None) else None,
              data if getattr(a, "dataset", None) else None,
              loss if getattr(a, "loss", "ce") != "ce" else None}  # given: it is the flag's
-    foreign = [f for f in user_code_files(recipe) if f not in named]
+    foreign = [f for f in _code_of(recipe) if f and f not in named]
     if not foreign or getattr(a, "allow_code", False):
         return
     run = getattr(a, "pca", None) or getattr(a, "run", None)

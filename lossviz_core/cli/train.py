@@ -40,7 +40,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 def run_train(a: argparse.Namespace) -> int:
     from lossviz_core.cli.signals import ignore_interrupts
     from lossviz_core.device import threads_for_load
-    from lossviz_core.recipe.resolve import absolute_dataset_name, absolute_model_name
+    from lossviz_core.resolve import absolute_dataset_name, absolute_model_name
     from lossviz_core.train import TrainSpec, iter_training
     from lossviz_core.train.loop import training_folder
 

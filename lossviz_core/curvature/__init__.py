@@ -8,7 +8,7 @@ Hutch++), the spectral density (:mod:`.density`, stochastic Lanczos quadrature),
 eigenvalue per layer (:mod:`.layers`), sharpness (:mod:`.sharpness`: Keskar's ε, SAM's ρ,
 average), and the report that gathers them (:mod:`.report`). The ``curvature`` measure
 (:mod:`lossviz_core.measures.curvature`) maps λmax and λmin over a grid; the ``hessian``
-direction methods (:mod:`lossviz_core.directions.hessian`) span a plane by eigenvectors.
+direction methods (:mod:`lossviz_core.curvature.directions`) span a plane by eigenvectors.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from lossviz_core.curvature.report import (
     curvature_report,
     iter_curvature_report,
     plan,
-    plot_report,
     write_report,
 )
 from lossviz_core.curvature.sharpness import average_sharpness, epsilon_sharpness, sam_sharpness
@@ -41,6 +40,6 @@ __all__ = [
     "TraceEstimate", "all_names", "average_sharpness", "curvature_report", "dense_hessian",
     "epsilon_sharpness", "estimate_trace", "examples_of", "hutchinson", "hutchpp",
     "iter_curvature_report", "lambda_min", "layer_groups", "min_max_eigs", "per_layer_top",
-    "perturbed_names", "plane_names", "plan", "plot_report", "sam_sharpness", "slq",
+    "perturbed_names", "plane_names", "plan", "sam_sharpness", "slq",
     "top_eigenpairs", "write_report",
 ]

@@ -36,7 +36,7 @@ from lossviz_core.curvature.params import (
 from lossviz_core.errors import InputError, LossVizError
 from lossviz_core.evaluation.capabilities import set_mode
 from lossviz_core.evaluation.outputs import select_output
-from lossviz_core.measures.losses import LossFunction, batch_stats, resolve_loss
+from lossviz_core.losses import LossFunction, batch_stats, resolve_loss
 
 HVP_MODES = ("auto", "fwd-rev", "rev-rev")  # jvp of grad, or vjp of grad
 # auto: forward-over-reverse, except on the CPU, where vjp of grad measured 15-20 % faster

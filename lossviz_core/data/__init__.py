@@ -24,7 +24,7 @@ from lossviz_core.data.base import (  # noqa: F401 (the package's API)
 )
 from lossviz_core.data.cifar10 import CIFAR_MEAN, CIFAR_STD, default_cifar_root  # noqa: F401
 from lossviz_core.data.digits import DIGITS_TEST_SIZE  # noqa: F401
-from lossviz_core.data.registry import DataSource, data_source, data_sources, register_data_source  # noqa: F401
+from lossviz_core.data.registry import DataSource, data_source, register_data_source  # noqa: F401
 from lossviz_core.recipe.spec import DatasetSpec
 
 
@@ -44,9 +44,3 @@ def user_code_of(spec: DatasetSpec) -> str | None:
     """The Python file whose code reading this dataset runs, or None."""
     return data_source(spec.name).user_code(spec.name)
 
-
-def _register_builtin() -> None:
-    from lossviz_core.data import cifar10, digits, imagefolder, pyfile, tensors, tvision  # noqa: F401
-
-
-_register_builtin()

@@ -13,8 +13,9 @@ import numpy as np
 import torch
 
 from lossviz_core.data.base import RawDataset, Split
-from lossviz_core.data.registry import DataSource, register_data_source
+from lossviz_core.data.registry import DataSource
 from lossviz_core.errors import DataError
+from lossviz_core.params import NameParts
 from lossviz_core.recipe.spec import DatasetSpec
 
 CIFAR_MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
@@ -116,4 +117,6 @@ def _read_cifar_batches(folder: Path, files: tuple[str, ...]) -> Split:
     return Split(torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys)))
 
 
-register_data_source(DataSource("cifar10", "CIFAR-10", lambda n: n == "cifar10", load, "cifar10"))
+SOURCE = DataSource(name="cifar10", label="CIFAR-10", matches=lambda n: n == "cifar10",
+                    load=load, example="cifar10", name_parts=NameParts(prefix="cifar10"),
+                    uses=("root", "download"))

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from lossviz_core.data.base import RawDataset, Split
-from lossviz_core.data.registry import DataSource, register_data_source
+from lossviz_core.data.registry import DataSource
+from lossviz_core.params import NameParts
 from lossviz_core.recipe.spec import DatasetSpec
 
 DIGITS_TEST_SIZE = 360
@@ -42,5 +43,6 @@ def load(spec: DatasetSpec) -> RawDataset:
     return RawDataset("digits", train, test, 10)
 
 
-register_data_source(DataSource("digits", "Digits (8×8, bundled)", lambda n: n == "digits",
-                                load, "digits"))
+SOURCE = DataSource(name="digits", label="Digits (8×8, bundled)",
+                    matches=lambda n: n == "digits", load=load, example="digits",
+                    name_parts=NameParts(prefix="digits"))

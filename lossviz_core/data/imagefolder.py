@@ -3,7 +3,9 @@
 ``DIR/train`` and ``DIR/val`` (or ``DIR/test``), when present, are the two splits; otherwise
 the one folder there is (``DIR`` itself, say ImageNet's validation set laid out in class
 folders) is the ``train`` split, the data the loss is measured on. The transform defaults to
-``imagenet`` (resize 256, centre crop 224, ImageNet normalization).
+``imagenet`` (resize 256, centre crop 224, ImageNet normalization). ``channels``: ``1``
+(grayscale), ``3`` (RGB) or ``auto``: the input channels of the model's first layer where
+they can be read (the workspace fills it in before loading), else RGB as the files are.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import os
 from pathlib import Path
 
 from lossviz_core.data.base import RawDataset
-from lossviz_core.data.registry import DataSource, register_data_source
+from lossviz_core.data.registry import DataSource
 from lossviz_core.data.transforms import resolve_transform
 from lossviz_core.errors import DataError
 from lossviz_core.limits import MAX_ENTRIES_WITHOUT_IMAGE, MAX_IMAGE_FOLDER_ENTRIES
+from lossviz_core.params import NameParts, Param
 from lossviz_core.recipe.spec import DatasetSpec
 
 PREFIX = "imagefolder:"
@@ -92,7 +95,9 @@ def load(spec: DatasetSpec) -> RawDataset:
     root = Path(spec.name[len(PREFIX) :]).expanduser()
     if not root.is_dir():
         raise DataError(f"image folder not found: {root}")
-    tf = resolve_transform(spec, "imagenet").torchvision()
+    channels = spec.options.get("channels", "auto")
+    tf = resolve_transform(spec, "imagenet").torchvision(
+        None if channels == "auto" else int(channels))
     train_dir, test_dir = split_folders(root)
     try:
         train = _image_folder(str(train_dir), tf)
@@ -105,5 +110,14 @@ def load(spec: DatasetSpec) -> RawDataset:
     return RawDataset(spec.name, train, test, len(train.classes))
 
 
-register_data_source(DataSource("imagefolder", "Image folder (class subfolders)",
-                                lambda n: n.startswith(PREFIX), load, "imagefolder:DIR"))
+SOURCE = DataSource(
+    name="imagefolder", label="Image folder (class subfolders)",
+    matches=lambda n: n.startswith(PREFIX), load=load, example="imagefolder:DIR",
+    name_parts=NameParts((Param("image_folder", "folder", label="Folder",
+                                help="one subfolder per class (DIR/train and DIR/val are "
+                                "the two splits)"),), prefix=PREFIX),
+    options=(Param("channels", default="auto", choices=("auto", "1", "3"), label="Channels",
+                   help="1: grayscale, 3: RGB; auto: what the model's first layer takes, "
+                   "where that can be read (else RGB)", title="{} channels"),),
+    model_hints=("channels",),
+    uses=("transform", "size", "mean", "std", "cache", "workers"))

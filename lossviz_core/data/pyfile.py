@@ -9,10 +9,11 @@ from __future__ import annotations
 import torch
 
 from lossviz_core.data.base import RawDataset, Split
-from lossviz_core.data.registry import DataSource, register_data_source
+from lossviz_core.data.registry import DataSource
 from lossviz_core.errors import DataError
+from lossviz_core.params import NameParts, Param
 from lossviz_core.recipe.spec import DatasetSpec
-from lossviz_core.sources.usercode import is_function_ref, load_function, user_file
+from lossviz_core.usercode import is_function_ref, load_function, user_file
 
 
 def load(spec: DatasetSpec) -> RawDataset:
@@ -46,5 +47,12 @@ def _as_part(name: str, split: str, value):
                     f"tensors or None, not {type(value).__name__}")
 
 
-register_data_source(DataSource("pyfile", "Python file (dataset function)", is_function_ref,
-                                load, "FILE.py:FUNCTION", user_code=user_file))
+SOURCE = DataSource(
+    name="pyfile", label="Python file (dataset function)", matches=is_function_ref,
+    load=load, example="FILE.py:FUNCTION", user_code=user_file,
+    name_parts=NameParts((Param("data_file", "code", label="File",
+                                help="a Python file defining the dataset function"),
+                          Param("data_function", label="Function",
+                                help="FUNCTION(split) returns a Dataset or (x, y)")),
+                         function=True),
+    uses=("transform", "size", "mean", "std", "cache", "workers"))

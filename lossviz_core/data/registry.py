@@ -1,9 +1,14 @@
-"""The data-source registry: one small module per kind of dataset name.
+"""The data-source entry: one small module per kind of dataset name.
 
-A source says which dataset names it reads (``matches``) and turns a
-:class:`~lossviz_core.recipe.spec.DatasetSpec` into a :class:`~lossviz_core.data.base.RawDataset`
-(tensors or torch ``Dataset`` objects); :func:`lossviz_core.data.load_dataset` does the rest.
-``user_code`` names the Python file whose code reading the data runs, if any.
+A source says which dataset names it reads (``matches``; ``name_parts``: how the window's
+rows compose such a name) and turns a :class:`~lossviz_core.recipe.spec.DatasetSpec` into a
+:class:`~lossviz_core.data.base.RawDataset` (tensors or torch ``Dataset`` objects);
+:func:`lossviz_core.data.load_dataset` does the rest. ``user_code`` names the Python file
+whose code reading the data runs, if any; ``options``: parameters of its own (stored in
+``DatasetSpec.options``); ``uses``: which of the spec's common fields apply to it (the
+window shows only those rows); ``model_hints``: options whose ``auto`` value follows the
+model (``channels``: the input channels of its first layer), filled in before loading. Sources are registered in
+:data:`lossviz_core.registry.DATA_SOURCES`.
 """
 
 from __future__ import annotations
@@ -13,35 +18,37 @@ from dataclasses import dataclass
 
 from lossviz_core.data.base import RawDataset
 from lossviz_core.errors import InputError
+from lossviz_core.params import NameParts, Param
 from lossviz_core.recipe.spec import DatasetSpec
+from lossviz_core.registry import DATA_SOURCES
+
+# the DatasetSpec fields a source may use besides its name and the subsample
+COMMON = ("root", "download", "transform", "size", "mean", "std", "cache", "workers")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DataSource:
     name: str
     label: str
     matches: Callable[[str], bool]
     load: Callable[[DatasetSpec], RawDataset]
     example: str
+    name_parts: NameParts = NameParts()
+    options: tuple[Param, ...] = ()
+    uses: tuple[str, ...] = ()
+    model_hints: tuple[str, ...] = ()  # facts about the model its "auto" options follow
     user_code: Callable[[str], str | None] = lambda name: None
-
-
-_SOURCES: list[DataSource] = []
+    help: str = ""
 
 
 def register_data_source(source: DataSource) -> DataSource:
     """Add a data source; later registrations are tried first (they may refine a prefix)."""
-    _SOURCES.insert(0, source)
-    return source
+    return DATA_SOURCES.register(source)
 
 
 def data_source(name: str) -> DataSource:
-    for s in _SOURCES:
-        if s.matches(name):
-            return s
-    examples = ", ".join(s.example for s in reversed(_SOURCES))
-    raise InputError(f"unknown dataset {name!r}; choose one of {examples}")
+    found = DATA_SOURCES.find(name)
+    if found is None:
+        raise InputError(f"unknown dataset {name!r}; choose one of {DATA_SOURCES.listing()}")
+    return found
 
-
-def data_sources() -> list[DataSource]:
-    return list(reversed(_SOURCES))

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from lossviz_core.data.base import RawDataset, Split
-from lossviz_core.data.registry import DataSource, register_data_source
+from lossviz_core.data.registry import DataSource
 from lossviz_core.errors import DataError
+from lossviz_core.params import NameParts, Param
 from lossviz_core.recipe.spec import DatasetSpec
 
 PREFIX = "tensors:"
@@ -105,5 +106,9 @@ def _tensor_split(path: os.PathLike, x: np.ndarray, y: np.ndarray, xn: str, yn: 
     return Split(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), target)
 
 
-register_data_source(DataSource("tensors", "Tensors file (.npz)",
-                                lambda n: n.startswith(PREFIX), load, "tensors:FILE.npz"))
+SOURCE = DataSource(
+    name="tensors", label="Tensors file (.npz)", matches=lambda n: n.startswith(PREFIX),
+    load=load, example="tensors:FILE.npz",
+    name_parts=NameParts((Param("tensors_file", "file", label="File", portable=True,
+                                help="an .npz file with x, y (and x_test, y_test)"),),
+                         prefix=PREFIX))

@@ -45,17 +45,29 @@ class ImageTransform:
         return " ".join(parts)
 
     def torchvision(self, channels: int | None = None):
-        """The torchvision transform: (resize, centre crop,) to tensor (, normalize)."""
+        """The torchvision transform: (to grayscale or RGB,) (resize, centre crop,) to tensor
+        (, normalize). With one channel, a three-channel preset's mean and std are averaged."""
         from torchvision import transforms as T
 
         steps = []
+        if channels == 1:
+            steps.append(T.Grayscale(num_output_channels=1))
+        elif channels == 3:
+            steps.append(T.Lambda(_rgb))
         if self.size is not None:
             resize = round(self.size * 256 / 224) if self.preset == "imagenet" else self.size
             steps += [T.Resize(resize), T.CenterCrop(self.size)]
         steps.append(T.ToTensor())
         if self.mean is not None:
-            steps.append(T.Normalize(self.mean, self.std))
+            mean, std = self.mean, self.std
+            if channels is not None and len(mean) != channels:
+                mean, std = (sum(mean) / len(mean),) * channels, (sum(std) / len(std),) * channels
+            steps.append(T.Normalize(mean, std))
         return T.Compose(steps)
+
+
+def _rgb(image):  # a module-level function: DataLoader workers pickle the transform
+    return image.convert("RGB")
 
 
 def resolve_transform(spec: DatasetSpec, default: str) -> ImageTransform:

@@ -15,9 +15,10 @@ import torch
 
 from lossviz_core.data.base import RawDataset, Split
 from lossviz_core.data.cifar10 import CIFAR_MEAN, CIFAR_STD
-from lossviz_core.data.registry import DataSource, register_data_source
+from lossviz_core.data.registry import DataSource
 from lossviz_core.data.transforms import ImageTransform, resolve_transform
 from lossviz_core.errors import DataError, InputError
+from lossviz_core.params import NameParts, Param
 from lossviz_core.recipe.spec import DatasetSpec
 
 PREFIX = "torchvision:"
@@ -102,5 +103,11 @@ def _fast(ds, tf: ImageTransform) -> Split | None:
     return Split(x.contiguous(), torch.as_tensor(np.asarray(labels), dtype=torch.int64))
 
 
-register_data_source(DataSource("torchvision", "torchvision dataset",
-                                lambda n: n.startswith(PREFIX), load, "torchvision:NAME"))
+SOURCE = DataSource(
+    name="torchvision", label="torchvision dataset", matches=lambda n: n.startswith(PREFIX),
+    load=load, example="torchvision:NAME",
+    name_parts=NameParts((Param("tv_dataset", default="CIFAR10", label="Dataset",
+                                suggestions=lambda: sorted(NORMALIZATION),
+                                help="a dataset class of torchvision.datasets"),),
+                         prefix=PREFIX),
+    uses=("root", "download", "transform", "size", "mean", "std", "cache", "workers"))

@@ -57,9 +57,3 @@ def make_directions(model: nn.Module, spec: DirectionSpec, two_d: bool, **contex
     method = direction_method(spec.method)
     return method.build(DirectionContext(model, spec, two_d, **context))
 
-
-def _register_builtin() -> None:
-    from lossviz_core.directions import file, hessian, pca, random, target  # noqa: F401
-
-
-_register_builtin()

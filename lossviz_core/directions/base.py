@@ -1,7 +1,8 @@
 """Directions, the context a direction method is built in, and the method registry.
 
 A direction method is one small module (``random``, ``target``, ``pca``, ``file``, ...)
-that registers a builder: ``build(ctx) -> Directions``. The context carries the model
+that describes itself (:class:`DirectionMethod`: label, parameters, what it needs) and
+builds: ``build(ctx) -> Directions``. The context carries the model
 (holding θ), the spec, whether the plane is 2-D and, for methods that need them (Hessian
 eigenvectors), the data, the loss and the device. Builders never write θ into the model:
 a method whose plane is centred elsewhere (PCA: the run's final checkpoint) returns that
@@ -18,8 +19,9 @@ import torch
 from torch import Tensor, nn
 
 from lossviz_core.directions.vectors import cosine_similarity, direction_norm
-from lossviz_core.errors import InputError
-from lossviz_core.recipe.spec import DirectionSpec
+from lossviz_core.params import Param
+from lossviz_core.recipe.spec import DirectionSpec, Range
+from lossviz_core.registry import DIRECTION_METHODS
 from lossviz_core.results.result import Trajectory
 
 
@@ -30,6 +32,8 @@ class Directions:
     ``info`` holds at least ``method``, ``x_norm``, ``y_norm`` and (2-D) ``cosine``;
     PCA adds ``explained_variance`` and ``pc_angle`` and sets ``trajectory``. ``center``:
     the state the plane is centred on when it is not the model's own (PCA: θ_final).
+    ``checkpoints``: ``(epoch, path)`` of the trajectory's points, whose losses the job
+    evaluates after the grid.
     """
 
     x: list[Tensor]
@@ -39,6 +43,7 @@ class Directions:
     info: dict[str, Any] = field(default_factory=dict)
     trajectory: Trajectory | None = None
     center: Mapping[str, Tensor] | None = None
+    checkpoints: list[tuple[int, str]] | None = None
 
     @property
     def two_d(self) -> bool:
@@ -82,34 +87,66 @@ class DirectionContext:
         return torch.Generator().manual_seed(int(self.spec.seed))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DirectionMethod:
-    """A registered method: ``build(ctx)``; ``needs_data``: it evaluates the model."""
+    """A direction method: ``build(ctx)`` and what the other layers need to offer it.
+
+    ``params``: what it owns (stored in ``DirectionSpec.params``; a flag, a panel row and a
+    study key each); ``planes`` / ``lines``: it makes 2-D planes / 1-D lines (d₁ alone);
+    ``line_label``: its name in the window's 1-D list; ``needs_data``: it evaluates the model
+    (so it costs forward and backward passes); ``dir_type``: ``weights`` or ``states`` when
+    the user does not say; ``line_range`` / ``plane_range``: the ranges it starts with;
+    ``run_param``: a parameter naming a training run that also gives the model and data (PCA);
+    ``model_params``: parameters naming other models' checkpoints (the interpolation's B);
+    ``title``: how a figure's title names it; ``uses``: which of the spec's shared fields
+    apply (``norm``, ``ignore``, ``seed``: the window shows only those rows).
+    """
 
     name: str
     build: Callable[[DirectionContext], Directions]
     label: str
+    line_label: str = ""
+    params: tuple[Param, ...] = ()
     needs_data: bool = False
-    lines: bool = True  # also makes 1-D lines (d1 alone)
+    planes: bool = True
+    lines: bool = True
+    dir_type: str = "weights"
+    line_range: Range | None = None
+    plane_range: Range | None = None
+    run_param: str | None = None
+    model_params: tuple[str, ...] = ()
+    title: str = "{name} directions"
+    uses: tuple[str, ...] = ("norm", "ignore", "seed")
+    help: str = ""
 
 
-_METHODS: dict[str, DirectionMethod] = {}
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
+
+    @property
+    def run_choice(self) -> str | None:
+        """The choice (flag name) of the run folder that gives the model (PCA: ``pca``)."""
+        return None if self.run_param is None else _choice(self.param(self.run_param))
+
+    @property
+    def other_models(self) -> tuple[Param, ...]:
+        """The checkpoints it takes besides the model's own (the interpolation's B), in
+        order: a study's ``model_b`` (``model_c``) fills them with trained models."""
+        return tuple(self.param(n) for n in self.model_params)
+
+
+def _choice(p: Param) -> str:
+    return p.cli_flag[2:].replace("-", "_")
 
 
 def register_method(method: DirectionMethod) -> DirectionMethod:
-    """Add a direction method; the CLI, the GUI and recipes find it by name."""
-    _METHODS[method.name] = method
-    return method
+    """Add a direction method; the CLI, the window, studies and recipes find it by name."""
+    return DIRECTION_METHODS.register(method)
 
 
 def direction_method(name: str) -> DirectionMethod:
-    try:
-        return _METHODS[name]
-    except KeyError:
-        raise InputError(
-            f"unknown direction method {name!r}; choose one of {', '.join(_METHODS)}"
-        ) from None
+    return DIRECTION_METHODS.get(name)
 
 
 def direction_methods() -> list[DirectionMethod]:
-    return list(_METHODS.values())
+    return DIRECTION_METHODS.all()

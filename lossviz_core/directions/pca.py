@@ -17,7 +17,6 @@ from lossviz_core.directions.base import (
     DirectionContext,
     DirectionMethod,
     Directions,
-    register_method,
 )
 from lossviz_core.directions.trajectory import (  # noqa: F401 (re-exported for callers)
     biasbn_mask,
@@ -28,9 +27,10 @@ from lossviz_core.directions.trajectory import (  # noqa: F401 (re-exported for 
 )
 from lossviz_core.directions.weights import check_dir_type, names_of, tensors_from_state, weights_of
 from lossviz_core.errors import CheckpointError, InputError
+from lossviz_core.params import Param
 from lossviz_core.results.result import Trajectory
+from lossviz_core.runs import read_run
 from lossviz_core.sources.checkpoints import load_state_dict
-from lossviz_core.train.runs import read_run
 
 MIN_CHECKPOINTS = 3
 
@@ -93,16 +93,25 @@ def pca_directions(
     dirs = Directions(
         unflatten(plane.pc1, like), unflatten(plane.pc2, like), dir_type,
         names_of(model, dir_type), info, trajectory, center,
+        checkpoints=[(int(e), str(p)) for e, p in run.checkpoints],
     )
     return dirs.fill_info()
 
 
 def build(ctx: DirectionContext) -> Directions:
     s = ctx.spec
-    if not s.pca_run:
-        raise InputError("the pca method needs a run folder (a training run's checkpoints)")
-    dirs = pca_directions(ctx.model, s.pca_run, s.dir_type, s.xignore)
+    run = s.param("run")
+    if not run:
+        raise InputError("the pca method needs a run folder (a training run's checkpoints): --pca RUN_DIR")
+    dirs = pca_directions(ctx.model, run, s.dir_type, s.xignore)
     return dirs if ctx.two_d else dirs.line()
 
 
-register_method(DirectionMethod("pca", build, "PCA plane of a training run"))
+METHOD = DirectionMethod(
+    name="pca", build=build, label="PCA plane (run folder)", lines=False, run_param="run",
+    title="PCA directions", uses=("ignore",),
+    params=(Param("run", "folder", flag="pca", label="Run folder", selects=True,
+                  title="PCA of {}", metavar="RUN_DIR",
+                  help="PCA plane through a training run's trajectory (its final "
+                  "checkpoint is the centre)"),),
+)

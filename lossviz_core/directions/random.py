@@ -6,12 +6,7 @@ Seeded with ``torch.Generator().manual_seed(seed)``: d1 from the stream's start
 
 from __future__ import annotations
 
-from lossviz_core.directions.base import (
-    DirectionContext,
-    DirectionMethod,
-    Directions,
-    register_method,
-)
+from lossviz_core.directions.base import DirectionContext, DirectionMethod, Directions
 from lossviz_core.directions.vectors import random_direction
 from lossviz_core.directions.weights import names_of
 
@@ -24,4 +19,7 @@ def build(ctx: DirectionContext) -> Directions:
     return Directions(x, y, dt, names_of(ctx.model, dt), info).fill_info()
 
 
-register_method(DirectionMethod("random", build, "Random plane (filter-normalized)"))
+METHOD = DirectionMethod(
+    name="random", build=build, label="Random plane", line_label="1-D random direction",
+    title="random directions",
+)

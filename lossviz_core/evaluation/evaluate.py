@@ -26,7 +26,7 @@ from lossviz_core.evaluation import multipoint as mp
 from lossviz_core.evaluation.bnfold import fold
 from lossviz_core.evaluation.capabilities import Capabilities, detect, set_mode
 from lossviz_core.evaluation.outputs import select_output
-from lossviz_core.measures.losses import LossFunction, batch_stats, resolve_loss
+from lossviz_core.losses import LossFunction, batch_stats, resolve_loss
 from lossviz_core.plane import Plane
 from lossviz_core.recipe.spec import COMPILE_MODES, PRECISIONS
 
@@ -45,7 +45,7 @@ class Evaluator:
     None) and ``dir_type``, aligned with ``weights_of(model, dir_type)`` (or is a
     :class:`~lossviz_core.plane.Plane` already). ``data`` has ``train`` / ``test`` splits
     with ``x``, ``y`` tensors (or streamed splits). ``loss``: a name or a
-    :class:`~lossviz_core.measures.losses.LossFunction`; ``output``: the index or key of
+    :class:`~lossviz_core.losses.LossFunction`; ``output``: the index or key of
     the logits in a tuple/dict output. ``capabilities``: what the model supports (detected
     here when not given). See DESIGN.md for the other options.
     """
@@ -84,7 +84,7 @@ class Evaluator:
             torch.device(device) if isinstance(device, torch.device) else pick_device(device)
         )
         self.loss_fn = loss if isinstance(loss, LossFunction) else resolve_loss(loss)
-        self.loss, self.precision_option = self.loss_fn.name, precision
+        self.loss = self.loss_fn.name
         self.bf16 = precision == "bf16" or (precision == "auto" and bf16_is_fast(self.device))
         self._compile_option, self._multi_option = compile, _MULTI[multi]
         self._user_batch = None if batch_size is None else int(batch_size)

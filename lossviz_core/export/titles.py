@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import PurePath
 from typing import Any
 
+from lossviz_core.params import Param
 from lossviz_core.recipe.spec import Recipe
+from lossviz_core.registry import DIRECTION_METHODS
 from lossviz_core.results.result import SurfaceResult
 
 # Fields in the order a title names them; compute settings come last: they tell results
@@ -22,8 +24,7 @@ _ORDER = (
     "model.name", "model.checkpoint", "model.pretrained", "model.num_classes", "model.output",
     "dataset.name", "dataset.subsample", "dataset.subsample_seed", "dataset.transform",
     "dataset.size", "dataset.root",
-    "directions.method", "directions.target_checkpoint", "directions.pca_run",
-    "directions.file", "directions.seed", "directions.xnorm", "directions.ynorm",
+    "directions.method", "directions.params", "directions.seed", "directions.xnorm", "directions.ynorm",
     "directions.dir_type", "directions.xignore", "directions.yignore",
     "grid.x", "grid.y", "loss.name", "loss.split", "loss.label_smoothing", "measures",
 )
@@ -35,8 +36,6 @@ _SKIP = ("version", "dataset.download", "dataset.cache", "dataset.workers", "dat
 # two models' own checkpoints differ because the models do ("resnet56" is enough).
 _IMPLIED_BY = {
     "model.checkpoint": ("model.name",),
-    "directions.pca_run": ("model.name", "model.checkpoint"),
-    "directions.file": ("model.name", "model.checkpoint"),
     "dataset.root": ("dataset.name",),
 }
 
@@ -50,7 +49,7 @@ _LABELS: dict[str, Callable[[Any], str]] = {
     "dataset.subsample_seed": lambda v: f"subsample seed {v}",
     "dataset.transform": lambda v: f"{v} transform",
     "dataset.size": lambda v: f"{v} px",
-    "directions.method": lambda v: f"{v} directions",
+    "directions.method": lambda v: _method_title(v),
     "directions.seed": lambda v: f"seed {v}",
     "directions.dir_type": lambda v: str(v),
     "grid.x": lambda v: f"α\u00a0{v}",  # no line break between a name and its range
@@ -66,9 +65,7 @@ _LABELS: dict[str, Callable[[Any], str]] = {
     "compute.multi": lambda v: f"multi-point {v}",
 }
 # path fields: named by the shortest distinct end of the path, after a word saying what
-_PATHS = {"model.checkpoint": "", "directions.target_checkpoint": "to ",
-          "directions.pca_run": "PCA of ", "directions.file": "directions ",
-          "dataset.root": "data "}
+_PATHS = {"model.checkpoint": "", "dataset.root": "data "}
 _PAIRS = {k: (f"directions.x{w}", f"directions.y{w}", "norm" if w == "norm" else "ignore")
           for w in ("norm", "ignore") for k in (f"directions.x{w}", f"directions.y{w}")}
 
@@ -116,8 +113,10 @@ def differing_fields(fields: Sequence[dict[str, Any]], implied: bool = False) ->
     def differs(key: str) -> bool:
         return len({repr(f.get(key)) for f in fields}) > 1
 
-    extra = sorted({k for f in fields for k in f} - set(_ORDER) - set(_COMPUTE))
-    keys = [k for k in _ORDER + tuple(extra) if differs(k)]
+    present = {k for f in fields for k in f}
+    order = _ordered(present)
+    extra = sorted(present - set(order) - set(_COMPUTE))
+    keys = [k for k in order + tuple(extra) if differs(k)]
     keys = keys or [k for k in _COMPUTE if differs(k)]
     return keys if implied else [k for k in keys if not _implied(k, keys, fields)]
 
@@ -177,20 +176,50 @@ def _flatten(d: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
             out[prefix + k] = tuple(v) if isinstance(v, list) else v
 
 
+def _ordered(keys: set[str]) -> tuple[str, ...]:
+    """The title order with the method's own parameters where ``directions.params`` stands."""
+    params = sorted(k for k in keys if k.startswith(_PARAMS))
+    at = _ORDER.index("directions.params")
+    return (*_ORDER[:at], *params, *_ORDER[at + 1:])
+
+
+_PARAMS = "directions.params."
+
+
+def _method_entry(name: Any) -> Any:
+    return DIRECTION_METHODS.find(str(name)) if name is not None else None
+
+
+def _method_title(name: Any) -> str:
+    entry = _method_entry(name)
+    return entry.title.format(name=name) if entry is not None else f"{name} directions"
+
+
+def _method_param(key: str, fields: Sequence[dict[str, Any]]) -> Param | None:
+    """The parameter ``directions.params.NAME`` stands for (by the method that has it)."""
+    name = key[len(_PARAMS):]
+    for f in fields:
+        entry = _method_entry(f.get("directions.method"))
+        for p in entry.params if entry is not None else ():
+            if p.name == name:
+                return p
+    return None
+
+
 def _directions_text(f: dict[str, Any], has: Callable[[str], bool]) -> list[str]:
     method = f.get("directions.method") if has("directions.method") else None
+    entry = _method_entry(method)
     out = []
-    if method == "target" and has("directions.target_checkpoint"):
-        out.append(f"interpolation to {_tail(f['directions.target_checkpoint'])}")
-    elif method == "pca" and has("directions.pca_run"):
-        out.append(f"PCA of {_tail(f['directions.pca_run'])}")
-    elif method == "file" and has("directions.file"):
-        out.append(f"directions from {_tail(f['directions.file'])}")
-    elif method:
-        out.append(_LABELS["directions.method"](method))
-    if method in (None, "random") and has("directions.seed"):
+    for p in entry.params if entry is not None else ():
+        key = _PARAMS + p.name
+        if has(key) and p.title:
+            out.append(p.shown(_tail(f[key]) if p.is_path else f[key]))
+    if not out and method:
+        out.append(_method_title(method))
+    uses = entry.uses if entry is not None else ("norm", "seed")
+    if "seed" in uses and has("directions.seed"):
         out.append(_LABELS["directions.seed"](f["directions.seed"]))
-    if method in (None, "random", "file"):
+    if "norm" in uses:
         xn, yn = f.get("directions.xnorm"), f.get("directions.ynorm")
         if has("directions.xnorm") and (xn == yn or not has("directions.ynorm")):
             out.append(f"{xn} norm")
@@ -209,6 +238,12 @@ def _field_text(key: str, value: Any, fields: Sequence[dict[str, Any]],
                 differing: Sequence[str]) -> str:
     if key in _PATHS:
         return _PATHS[key] + _distinct_tail(value, [f.get(key) for f in fields])
+    if key.startswith(_PARAMS):
+        p = _method_param(key, fields)
+        if p is not None and p.is_path:
+            return p.shown(_distinct_tail(value, [f.get(key) for f in fields]))
+        if p is not None:
+            return p.shown(value)
     pair = _PAIRS.get(key)
     if pair is not None:  # α's and β's setting: one word when they differ together
         x_key, y_key, what = pair

@@ -16,7 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from lossviz_core.errors import InputError
+from lossviz_core.params import Param
+from lossviz_core.registry import MEASURES
+from lossviz_core.results.quantities import Quantity, register_quantity
 
 
 class Measure(Protocol):
@@ -50,39 +52,35 @@ class MeasureContext:
     pinned: dict | None = None  # a resumed file's decisions (how its points were computed)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MeasureKind:
-    """A registered measure: ``build(ctx) -> Measure``; ``cost`` says what a point costs."""
+    """A measure: ``build(ctx) -> Measure`` and what the other layers need to offer it.
+
+    ``quantities``: what it stores per point (registered with it); ``needs_grad``: it
+    differentiates the loss; ``passes``: what a point costs, in passes over the data (the
+    window's estimate of a long grid); ``cost``: the same in words; ``params``: its own."""
 
     name: str
     label: str
     build: Callable[[MeasureContext], Measure]
+    quantities: tuple[Quantity, ...] = ()
     needs_grad: bool = False
+    passes: float = 1.0
     cost: str = "one pass over the data per point"
-
-
-_MEASURES: dict[str, MeasureKind] = {}
+    params: tuple[Param, ...] = ()
+    help: str = ""
 
 
 def register_measure(kind: MeasureKind) -> MeasureKind:
-    _MEASURES[kind.name] = kind
-    return kind
-
-
-def _builtin() -> None:
-    """The built-in measures register on first use (they import the evaluator, which imports
-    this package's loss functions)."""
-    from lossviz_core.measures import curvature, loss  # noqa: F401
+    """Add a measure (and its quantities); recipes, the CLI and the window find it by name."""
+    for q in kind.quantities:
+        register_quantity(q)
+    return MEASURES.register(kind)
 
 
 def measure_kind(name: str) -> MeasureKind:
-    _builtin()
-    try:
-        return _MEASURES[name]
-    except KeyError:
-        raise InputError(f"unknown measure {name!r}; choose one of {', '.join(_MEASURES)}") from None
+    return MEASURES.get(name)
 
 
 def measure_kinds() -> list[MeasureKind]:
-    _builtin()
-    return list(_MEASURES.values())
+    return MEASURES.all()

@@ -22,19 +22,21 @@ from lossviz_core.curvature.eigen import min_max_eigs
 from lossviz_core.curvature.examples import examples_of
 from lossviz_core.curvature.hessian import HessianOperator
 from lossviz_core.errors import InputError
-from lossviz_core.measures.base import MeasureContext, MeasureKind, register_measure
-from lossviz_core.results.quantities import Quantity, register_quantity
+from lossviz_core.measures.base import MeasureContext, MeasureKind
+from lossviz_core.results.quantities import Quantity
 
 QUANTITIES = ("max_eig", "min_eig", "eig_ratio")
 DEFAULT_TOL = 1e-2  # the reference's eigsh tolerance
 HVPS_PER_POINT = 60  # typical: two ARPACK runs of 20-40 products each; measured in info
 
-register_quantity(Quantity("max_eig", "largest Hessian eigenvalue λmax", colormap="inferno",
-                           loggable=True, kind="curvature", order=60))
-register_quantity(Quantity("min_eig", "smallest Hessian eigenvalue λmin", colormap="coolwarm",
-                           kind="curvature", order=61))
-register_quantity(Quantity("eig_ratio", "convexity |λmin/λmax|", colormap="coolwarm",
-                           kind="curvature", order=62, scale=(0.0, 1.0)))
+CURVATURE_QUANTITIES = (
+    Quantity("max_eig", "largest Hessian eigenvalue λmax", colormap="inferno", loggable=True,
+             kind="curvature", order=60),
+    Quantity("min_eig", "smallest Hessian eigenvalue λmin", colormap="coolwarm",
+             kind="curvature", order=61),
+    Quantity("eig_ratio", "convexity |λmin/λmax|", colormap="coolwarm", kind="curvature",
+             order=62, scale=(0.0, 1.0)),
+)
 
 
 class CurvatureMeasure:
@@ -115,7 +117,12 @@ def build(ctx: MeasureContext) -> CurvatureMeasure:
                             device=ctx.device)
 
 
-register_measure(MeasureKind("curvature", "Hessian λmax, λmin and |λmin/λmax| (convexity map)",
-                             build, needs_grad=True,
-                             cost=f"about {HVPS_PER_POINT} Hessian-vector products per point, "
-                                  "each a pass over the data"))
+KIND = MeasureKind(
+    name="curvature", label="convexity map (slow)", build=build,
+    help="At every point, the Hessian's extreme eigenvalues λmax and λmin and the map "
+    "|λmin/λmax| (the paper's convexity map: blue where the landscape is locally convex); "
+    "each point costs tens of Hessian-vector products, each a pass over the data",
+    quantities=CURVATURE_QUANTITIES, needs_grad=True,
+    passes=4 * HVPS_PER_POINT,  # each Hessian-vector product costs ~4 forward passes
+    cost=f"about {HVPS_PER_POINT} Hessian-vector products per point, each a pass over the data",
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lossviz_core.evaluation.evaluate import Evaluator
-from lossviz_core.measures.base import MeasureContext, MeasureKind, register_measure
+from lossviz_core.measures.base import MeasureContext, MeasureKind
 
 
 class LossMeasure(Evaluator):
@@ -24,4 +24,4 @@ def build(ctx: MeasureContext) -> LossMeasure:
     )
 
 
-register_measure(MeasureKind("loss", "Loss and accuracy", build))
+KIND = MeasureKind(name="loss", label="Loss and accuracy", build=build)

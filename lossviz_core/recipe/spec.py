@@ -11,6 +11,7 @@ reference CLI, e.g. ``-1:1:51``) is parsed here and only here.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -26,7 +27,6 @@ IGNORES = ("biasbn", "none")
 DIR_TYPES = ("weights", "states")
 SPLITS = ("train", "test", "both")
 PRECISIONS = ("auto", "bf16", "fp32")
-BUILTIN_LOSSES = ("ce", "nll", "mse", "bce")
 COMPILE_MODES = ("auto", "off", "default", "max-autotune", "max-autotune-no-cudagraphs")
 MULTI_MODES = ("auto", "on", "off")
 TRANSFORMS = ("auto", "cifar", "imagenet", "none")
@@ -77,6 +77,8 @@ def _is(v: Any, kind: str) -> bool:
     if kind.startswith("tuple["):
         inner = kind[len("tuple["):-1].split(",")[0].strip()
         return isinstance(v, (list, tuple)) and all(_is(t, inner) for t in v)
+    if kind.startswith("dict["):
+        return isinstance(v, dict)
     return {"str": isinstance(v, str), "bool": isinstance(v, bool), "float": number,
             "int": number and float(v).is_integer(), "None": v is None}.get(kind, True)
 
@@ -85,7 +87,7 @@ def _check_type(key: str, v: Any, annotation: str) -> None:
     kinds = [k.strip() for k in annotation.split("|")]
     if not any(_is(v, k) for k in kinds):
         words = {"str": "a string", "int": "a whole number", "float": "a number",
-                 "bool": "true or false", "None": "null"}
+                 "bool": "true or false", "None": "null", "dict[str, Any]": "an object"}
         lists = {"str": "strings", "int": "whole numbers", "float": "numbers"}
         want = " or ".join(
             f"a list of {lists.get(k[6:-1].split(',')[0].strip(), 'values')}"
@@ -149,6 +151,18 @@ class _Spec:
                     v = tuple(v)
             kwargs[f.name] = v
         return _checked(cls, where, **kwargs)
+
+    @classmethod
+    def _legacy(cls, d: dict[str, Any], moved: dict[str, tuple[str, str]]) -> dict[str, Any]:
+        """``d`` with fields of earlier versions moved into a dict field: ``moved`` maps an
+        old key to ``(dict field, key)``."""
+        d = dict(d or {})
+        for old, (into, key) in moved.items():
+            if old in d:
+                value = d.pop(old)
+                if value is not None:
+                    d[into] = {**(d.get(into) or {}), key: value}
+        return d
 
     def replace(self: T, **changes: Any) -> T:
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
@@ -215,11 +229,13 @@ class ModelSpec(_Spec):
     pretrained: str | None = None
     output: str | None = None
     num_classes: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # the source's own parameters
     download: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.num_classes is not None and int(self.num_classes) < 1:
             raise InputError(f"number of classes must be >= 1, got {self.num_classes}")
+        object.__setattr__(self, "options", dict(self.options or {}))
 
 
 @dataclass(frozen=True)
@@ -248,10 +264,12 @@ class DatasetSpec(_Spec):
     std: tuple[float, ...] | None = None
     cache: str = "auto"
     workers: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # the data kind's own parameters
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "subsample_seed", check_seed("subsample seed",
                                                              self.subsample_seed))
+        object.__setattr__(self, "options", dict(self.options or {}))
         check_choice("transform", self.transform, TRANSFORMS)
         check_choice("data cache", self.cache, DATA_CACHES)
         if self.subsample is not None and int(self.subsample) < 1:
@@ -272,7 +290,10 @@ class DirectionSpec(_Spec):
 
     ``method``: a registered direction method (``lossviz_core.directions``): ``random``
     (seeded Gaussian, normalized), ``target`` (d = θ_B − θ_A), ``pca`` (top two PCs of a
-    run folder's trajectory), ``file`` (an HDF5 direction file in the reference layout).
+    run folder's trajectory), ``file`` (an HDF5 direction file in the reference layout), ...
+    The normalization, ignore rule, ``dir_type`` and seed are the paper's vocabulary shared
+    by the methods; ``params`` holds what one method owns (the interpolation's
+    ``checkpoint``, the PCA plane's ``run``, the direction ``file``), as its entry declares.
     """
 
     method: str = "random"
@@ -282,12 +303,25 @@ class DirectionSpec(_Spec):
     xignore: str = "biasbn"
     yignore: str = "biasbn"
     seed: int = 0
-    target_checkpoint: str | None = None
-    pca_run: str | None = None
-    file: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    # fields of the first recipe versions, now parameters of their methods
+    LEGACY = {"target_checkpoint": ("params", "checkpoint"), "pca_run": ("params", "run"),
+              "file": ("params", "file")}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None, where: str = "") -> DirectionSpec:
+        if not isinstance(d, (dict, type(None))):
+            return super().from_dict(d, where)  # one line saying what it is instead
+        return super().from_dict(cls._legacy(d or {}, cls.LEGACY), where)
+
+    def param(self, name: str, default: Any = None) -> Any:
+        """The method's parameter ``name`` (``default`` when not given)."""
+        return self.params.get(name, default)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "seed", check_seed("seed", self.seed))
+        object.__setattr__(self, "params", dict(self.params or {}))
         for name, value, allowed in (
             ("dir_type", self.dir_type, DIR_TYPES),
             ("xnorm", self.xnorm, NORMS),
@@ -328,14 +362,14 @@ class LossSpec(_Spec):
     name: str = "ce"
     split: str = "train"
     label_smoothing: float = 0.0
+    params: dict[str, Any] = field(default_factory=dict)  # the loss's own parameters
 
     def __post_init__(self) -> None:
+        from lossviz_core.registry import LOSSES
+
+        object.__setattr__(self, "params", dict(self.params or {}))
         check_choice("split", self.split, SPLITS)
-        if self.name not in BUILTIN_LOSSES and ".py:" not in self.name:
-            raise InputError(
-                f"unknown loss {self.name!r}; choose one of {', '.join(BUILTIN_LOSSES)} "
-                "or FILE.py:FUNCTION"
-            )
+        LOSSES.get(self.name)  # a one-line error listing the losses
         if not 0.0 <= float(self.label_smoothing) < 1.0:
             raise InputError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.label_smoothing and self.name != "ce":
@@ -385,6 +419,26 @@ class Recipe(_Spec):
     def is_line(self) -> bool:
         return self.grid.y is None
 
+    def landscape_key(self) -> str:
+        """One definition of "the same landscape": recipes with equal keys make the same
+        values, however they are computed (``compute``: device, precision, batch, compile,
+        multi-point). Ranges still to be fitted to a trajectory count by their point counts
+        only, whatever the panels showed before the fit."""
+        d = self.to_dict()
+        d.pop("compute")
+        if self.grid.fit:
+            d["grid"] = {"fit": True, "x": self.grid.x.num,
+                         "y": None if self.grid.y is None else self.grid.y.num}
+        return _digest(d)
+
+    def workspace_key(self) -> str:
+        """One definition of "the same workspace": recipes with equal keys share the model,
+        data and directions on one device, so a zoom, another split, precision or measure
+        needs no reloading (``Job.with_recipe``)."""
+        return _digest({"model": self.model.to_dict(), "dataset": self.dataset.to_dict(),
+                        "directions": self.directions.to_dict(), "line": self.is_line,
+                        "device": self.compute.device})
+
     def to_dict(self) -> dict[str, Any]:
         return {"version": RECIPE_VERSION, **super().to_dict()}
 
@@ -420,6 +474,11 @@ class Recipe(_Spec):
             directions=DirectionSpec.from_dict(specs.get("directions"), "directions"),
             grid=grid, loss=loss, compute=compute,
         )
+
+
+def _digest(d: dict[str, Any]) -> str:
+    text = json.dumps(d, sort_keys=True, default=json_default)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 _NESTED: dict[tuple[str, str], type[_Spec]] = {

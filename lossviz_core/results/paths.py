@@ -19,6 +19,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from lossviz_core.atomic import temp_path  # noqa: F401 (the writers' temporaries)
 from lossviz_core.errors import StoreError
 
 try:
@@ -197,11 +198,6 @@ def _read_pid(fd: int) -> int | None:
         return int(text) if text else None
     except (OSError, ValueError):
         return None
-
-
-def temp_path(path: Path) -> Path:
-    """The temporary file a writer of ``path`` uses before renaming it into place."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
 def clean_stale_temporaries(path: str | os.PathLike) -> list[Path]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lossviz_core.registry import load_plugins
+
 SPLIT_NAMES = ("train", "test")
 
 
@@ -40,7 +42,6 @@ class Quantity:
 
 
 _REGISTRY: dict[str, Quantity] = {}
-_MEASURES_LOADED = False
 
 
 def register_quantity(q: Quantity) -> Quantity:
@@ -53,24 +54,15 @@ def quantity(name: str) -> Quantity:
     """The registered quantity ``name``, or a plain default for an unknown one."""
     q = _REGISTRY.get(name)
     if q is None:
-        _load_measures()
+        load_plugins()  # measures register their quantities with themselves
         q = _REGISTRY.get(name)
     if q is not None:
         return q
     return Quantity(name, name.replace("_", " "))
 
 
-def _load_measures() -> None:
-    """Measures register their quantities when imported: import the built-in ones (once)."""
-    global _MEASURES_LOADED
-    if not _MEASURES_LOADED:
-        _MEASURES_LOADED = True
-        from lossviz_core.measures.base import measure_kinds
-
-        measure_kinds()
-
-
 def registered() -> list[Quantity]:
+    load_plugins()
     return sorted(_REGISTRY.values(), key=lambda q: (q.order, q.name))
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from collections.abc import Generator
 from typing import Any
 
@@ -28,6 +27,7 @@ from lossviz_core.results.store import SurfaceStore, read_plans
 from lossviz_core.run.executor import Executor, LocalExecutor
 from lossviz_core.run.grid import make_result
 from lossviz_core.run.workspace import Workspace, iter_materialize
+from lossviz_core.sources.checkpoints import load_state_dict
 
 
 @dataclasses.dataclass
@@ -37,7 +37,6 @@ class Job:
     recipe: Recipe
     workspace: Workspace
     result: SurfaceResult
-    prepare_seconds: float = 0.0
 
     # what the workspace holds, by name
     @property
@@ -85,7 +84,7 @@ class Job:
         ws = self.workspace.with_recipe(recipe)
         result = make_result(recipe, quantities=ws.quantities)
         result.trajectory = self.result.trajectory
-        job = Job(recipe, ws, result, 0.0)
+        job = Job(recipe, ws, result)
         job.result.specs = job.specs()
         return job
 
@@ -112,7 +111,8 @@ class Job:
         try:
             yield from executor.run(self, store)
             traj = self.result.trajectory
-            if traj is not None and np.isnan(traj.loss).any() and self.evaluator is not None:
+            if (traj is not None and np.isnan(traj.loss).any() and self.evaluator is not None
+                    and self.directions.checkpoints):
                 traj.loss = self._trajectory_losses()
                 if store is not None:
                     store.write_trajectory(traj)
@@ -124,14 +124,12 @@ class Job:
         return self.result
 
     def _trajectory_losses(self) -> np.ndarray:
-        from lossviz_core.sources.checkpoints import load_state_dict
-        from lossviz_core.train.runs import read_run
-
-        run = read_run(self.recipe.directions.pca_run)
+        """The loss at each checkpoint of the trajectory, evaluated from the checkpoints the
+        direction method names (``Directions.checkpoints``)."""
         key = f"{self.recipe.loss.splits[0]}_loss"
         epochs = list(self.result.trajectory.epochs)
         losses = []
-        for epoch, path in run.checkpoints:
+        for epoch, path in self.directions.checkpoints or ():
             if epoch in epochs:
                 losses.append(self.evaluator.evaluate_state(load_state_dict(path))[key])
         return np.asarray(losses, dtype=float)
@@ -143,7 +141,6 @@ def iter_prepare(recipe: Recipe, resume_from: str | os.PathLike | None = None
 
     ``resume_from``: a result file this job will continue; its points were computed with
     decisions (batch, mode, precision, memory format, compile) the rest must share."""
-    t0 = time.perf_counter()
     pinned = resume_decisions(recipe, resume_from) if resume_from is not None else None
     ws = yield from iter_materialize(recipe, pinned=pinned)
     if recipe.grid.fit:
@@ -153,7 +150,6 @@ def iter_prepare(recipe: Recipe, resume_from: str | os.PathLike | None = None
     result.trajectory = ws.directions.trajectory
     job = Job(recipe, ws, result)
     result.specs = job.specs()
-    job.prepare_seconds = time.perf_counter() - t0
     return job
 
 

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from lossviz_core.registry import DATA_SOURCES, MODEL_SOURCES
+
 SHIP_LIMIT = 64 * 2**20  # files up to this size travel through the object store
 DEFAULT_CPU_GROUP = 4  # cores per CPU worker when neither a count nor a group is given
-TENSORS = "tensors:"
 
 
 def worker_resources(have: dict[str, float], device: str, workers: int | None = None,
@@ -64,14 +65,22 @@ def portable(directions: Any) -> Any:
 def shipped_paths(recipe: Any) -> dict[str, str]:
     """The self-contained files of ``recipe`` that may travel by value: ``{field: path}``.
 
-    Checkpoints and ``tensors:`` archives are read whole and need nothing beside them;
-    Python files (which may import their neighbours), folders and downloads stay on paths."""
+    The checkpoint and the files a source declares ``portable`` (a ``tensors:`` archive) are
+    read whole and need nothing beside them; Python files (which may import their
+    neighbours), folders and downloads stay on paths."""
     out = {}
     if recipe.model.checkpoint:
         out["checkpoint"] = str(recipe.model.checkpoint)
-    if str(recipe.dataset.name).startswith(TENSORS):
-        out["tensors"] = str(recipe.dataset.name)[len(TENSORS):]
+    for kind, name in (("model", recipe.model.name), ("dataset", recipe.dataset.name)):
+        for param, path in _portable(kind, name).items():
+            out[f"{kind}.{param}"] = path
     return {k: p for k, p in out.items() if os.path.isfile(os.path.expanduser(p))}
+
+
+def _portable(kind: str, name: str) -> dict[str, str]:
+    entry = (MODEL_SOURCES if kind == "model" else DATA_SOURCES).get(name)
+    portable = {q.name for q in entry.name_parts.params if q.portable}
+    return {k: v for k, v in entry.name_parts.paths(name).items() if k in portable}
 
 
 def ship_files(recipe: Any, put, limit: int = SHIP_LIMIT) -> dict[str, tuple[str, Any]]:
@@ -94,9 +103,13 @@ def localize(recipe: Any, files: dict[str, tuple[str, bytes]], folder: Path) -> 
         changes[key] = str(path)
     if "checkpoint" in changes:
         recipe = recipe.replace(model=recipe.model.replace(checkpoint=changes["checkpoint"]))
-    if "tensors" in changes:
-        recipe = recipe.replace(dataset=recipe.dataset.replace(
-            name=TENSORS + changes["tensors"]))
+    for kind, registry in (("model", MODEL_SOURCES), ("dataset", DATA_SOURCES)):
+        spec = getattr(recipe, kind)
+        parts = registry.get(spec.name).name_parts
+        mine = {k.split(".", 1)[1]: v for k, v in changes.items() if k.startswith(kind + ".")}
+        if mine:
+            name = parts.with_paths(spec.name, lambda q, path, m=mine: m.get(q.name, path))
+            recipe = recipe.replace(**{kind: spec.replace(name=name)})
     return recipe
 
 

@@ -11,7 +11,6 @@ executor on one per worker. ``iter_materialize`` is the same as a generator that
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Generator
 from typing import Any
 
@@ -19,20 +18,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from lossviz_core.data import Dataset, load_dataset
+from lossviz_core.data import Dataset, data_source, load_dataset
 from lossviz_core.device import device_description, pick_device
-from lossviz_core.directions import Directions, make_directions
+from lossviz_core.directions import Directions, direction_method, make_directions
 from lossviz_core.errors import InputError
 from lossviz_core.evaluation.capabilities import Capabilities, detect, set_mode
 from lossviz_core.evaluation.multipoint import sample_of
 from lossviz_core.evaluation.outputs import select_output
+from lossviz_core.losses import LossFunction, resolve_loss
 from lossviz_core.measures import MeasureContext, measure_kind
-from lossviz_core.measures.losses import LossFunction, resolve_loss
 from lossviz_core.plane import Plane
 from lossviz_core.progress import Step, drain
 from lossviz_core.recipe.spec import Recipe
 from lossviz_core.sources import LoadedModel, load_model, model_source
 from lossviz_core.sources.checkpoints import load_into
+from lossviz_core.sources.diagnose import check_forward, check_inputs, model_facts
 
 
 @dataclasses.dataclass
@@ -93,14 +93,17 @@ class Workspace:
 
     def with_recipe(self, recipe: Recipe) -> Workspace:
         """The same model, data and plane for a recipe that differs in grid, loss, compute or
-        measures (a zoom, another split or precision): no reloading."""
+        measures (a zoom, another split or precision): no reloading. The recipes must share
+        their :meth:`~lossviz_core.recipe.spec.Recipe.workspace_key`."""
         old = self.recipe
-        for key in ("model", "dataset", "directions"):
-            if getattr(recipe, key) != getattr(old, key):
-                raise InputError(f"a new {key} needs a new workspace: call prepare() again")
-        if recipe.is_line != old.is_line:
-            raise InputError("zooming cannot switch between a surface and a line")
-        if recipe.compute.device != old.compute.device:
+        if recipe.workspace_key() != old.workspace_key():
+            changed = [k for k in ("model", "dataset", "directions")
+                       if getattr(recipe, k) != getattr(old, k)]
+            if changed:
+                raise InputError(f"a new {changed[0]} needs a new workspace: call prepare() "
+                                 "again")
+            if recipe.is_line != old.is_line:
+                raise InputError("zooming cannot switch between a surface and a line")
             raise InputError("a new device needs a new job: call prepare() again")
         same = (recipe.loss, recipe.compute, recipe.measures) == (old.loss, old.compute,
                                                                   old.measures)
@@ -109,6 +112,20 @@ class Workspace:
             ws.loss = resolve_loss(recipe.loss)
             ws.measures = build_measures(ws)
         return ws
+
+
+def fitted_to_model(recipe: Recipe) -> Any:
+    """The dataset spec with its ``auto`` options that follow the model (a data kind's
+    ``model_hints``: the image channels) filled in from what the model takes; the recipe
+    keeps ``auto``."""
+    spec = recipe.dataset
+    kind = data_source(spec.name)
+    wanted = [h for h in kind.model_hints if spec.options.get(h, "auto") == "auto"]
+    if not wanted:
+        return spec
+    facts = model_facts(recipe.model)
+    known = {h: str(facts[h]) for h in wanted if h in facts}
+    return spec.replace(options={**spec.options, **known}) if known else spec
 
 
 def build_measures(ws: Workspace, pinned: dict | None = None) -> list[Any]:
@@ -134,20 +151,21 @@ def iter_materialize(
         measure_kind(measure)  # an unknown measure fails before anything loads
     loss = resolve_loss(recipe.loss)
     yield Step(f"loading {recipe.dataset.name}", 0.0)
-    data = load_dataset(recipe.dataset, device)
+    data = load_dataset(fitted_to_model(recipe), device)
     if "test" in recipe.loss.splits and data.test is None:
         raise InputError(f"dataset {recipe.dataset.name} has no test split; use --split train")
     _check_labels(recipe, data)
     yield Step(f"building {recipe.model.name}", 0.3)
-    loaded = load_model(recipe.model, data.num_classes,
-                        require_weights=recipe.directions.method != "pca")
+    # a plane centred on a training run's checkpoint loads that centre itself (PCA)
+    centred = direction_method(recipe.directions.method).run_param is not None
+    loaded = load_model(recipe.model, data.num_classes, require_weights=not centred)
     model = loaded.model
-    _check_inputs(recipe, loaded, data)
+    check_inputs(recipe, loaded, data)
     model.to(device)
     set_mode(model, False)
     select = lambda out: select_output(out, recipe.model.output)  # noqa: E731
     sample = sample_of(data.train, 2)[0].to(device)
-    _check_forward(recipe, model, data, sample, select)
+    check_forward(recipe, model, data, sample, select)
     yield Step(f"making {recipe.directions.method} directions", 0.5)
     if directions is None:
         directions = make_directions(model, recipe.directions, not recipe.is_line, data=data,
@@ -196,113 +214,3 @@ def check_label_classes(name: str, data: Dataset, fix: str = FIX_CLASSES) -> Non
         raise InputError(f"dataset {name} has labels up to {n - 1} but only "
                          f"{distinct} different ones, which would make a {n}-way output "
                          f"layer; {fix}")
-
-
-def _check_inputs(recipe: Recipe, loaded: LoadedModel, data: Dataset) -> None:
-    """Refuse data the model cannot take: shapes (from a zoo table) and class labels."""
-    expected = loaded.source.input_shape(recipe.model.name)
-    if expected is not None and tuple(expected) != tuple(data.input_shape):
-        raise InputError(
-            f"model {recipe.model.name} expects inputs of shape {tuple(expected)} but dataset "
-            f"{recipe.dataset.name} has {tuple(data.input_shape)}"
-        )
-
-
-def _check_forward(recipe: Recipe, model: nn.Module, data: Dataset, sample: torch.Tensor,
-                   select) -> None:
-    """One forward of two examples: a shape mismatch or out-of-range labels are one line."""
-    try:
-        with torch.no_grad():
-            out = select(model(sample))
-    except InputError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any failure of the forward on this data
-        raise InputError(_forward_failure(recipe, model, data, sample, exc)) from None
-    top = data.max_label()
-    if top is not None and out.dim() == 2 and top >= out.shape[1] and recipe.loss.name in (
-        "ce", "nll", "mse"
-    ):
-        raise InputError(
-            f"dataset {recipe.dataset.name} has labels up to {top} but model "
-            f"{recipe.model.name} has {out.shape[1]} outputs"
-        )
-
-
-_CONV = ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
-_SPATIAL = {"1d": ("L",), "2d": ("H", "W"), "3d": ("D", "H", "W")}
-_GUARD_DIM = re.compile(r"(?:size\(\)|shape)\[(\d+)\]")
-
-
-def _forward_failure(recipe: Recipe, model: nn.Module, data: Dataset, sample: torch.Tensor,
-                     exc: Exception) -> str:
-    """The one line for a forward that failed: the data's per-example shape, what the model
-    expects where that can be read (an exported program's input, the first Conv or Linear
-    layer), and torch's own words. A fixed batch size is named only when the batch dimension
-    is what differs."""
-    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-    shape = tuple(data.input_shape)
-    head = (f"model {recipe.model.name} cannot take the inputs of {recipe.dataset.name}, "
-            f"whose examples have shape {shape}")
-    exported = _exported_input_shape(model)
-    if exported is not None:
-        dim = _GUARD_DIM.search(text)
-        reasons = []
-        if exported[1:] != shape:
-            per_example = tuple("?" if d is None else d for d in exported[1:])
-            reasons.append(f"the exported program expects examples of shape {per_example}")
-        if exported[0] is not None and (exported[0] != sample.shape[0] or (
-                dim is not None and dim.group(1) == "0")):
-            reasons.append(f"it was exported with a fixed batch size of {exported[0]} (export "
-                           "it with a dynamic batch dimension)")
-        if reasons:
-            return f"{head}, but {' and '.join(reasons)} ({type(exc).__name__}: {text})"
-    else:
-        wants = _first_layer_expects(model, shape)
-        if wants:
-            return f"{head}, but {wants} ({type(exc).__name__}: {text})"
-    return f"{head}: {type(exc).__name__}: {text}"
-
-
-def _exported_input_shape(model: nn.Module) -> tuple[int | None, ...] | None:
-    """The first input's shape of a ``torch.export`` program (``None`` for a dynamic
-    dimension), or None when ``model`` is not one."""
-    graph = getattr(model, "graph", None)
-    if graph is None or not isinstance(model, torch.fx.GraphModule):
-        return None
-    for node in graph.nodes:
-        if node.op != "placeholder":
-            continue
-        val = node.meta.get("val")
-        if not isinstance(val, torch.Tensor):
-            return None
-        return tuple(d if isinstance(d, int) else None for d in val.shape)
-    return None
-
-
-def _first_layer_expects(model: nn.Module, shape: tuple[int, ...]) -> str | None:
-    """What the model's first Conv or Linear layer takes, said only when the data's
-    per-example ``shape`` does not give it that; None otherwise or when none is found."""
-    for name, m in model.named_modules():
-        kind = getattr(m, "original_name", None) or type(m).__name__  # TorchScript keeps it
-        if isinstance(m, nn.modules.lazy.LazyModuleMixin):
-            return None  # sized by its first input: any shape fits
-        where = f"its first layer{' ' + name if name else ''} ({kind})"
-        if kind in _CONV or isinstance(m, nn.modules.conv._ConvNd):
-            c = getattr(m, "in_channels", None)
-            if not isinstance(c, int) or c < 1:
-                return None
-            dims = _SPATIAL.get(kind[-2:], ("...",))
-            want_text = "(" + ", ".join(map(str, (c, *dims))) + ")"
-            if (dims != ("...",) and len(shape) != len(dims) + 1) or (shape and shape[0] != c):
-                return (f"{where} takes {c} input channel{'s' if c != 1 else ''}, "
-                        f"examples of shape {want_text}")
-            return None
-        if kind == "Linear" or isinstance(m, nn.Linear):
-            f = getattr(m, "in_features", None)
-            if not isinstance(f, int) or f < 1:
-                return None
-            if shape and shape[-1] != f and int(np.prod(shape)) != f:
-                return (f"{where} takes {f} input features, examples of shape ({f},) or any "
-                        f"shape of {f} values flattened")
-            return None
-    return None

@@ -82,9 +82,3 @@ def load_model(spec: ModelSpec, data_classes: int | None = None,
         load_into(model, state, source=spec.checkpoint)
     return LoadedModel(model, source, n, origin)
 
-
-def _register_builtin() -> None:
-    from lossviz_core.sources import archives, pyfile, timm_models, tvmodels, zoo  # noqa: F401
-
-
-_register_builtin()

@@ -18,8 +18,9 @@ import torch
 from torch import nn
 
 from lossviz_core.errors import CheckpointError
+from lossviz_core.params import NameParts, Param
 from lossviz_core.recipe.spec import ModelSpec
-from lossviz_core.sources.registry import ModelSource, register_source
+from lossviz_core.sources.registry import ModelSource
 
 SCRIPT, EXPORT = "torchscript:", "export:"
 
@@ -58,6 +59,8 @@ def archive_kind(name: str) -> str | None:
         return None
     if path.suffix == ".pt2":
         return "export"
+    if path.suffix in (".jit", ".ts"):  # named as TorchScript: a broken one is said so on load
+        return "torchscript"
     entries = _zip_names(path)
     if any(e.split("/", 1)[-1].startswith("code/") for e in entries) and any(
         e.endswith("constants.pkl") for e in entries
@@ -90,9 +93,14 @@ def build(spec: ModelSpec, num_classes: int | None) -> nn.Module:
         raise CheckpointError(f"cannot load {path} as a {kind} archive: {text}") from None
 
 
-register_source(ModelSource(
-    "archive", "TorchScript / torch.export archive", lambda n: archive_kind(n) is not None,
-    build, "torchscript:FILE or export:FILE.pt2",
+SOURCE = ModelSource(
+    name="archive", label="TorchScript / .pt2 archive",
+    matches=lambda n: archive_kind(n) is not None, build=build,
+    example="torchscript:FILE or export:FILE.pt2",
+    name_parts=NameParts((Param("archive", "code", label="Archive",
+                                help="a torch.jit.save or torch.export.save archive (it "
+                                "carries its weights; its code runs)"),),
+                         inner_prefixes=(SCRIPT, EXPORT)),
     user_code=lambda n: str(archive_path(n)) if archive_kind(n) else None,
     carries_weights=lambda spec: True, fixed_classes=lambda spec: True,
-))
+)

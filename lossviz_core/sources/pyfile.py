@@ -11,9 +11,10 @@ import inspect
 from torch import nn
 
 from lossviz_core.errors import InputError
+from lossviz_core.params import NameParts, Param
 from lossviz_core.recipe.spec import ModelSpec
-from lossviz_core.sources.registry import ModelSource, register_source
-from lossviz_core.sources.usercode import call_user, is_function_ref, load_function, user_file
+from lossviz_core.sources.registry import ModelSource
+from lossviz_core.usercode import call_user, is_function_ref, load_function, user_file
 
 
 def _takes_num_classes(fn) -> bool:
@@ -40,7 +41,13 @@ def factory(spec: ModelSpec):
     return lambda num_classes: fn(num_classes=num_classes)
 
 
-register_source(ModelSource(
-    "pyfile", "Python file (model function)", is_function_ref, build, "FILE.py:FUNCTION",
+SOURCE = ModelSource(
+    name="pyfile", label="Python file (model function)", matches=is_function_ref, build=build,
+    example="FILE.py:FUNCTION",
+    name_parts=NameParts((Param("model_file", "code", label="File",
+                                help="a Python file defining the model function"),
+                          Param("model_function", label="Function",
+                                help="FUNCTION() or FUNCTION(num_classes=N) returns the "
+                                "nn.Module")), function=True),
     factory=factory, user_code=user_file, carries_weights=lambda spec: True,
-))
+)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from lossviz_core.errors import CheckpointError, InputError
+from lossviz_core.params import NameParts, Param
 from lossviz_core.recipe.spec import ModelSpec
 from lossviz_core.sources.downloads import DownloadRefused, no_download, refused_message
-from lossviz_core.sources.registry import ModelSource, register_source
+from lossviz_core.sources.registry import ModelSource
 
 PREFIX = "timm:"
 
@@ -49,8 +50,11 @@ def build(spec: ModelSpec, num_classes: int | None):
                               f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
 
 
-register_source(ModelSource(
-    "timm", "timm model", lambda n: n.startswith(PREFIX), build, "timm:NAME",
+SOURCE = ModelSource(
+    name="timm", label="timm model", matches=lambda n: n.startswith(PREFIX), build=build,
+    example="timm:NAME",
+    name_parts=NameParts((Param("timm_model", default="", label="Model",
+                                help="a model name of timm.list_models()"),), prefix=PREFIX),
     factory=factory, carries_weights=lambda spec: bool(spec.pretrained),
-    fixed_classes=lambda spec: bool(spec.pretrained),
-))
+    fixed_classes=lambda spec: bool(spec.pretrained), pretrained=True,
+)

@@ -8,9 +8,10 @@ into torch's cache only because the user asked for them.
 from __future__ import annotations
 
 from lossviz_core.errors import CheckpointError, InputError
+from lossviz_core.params import NameParts, Param
 from lossviz_core.recipe.spec import ModelSpec
 from lossviz_core.sources.downloads import DownloadRefused, no_download, refused_message
-from lossviz_core.sources.registry import ModelSource, register_source
+from lossviz_core.sources.registry import ModelSource
 
 PREFIX = "torchvision:"
 
@@ -58,8 +59,13 @@ def build(spec: ModelSpec, num_classes: int | None):
     return torchvision.models.get_model(name, weights=None, **kwargs)
 
 
-register_source(ModelSource(
-    "torchvision", "torchvision model", lambda n: n.startswith(PREFIX), build,
-    "torchvision:NAME", factory=factory, carries_weights=lambda spec: bool(spec.pretrained),
-    fixed_classes=lambda spec: bool(spec.pretrained),
-))
+SOURCE = ModelSource(
+    name="torchvision", label="torchvision model", matches=lambda n: n.startswith(PREFIX),
+    build=build, example="torchvision:NAME",
+    name_parts=NameParts((Param("tv_model", default="resnet18", label="Model",
+                                suggestions=classification_models,
+                                help="a classification model of torchvision.models"),),
+                         prefix=PREFIX),
+    factory=factory, carries_weights=lambda spec: bool(spec.pretrained),
+    fixed_classes=lambda spec: bool(spec.pretrained), pretrained=True,
+)

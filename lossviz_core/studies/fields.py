@@ -3,7 +3,7 @@
 A model entry holds :class:`~lossviz_core.train.loop.TrainSpec`'s fields (``model``,
 ``optimizer``, ``lr``, ..., ``dataset`` as a name or a table of
 :class:`~lossviz_core.recipe.spec.DatasetSpec` fields) and ``init``. A result entry holds
-the resolver's choices (:data:`~lossviz_core.recipe.resolve.CHOICES`, the CLI's flag names:
+the resolver's choices (:data:`~lossviz_core.resolve.CHOICES`, the CLI's flag names:
 ``method``, ``x``, ``y``, ``seed``, ``subsample``, ``split``, ...) with ``model`` /
 ``model_b`` naming the study's models (``run`` / ``pca``: a run folder made elsewhere).
 A figure entry holds :class:`~lossviz_core.export.figure.FigureOptions`' fields and its
@@ -35,16 +35,37 @@ DATASET_KEYS: dict[str, Any] = {
     "name": STR, "root": STR, "download": BOOL, "subsample": INT, "subsample_seed": INT,
     "transform": STR, "size": INT, "mean": FLOATS, "std": FLOATS, "cache": STR, "workers": INT,
 }
-RESULT_KEYS: dict[str, Any] = {
+CORE_RESULT_KEYS: dict[str, Any] = {
     "model": STR, "model_b": STR, "checkpoint": STR, "pretrained": STR, "output": (STR, INT),
     "num_classes": INT, "dataset": STR, "data_root": STR, "download": BOOL, "subsample": INT,
     "subsample_seed": INT, "transform": STR, "image_size": INT, "mean": FLOATS, "std": FLOATS,
     "data_cache": STR, "workers": INT, "split": STR, "loss": STR, "label_smoothing": FLOAT,
     "line": BOOL, "method": STR, "dir_type": STR, "xnorm": STR, "ynorm": STR, "xignore": STR,
-    "yignore": STR, "seed": INT, "directions": STR, "checkpoint2": STR, "x": STR, "y": STR,
+    "yignore": STR, "seed": INT, "x": STR, "y": STR,
     "device": STR, "precision": STR, "batch_size": INT, "compile": STR, "multi": STR,
-    "measure": (STR, STRS), "fit_ranges": BOOL, "run": STR, "pca": STR,
+    "measure": (STR, STRS), "fit_ranges": BOOL, "run": STR,
 }
+_KIND_TYPES = {"int": INT, "float": (INT, FLOAT), "bool": BOOL, "floats": (FLOATS, STR)}
+
+
+def entry_params() -> dict[str, Any]:
+    """``{study key: Param}`` of every parameter a registered entry declares (the
+    interpolation's ``checkpoint2``, the PCA plane's ``pca``, a data kind's options, ...)."""
+    from lossviz_core.resolve import entry_choices
+
+    return {ec.key: ec.param for ec in entry_choices()}
+
+
+def result_keys() -> dict[str, Any]:
+    """The keys a result entry may hold and their types: the resolver's choices."""
+    extra = {k: _KIND_TYPES.get(p.kind, STR) for k, p in entry_params().items()}
+    return {**CORE_RESULT_KEYS, **extra}
+
+
+def path_keys() -> tuple[str, ...]:
+    """Result keys that hold a path (made relative to the study file's folder)."""
+    own = (k for k, p in entry_params().items() if p.is_path)
+    return ("checkpoint", "data_root", "run", *own)
 FIGURE_KEYS: dict[str, Any] = {
     "results": (STR, STRS), "rows": (INT, STR), "cols": (INT, STR), "mode": STR,
     "titles": STRS, "formats": STRS, "kind": STR, "quantity": STR, "width": FLOAT,
@@ -116,6 +137,9 @@ def result_check(key: str, value: Any) -> Callable[[], Any] | None:
         return lambda: s.DirectionSpec(**{key: value})
     if key in ("precision", "compile", "multi", "batch_size"):
         return lambda: s.ComputeSpec(**{key: value})
+    param = entry_params().get(key)
+    if param is not None:
+        return lambda: param.coerce(value, absolute=False)
     return checks.get(key)
 
 
@@ -150,17 +174,27 @@ def local_path(text: str, folder: Path) -> str:
     return str(p if p.is_absolute() else (folder / p).resolve())
 
 
-def local_source(name: str, folder: Path) -> str:
-    """A model, dataset or loss name with the file it names made absolute (``FILE.py:F``,
-    ``tensors:FILE``, ``imagefolder:DIR``, ``torchscript:FILE``, ``export:FILE``)."""
-    from lossviz_core.sources.usercode import is_function_ref, split_ref
+def local_model(name: str, folder: Path) -> str:
+    """A model name with the files it names made absolute, relative to ``folder``."""
+    from lossviz_core.resolve import absolute_model_name
+
+    return absolute_model_name(name, folder, check=False)
+
+
+def local_dataset(name: str, folder: Path) -> str:
+    """A dataset name with the files it names made absolute, relative to ``folder``."""
+    from lossviz_core.resolve import absolute_dataset_name
+
+    return absolute_dataset_name(name, folder, check=False)
+
+
+def local_loss(name: str, folder: Path) -> str:
+    """A loss name with the Python file it names made absolute, relative to ``folder``."""
+    from lossviz_core.usercode import is_function_ref, split_ref
 
     if is_function_ref(name):
         path, func = split_ref(name)
         return f"{local_path(str(path), folder)}:{func}"
-    for prefix in ("tensors:", "imagefolder:", "torchscript:", "export:"):
-        if name.startswith(prefix):
-            return prefix + local_path(name[len(prefix):], folder)
     return name
 
 

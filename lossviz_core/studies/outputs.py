@@ -71,7 +71,7 @@ def _mark(run: Path) -> str | None:
 
 
 def _epochs_saved(run: Path) -> int | None:
-    from lossviz_core.train.runs import read_run
+    from lossviz_core.runs import read_run
 
     try:
         return read_run(run).checkpoints[-1][0]

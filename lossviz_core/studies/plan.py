@@ -138,21 +138,24 @@ def _train_unit(m: ModelEntry, init: Unit | None, out: Path) -> Unit:
 
 
 def _grid_unit(r: ResultEntry, trains: dict[str, Unit], out: Path) -> Unit:
-    from lossviz_core.recipe.resolve import CHOICES
     from lossviz_core.recipe.spec import Range
+    from lossviz_core.resolve import all_choices
+    from lossviz_core.studies.fields import entry_params
 
+    table, params = all_choices(), entry_params()
     choices = {}
     for k, v in r.choices.items():
-        if k in COMPUTE_ONLY or v == CHOICES.get(k) or (k == "y" and r.line):
+        if k in COMPUTE_ONLY or v == table.get(k) or (k == "y" and r.line):
             continue
+        p = params.get(k)
         if k in ("x", "y"):
             v = str(Range.parse(v))
-        elif k in ("checkpoint", "checkpoint2", "directions"):
+        elif k == "checkpoint" or (p is not None and p.kind in ("file", "code")):
             v = file_identity(v)
-        elif k in ("run", "pca"):  # a run folder made elsewhere: its run.json says it all
-            v = file_identity(str(Path(v) / "run.json"))
+        elif k == "run" or (p is not None and p.kind == "folder"):
+            v = file_identity(str(Path(v) / "run.json"))  # a run folder: run.json says it all
         elif k in ("model", "dataset", "loss"):
-            v = _portable_source(v)
+            v = _portable_source(v, k)
         choices[k] = v
     runs = {role: trains[name].key for role, name in (("model", r.model), ("model_b", r.model_b))
             if name is not None}
@@ -209,21 +212,28 @@ def _keyed_data(d: dict[str, Any]) -> dict[str, Any]:
     defaults = DatasetSpec().to_dict()
     d = {k: v for k, v in d.items()
          if k not in DATA_COMPUTE_ONLY and (k == "name" or v != defaults.get(k))}
-    d["name"] = _portable_source(d["name"])
+    d["name"] = _portable_source(d["name"], "dataset")
     return d
 
 
-def _portable_source(name: str) -> Any:
+def _portable_source(name: str, kind: str = "model") -> Any:
     """A model, dataset or loss name, with a file it names replaced by its content hash."""
-    from lossviz_core.sources.usercode import is_function_ref, split_ref
+    from lossviz_core.registry import DATA_SOURCES, MODEL_SOURCES
+    from lossviz_core.usercode import is_function_ref, split_ref
 
-    if is_function_ref(name):
+    if kind == "loss" or is_function_ref(name):
+        if not is_function_ref(name):
+            return name
         path, func = split_ref(name)
         return {"code": file_identity(str(path)), "function": func}
-    for prefix in ("tensors:", "torchscript:", "export:"):
-        if name.startswith(prefix):
-            return {"source": prefix, "file": file_identity(name[len(prefix):])}
-    return name
+    entry = (DATA_SOURCES if kind == "dataset" else MODEL_SOURCES).find(name)
+    paths = entry.name_parts.paths(name) if entry is not None else {}
+    files = {k: p for k, p in paths.items()
+             if entry is not None and next(q for q in entry.name_parts.params
+                                           if q.name == k).kind != "folder"}
+    if not files:
+        return name
+    return {"source": entry.name, **{k: file_identity(p) for k, p in files.items()}}
 
 
 def file_identity(path: str) -> dict[str, Any]:

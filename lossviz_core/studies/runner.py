@@ -224,16 +224,20 @@ def write_init(study: Study, unit: Unit, download: bool = False) -> None:
 
 def grid_recipe(plan: Plan, unit: Unit) -> Any:
     """The recipe of a grid unit: its choices with the study's runs filled in, resolved."""
-    from lossviz_core.recipe.resolve import downloads_as_asked, resolve
-    from lossviz_core.train.runs import read_run
+    from lossviz_core.registry import DIRECTION_METHODS
+    from lossviz_core.resolve import choice_key, downloads_as_asked, resolve
+    from lossviz_core.runs import read_run
 
     r = plan.study.results[unit.name]
+    method = DIRECTION_METHODS.get(r.method)
     choices = dict(r.choices)
     if r.model is not None:
         run_dir = str(plan.find("train", r.model).path)
-        choices["pca" if r.method == "pca" else "run"] = run_dir
-    if r.model_b is not None:
-        choices["checkpoint2"] = str(read_run(plan.find("train", r.model_b).path).final_checkpoint)
+        choices[method.run_choice or "run"] = run_dir
+    for param, name in zip(method.other_models, (r.model_b,), strict=False):
+        if name is not None:
+            final = read_run(plan.find("train", name).path).final_checkpoint
+            choices[choice_key(param)] = str(final)
     return downloads_as_asked(resolve(choices), plan.download, plan.download)
 
 

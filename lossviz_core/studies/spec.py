@@ -70,16 +70,20 @@ class ResultEntry:
     @property
     def shape(self) -> tuple[int, ...]:
         """``(ny, nx)`` of a plane, ``(nx,)`` of a line: its ranges, else the resolver's."""
-        from lossviz_core.recipe.resolve import INTERPOLATION_RANGE, LINE_RANGE, SURFACE_RANGE
         from lossviz_core.recipe.spec import Range
+        from lossviz_core.registry import DIRECTION_METHODS
+        from lossviz_core.resolve import LINE_RANGE, SURFACE_RANGE
+
+        method = DIRECTION_METHODS.get(self.method)
 
         def num(key: str, default: Range) -> int:
             v = self.choices.get(key)
             return Range.parse(v).num if v else default.num
 
         if self.line:
-            return (num("x", INTERPOLATION_RANGE if self.method == "target" else LINE_RANGE),)
-        return (num("y", SURFACE_RANGE), num("x", SURFACE_RANGE))
+            return (num("x", method.line_range or LINE_RANGE),)
+        plane = method.plane_range or SURFACE_RANGE
+        return (num("y", plane), num("x", plane))
 
 
 @dataclass(frozen=True)
@@ -158,11 +162,11 @@ def _models(src: Source, tree: dict, named: dict, folder: Path) -> dict[str, Mod
                 check = f.train_check(key, value)
                 if check is not None:
                     f.check_value(src, where + (key,), check)
-            fields["model"] = f.local_source(fields["model"], folder)
+            fields["model"] = f.local_model(fields["model"], folder)
             data = fields.get("dataset", "digits")
             data = {"name": data} if isinstance(data, str) else dict(data)
             f.check_keys(src, where + ("dataset",), data, f.DATASET_KEYS)
-            data["name"] = f.local_source(data.get("name", "digits"), folder)
+            data["name"] = f.local_dataset(data.get("name", "digits"), folder)
             if data.get("root"):
                 data["root"] = f.local_path(data["root"], folder)
             fields["dataset"] = f.check_value(src, where + ("dataset",),
@@ -189,7 +193,7 @@ def _results(src: Source, tree: dict, named: dict, folder: Path,
         for name, fields, values in expand(src, path, entry, variables):
             where = ("results", name)
             f.check_name(src, where, name, "a result")
-            f.check_keys(src, where, fields, f.RESULT_KEYS)
+            f.check_keys(src, where, fields, f.result_keys())
             for key, value in fields.items():
                 check = f.result_check(key, value)
                 if check is not None:
@@ -202,36 +206,44 @@ def _results(src: Source, tree: dict, named: dict, folder: Path,
 
 def _result(src: Source, where: KeyPath, fields: dict, values: dict, folder: Path,
             models: dict[str, ModelEntry]) -> ResultEntry:
-    method = fields.get("method", "random")
+    from lossviz_core.registry import DIRECTION_METHODS
+    from lossviz_core.resolve import choice_key
+
+    method = DIRECTION_METHODS.get(fields.get("method", "random"))
     model, model_b = fields.pop("model", None), fields.pop("model_b", None)
     if model is None:
         raise src.error(where, "a result needs `model`: a model of this study, or a model "
                         "source (zoo name, FILE.py:FUNCTION, ...) with `checkpoint`")
     own = model in models
-    if method == "pca" and not own and not fields.get("pca"):
-        raise src.error(where + ("model",), f"the PCA plane needs a trained model of this "
-                        f"study (or pca = RUN_FOLDER); {model!r} is {_none_of(models)}")
+    run_key = method.run_choice
+    if run_key is not None and not own and not fields.get(run_key):
+        raise src.error(where + ("model",), f"the {method.label} needs a trained model of "
+                        f"this study (or {run_key} = RUN_FOLDER); {model!r} is "
+                        f"{_none_of(models)}")
     if not own:
         from lossviz_core.sources.registry import model_source
 
         f.check_value(src, where + ("model",), lambda: model_source(model))
-        fields["model"] = f.local_source(model, folder)
+        fields["model"] = f.local_model(model, folder)
     if model_b is not None and model_b not in models:
         raise src.error(where + ("model_b",), f"model_b names a model of this study; "
                         f"{model_b!r} is {_none_of(models)}")
-    if method == "target" and model_b is None and not fields.get("checkpoint2"):
-        raise src.error(where, "an interpolation (method target) needs model_b (a model of "
-                        "this study) or checkpoint2 (a file)")
-    if model_b is not None and method != "target":
-        raise src.error(where + ("model_b",), "model_b is the far end of an interpolation: "
-                        "set method = \"target\"")
-    fields.setdefault("line", method == "target")  # the paper's interpolation is a line
-    for key in ("checkpoint", "checkpoint2", "directions", "data_root", "run", "pca"):
+    others = [choice_key(p) for p in method.other_models]
+    if others and model_b is None and not fields.get(others[0]):
+        raise src.error(where, f"the {method.label} (method {method.name}) needs model_b (a "
+                        f"model of this study) or {others[0]} (a file)")
+    if model_b is not None and not others:
+        takes = [m.name for m in DIRECTION_METHODS.all() if m.model_params]
+        raise src.error(where + ("model_b",), "model_b is another model's checkpoint for a "
+                        f"method that takes one: set method = \"{takes[0]}\"")
+    fields.setdefault("line", not method.planes)  # the paper's interpolation is a line
+    for key in f.path_keys():
         if fields.get(key):
             fields[key] = f.local_path(fields[key], folder)
-    for key in ("dataset", "loss"):
-        if fields.get(key):
-            fields[key] = f.local_source(fields[key], folder)
+    if fields.get("dataset"):
+        fields["dataset"] = f.local_dataset(fields["dataset"], folder)
+    if fields.get("loss"):
+        fields["loss"] = f.local_loss(fields["loss"], folder)
     return ResultEntry(where[1], fields, model if own else None, model_b, values)
 
 

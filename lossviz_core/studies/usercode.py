@@ -2,8 +2,8 @@
 
 A study (a file, a bundled study, the study a figure carries) is data from elsewhere as much
 as a result file is: ``lossviz study run`` runs its code only with ``--allow-code``, and the
-window asks once per file first. Run folders a result names (``run``, ``pca``) count with
-the code their ``run.json`` names.
+window asks once per file first. Run folders a result names (``run``, a method's run folder
+such as ``pca``) count with the code their ``run.json`` names.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ def study_code_files(study: Any) -> list[str]:
     """Every file whose code running ``study`` would run (models, data, losses), once."""
     from lossviz_core.data import user_code_of as data_code
     from lossviz_core.recipe.spec import DatasetSpec, ModelSpec
+    from lossviz_core.registry import DIRECTION_METHODS
+    from lossviz_core.runs import read_run
     from lossviz_core.sources import user_code_of as model_code
-    from lossviz_core.sources.usercode import user_file
-    from lossviz_core.train.runs import read_run
+    from lossviz_core.usercode import user_file
 
     files: list[str | None] = []
 
@@ -40,7 +41,8 @@ def study_code_files(study: Any) -> list[str]:
             add(lambda c=c: data_code(DatasetSpec(name=str(c["dataset"]))))
         if c.get("loss"):
             files.append(user_file(str(c["loss"])))
-        for key in ("run", "pca"):
+        method = DIRECTION_METHODS.get(r.method)
+        for key in dict.fromkeys(("run", method.run_choice or "run")):
             if c.get(key):
                 add(lambda c=c, key=key: model_code(ModelSpec(read_run(c[key]).model_name)))
                 add(lambda c=c, key=key: data_code(DatasetSpec(

@@ -1,7 +1,7 @@
 """*New study from these results*: a study file written from recipes or result files.
 
 Each result becomes a ``[results.NAME]`` entry holding its recipe as the resolver's
-choices (:func:`lossviz_core.recipe.resolve.choices_of`, the defaults left out), so the
+choices (:func:`lossviz_core.resolve.choices_of`, the defaults left out), so the
 study recomputes exactly those results; a figure lays the 2-D results out on one colour
 scale and another overlays the lines. The file is read back before it is returned, so
 what is written always parses. Edit it to add sweeps, models to train, more figures.
@@ -47,8 +47,9 @@ def write_study(path: str | os.PathLike, results: Sequence[Any], name: str | Non
 def study_text(recipes: Sequence[Any], names: Sequence[str], name: str,
                description: str = "") -> str:
     """The TOML text of a study of ``recipes`` named ``names``."""
-    from lossviz_core.recipe.resolve import CHOICES, choices_of
+    from lossviz_core.resolve import all_choices, choices_of
 
+    table = all_choices()
     lines = ["# Written by LossViz from results (docs/studies.md). Edit freely.", "",
              "[study]", f"name = {_value(name)}"]
     if description:
@@ -59,7 +60,7 @@ def study_text(recipes: Sequence[Any], names: Sequence[str], name: str,
         lines += ["", f"[{dotted(('results', label))}]"]
         for key, value in choices_of(recipe).items():
             value = _plain(value)
-            if key in _SKIP or value is None or value == _plain(CHOICES.get(key)):
+            if key in _SKIP or value is None or value == _plain(table.get(key)):
                 continue
             if key == "line" and not value and not recipe.is_line:
                 continue

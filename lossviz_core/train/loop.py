@@ -30,10 +30,10 @@ from lossviz_core.evaluation.evaluate import batch_stats, bf16_is_fast
 from lossviz_core.progress import EpochReport
 from lossviz_core.recipe.spec import PRECISIONS, DatasetSpec, ModelSpec, _Spec, check_seed
 from lossviz_core.results.paths import new_folder, partial_path
+from lossviz_core.runs import RUN_FILE, RunInfo, checkpoint_name, read_run, write_run
 from lossviz_core.sources import load_model, model_source
 from lossviz_core.sources.checkpoints import save_checkpoint
 from lossviz_core.train.augment import AUGMENTS, Augmentation, augment_batch, resolve_augment
-from lossviz_core.train.runs import RUN_FILE, RunInfo, checkpoint_name, read_run, write_run
 
 OPTIMIZERS = ("sgd", "adam")
 TRAIN_LOSSES = ("ce", "mse")

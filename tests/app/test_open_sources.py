@@ -67,7 +67,7 @@ CASES = {
                           "--y=-0.5:0.5:5"], {"source": "run", "run_dir": "{run}",
                                               "method": "pca", "fit_ranges": True}),
     "convexity map": (["surface", "--demo", "--measure", "curvature", "--x=-1:1:7",
-                       "--y=-0.5:0.5:5"], {"curvature_map": True}),
+                       "--y=-0.5:0.5:5"], {"measure_curvature": True}),
     "Hessian plane": (["surface", "--demo", "--method", "hessian", "--x=-1:1:7",
                        "--y=-0.5:0.5:5"], {"method": "hessian"}),
     "Hessian-random plane": (["surface", "--demo", "--method", "hessian-random",
@@ -91,12 +91,12 @@ CASES = {
     "interpolation A → B": (["line", "--model", "digits_cnn", "--checkpoint", "{small}",
                              "--checkpoint2", "{large}", "--split", "both", "--x=-1:1:7"],
                             {"source": "zoo", "checkpoint": "{small}", "method": "target",
-                             "target_checkpoint": "{large}", "split": "both"}),
+                             "checkpoint2": "{large}", "split": "both"}),
     "interpolation, weights": (["line", "--model", "digits_cnn", "--checkpoint", "{small}",
                                 "--checkpoint2", "{large}", "--dir-type", "weights",
                                 "--x=-1:1:7"],
                                {"source": "zoo", "checkpoint": "{small}", "method": "target",
-                                "target_checkpoint": "{large}", "dir_type": "weights"}),
+                                "checkpoint2": "{large}", "dir_type": "weights"}),
     "torchvision + tensors": (["surface", "--model", "torchvision:resnet18", "--checkpoint",
                                "{ckpt}", "--dataset", "tensors:{npz}", "--x=-1:1:7",
                                "--y=-0.5:0.5:5", "--output", "0"],
@@ -121,7 +121,7 @@ CASES = {
                              "dataset": "torchvision", "tv_dataset": "CIFAR10",
                              "data_root": "{root}"}),
     "direction file": (["surface", "--demo", "--directions", "{dirs}", "--x=-1:1:7",
-                        "--y=-0.5:0.5:5"], {"method": "file", "direction_file": "{dirs}"}),
+                        "--y=-0.5:0.5:5"], {"method": "file", "directions": "{dirs}"}),
 }
 
 
@@ -146,7 +146,7 @@ def test_the_cli_and_the_window_resolve_the_same_recipe(case, files):
 
 
 def test_interpolation_says_why_states(files):
-    from lossviz_core.recipe.resolve import explain
+    from lossviz_core.resolve import explain
 
     argv, state = CASES["interpolation A → B"]
     r = recipe_from_state(dict(DEFAULTS, **R75, **{k: _fill(v, files) for k, v in state.items()}))
@@ -202,11 +202,13 @@ def test_a_model_file_asks_once_then_computes(qtbot, make_window, errors, files,
     assert w.result.values["train_loss"][1, 1] == pytest.approx(want, rel=1e-5)
 
 
-def test_refusing_to_run_code_computes_nothing(make_window, errors, files, monkeypatch):
+def test_refusing_to_run_code_computes_nothing(qtbot, make_window, errors, files,
+                                               monkeypatch):
     monkeypatch.setattr(dialogs, "ask_to_run_code", lambda parent, path: False)
     w = make_window(autostart=False)
     w.state.update(source="pyfile", model_file=files["model"], model_function="make")
-    w.compute()
+    w.compute()  # resolved off the GUI thread, then asked about
+    qtbot.waitUntil(lambda: not w.computing, timeout=COMPUTE_MS)
     assert not w.computing and w.result is None and "not trusted" in w.progress_label.text()
 
 

@@ -9,8 +9,8 @@ from lossviz.main_window import preload_engine
 from lossviz.training_dialog import TrainingDialog
 from lossviz.worker import running_threads
 
+from lossviz_core.runs import read_run
 from lossviz_core.sources.checkpoints import load_state_dict
-from lossviz_core.train.runs import read_run
 
 # triton must load before any GL context (llvmpipe): see preload_engine
 preload_engine()

@@ -127,5 +127,5 @@ def test_demo_pca_and_interpolation_follow_the_panel():
     v = dict(DEFAULTS, method="target", dir_type="weights")
     recipe = recipe_from_state(v)
     dirs = recipe.directions
-    assert dirs.method == "target" and dirs.dir_type == "weights" and dirs.target_checkpoint
+    assert dirs.method == "target" and dirs.dir_type == "weights" and dirs.param("checkpoint")
     assert recipe.grid.y is None

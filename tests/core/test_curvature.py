@@ -33,13 +33,13 @@ from lossviz_core.curvature import (
     hutchpp,
     lambda_min,
     per_layer_top,
-    plot_report,
     sam_sharpness,
     slq,
     top_eigenpairs,
     write_report,
 )
 from lossviz_core.directions import make_directions, names_of, weights_of
+from lossviz_core.export.curvature import plot_report
 from lossviz_core.measures import MeasureContext, measure_kind
 from lossviz_core.plane import Plane
 from lossviz_core.recipe.spec import DirectionSpec

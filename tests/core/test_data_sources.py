@@ -16,7 +16,7 @@ from lossviz_core.cli import main
 from lossviz_core.data import StreamSplit, load_dataset
 from lossviz_core.errors import DataError, InputError
 from lossviz_core.evaluation.evaluate import Evaluator
-from lossviz_core.measures.losses import batch_stats, resolve_loss
+from lossviz_core.losses import batch_stats, resolve_loss
 from lossviz_core.recipe.spec import DatasetSpec, LossSpec
 from lossviz_core.results.store import read_result
 
@@ -232,3 +232,44 @@ def test_data_placement_is_reported_by_the_cli(tmp_path, capsys):
     a = read_result(tmp_path / "auto.h5").values["train_loss"]
     b = read_result(tmp_path / "stream.h5").values["train_loss"]
     np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+GRAY_MODEL = (
+    "import torch\n"
+    "def net(num_classes=3):\n"
+    "    torch.manual_seed(0)\n"
+    "    return torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(),\n"
+    "                               torch.nn.Linear(2 * 10 * 8, num_classes))\n")
+
+
+def test_a_grayscale_model_reads_an_image_folder_in_one_channel(tmp_path, capsys):
+    """--channels auto reads the model's first layer (1 channel): the centre equals plain
+    PyTorch's loss on the images converted to grayscale; --channels 3 is one line naming the
+    control that fixes it."""
+    from torchvision import transforms as T
+
+    from lossviz_core.cli import main
+    from lossviz_core.results.store import read_result
+
+    root = write_image_folder(tmp_path / "imgs")
+    (tmp_path / "m.py").write_text(GRAY_MODEL)
+    args = ["surface", "--model", f"{tmp_path / 'm.py'}:net", "--dataset", f"imagefolder:{root}",
+            "--transform", "none", "--x=-1:1:3", "--y=-1:1:3", "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "g.h5")]) == 0
+    x, y = reference_tensors(root / "train", T.Compose([T.Grayscale(1), T.ToTensor()]))
+    assert x.shape[1] == 1
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gray", tmp_path / "m.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with torch.no_grad():
+        want = F.cross_entropy(mod.net(3)(x), y).item()
+    r = read_result(tmp_path / "g.h5")
+    assert r.values["train_loss"][1, 1] == pytest.approx(want, rel=1e-5)
+    assert r.recipe.dataset.options == {}  # the recipe keeps "auto": the model decides
+    capsys.readouterr()
+    assert main([*args, "--channels", "3", "--out", str(tmp_path / "rgb.h5")]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "error" in ln]
+    assert len(err) == 1 and "takes 1 input channel" in err[0]
+    assert "--channels auto|1|3 (the Dataset panel's Channels)" in err[0]

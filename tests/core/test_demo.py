@@ -9,9 +9,9 @@ from lossviz_core.data import load_dataset
 from lossviz_core.errors import DataError, InputError
 from lossviz_core.models import build_model
 from lossviz_core.recipe.spec import DatasetSpec, DirectionSpec, GridSpec, ModelSpec
+from lossviz_core.runs import read_run
 from lossviz_core.sources.checkpoints import load_into, load_state_dict
 from lossviz_core.train import TrainSpec, evaluate_split, iter_training
-from lossviz_core.train.runs import read_run
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_recipes_for_each_view():
     r = demo.recipe("line")
     model, dirs, surf = r.model, r.directions, r.grid
     small, large = demo.pair()
-    assert (model.checkpoint, dirs.target_checkpoint) == (str(small), str(large))
+    assert (model.checkpoint, dirs.param("checkpoint")) == (str(small), str(large))
     assert isinstance(dirs, DirectionSpec) and dirs.method == "target" and surf.y is None
     assert r.loss.split == "both"
     x = surf.x.values()
@@ -100,8 +100,8 @@ def test_pca_ranges_contain_the_trajectory():
 
     r = demo.recipe("pca")
     dirs, surf = r.directions, r.grid
-    assert dirs.method == "pca" and dirs.pca_run == str(demo.run_dir())
-    t = pca_directions(build_model(demo.DEMO_MODEL), dirs.pca_run).trajectory
+    assert dirs.method == "pca" and dirs.param("run") == str(demo.run_dir())
+    t = pca_directions(build_model(demo.DEMO_MODEL), dirs.param("run")).trajectory
     assert surf.x.min < t.x.min() and t.x.max() < surf.x.max
     assert surf.y.min < t.y.min() and t.y.max() < surf.y.max
     assert t.explained_variance[0] > 0.5  # a real, mostly one-dimensional path

@@ -143,7 +143,7 @@ def test_target_direction_is_exact_difference(tmp_path):
 
     path = tmp_path / "b.pt"
     save_checkpoint(net_b, path, epoch=3)
-    spec = DirectionSpec(method="target", target_checkpoint=str(path), seed=4)
+    spec = DirectionSpec(method="target", params={"checkpoint": str(path)}, seed=4)
     dirs = make_directions(net_a, spec, True)
     assert all(torch.equal(p, q) for p, q in zip(dirs.x, d, strict=True))
     assert dirs.info["method"] == "target"
@@ -193,8 +193,8 @@ def test_reference_file_imports(tmp_path):
     assert dirs.y is None and dirs.info["method"] == "file"
     assert all(np.array_equal(t.numpy(), a) for t, a in zip(dirs.x, xs, strict=True))
     with pytest.raises(InputError, match="ydirection"):
-        make_directions(net, DirectionSpec(method="file", file=str(path)), True)
-    assert make_directions(net, DirectionSpec(method="file", file=str(path)), False).x[0].shape == (
+        make_directions(net, DirectionSpec(method="file", params={"file": str(path)}), True)
+    assert make_directions(net, DirectionSpec(method="file", params={"file": str(path)}), False).x[0].shape == (
         8,
         1,
         3,

@@ -12,8 +12,8 @@ from lossviz_core.progress import drain
 from lossviz_core.recipe.spec import ComputeSpec, GridSpec, LossSpec, Range
 from lossviz_core.results.store import read_result
 from lossviz_core.run.job import prepare
+from lossviz_core.runs import read_run
 from lossviz_core.sources.checkpoints import load_into
-from lossviz_core.train.runs import read_run
 
 
 def plain_loss(checkpoint, split="train"):
@@ -69,7 +69,7 @@ def test_pca_plane_stores_trajectory_with_losses_and_variance(tmp_path):
     # The final checkpoint sits at the origin of the plane, on it.
     assert traj.x[-1] == pytest.approx(0, abs=1e-6) and traj.off_plane[-1] == pytest.approx(0, abs=1e-6)
     # Every checkpoint's stored loss is its own loss.
-    ckpts = dict(read_run(r.directions.pca_run).checkpoints)
+    ckpts = dict(read_run(r.directions.param("run")).checkpoints)
     for k in (0, len(traj.epochs) - 1):
         expect, _ = plain_loss(ckpts[int(traj.epochs[k])])
         assert traj.loss[k] == pytest.approx(expect, rel=1e-4)

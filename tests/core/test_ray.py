@@ -90,7 +90,7 @@ def points(split):
 def test_ray_surface_of_a_user_model_file_equals_the_local_one_with_shards(cluster, tmp_path):
     (tmp_path / "net.py").write_text(MODEL_PY)
     (tmp_path / "pts.py").write_text(DATA_PY)
-    from lossviz_core.recipe.resolve import resolve
+    from lossviz_core.resolve import resolve
 
     recipe = resolve({"model": f"{tmp_path / 'net.py'}:make", "dataset":
                       f"{tmp_path / 'pts.py'}:points", "x": Range(-1, 1, 6),

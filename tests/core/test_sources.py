@@ -366,7 +366,7 @@ def test_bad_model_sources_are_one_line(tmp_path, capsys):
 
 
 def test_user_code_is_only_loaded_when_named(tmp_path):
-    from lossviz_core.sources.usercode import is_function_ref, user_file
+    from lossviz_core.usercode import is_function_ref, user_file
 
     assert is_function_ref("/x/model.py:make") and not is_function_ref("resnet56")
     assert not is_function_ref("torchvision:x.py:y")
@@ -393,7 +393,7 @@ def test_a_model_file_trains_and_its_run_gives_a_pca_plane(tmp_path, capsys, use
                     f"{data_py}:sequences", "--epochs", "4", "--lr", "0.05", "--batch-size",
                     "16", "--out", run_dir)
     assert code == 0, err
-    from lossviz_core.train.runs import read_run
+    from lossviz_core.runs import read_run
 
     info = read_run(run_dir)
     assert len(info.checkpoints) == 5

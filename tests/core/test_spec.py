@@ -33,7 +33,7 @@ def test_grid_and_loss_specs_round_trip_non_square():
 
 def test_recipe_round_trips_through_json_and_reads_first_version_specs():
     r = Recipe(grid=GridSpec(x=Range(-1, 1, 7), y=Range(-0.5, 0.5, 3)), loss=LossSpec(split="both"),
-               directions=DirectionSpec(method="target", target_checkpoint="/b.pt"))
+               directions=DirectionSpec(method="target", params={"checkpoint": "/b.pt"}))
     assert Recipe.from_json(r.to_json()) == r
     import pickle
 

@@ -21,6 +21,7 @@ from lossviz_core.cli import main
 from lossviz_core.progress import drain
 from lossviz_core.results.paths import OutputLock
 from lossviz_core.results.store import read_result
+from lossviz_core.runs import read_run
 from lossviz_core.studies import (
     StudyError,
     iter_study,
@@ -35,7 +36,6 @@ from lossviz_core.studies.catalog import BUNDLED
 from lossviz_core.studies.outputs import figure_files, is_done, progress
 from lossviz_core.studies.runner import grid_recipe
 from lossviz_core.studies.state import StudyState
-from lossviz_core.train.runs import read_run
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK_PANELS = 4  # the quick profile: depths 6 and 14, with and without skips

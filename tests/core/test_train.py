@@ -9,10 +9,10 @@ import torch
 from lossviz_core.errors import InputError
 from lossviz_core.models import build_model
 from lossviz_core.recipe.spec import DatasetSpec
+from lossviz_core.runs import read_run
 from lossviz_core.sources.checkpoints import load_state_dict, save_checkpoint
 from lossviz_core.train import TrainSpec, iter_training, lr_at, step_milestones
 from lossviz_core.train.augment import Augmentation, random_crop, random_flip, resolve_augment
-from lossviz_core.train.runs import read_run
 
 MLP = dict(model="digits_mlp", epochs=3, lr=0.05, batch_size=64, device="cpu")
 

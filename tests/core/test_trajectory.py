@@ -12,8 +12,8 @@ from lossviz_core.directions import load_directions, make_directions, save_direc
 from lossviz_core.directions.pca import flatten, pca_directions, project, unflatten
 from lossviz_core.errors import InputError
 from lossviz_core.recipe.spec import DirectionSpec
+from lossviz_core.runs import RunInfo, checkpoint_name, write_run
 from lossviz_core.sources.checkpoints import save_checkpoint
-from lossviz_core.train.runs import RunInfo, checkpoint_name, write_run
 
 
 def make_run(tmp_path, vectors: list[np.ndarray], like: nn.Module, epochs=None):
@@ -143,7 +143,7 @@ def test_pca_errors_and_one_d(tmp_path):
         pca_directions(net, tmp_path / "nowhere")
     with pytest.raises(InputError, match="run folder"):
         make_directions(net, DirectionSpec(method="pca"), True)
-    one = make_directions(net, DirectionSpec(method="pca", pca_run=str(run)), False)
+    one = make_directions(net, DirectionSpec(method="pca", params={"run": str(run)}), False)
     assert one.y is None and one.trajectory is not None and "cosine" not in one.info
 
 
@@ -153,7 +153,7 @@ def test_pca_states_and_file_round_trip(tmp_path):
     vectors = [theta + 0.01 * rng.standard_normal(theta.size) for _ in range(4)]
     run = make_run(tmp_path / "run", vectors, net)
     dirs = make_directions(
-        net, DirectionSpec(method="pca", dir_type="states", pca_run=str(run)), True
+        net, DirectionSpec(method="pca", dir_type="states", params={"run": str(run)}), True
     )
     nbt = dirs.names.index("bn.num_batches_tracked")
     assert dirs.x[nbt].dtype == torch.int64 and int(dirs.x[nbt]) == 0

@@ -621,7 +621,7 @@ def test_a_run_folders_dataset_never_downloads_unless_this_command_asks(tmp_path
     import json
     import shutil
 
-    from lossviz_core.recipe.resolve import resolve
+    from lossviz_core.resolve import resolve
 
     run = tmp_path / "run"
     shutil.copytree(demo.run_dir(), run)

@@ -13,9 +13,9 @@ from disk import small_disk
 from lossviz_core.cli import main
 from lossviz_core.progress import drain
 from lossviz_core.recipe.spec import DatasetSpec
+from lossviz_core.runs import read_run
 from lossviz_core.studies import StudyError, parse_study
 from lossviz_core.train import TrainSpec, iter_training
-from lossviz_core.train.runs import read_run
 
 MODEL = '[models.m]\nmodel = "digits_cnn"\nepochs = 1\n'
 

@@ -121,8 +121,12 @@ def _file(entry: Any) -> str:
 
 def write_run(info: RunInfo) -> None:
     """Write ``run.json`` atomically (a crash never leaves a half-written file)."""
-    from lossviz_core.atomic import atomic_path
-
     info.path.mkdir(parents=True, exist_ok=True)
-    with atomic_path(info.path / RUN_FILE, "run file") as tmp:
+    target = info.path / RUN_FILE
+    tmp = info.path / f".{RUN_FILE}.{os.getpid()}.tmp"
+    try:
         tmp.write_text(json.dumps(info.to_json(), indent=2))
+        os.replace(tmp, target)
+    except OSError as exc:  # a full disk: no half-written temporary left behind
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None

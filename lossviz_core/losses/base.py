@@ -1,57 +1,90 @@
-"""Loss functions L(outputs, targets): cross-entropy, NLL, MSE, BCE, or a user's function.
+"""Loss functions L(outputs, targets) and the per-batch sums a grid point's loss is made of.
 
 A grid point's loss is the sample-weighted mean over a whole split, accumulated in fp64
-from per-batch sums (:func:`batch_stats`), so the batch size never changes the value.
-Built-in losses give per-sample values; a user's ``FILE.py:FUNCTION`` gets
-``(outputs, targets)`` for a batch and returns the batch's mean loss, which is weighted
-by the batch size. Accuracy (percent) is counted where it means something: integer class
-labels against logits (argmax), or 0/1 targets against BCE logits (sign).
+from per-batch sums (:func:`batch_stats`), so the batch size never changes the value. A
+loss is a registry entry (:class:`Loss`, in :data:`lossviz_core.registry.LOSSES`): built in
+``ce``, ``nll``, ``mse``, ``bce`` (:mod:`.builtin`) and a user's ``FILE.py:FUNCTION``
+(:mod:`.pyfile`), which gets ``(outputs, targets)`` for a batch and returns the batch's
+mean loss, weighted by the batch size. Accuracy (percent) is counted where it means
+something: integer class labels against logits (argmax), or 0/1 targets against BCE logits
+(sign).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from lossviz_core.errors import InputError
-from lossviz_core.recipe.spec import BUILTIN_LOSSES, LossSpec
+from lossviz_core.params import Param
+from lossviz_core.recipe.spec import LossSpec
+from lossviz_core.registry import LOSSES
+
+# stats(out, y, loss, lead) -> (sum of per-sample losses, sum of per-sample accuracies)
+Stats = Callable[[Tensor, Tensor, "LossFunction", int], tuple[Tensor, Tensor]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Loss:
+    """A loss entry: ``stats`` gives a batch's fp64 sums (shape ``lead``); ``accuracy``
+    says whether an accuracy goes with it on these targets and per-sample outputs; ``load``
+    (user code) returns the function a name refers to; ``params``: its own parameters."""
+
+    name: str
+    label: str
+    stats: Stats
+    accuracy: Callable[[Tensor, tuple[int, ...]], bool]
+    example: str = ""
+    matches: Callable[[str], bool] | None = None
+    load: Callable[[str], Callable[..., Any]] | None = None
+    user_code: Callable[[str], str | None] = lambda name: None
+    params: tuple[Param, ...] = ()
+    help: str = ""
 
 
 @dataclass(frozen=True)
 class LossFunction:
-    """A loss by name; ``user``: a function ``(outputs, targets) -> batch mean``."""
+    """A loss ready to use: its entry, name, parameters and (user code) function."""
 
     name: str = "ce"
     label_smoothing: float = 0.0
     user: Callable[[Tensor, Tensor], Tensor] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def entry(self) -> Loss:
+        return LOSSES.get(self.name)
 
     def has_accuracy(self, targets: Tensor, per_sample_output: tuple[int, ...]) -> bool:
         """Whether an accuracy goes with this loss on these targets and outputs: class labels
         against one row of logits per sample, or 0/1 targets against BCE logits."""
-        if self.name == "bce":
-            return True
-        return not targets.is_floating_point() and len(per_sample_output) == 1
+        return self.entry.accuracy(targets, per_sample_output)
+
+
+def register_loss(loss: Loss) -> Loss:
+    """Add a loss; the CLI, the window, studies and recipes find it by name."""
+    return LOSSES.register(loss)
+
+
+def losses() -> list[Loss]:
+    return LOSSES.all()
 
 
 def resolve_loss(spec: LossSpec | str, label_smoothing: float = 0.0) -> LossFunction:
     """The :class:`LossFunction` of a spec or name; a user file's function is loaded here."""
+    params: dict[str, Any] = {}
     if isinstance(spec, LossSpec):
-        name, label_smoothing = spec.name, spec.label_smoothing
+        name, label_smoothing, params = spec.name, spec.label_smoothing, spec.params
     else:
         name = spec
-    if name in BUILTIN_LOSSES:
-        return LossFunction(name, float(label_smoothing))
-    if ".py:" in str(name):
-        from lossviz_core.sources.usercode import load_function
-
-        return LossFunction(str(name), 0.0, load_function(str(name), "loss"))
-    raise InputError(
-        f"unknown loss {name!r}; choose one of {', '.join(BUILTIN_LOSSES)} or FILE.py:FUNCTION"
-    )
+    entry = LOSSES.get(str(name))
+    user = entry.load(str(name)) if entry.load is not None else None
+    return LossFunction(str(name), float(label_smoothing), user, dict(params))
 
 
 def batch_stats(
@@ -68,9 +101,13 @@ def batch_stats(
     """
     loss = loss if isinstance(loss, LossFunction) else resolve_loss(loss)
     lead = max(out.dim() - 2, 0) if lead is None else lead
+    return loss.entry.stats(out, y, loss, lead)
+
+
+def builtin_stats(out: Tensor, y: Tensor, loss: LossFunction, lead: int
+                  ) -> tuple[Tensor, Tensor]:
+    """The built-in losses' sums (see :func:`batch_stats`)."""
     lead_shape = out.shape[:lead]
-    if loss.user is not None:
-        return _user_stats(out, y, loss, lead)
     if loss.name in ("ce", "nll") or (loss.name == "mse" and not y.is_floating_point()):
         if out.dim() != lead + 2 or y.is_floating_point():
             raise InputError(
@@ -122,7 +159,7 @@ def _match(out: Tensor, y: Tensor, lead: int) -> Tensor:
     )
 
 
-def _user_stats(out: Tensor, y: Tensor, loss: LossFunction, lead: int) -> tuple[Tensor, Tensor]:
+def user_stats(out: Tensor, y: Tensor, loss: LossFunction, lead: int) -> tuple[Tensor, Tensor]:
     """A user loss is a batch mean: weight it by the batch size; one call per stacked point."""
     flat = out.reshape(-1, *out.shape[lead:]) if lead else out.unsqueeze(0)
     n = y.shape[0]

@@ -20,12 +20,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lossviz_core.directions.base import (
-    DirectionContext,
-    DirectionMethod,
-    Directions,
-    register_method,
-)
+from lossviz_core.curvature.eigen import top_eigenpairs
+from lossviz_core.curvature.examples import examples_of
+from lossviz_core.curvature.hessian import HessianOperator
+from lossviz_core.curvature.params import perturbed_names
+from lossviz_core.directions.base import DirectionContext, DirectionMethod, Directions
 from lossviz_core.directions.vectors import cosine_similarity, normalize_direction, random_direction
 from lossviz_core.directions.weights import names_of, weights_of
 from lossviz_core.errors import InputError
@@ -34,11 +33,6 @@ EIGEN_TOL = 1e-4  # a plane is made once: eigenvectors well inside the eigenvalu
 
 
 def _eigenvectors(ctx: DirectionContext, k: int):
-    from lossviz_core.curvature.eigen import top_eigenpairs
-    from lossviz_core.curvature.examples import examples_of
-    from lossviz_core.curvature.hessian import HessianOperator
-    from lossviz_core.curvature.params import perturbed_names
-
     if ctx.data is None:
         raise InputError(f"the {ctx.spec.method} direction method needs the data to compute "
                          "the Hessian")
@@ -105,7 +99,13 @@ def build_hessian_random(ctx: DirectionContext) -> Directions:
     return Directions(x, y, s.dir_type, names_of(ctx.model, s.dir_type), info).fill_info()
 
 
-register_method(DirectionMethod("hessian", build_hessian, "Top two Hessian eigenvectors",
-                                needs_data=True))
-register_method(DirectionMethod("hessian-random", build_hessian_random,
-                                "Top Hessian eigenvector × a random direction", needs_data=True))
+HESSIAN = DirectionMethod(
+    name="hessian", build=build_hessian, label="Hessian plane (top two eigenvectors)",
+    line_label="1-D along the top Hessian eigenvector", needs_data=True,
+    title="Hessian directions", uses=("norm", "ignore"),
+)
+HESSIAN_RANDOM = DirectionMethod(
+    name="hessian-random", build=build_hessian_random,
+    label="Hessian × random (top eigenvector, random)", lines=False, needs_data=True,
+    title="Hessian × random directions",
+)

@@ -18,21 +18,21 @@ from typing import Any
 
 from lossviz_core.errors import InputError
 
-# Prefixes of other sources: "torchvision:x.py:y" is not a function reference.
-_PREFIXES = ("zoo:", "torchvision:", "timm:", "torchscript:", "export:", "tensors:",
-             "imagefolder:")
-_REF = re.compile(r"^(?P<path>.+\.py):(?P<func>[A-Za-z_]\w*)$")
+REF = re.compile(r"^(?P<path>.+\.py):(?P<func>[A-Za-z_]\w*)$")
+# "torchvision:x.py:y" or "tensors:x.py:y" is another source's name, not a function reference
+# (a one-letter prefix is a Windows drive)
+_PREFIXED = re.compile(r"^[A-Za-z][\w-]+:")
 _CACHE: dict[tuple[str, float], Any] = {}
 
 
 def is_function_ref(name: str) -> bool:
     """Whether ``name`` is ``FILE.py:FUNCTION``."""
-    return bool(_REF.match(str(name))) and not str(name).startswith(_PREFIXES)
+    return bool(REF.match(str(name))) and not _PREFIXED.match(str(name))
 
 
 def split_ref(ref: str) -> tuple[Path, str]:
     """``("FILE.py", "FUNCTION")`` of a reference; InputError if it is not one."""
-    m = _REF.match(str(ref))
+    m = REF.match(str(ref))
     if not m:
         raise InputError(f"expected FILE.py:FUNCTION, got {ref!r}")
     return Path(m.group("path")).expanduser(), m.group("func")

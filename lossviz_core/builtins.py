@@ -1,0 +1,42 @@
+"""LossViz's own entries: the one table of everything built in.
+
+The registries (:mod:`lossviz_core.registry`) load this module on their first lookup, as
+they load third-party plugins from the ``lossviz.plugins`` entry-point group; nothing else
+lists these entries again. Order matters twice: it is the order the window, ``--help`` and
+``lossviz info`` list them in, and, for names matched by pattern (``torchvision:NAME``,
+``FILE.py:FUNCTION``), an entry registered later is tried first.
+
+To add an entry of your own, write one module that defines it and register it here (built
+in) or from a plugin (see docs/engine-api.md, "Plugins").
+"""
+
+from __future__ import annotations
+
+from lossviz_core.curvature import directions as hessian_directions
+from lossviz_core.data import cifar10, digits, imagefolder, tensors, tvision
+from lossviz_core.data import pyfile as data_pyfile
+from lossviz_core.directions import file, pca, random, target
+from lossviz_core.losses import builtin as builtin_losses
+from lossviz_core.losses import pyfile as loss_pyfile
+from lossviz_core.measures import curvature, loss
+from lossviz_core.measures.base import register_measure
+from lossviz_core.registry import DATA_SOURCES, DIRECTION_METHODS, LOSSES, MODEL_SOURCES
+from lossviz_core.sources import archives, timm_models, tvmodels, zoo
+from lossviz_core.sources import pyfile as model_pyfile
+
+TABLE = (
+    (MODEL_SOURCES, (zoo.SOURCE, tvmodels.SOURCE, timm_models.SOURCE, model_pyfile.SOURCE,
+                     archives.SOURCE)),
+    (DATA_SOURCES, (digits.SOURCE, cifar10.SOURCE, tvision.SOURCE, imagefolder.SOURCE,
+                    tensors.SOURCE, data_pyfile.SOURCE)),
+    (LOSSES, (*builtin_losses.LOSSES, loss_pyfile.LOSS)),
+    (DIRECTION_METHODS, (random.METHOD, pca.METHOD, hessian_directions.HESSIAN,
+                         hessian_directions.HESSIAN_RANDOM, target.METHOD, file.METHOD)),
+)
+
+for _registry, _entries in TABLE:
+    for _entry in _entries:
+        _registry.register(_entry)
+for _measure in (loss.KIND, curvature.KIND):
+    register_measure(_measure)  # with its quantities
+del _registry, _entries, _entry, _measure
