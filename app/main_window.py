@@ -140,6 +140,9 @@ class MainWindow(Drawing, QMainWindow):
             relaunch.restore(self, shown=autostart)
         if autostart and not self.session.busy and self.state["source"] == "demo":
             self.compute()  # first launch: the demo landscape, no questions asked
+        notes = settings_store.take_set_aside() + [n for n in [self.library.set_aside] if n]
+        if notes:  # damaged settings or library entries: set aside, said once, never fatal
+            QTimer.singleShot(0, lambda: dialogs.show_error(self, "\n\n".join(notes)))
 
     # -- the session's parts, as the window's (tests and scripts read them here) -----------
     state = property(lambda self: self.session.state)

@@ -289,9 +289,18 @@ class StudyPanel(QWidget):
 
     def run(self) -> None:
         """Run the study: what is missing is trained, computed and drawn."""
-        if self.study is None or self.running:
+        if self.study is None or self.running or not self._may_run_code():
             return
         self._start(run=True)
+
+    def _may_run_code(self) -> bool:
+        """A study (or the study a figure carries) names code: ask once per file first."""
+        from lossviz_core.studies.usercode import study_code_files
+
+        if not dialogs.Ask(self).may_run(study_code_files(self.study)):
+            self.status_line.setText("Not run: the study's code was not trusted.")
+            return False
+        return True
 
     def stop(self) -> None:
         if self.worker is not None:

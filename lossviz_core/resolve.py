@@ -237,6 +237,7 @@ def _model_and_data(c: dict, method: Any, base: Recipe | None
     source = MODEL_SOURCES.find(model.name)  # none: loading it says so, in its own words
     model = model.replace(
         pretrained=c["pretrained"] or None,
+        download=bool(c["pretrained"] or c["download"]),  # choosing weights asks for them
         output=None if c["output"] in (None, "") else str(c["output"]),
         num_classes=int(c["num_classes"]) if c["num_classes"] else None,
         options={**model.options, **_params(c, source.options if source else ())},
@@ -246,7 +247,8 @@ def _model_and_data(c: dict, method: Any, base: Recipe | None
         dataset = DatasetSpec(name=absolute_dataset_name(str(c["dataset"])))
     elif run is not None and run.dataset:
         # a run folder's dataset never downloads anything unless this command asks
-        dataset = DatasetSpec.from_dict({**run.dataset, "download": False})
+        dataset = DatasetSpec.from_dict({**run.dataset, "download": False},
+                                        f"{run.path / 'run.json'}: dataset")
     elif base is not None:
         dataset = base.dataset
     else:
@@ -436,3 +438,12 @@ def choices_of(recipe: Recipe) -> dict[str, Any]:
     if method.run_param is not None:
         out["checkpoint"] = None  # the run's final checkpoint, found again from the run
     return out
+
+
+def downloads_as_asked(recipe: Recipe, download: bool = False,
+                       pretrained: bool = False) -> Recipe:
+    """``recipe`` as read from a file (a result, a study, a figure) with the right to download
+    only what this command asked for: data and weights with ``download``, the weights with
+    ``pretrained`` too. A file never grants it by itself."""
+    return recipe.replace(model=recipe.model.replace(download=bool(download or pretrained)),
+                          dataset=recipe.dataset.replace(download=bool(download)))

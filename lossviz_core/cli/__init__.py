@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
 
+from lossviz_core import limits
 from lossviz_core.cli.executor import add_executor_arguments, executor_from_args, workers_note
+from lossviz_core.cli.gates import check_code_allowed
+from lossviz_core.cli.signals import (
+    EXIT_INTERRUPTED,
+    ignore_interrupts,
+    install_interrupts,
+    load_libraries,
+)
 from lossviz_core.cli.study import add_study_parser, run_study_command
 from lossviz_core.errors import InputError, LossVizError
 from lossviz_core.recipe.spec import (
@@ -32,10 +38,16 @@ from lossviz_core.recipe.spec import (
     Range,
     Recipe,
 )
-from lossviz_core.resolve import all_choices, choices_of, explain, resolve, user_code_files
+from lossviz_core.resolve import (
+    all_choices,
+    choices_of,
+    downloads_as_asked,
+    explain,
+    resolve,
+    user_code_files,
+)
 
 EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,6 +78,9 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool =
                    "checkpoint nor the data says")
     g.add_argument("--run", metavar="RUN_DIR", help="a training run folder: its final "
                    "checkpoint and dataset")
+    g.add_argument("--allow-code", action="store_true", help="run the model or dataset code "
+                   "that a run folder or, with --resume, the result file names (a Python file "
+                   "or an archive); code named by --model/--dataset/--loss runs without it")
     d = p.add_argument_group("data and loss")
     d.add_argument("--dataset", default=None,
                    help=generated.dataset_help() if entries else "a dataset name")
@@ -109,8 +124,6 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool =
                    "(with no model options: the recipe stored in --out)")
     o.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     o.add_argument("--plot", help="also draw a figure (.png/.svg/.pdf) when done")
-    o.add_argument("--allow-code", action="store_true", help="with --resume: run the model or "
-                   "dataset code the file names (a Python file or archive)")
 
 
 def _add_directions(p: argparse.ArgumentParser, two_d: bool, entries: bool = True) -> None:
@@ -215,21 +228,22 @@ def recipe_from_args(a: argparse.Namespace, line: bool) -> Recipe:
         if not Path(a.out).exists():
             raise InputError(f"{a.out} does not exist: there is nothing to resume; give the "
                              "model and data options to start it")
-        stored = read_result(a.out).recipe
+        try:
+            stored = Recipe.from_specs(read_result(a.out).specs)
+        except InputError as exc:
+            raise InputError(f"{a.out}: its stored recipe is malformed: {exc}") from None
         if stored is None:
             raise InputError(f"{a.out} holds no LossViz recipe (a file from the reference "
                              "implementation?): give the model and data options to resume it")
         if stored.is_line != line:
             raise InputError(f"{a.out} holds a {'line' if stored.is_line else 'surface'}: "
                              f"resume it with `lossviz {'line' if stored.is_line else 'surface'}`")
-        code = user_code_files(stored)
-        if code and not getattr(a, "allow_code", False):
-            raise InputError(f"{a.out} names code to run ({code[0]}); pass --allow-code to run "
-                             "it, or name it yourself with --model / --dataset")
         table = all_choices()
         given = {k: v for k, v in choices_from_args(a, line).items()
                  if k != "line" and v is not None and v != table[k]}
-        return resolve({**choices_of(stored), **given}) if given else stored
+        recipe = resolve({**choices_of(stored), **given}) if given else stored
+        # the file names what to compute, never what may be downloaded
+        return downloads_as_asked(recipe, a.download, a.pretrained is not None)
     return resolve(choices_from_args(a, line))
 
 
@@ -242,6 +256,7 @@ def _run_job(a: argparse.Namespace, two_d: bool) -> int:
     from lossviz_core.results.paths import OutputLock, check_output
 
     recipe = recipe_from_args(a, line=not two_d)
+    check_code_allowed(recipe, a)
     check_grid_fits(recipe)
     out = check_output(a.out, "result file", may_exist=a.resume or a.overwrite,
                        hint="pass --resume to continue it or --overwrite")
@@ -312,7 +327,7 @@ def _compute(a: argparse.Namespace, job, out: Path, lock) -> int:  # noqa: ANN00
             bar.update(len(chunk.indices))
             bar.set_postfix_str(workers_note(chunk), refresh=False)
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break cleanup
+        ignore_interrupts()  # a second Ctrl-C (or SIGTERM) must not break the cleanup
         bar.close()
         gen.close()
         saved = store.written if store is not None else int(result.done.sum())
@@ -344,19 +359,9 @@ def _compute(a: argparse.Namespace, job, out: Path, lock) -> int:  # noqa: ANN00
     return 0
 
 
-MAX_POINTS = 50_000_000
-
-
 def check_grid_fits(recipe: Recipe) -> None:
     """Refuse, at once, a grid this machine cannot even hold (before any preparation)."""
-    from lossviz_core.device import host_memory_available
-
-    n = recipe.grid.size
-    per_point = 8 * 8 + 2  # up to 8 float64 quantities, the done mask and the plan
-    if n > MAX_POINTS or n * per_point > 0.5 * host_memory_available():
-        size = "x".join(map(str, recipe.grid.shape))
-        raise InputError(f"a {size} grid ({n:.3g} points) is too large to hold here; "
-                         f"use fewer points (at most {MAX_POINTS:.0e})")
+    limits.check_grid_fits(recipe.grid.shape)
 
 
 def _plot(a: argparse.Namespace) -> int:
@@ -376,7 +381,7 @@ def _info(a: argparse.Namespace) -> int:
     from lossviz_core.results.store import read_result
 
     if a.file is None:
-        _load_libraries()
+        load_libraries()
         print("\n".join(registry_lines()))
         return 0
     r = read_result(a.file)
@@ -421,48 +426,18 @@ def _models(_: argparse.Namespace) -> int:
     return 0
 
 
-def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM (a scheduler, ``kill``) is handled as Ctrl-C: the file keeps what was saved."""
-    raise KeyboardInterrupt
-
-
 #: commands that load torch (and its compiled extensions) before doing anything else
 NEEDS_TORCH = ("surface", "line", "train", "curvature", "study")
 
 
-def _exit_interrupted(signum: int, frame: object) -> None:
-    """Ctrl-C while a compiled library loads: leave at once with one line (nothing is saved yet).
-
-    A KeyboardInterrupt raised inside an extension's import (torch calls back into Python from
-    C++) would abort the process with ``terminate called ...`` instead of unwinding."""
-    os.write(2, b"\nlossviz: interrupted\n")
-    os._exit(EXIT_INTERRUPTED)
-
-
-def _load_libraries() -> None:
-    """Import torch with Ctrl-C (and SIGTERM) leaving cleanly, then restore both handlers.
-    (Not torchvision: it pulls in torch._dynamo, a second, where nothing may need it.)"""
-    if threading.current_thread() is not threading.main_thread():
-        import torch  # noqa: F401
-
-        return
-    previous = {s: signal.signal(s, _exit_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        import torch  # noqa: F401
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+    install_interrupts()
     args = sys.argv[1:] if argv is None else list(argv)
     command = next((t for t in args if not t.startswith("-")), None)
     try:
         if command in NEEDS_TORCH:
-            _load_libraries()  # before the registries load it; a broken torch is one line too
+            load_libraries()  # before the registries load it; a broken torch is one line too
         parser = build_parser(entries_for=(command,) if command in ENTRY_COMMANDS else ())
         a = parser.parse_args(args)
         if a.command is None:
@@ -485,8 +460,11 @@ def main(argv: list[str] | None = None) -> int:
     except LossVizError as exc:
         print(f"lossviz: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # `lossviz info FILE | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        ignore_interrupts()
         print("\nlossviz: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a one-line message

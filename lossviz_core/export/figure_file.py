@@ -67,10 +67,24 @@ def figure_metadata(specs: dict[str, Any] | list[Any] | None, fmt: str) -> dict[
 
 
 def read_png_specs(path: str | os.PathLike) -> dict[str, Any] | None:
-    """The specs stored in a PNG written by :func:`save_figure` (``None`` if it has none)."""
-    data = Path(path).read_bytes()
+    """The specs stored in a PNG written by :func:`save_figure` (``None`` if it has none);
+    specs that are not JSON are one :class:`InputError` line."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read figure {path}: {exc.strerror or exc}") from None
     if data[:8] != b"\x89PNG\r\n\x1a\n":
         raise InputError(f"{path} is not a PNG file")
+    try:
+        return _png_specs(data)
+    except (ValueError, zlib.error, struct.error):
+        raise InputError(f"{path}: the LossViz specs it carries are not valid JSON") from None
+
+
+MAX_SPECS_BYTES = 64 * 2**20
+
+
+def _png_specs(data: bytes) -> Any:
     pos = 8
     while pos + 8 <= len(data):
         (length,) = struct.unpack(">I", data[pos : pos + 4])
@@ -84,7 +98,11 @@ def read_png_specs(path: str | os.PathLike) -> dict[str, Any] | None:
         elif ctype == b"zTXt":
             key, _, rest = body.partition(b"\0")
             if key.decode("latin-1") == SPECS_KEY:
-                return json.loads(zlib.decompress(rest[1:]).decode("latin-1"))
+                inflate = zlib.decompressobj()
+                text = inflate.decompress(rest[1:], MAX_SPECS_BYTES)
+                if inflate.unconsumed_tail:  # a few KiB that inflate to gigabytes
+                    raise ValueError("specs larger than any figure's")
+                return json.loads(text.decode("latin-1"))
         elif ctype == b"IEND":
             break
     return None

@@ -106,7 +106,7 @@ def distinguishing_titles(results: Sequence[SurfaceResult]) -> list[str]:
     known = [f for f in fields if f]
     differing = differing_fields(known) if len(known) > 1 else []
     titles = [_title_of(f, known, differing) if f
-              else str((r.specs.get("model") or {}).get("name") or "")
+              else str(r.stored("model").get("name") or "")
               for r, f in zip(results, fields, strict=True)]
     if len(set(titles)) == len(titles) and all(titles):
         return titles
@@ -138,8 +138,8 @@ def recipe_title(result: SurfaceResult | Recipe, skip: Sequence[str] = ()) -> st
     """
     f = recipe_fields(result)
     if not f:
-        specs = {} if isinstance(result, Recipe) else result.specs
-        return str((specs.get("model") or {}).get("name") or "")
+        model = {} if isinstance(result, Recipe) else result.stored("model")
+        return str(model.get("name") or "")
     skip = set(skip)
 
     def has(key: str) -> bool:

@@ -103,6 +103,12 @@ class SurfaceResult:
         """The loss to show by default: train if present, else test."""
         return qreg.main_quantity(self.values)
 
+    def stored(self, key: str) -> dict[str, Any]:
+        """A table of the stored specs (the first version's ``model``, ``directions``):
+        empty when absent or not a table (a file from elsewhere may hold anything)."""
+        value = self.specs.get(key) if isinstance(self.specs, dict) else None
+        return value if isinstance(value, dict) else {}
+
     @property
     def recipe(self) -> Any:
         """The :class:`~lossviz_core.recipe.spec.Recipe` that made this result, or None

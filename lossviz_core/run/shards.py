@@ -200,12 +200,7 @@ def add_quantities(result: SurfaceResult, store: Any, names: tuple[str, ...]) ->
             result.values[q][result.done] = known[q][result.done]
     if store is None or len(known) == len(missing):
         return
-    import h5py
-
-    with h5py.File(store.path, "r+", locking=False) as f:
-        for q in missing:
-            if q not in f:
-                f[q] = np.full(result.shape, np.nan)
+    store.add_quantities(missing, result.shape)
 
 
 def sharded_quantities(ws: Any, k: int) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ checked alone, by the spec class that will hold it, so an error names the one ke
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,9 @@ FIGURE_KEYS: dict[str, Any] = {
     "partial": BOOL, "font_size": FLOAT,
 }
 FIGURE_MODES = ("2d", "3d", "lines", "difference")
+# names become files and folders of the output (DIR/runs/NAME-KEY, DIR/figures/NAME.png):
+# no separators, no "..", no absolute paths
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=@ -]{0,99}")
 FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
@@ -95,6 +99,14 @@ def check_keys(src: Source, path: KeyPath, table: dict[str, Any], allowed: dict[
         if key not in allowed:
             raise src.error(path + (key,), f"unknown key; {_choices(allowed, extra)}")
         check_type(src, path + (key,), value, allowed[key])
+
+
+def check_name(src: Source, path: KeyPath, name: str, what: str) -> None:
+    """One-line error unless ``name`` is safe as a file name (it names the entry's output)."""
+    if not SAFE_NAME.fullmatch(name) or name.endswith((" ", ".")):
+        raise src.error(path, f"{what} name {name!r} is not usable as a file name: use up to "
+                        "100 letters, digits, spaces and _ . - + = @, starting with a letter, "
+                        "digit or _ (it names the output's files)")
 
 
 def check_value(src: Source, path: KeyPath, check: Callable[[], Any]) -> Any:

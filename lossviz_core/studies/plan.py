@@ -74,6 +74,7 @@ class Plan:
     study: Study
     out: Path
     units: list[Unit]
+    download: bool = False  # data and weights may be downloaded: the user asked
 
     def __post_init__(self) -> None:
         self._by_key = {u.key: u for u in self.units}
@@ -122,7 +123,8 @@ def _init_unit(m: ModelEntry, out: Path) -> Unit:
 def _train_unit(m: ModelEntry, init: Unit | None, out: Path) -> Unit:
     defaults = type(m.train)().to_dict()  # a field added later, at its default, keeps keys
     train = {k: v for k, v in m.train.to_dict().items()
-             if k not in TRAIN_COMPUTE_ONLY and (k == "dataset" or v != defaults.get(k))}
+             if k not in TRAIN_COMPUTE_ONLY and (k in ("model", "dataset")
+                                                 or v != defaults.get(k))}
     train["model"] = _portable_source(train["model"])
     train["dataset"] = _keyed_data(train["dataset"])
     if init is not None:
@@ -199,20 +201,10 @@ def _order(inits: list[Unit], trains: list[Unit], grids: list[Unit],
 
 
 def _points(r: ResultEntry) -> int:
-    from lossviz_core.recipe.spec import Range
-    from lossviz_core.registry import DIRECTION_METHODS
-    from lossviz_core.resolve import LINE_RANGE, SURFACE_RANGE
-
-    method = DIRECTION_METHODS.get(r.method)
-
-    def num(key: str, default: Range) -> int:
-        v = r.choices.get(key)
-        return Range.parse(v).num if v else default.num
-
-    if r.line:
-        return num("x", method.line_range or LINE_RANGE)
-    plane = method.plane_range or SURFACE_RANGE
-    return num("x", plane) * num("y", plane)
+    n = 1
+    for k in r.shape:
+        n *= k
+    return n
 
 
 def _keyed_data(d: dict[str, Any]) -> dict[str, Any]:

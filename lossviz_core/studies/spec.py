@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lossviz_core.limits import MAX_STUDY_UNITS, check_grid_fits
 from lossviz_core.studies import fields as f
 from lossviz_core.studies.figure_spec import FigureEntry, parse_figures
 from lossviz_core.studies.source import KeyPath, Source, parse_source
@@ -65,6 +66,24 @@ class ResultEntry:
     @property
     def method(self) -> str:
         return str(self.choices.get("method") or "random")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(ny, nx)`` of a plane, ``(nx,)`` of a line: its ranges, else the resolver's."""
+        from lossviz_core.recipe.spec import Range
+        from lossviz_core.registry import DIRECTION_METHODS
+        from lossviz_core.resolve import LINE_RANGE, SURFACE_RANGE
+
+        method = DIRECTION_METHODS.get(self.method)
+
+        def num(key: str, default: Range) -> int:
+            v = self.choices.get(key)
+            return Range.parse(v).num if v else default.num
+
+        if self.line:
+            return (num("x", method.line_range or LINE_RANGE),)
+        plane = method.plane_range or SURFACE_RANGE
+        return (num("y", plane), num("x", plane))
 
 
 @dataclass(frozen=True)
@@ -112,7 +131,13 @@ def parse_study(text: str, path: str | Path | None = None, profile: str | None =
     results = _results(src, tree, named, folder, models)
     entries = _entries(src, tree, "figures", "figure")
     figures = parse_figures(src, entries, named, results)
+    units = len(models) + len(results) + len(figures)
+    if units > MAX_STUDY_UNITS:
+        raise src.error((), f"the study holds {len(models)} models, {len(results)} results and "
+                        f"{len(figures)} figures ({units} units); at most {MAX_STUDY_UNITS}")
     name = head.get("name") or (Path(path).stem if path else "study")
+    if head.get("name") is not None:  # it names the default output folder, ./NAME
+        f.check_name(src, ("study", "name"), name, "the study's")
     return Study(name=name, text=text, path=str(Path(path).resolve()) if path else None,
                  folder=str(folder), models=models, results=results, figures=figures,
                  description=head.get("description", ""), profile=profile,
@@ -127,6 +152,7 @@ def _models(src: Source, tree: dict, named: dict, folder: Path) -> dict[str, Mod
     for path, entry, variables in _swept(src, tree, "models", "model", named):
         for name, fields, values in expand(src, path, entry, variables):
             where = ("models", name)
+            f.check_name(src, where, name, "a model")
             f.check_keys(src, where, fields, f.MODEL_KEYS)
             if "model" not in fields:
                 raise src.error(where, "a model needs `model` (a zoo name, torchvision:NAME, "
@@ -166,6 +192,7 @@ def _results(src: Source, tree: dict, named: dict, folder: Path,
     for path, entry, variables in _swept(src, tree, "results", "result", named):
         for name, fields, values in expand(src, path, entry, variables):
             where = ("results", name)
+            f.check_name(src, where, name, "a result")
             f.check_keys(src, where, fields, f.result_keys())
             for key, value in fields.items():
                 check = f.result_check(key, value)
@@ -173,6 +200,7 @@ def _results(src: Source, tree: dict, named: dict, folder: Path,
                     f.check_value(src, where + (key,), check)
             _unique(src, where, out)
             out[name] = _result(src, where, fields, values, folder, models)
+            f.check_value(src, where, lambda r=out[name]: check_grid_fits(r.shape))
     return out
 
 
@@ -247,6 +275,7 @@ def _entries(src: Source, tree: dict, section: str, kind: str) -> list[tuple[Key
 
 def _merge_profile(src: Source, tree: dict, profile: str) -> dict:
     profiles = _table(src, tree, ("profiles",))
+    f.check_name(src, ("profiles",), profile, "a profile")  # it names ./NAME-PROFILE
     if profile not in profiles:
         have = ", ".join(profiles) or "none"
         raise src.error(("profiles",), f"no profile {profile!r} in this study (it has {have})")
