@@ -12,13 +12,14 @@ in) or from a plugin (see docs/engine-api.md, "Plugins").
 
 from __future__ import annotations
 
+from lossviz_core.connect import method as curve
 from lossviz_core.curvature import directions as hessian_directions
 from lossviz_core.data import cifar10, digits, imagefolder, tensors, tvision
 from lossviz_core.data import pyfile as data_pyfile
-from lossviz_core.directions import file, pca, random, target
+from lossviz_core.directions import file, pca, plane3, random, target
 from lossviz_core.losses import builtin as builtin_losses
 from lossviz_core.losses import pyfile as loss_pyfile
-from lossviz_core.measures import curvature, loss
+from lossviz_core.measures import curvature, loss, straight
 from lossviz_core.measures.base import register_measure
 from lossviz_core.registry import DATA_SOURCES, DIRECTION_METHODS, LOSSES, MODEL_SOURCES
 from lossviz_core.sources import archives, timm_models, tvmodels, zoo
@@ -31,12 +32,13 @@ TABLE = (
                     tensors.SOURCE, data_pyfile.SOURCE)),
     (LOSSES, (*builtin_losses.LOSSES, loss_pyfile.LOSS)),
     (DIRECTION_METHODS, (random.METHOD, pca.METHOD, hessian_directions.HESSIAN,
-                         hessian_directions.HESSIAN_RANDOM, target.METHOD, file.METHOD)),
+                         hessian_directions.HESSIAN_RANDOM, target.METHOD, file.METHOD,
+                         plane3.METHOD, curve.METHOD)),
 )
 
 for _registry, _entries in TABLE:
     for _entry in _entries:
         _registry.register(_entry)
-for _measure in (loss.KIND, curvature.KIND):
+for _measure in (loss.KIND, curvature.KIND, straight.KIND):
     register_measure(_measure)  # with its quantities
 del _registry, _entries, _entry, _measure

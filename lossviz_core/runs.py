@@ -95,3 +95,10 @@ def write_run(info: RunInfo) -> None:
     tmp = info.path / (RUN_FILE + ".tmp")
     tmp.write_text(json.dumps(info.to_json(), indent=2))
     os.replace(tmp, info.path / RUN_FILE)
+
+
+def checkpoint_in(path: str | os.PathLike) -> Path:
+    """A model file: ``path`` itself, or a run folder's final checkpoint (a result of a run
+    stands for its trained model wherever a checkpoint is asked for)."""
+    p = Path(path)
+    return read_run(p).final_checkpoint if (p / RUN_FILE).is_file() else p

@@ -142,6 +142,34 @@ class Range(_Spec):
         return f"{self.min:g}:{self.max:g}:{self.num}"
 
 
+MAX_SEEDS = 1000
+
+
+def parse_seeds(value: Any, first: int = 0) -> tuple[int, ...]:
+    """Direction seeds: ``'1:5'`` (1 to 5), a count ``'5'`` (``first`` and the next four),
+    ``'1,3,7'``, or a list; ``()`` for none."""
+    if value in (None, "", (), []):
+        return ()
+    try:
+        if isinstance(value, (list, tuple)):
+            seeds = tuple(int(v) for v in value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            seeds = tuple(range(first, first + value))
+        elif ":" in str(value):
+            lo, hi = (int(t) for t in str(value).split(":"))
+            seeds = tuple(range(lo, hi + 1))
+        elif "," in str(value):
+            seeds = tuple(int(t) for t in str(value).split(","))
+        else:
+            seeds = tuple(range(first, first + int(value)))
+    except (TypeError, ValueError):
+        raise InputError(f"--seeds wants FIRST:LAST, a count or a list such as 1,3,7; got "
+                         f"{value!r}") from None
+    if not 1 <= len(seeds) <= MAX_SEEDS:
+        raise InputError(f"--seeds wants 1 to {MAX_SEEDS} seeds, got {len(seeds)} ({value!r})")
+    return seeds
+
+
 @dataclass(frozen=True)
 class ModelSpec(_Spec):
     """A model source and the checkpoint to load into it (``None``: as the source gives it).
@@ -219,6 +247,8 @@ class DirectionSpec(_Spec):
     The normalization, ignore rule, ``dir_type`` and seed are the paper's vocabulary shared
     by the methods; ``params`` holds what one method owns (the interpolation's
     ``checkpoint``, the PCA plane's ``run``, the direction ``file``), as its entry declares.
+    ``seeds``: the same landscape for each of these direction seeds (``seed`` is the first),
+    stored each and as their mean and standard deviation (:mod:`lossviz_core.run.seeds`).
     """
 
     method: str = "random"
@@ -229,6 +259,7 @@ class DirectionSpec(_Spec):
     yignore: str = "biasbn"
     seed: int = 0
     params: dict[str, Any] = field(default_factory=dict)
+    seeds: tuple[int, ...] = ()  # several seeds: one landscape each, their mean and spread
 
     # fields of the first recipe versions, now parameters of their methods
     LEGACY = {"target_checkpoint": ("params", "checkpoint"), "pca_run": ("params", "run"),
@@ -242,8 +273,17 @@ class DirectionSpec(_Spec):
         """The method's parameter ``name`` (``default`` when not given)."""
         return self.params.get(name, default)
 
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if not self.seeds:  # one seed: the recipe (and its keys) as before seeds existed
+            d.pop("seeds")
+        return d
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params or {}))
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds or ()))
+        if self.seeds and len(set(self.seeds)) != len(self.seeds):
+            raise InputError(f"seeds repeat: {', '.join(map(str, self.seeds))}")
         for name, value, allowed in (
             ("dir_type", self.dir_type, DIR_TYPES),
             ("xnorm", self.xnorm, NORMS),

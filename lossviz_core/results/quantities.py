@@ -9,6 +9,7 @@ quantity needs no edits anywhere else. A name nobody registered still flows thro
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from lossviz_core.registry import load_plugins
@@ -58,7 +59,28 @@ def quantity(name: str) -> Quantity:
         q = _REGISTRY.get(name)
     if q is not None:
         return q
+    derived = _over_seeds(name)
+    if derived is not None:
+        return derived
     return Quantity(name, name.replace("_", " "))
+
+
+# several direction seeds (run/seeds.py): each seed's value and the spread over the seeds
+_SEEDED = re.compile(r"^(?P<base>.+?)_(?:(?P<std>std)|seed(?P<seed>-?\d+))$")
+
+
+def _over_seeds(name: str) -> Quantity | None:
+    """``{q}_std`` (the standard deviation over direction seeds) and ``{q}_seed{s}`` (seed
+    s's own value) shown as ``q`` is."""
+    m = _SEEDED.match(name)
+    if m is None or m["base"] not in _REGISTRY:
+        return None
+    base = _REGISTRY[m["base"]]
+    if m["std"]:
+        return Quantity(name, f"{base.label}, spread over seeds (std)", base.unit, "cividis",
+                        kind="spread", order=200 + base.order)
+    return Quantity(name, f"{base.label}, seed {m['seed']}", base.unit, base.colormap,
+                    base.loggable, base.kind, order=300 + base.order, scale=base.scale)
 
 
 def registered() -> list[Quantity]:

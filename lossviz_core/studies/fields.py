@@ -36,6 +36,7 @@ DATASET_KEYS: dict[str, Any] = {
 }
 CORE_RESULT_KEYS: dict[str, Any] = {
     "model": STR, "model_b": STR, "checkpoint": STR, "pretrained": STR, "output": (STR, INT),
+    "model_c": STR, "seeds": (STR, INT, INTS),
     "num_classes": INT, "dataset": STR, "data_root": STR, "download": BOOL, "subsample": INT,
     "subsample_seed": INT, "transform": STR, "image_size": INT, "mean": FLOATS, "std": FLOATS,
     "data_cache": STR, "workers": INT, "split": STR, "loss": STR, "label_smoothing": FLOAT,
@@ -120,6 +121,7 @@ def result_check(key: str, value: Any) -> Callable[[], Any] | None:
         "subsample": lambda: s.DatasetSpec(subsample=value),
         "image_size": lambda: s.DatasetSpec(size=value),
         "method": lambda: _direction_method(value), "measure": lambda: _measures(value),
+        "seeds": lambda: s.parse_seeds(value),
     }
     if key in direction:
         return lambda: s.DirectionSpec(**{key: value})

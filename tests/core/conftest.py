@@ -43,3 +43,20 @@ def cut_after_one_chunk(monkeypatch):
         monkeypatch.setattr("lossviz_core.run.executor.iter_surface", interrupted)
 
     return arm
+
+
+@pytest.fixture(scope="session")
+def digits_mlps(tmp_path_factory):
+    """Three digits MLPs trained independently (seeds 1, 2, 3; 8 epochs, a second each):
+    run folders, for the geometry tests (planes, curves, alignment)."""
+    from lossviz_core.progress import drain
+    from lossviz_core.recipe.spec import DatasetSpec
+    from lossviz_core.train import TrainSpec, iter_training
+
+    root = tmp_path_factory.mktemp("mlps")
+    runs = []
+    for seed in (1, 2, 3):
+        spec = TrainSpec(model="digits_mlp", dataset=DatasetSpec("digits"), epochs=8, lr=0.05,
+                         batch_size=32, weight_decay=0.0, seed=seed)
+        runs.append(drain(iter_training(spec, root / f"mlp{seed}")))
+    return runs
