@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 import warnings
 import zlib
@@ -271,8 +272,17 @@ def _draw_surface(
 
 
 def draw_trajectory(ax: Any, traj: Any) -> None:
-    """The optimizer's path on the plane, red, labelled with epochs where labels fit."""
+    """The optimizer's path on the plane, red, labelled with epochs where labels fit; named
+    models on their plane (A, B, C) as labelled markers, as Garipov et al.'s Figure 1."""
     tx, ty = np.asarray(traj.x, float), np.asarray(traj.y, float)
+    if traj.labels:
+        ax.plot(tx, ty, "o", color="white", markeredgecolor="black", markersize=7, zorder=5)
+        for k, label in enumerate(traj.labels):
+            ax.annotate(label, (tx[k], ty[k]), textcoords="offset points", xytext=(6, 5),
+                        fontsize=9, fontweight="bold", zorder=6,
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7,
+                              "lw": 0})
+        return
     ax.plot(tx, ty, "r-o", markersize=3, linewidth=1)
     epochs = np.asarray(traj.epochs)
     # Label from the last epoch back, skipping points crowded near an already labelled one.
@@ -292,20 +302,27 @@ def draw_trajectory(ax: Any, traj: Any) -> None:
 def draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: bool) -> None:
     """A 1-D result: losses on the left axis, accuracies on the right, test dotted."""
     x = np.asarray(result.x, float)
-    wanted = [quantity] if quantity is not None else list(result.quantities)
+    wanted = [quantity] if quantity is not None else line_quantities(result)
     # losses (and any other quantity) on the left axis, accuracies on the right
     accs = [q for q in wanted if qreg.is_accuracy(q)]
     losses = [q for q in wanted if q not in accs]
     ax = fig.add_subplot()
     xlabel = "α"
+    recipe = result.recipe
+    method = recipe.directions.method if recipe is not None else None
     directions = result.specs.get("directions") or {}
-    interpolation = directions.get("method") == "target"
+    interpolation = method in ("target", "curve") or directions.get("method") == "target"
     if interpolation:
-        xlabel = "α (interpolation: θ = (1 − α)·θ_A + α·θ_B)"
+        xlabel = ("t (along the curve from A, t = 0, to B, t = 1)" if method == "curve" else
+                  "α (interpolation: θ = (1 − α)·θ_A + α·θ_B)")
     lines = []
+    curve = method == "curve"  # its own values and, beside them, the straight line's
+
+    def label(q: str) -> str:
+        return _pretty(q) + (", curve" if curve and not q.startswith(STRAIGHT) else "")
+
     for q in losses:
-        style = ":" if qreg.quantity(q).split == "test" else "-"
-        lines += ax.plot(x, result.values[q], style, color="tab:blue", label=_pretty(q))
+        lines += line_with_band(ax, x, result, q, "tab:blue", label(q))
     ax.set_xlabel(xlabel)
     if losses:
         ax.set_ylabel("loss", color="tab:blue")
@@ -316,8 +333,7 @@ def draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: boo
     if accs:
         ax2 = ax.twinx() if losses else ax
         for q in accs:
-            style = ":" if qreg.quantity(q).split == "test" else "-"
-            lines += ax2.plot(x, result.values[q], style, color="tab:red", label=_pretty(q))
+            lines += line_with_band(ax2, x, result, q, "tab:red", label(q))
         ax2.set_ylabel("accuracy", color="tab:red")
         ax2.tick_params(axis="y", labelcolor="tab:red")
     if interpolation:
@@ -330,6 +346,31 @@ def draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: boo
                         fontsize=8, color="dimgray")
     if lines:
         ax.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc="best")
+
+
+# several direction seeds (run/seeds.py): each seed's own values and their spread are drawn as
+# a band around the mean, not as lines of their own
+_SEEDED = re.compile(r"_(std|seed-?\d+)$")
+STRAIGHT = "line_"  # a curve's straight line beside it (measures/straight.py)
+
+
+def line_quantities(result: SurfaceResult) -> list[str]:
+    """The quantities a 1-D figure draws as lines: the means, not each seed or the spread."""
+    return [q for q in result.quantities if not _SEEDED.search(q)]
+
+
+def line_with_band(ax: Any, x: np.ndarray, result: SurfaceResult, q: str, color: str,
+                   label: str | None = None, linewidth: float = 1.5) -> list:
+    """``q`` against ``x`` (test dotted; a curve's straight line dashed), and ± one standard
+    deviation over direction seeds as a band when the result holds it."""
+    test = qreg.quantity(q).split == "test" or q.startswith(STRAIGHT + "test")
+    style = (":" if test else "-") if not q.startswith(STRAIGHT) else ("-." if test else "--")
+    y = np.asarray(result.values[q], float)
+    lines = ax.plot(x, y, style, color=color, label=label or _pretty(q), linewidth=linewidth)
+    spread = result.values.get(q + "_std")
+    if spread is not None:
+        ax.fill_between(x, y - spread, y + spread, color=color, alpha=0.18, linewidth=0)
+    return lines
 
 
 def _checkpoint_label(checkpoint: str | None, fallback: str) -> str:

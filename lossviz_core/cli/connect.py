@@ -43,6 +43,8 @@ def add_connect_arguments(p: argparse.ArgumentParser, add_source, add_entries, r
 def connect_namespace(a: argparse.Namespace) -> argparse.Namespace:
     """``a`` with A and B as the resolver's choices: the model (or A's run) and checkpoint2."""
     a.method, a.save_directions = "curve", None
+    if a.split is None and a.a is not None:
+        a.split = "both"  # train and test along the curve, as the paper's figures
     if (a.a is None) != (a.b is None):
         raise InputError("connect needs two models: lossviz connect A B (or --resume --out FILE)")
     if a.a is not None:

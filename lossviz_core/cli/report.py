@@ -53,36 +53,45 @@ def _alignment_lines(info: dict[str, Any]) -> list[str]:
             for label, a in done]
 
 
-def unaligned_barrier(job: Any) -> dict[str, float]:
-    """The barrier of the straight line A → B *without* alignment, at the points of
-    ``job``'s result in [0, 1] ({loss quantity: barrier}); empty unless the job aligned."""
+ALIGNING = ("target", "curve", "plane3")
+
+
+def line_barrier(job: Any, align: bool) -> dict[str, float]:
+    """The barrier of the straight line A → B, B aligned to A or not, at the points of
+    ``job``'s grid in [0, 1] (``{loss quantity: barrier}``); BatchNorm treated as the job
+    treats it. Empty unless the job aligned."""
     r = job.recipe
     d = r.directions
-    if not r.is_line or not d.param("align") or d.method not in ("target", "curve"):
+    if not d.param("align") or d.method not in ALIGNING:
         return {}
     x = np.asarray(job.result.x, float)
     inside = x[(x >= 0) & (x <= 1)]
     if inside.size < 2:
-        return {}
-    params = {"checkpoint": d.param("checkpoint"),
+        inside = np.linspace(0.0, 1.0, 11)
+    params = {"checkpoint": d.param("checkpoint"), "align": align,
               "recompute_bn": d.method == "curve" or bool(d.param("recompute_bn"))}
     line = d.replace(method="target", params={k: v for k, v in params.items() if v})
-    ws = job.workspace.with_directions(r.replace(directions=line, measures=("loss",)))
+    ws = job.workspace.with_directions(r.replace(directions=line, measures=("loss",),
+                                                 grid=r.grid.replace(y=None)))
     values = ws.measure("loss").evaluate(inside[:, None])
     return {q: barrier(inside, v) for q, v in values.items() if q.endswith("_loss")}
 
 
+def unaligned_barrier(job: Any) -> dict[str, float]:
+    """The straight line's barrier before alignment (see :func:`line_barrier`)."""
+    return line_barrier(job, align=False)
+
+
 def alignment_lines(job: Any) -> list[str]:
-    """"barrier before and after alignment" for a line or curve computed with ``--align``."""
+    """"barrier before and after alignment" for a line, curve or plane made with ``--align``."""
     before = unaligned_barrier(job)
     if not before:
         return []
-    after = path_barriers(job.result)
-    key = LINE_LOSS if job.recipe.directions.method == "curve" else CURVE_LOSS
-    out = []
-    for q, b in before.items():
-        aligned = after.get(key.replace("train", q.split("_")[0]))
-        if aligned is not None:
-            out.append(f"straight-line barrier ({quantity(q).label}): {b:.4g} before "
-                       f"alignment, {aligned:.4g} after")
-    return out
+    if job.recipe.directions.method == "plane3":  # the edge A → B of the plane, evaluated
+        after = line_barrier(job, align=True)
+    else:
+        key = LINE_LOSS if job.recipe.directions.method == "curve" else CURVE_LOSS
+        held = path_barriers(job.result)
+        after = {q: held.get(key.replace("train", q.split("_")[0])) for q in before}
+    return [f"straight-line barrier A → B ({quantity(q).label}): {b:.4g} before alignment, "
+            f"{after[q]:.4g} after" for q, b in before.items() if after.get(q) is not None]

@@ -73,9 +73,9 @@ METHOD = DirectionMethod(
          "(1, 0), C at (c, 1)",
     params=(
         Param("checkpoint", "file", flag="checkpoint2", label="Checkpoint B", metavar="FILE",
-              title="B = {}", help="the second model (a checkpoint or a run folder)"),
+              help="the second model (a checkpoint or a run folder)"),
         Param("checkpoint_c", "file", flag="checkpoint3", label="Checkpoint C", metavar="FILE",
-              title="C = {}", selects=True,
+              selects=True,
               help="the third model: a plane through A (the model), B and C"),
         Param("align", "bool", default=False, label="Align B, C to A", title="aligned",
               help="permute B's and C's hidden units to match A's first (weight matching)"),

@@ -148,9 +148,16 @@ def fitted_to_model(recipe: Recipe) -> Any:
 
 
 def build_measures(ws: Workspace, pinned: dict | None = None) -> list[Any]:
-    ctx = MeasureContext(ws.model, ws.plane, ws.data, ws.loss, ws.recipe, ws.device,
-                         ws.capabilities, ws.recipe.grid.size, pinned)
-    return [measure_kind(name).build(ctx) for name in ws.recipe.measures]
+    """The recipe's measures; those after the loss evaluate as the loss measure decided (a
+    resumed file records the loss measure's plan only, and pins them all to it)."""
+    out = []
+    for name in ws.recipe.measures:
+        ctx = MeasureContext(ws.model, ws.plane, ws.data, ws.loss, ws.recipe, ws.device,
+                             ws.capabilities, ws.recipe.grid.size, pinned)
+        out.append(measure_kind(name).build(ctx))
+        if pinned is None and name == "loss":
+            pinned = out[-1].decisions
+    return out
 
 
 def materialize(recipe: Recipe, device: torch.device | str | None = None,

@@ -152,3 +152,30 @@ def test_cli_refuses_an_unalignable_model_in_one_line(tmp_path, capsys):
                            str(tmp_path / "b.pt"), "--align", "--x=0:1:3",
                            "--out", str(tmp_path / "l.h5"))
     assert_one_line_error(code, err, "cannot align Net")
+
+
+def test_plane_and_curve_report_the_barrier_before_and_after(digits_mlps, tmp_path, capsys,
+                                                             monkeypatch):
+    from lossviz_core.connect.method import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "curves"))
+    a, b, c = (str(r.path) for r in digits_mlps)
+    code, _, err = run_cli(capsys, "surface", "--model", "digits_mlp", "--plane", f"{a},{b},{c}",
+                           "--align", "--x=0:1:3", "--y=0:1:2", "--out", str(tmp_path / "p.h5"))
+    assert code == 0, err
+    before, after = _barriers(err)
+    assert after < before
+    r = read_result(tmp_path / "p.h5")
+    models = r.specs["directions_info"]["models"]
+    assert models[1]["align"]["moved"] > 0 and models[2]["align"]["moved"] > 0
+    code, _, err = run_cli(capsys, "connect", a, b, "--align", "--epochs", "1", "--x=0:1:3",
+                           "--out", str(tmp_path / "c.h5"))
+    assert code == 0, err
+    before, after = _barriers(err)
+    assert after < before
+
+
+def _barriers(err: str) -> tuple[float, float]:
+    line = next(ln for ln in err.splitlines() if "before alignment" in ln and "train" in ln)
+    words = line.replace(",", "").split()
+    return float(words[words.index("before") - 1]), float(words[words.index("after") - 1])

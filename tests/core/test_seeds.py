@@ -97,3 +97,15 @@ def test_seeds_need_random_directions(tmp_path, capsys):
                                                 (None, 0, ())])
 def test_seed_syntax(text, first, seeds):
     assert parse_seeds(text, first) == seeds
+
+
+def test_ray_says_seeds_are_computed_here(tmp_path, ckpt):
+    from lossviz_core.errors import InputError
+    from lossviz_core.resolve import resolve
+    from lossviz_core.run.job import prepare
+    from lossviz_core.run.ray_executor import RayExecutor
+
+    job = prepare(resolve({"model": "digits_mlp", "checkpoint": ckpt[-1], "x": "-1:1:3",
+                           "line": True, "seeds": "1:2", "subsample": 64}))
+    with pytest.raises(InputError, match="--executor local"):
+        next(job.iter(executor=RayExecutor()))
