@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import struct
 import warnings
 import zlib
@@ -302,7 +301,7 @@ def draw_trajectory(ax: Any, traj: Any) -> None:
 def draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: bool) -> None:
     """A 1-D result: losses on the left axis, accuracies on the right, test dotted."""
     x = np.asarray(result.x, float)
-    wanted = [quantity] if quantity is not None else line_quantities(result)
+    wanted = [quantity] if quantity is not None else qreg.drawn_quantities(result.values)
     # losses (and any other quantity) on the left axis, accuracies on the right
     accs = [q for q in wanted if qreg.is_accuracy(q)]
     losses = [q for q in wanted if q not in accs]
@@ -319,7 +318,8 @@ def draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: boo
     curve = method == "curve"  # its own values and, beside them, the straight line's
 
     def label(q: str) -> str:
-        return _pretty(q) + (", curve" if curve and not q.startswith(STRAIGHT) else "")
+        straight = q.startswith(qreg.STRAIGHT_PREFIX)
+        return _pretty(q) + (", curve" if curve and not straight else "")
 
     for q in losses:
         lines += line_with_band(ax, x, result, q, "tab:blue", label(q))
@@ -348,26 +348,16 @@ def draw_line(fig: Figure, result: SurfaceResult, quantity: str | None, log: boo
         ax.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc="best")
 
 
-# several direction seeds (run/seeds.py): each seed's own values and their spread are drawn as
-# a band around the mean, not as lines of their own
-_SEEDED = re.compile(r"_(std|seed-?\d+)$")
-STRAIGHT = "line_"  # a curve's straight line beside it (measures/straight.py)
-
-
-def line_quantities(result: SurfaceResult) -> list[str]:
-    """The quantities a 1-D figure draws as lines: the means, not each seed or the spread."""
-    return [q for q in result.quantities if not _SEEDED.search(q)]
-
-
 def line_with_band(ax: Any, x: np.ndarray, result: SurfaceResult, q: str, color: str,
                    label: str | None = None, linewidth: float = 1.5) -> list:
     """``q`` against ``x`` (test dotted; a curve's straight line dashed), and ± one standard
     deviation over direction seeds as a band when the result holds it."""
-    test = qreg.quantity(q).split == "test" or q.startswith(STRAIGHT + "test")
-    style = (":" if test else "-") if not q.startswith(STRAIGHT) else ("-." if test else "--")
+    straight = q.startswith(qreg.STRAIGHT_PREFIX)
+    test = qreg.quantity(q).split == "test" or q.startswith(qreg.STRAIGHT_PREFIX + "test")
+    style = ("-." if test else "--") if straight else (":" if test else "-")
     y = np.asarray(result.values[q], float)
     lines = ax.plot(x, y, style, color=color, label=label or _pretty(q), linewidth=linewidth)
-    spread = result.values.get(q + "_std")
+    spread = result.values.get(q + qreg.SPREAD_SUFFIX)
     if spread is not None:
         ax.fill_between(x, y - spread, y + spread, color=color, alpha=0.18, linewidth=0)
     return lines

@@ -121,7 +121,7 @@ METHOD = DirectionMethod(
                         "SGD learning rate of the bend (momentum 0.9)", 0.0),
         _training_param("curve_batch_size", "int", "Curve batch size",
                         "training batch of the bend", 1),
-        Param("align", "bool", default=False, label="Align B to A",
+        Param("align", "bool", default=False, label="Align to A",
               title="aligned", help="permute B's hidden units to match A's first (weight "
               "matching, Git Re-Basin)"),
     ),

@@ -77,7 +77,7 @@ METHOD = DirectionMethod(
         Param("checkpoint_c", "file", flag="checkpoint3", label="Checkpoint C", metavar="FILE",
               selects=True,
               help="the third model: a plane through A (the model), B and C"),
-        Param("align", "bool", default=False, label="Align B, C to A", title="aligned",
+        Param("align", "bool", default=False, label="Align to A", title="aligned",
               help="permute B's and C's hidden units to match A's first (weight matching)"),
         Param("recompute_bn", "bool", default=False, flag="recompute-bn",
               label="Re-estimate BatchNorm", title="BN re-estimated",

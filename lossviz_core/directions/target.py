@@ -43,7 +43,7 @@ METHOD = DirectionMethod(
     params=(Param("checkpoint", "file", flag="checkpoint2", label="Checkpoint B",
                   title="interpolation to {}", selects=True, metavar="FILE",
                   help="interpolate θ_A + α(θ_B − θ_A) towards this checkpoint"),
-            Param("align", "bool", default=False, label="Align B to A", title="aligned",
+            Param("align", "bool", default=False, label="Align to A", title="aligned",
                   help="permute B's hidden units to match A's first (weight matching, "
                        "Git Re-Basin)"),
             Param("recompute_bn", "bool", default=False, flag="recompute-bn",

@@ -36,7 +36,7 @@ from lossviz_core.export.titles import (
     recipe_title,
     wrap,
 )
-from lossviz_core.figures import STRAIGHT, line_with_band, shown_values
+from lossviz_core.figures import line_with_band, shown_values
 from lossviz_core.results import quantities as qreg
 from lossviz_core.results.result import SurfaceResult
 
@@ -231,8 +231,9 @@ def _lines(results: Sequence[SurfaceResult], titles: Sequence[str], o: FigureOpt
         missing = int((~r.done).sum())
         label = f"{t} ({missing} of {r.done.size} not computed)" if o.partial and missing else t
         line_with_band(ax, r.x, r, q, f"C{k % 10}", label, linewidth=1.2)
-        if STRAIGHT + q in r.values:  # a curve: its straight line beside it, dashed
-            line_with_band(ax, r.x, r, STRAIGHT + q, f"C{k % 10}", f"{t}, straight line", 1.2)
+        straight = qreg.STRAIGHT_PREFIX + q
+        if straight in r.values:  # a curve: its straight line beside it, dashed
+            line_with_band(ax, r.x, r, straight, f"C{k % 10}", f"{t}, straight line", 1.2)
         if o.partial:
             c = panels.mark_partial(ax, r.x, None, r.done, r.values[q], o.missing_color,
                                     o.diverged_color, spans=False)

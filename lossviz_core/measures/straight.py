@@ -17,9 +17,9 @@ from lossviz_core.directions.base import Directions, WeightPath
 from lossviz_core.errors import InputError
 from lossviz_core.evaluation.evaluate import Evaluator
 from lossviz_core.measures.base import MeasureContext, MeasureKind
-from lossviz_core.results.quantities import Quantity
+from lossviz_core.results.quantities import STRAIGHT_PREFIX, Quantity
 
-PREFIX = "line_"
+PREFIX = STRAIGHT_PREFIX
 
 
 class StraightLine:

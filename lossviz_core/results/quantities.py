@@ -67,6 +67,19 @@ def quantity(name: str) -> Quantity:
 
 # several direction seeds (run/seeds.py): each seed's value and the spread over the seeds
 _SEEDED = re.compile(r"^(?P<base>.+?)_(?:(?P<std>std)|seed(?P<seed>-?\d+))$")
+SPREAD_SUFFIX, SEED_INFIX = "_std", "_seed"
+STRAIGHT_PREFIX = "line_"  # a curve's straight line beside it (measures/straight.py)
+
+
+def over_seeds(name: str) -> bool:
+    """``{q}_std`` or ``{q}_seed{s}``: a spread over direction seeds or one seed's value."""
+    return _SEEDED.match(name) is not None and _SEEDED.match(name)["base"] in _REGISTRY
+
+
+def drawn_quantities(names) -> list[str]:
+    """What a 1-D view or figure draws as curves: the means over seeds, not each seed's
+    values or their spread (drawn as a band around the mean)."""
+    return [n for n in ordered(names) if not over_seeds(n)]
 
 
 def _over_seeds(name: str) -> Quantity | None:

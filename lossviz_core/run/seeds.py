@@ -19,10 +19,8 @@ from typing import Any
 import numpy as np
 
 from lossviz_core.progress import Step
+from lossviz_core.results.quantities import SEED_INFIX, SPREAD_SUFFIX
 from lossviz_core.run.workspace import Workspace
-
-STD_SUFFIX = "_std"
-SEED_INFIX = "_seed"
 
 
 def seed_quantity(q: str, seed: int) -> str:
@@ -31,7 +29,7 @@ def seed_quantity(q: str, seed: int) -> str:
 
 def seed_quantities(base: Sequence[str], seeds: Sequence[int]) -> tuple[str, ...]:
     """What a seeded result holds for one seed's quantities ``base``."""
-    spread = tuple(q + STD_SUFFIX for q in base)
+    spread = tuple(q + SPREAD_SUFFIX for q in base)
     each = tuple(seed_quantity(q, s) for s in seeds for q in base)
     return (*base, *spread, *each)
 
@@ -74,7 +72,7 @@ class SeedWorkspace(Workspace):
         for q in each[0]:
             stacked = np.stack([v[q] for v in each])
             out[q] = np.mean(stacked, axis=0)
-            out[q + STD_SUFFIX] = np.std(stacked, axis=0)
+            out[q + SPREAD_SUFFIX] = np.std(stacked, axis=0)
             for s, v in zip(self.seeds, each, strict=True):
                 out[seed_quantity(q, s)] = v[q]
         return out
