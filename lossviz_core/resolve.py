@@ -36,6 +36,7 @@ from lossviz_core.registry import (
     MEASURES,
     MODEL_SOURCES,
 )
+from lossviz_core.runs import checkpoint_in
 
 # The choices every recipe has, with their "not chosen" value. Each registered entry adds
 # the parameters it declares (entry_choices): --checkpoint2, --pca, --directions, ...
@@ -218,8 +219,9 @@ def _model_and_data(c: dict, method: Any, base: Recipe | None
         model = ModelSpec(absolute_model_name(str(c["model"])))
     else:
         raise InputError("choose a model: --demo, or --model NAME --checkpoint FILE")
-    if c["checkpoint"]:
-        model = model.replace(checkpoint=existing(c["checkpoint"], "checkpoint"))
+    if c["checkpoint"]:  # a run folder stands for its final checkpoint
+        model = model.replace(checkpoint=str(checkpoint_in(existing(c["checkpoint"],
+                                                                    "checkpoint"))))
     if c["pretrained"] and c["num_classes"]:
         raise InputError("pretrained weights fix the number of classes: drop --num-classes "
                          "(or load your own --checkpoint instead of --pretrained)")

@@ -148,3 +148,21 @@ def test_plane_resumes_from_its_file_alone(three_models, tmp_path, capsys, cut_a
     for q in b.values:
         np.testing.assert_array_equal(a.values[q], b.values[q])
     np.testing.assert_array_equal(a.trajectory.loss, b.trajectory.loss)
+
+
+def test_runs_stand_for_their_trained_models(digits_mlps, tmp_path, capsys):
+    from lossviz_core.resolve import resolve
+
+    a, b, c = (str(r.path) for r in digits_mlps)
+    final = str(digits_mlps[0].final_checkpoint)
+    recipe = resolve({"model": "digits_mlp", "checkpoint": a, "checkpoint2": b,
+                      "checkpoint3": c, "x": "0:1:2", "y": "0:1:2"})
+    assert recipe.model.checkpoint == final and recipe.directions.method == "plane3"
+    out = tmp_path / "p.h5"  # no --model: A's run folder gives the model and the data
+    code, _, err = run_cli(capsys, "surface", "--plane", f"{a},{b},{c}", "--x=0:1:2",
+                           "--y=0:1:2", "--out", str(out))
+    assert code == 0, err
+    r = read_result(out)
+    assert r.recipe.model.checkpoint == final
+    assert r.specs["directions_info"]["models"][2]["checkpoint"] == str(
+        digits_mlps[2].final_checkpoint)
