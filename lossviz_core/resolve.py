@@ -18,6 +18,7 @@ from typing import Any
 
 from lossviz_core.errors import InputError
 from lossviz_core.params import NameParts, Param
+from lossviz_core.recipe.seeds import parse_seeds
 from lossviz_core.recipe.spec import (
     ComputeSpec,
     DatasetSpec,
@@ -27,7 +28,6 @@ from lossviz_core.recipe.spec import (
     ModelSpec,
     Range,
     Recipe,
-    parse_seeds,
 )
 from lossviz_core.registry import (
     DATA_SOURCES,

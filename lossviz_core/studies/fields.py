@@ -110,6 +110,7 @@ def check_value(src: Source, path: KeyPath, check: Callable[[], Any]) -> Any:
 def result_check(key: str, value: Any) -> Callable[[], Any] | None:
     """The spec class that validates result key ``key`` alone (None: types suffice)."""
     from lossviz_core.recipe import spec as s
+    from lossviz_core.recipe.seeds import parse_seeds
 
     direction = ("dir_type", "xnorm", "ynorm", "xignore", "yignore")
     checks: dict[str, Callable[[], Any]] = {
@@ -121,7 +122,7 @@ def result_check(key: str, value: Any) -> Callable[[], Any] | None:
         "subsample": lambda: s.DatasetSpec(subsample=value),
         "image_size": lambda: s.DatasetSpec(size=value),
         "method": lambda: _direction_method(value), "measure": lambda: _measures(value),
-        "seeds": lambda: s.parse_seeds(value),
+        "seeds": lambda: parse_seeds(value),
     }
     if key in direction:
         return lambda: s.DirectionSpec(**{key: value})

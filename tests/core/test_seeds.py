@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from test_cli import assert_one_line_error, run_cli
 
-from lossviz_core.recipe.spec import parse_seeds
+from lossviz_core.recipe.seeds import parse_seeds
 from lossviz_core.results.store import read_result
 from lossviz_core.results.summary import landscape_summaries
 
