@@ -1,11 +1,13 @@
-"""Small dialogs: error messages and the export options.
+"""Small dialogs: error messages, questions and the export options.
 
 Every error shown to the user goes through :func:`show_error`, every question about running
 a user's code through :func:`ask_to_run_code` (tests replace them instead of blocking on a
-modal box).
+modal box). :class:`Ask` puts the session's questions to the user with them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -20,6 +22,9 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QWidget,
 )
+
+from . import settings_store
+from .messages import clock
 
 
 def show_error(parent: QWidget | None, message: str, details: str = "") -> None:
@@ -67,15 +72,13 @@ def ask_long_compute(parent: QWidget | None, points: int, seconds: float,
                      smaller: tuple[int, ...]) -> str:
     """A grid estimated to take long: ``compute``, ``reduce`` (to ``smaller`` point counts) or
     ``cancel``."""
-    from .main_window import _clock
-
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle("A long computation")
     size = " × ".join(map(str, smaller))
-    box.setText(f"These {points:,} points take about {_clock(seconds)} here (measured on "
+    box.setText(f"These {points:,} points take about {clock(seconds)} here (measured on "
                 "this model and data). Compute them all, or a smaller grid over the same "
-                f"ranges ({size} points, about {_clock(180)})?")
+                f"ranges ({size} points, about {clock(180)})?")
     go = box.addButton("Compute all", QMessageBox.ButtonRole.AcceptRole)
     less = box.addButton(f"Compute {size}", QMessageBox.ButtonRole.ActionRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
@@ -83,6 +86,32 @@ def ask_long_compute(parent: QWidget | None, points: int, seconds: float,
     box.exec()
     clicked = box.clickedButton()
     return "compute" if clicked is go else "reduce" if clicked is less else "cancel"
+
+
+class Ask:
+    """The session's questions and messages, as boxes over ``parent`` (the functions above,
+    looked up when asked, so tests can answer them)."""
+
+    def __init__(self, parent: QWidget | None) -> None:
+        self.parent = parent
+
+    def may_run(self, paths: Iterable[str]) -> bool:
+        """Ask once per file before running code from a user's file (the answer is kept)."""
+        for path in paths:
+            if not settings_store.is_trusted(path):
+                if not ask_to_run_code(self.parent, path):
+                    return False
+                settings_store.trust(path)
+        return True
+
+    def long_compute(self, points: int, seconds: float, smaller: tuple[int, ...]) -> str:
+        return ask_long_compute(self.parent, points, seconds, smaller)
+
+    def delete(self, name: str, path: str, owned: bool) -> bool:
+        return ask_to_delete(self.parent, name, path, owned)
+
+    def error(self, message: str, details: str = "") -> None:
+        show_error(self.parent, message, details)
 
 
 class ExportDialog(QDialog):

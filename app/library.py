@@ -5,8 +5,9 @@ engine's resumable store (the same as ``lossviz surface --out``), so a crash or 
 window loses at most a chunk; ``index.json`` lists the entries (name, recipe, progress,
 speed, thumbnail). A compute whose recipe the library holds complete is shown at once (a
 zoom back is instant), one it holds incomplete is resumed (Compute after Cancel), and a new
-one never replaces another: results are only removed by the user. Files opened from
-elsewhere are listed too (recent files), never copied or deleted.
+one never replaces another: results are only removed by the user. A new computation's entry
+appears with its first point (a compute that fails or is cancelled before leaves the list as
+it was). Files opened from elsewhere are listed too (recent files), never copied or deleted.
 """
 
 from __future__ import annotations
@@ -72,22 +73,6 @@ def default_folder() -> Path:
     return Path(base or Path.home() / ".local" / "share" / "LossViz") / "results"
 
 
-def same_landscape(a: Recipe, b: Recipe) -> bool:
-    """Whether two recipes make the same values (how they are computed may differ; ranges to
-    be fitted to a trajectory are the same whatever the panel showed before)."""
-    return _normal(a).replace(compute=b.compute) == _normal(b)
-
-
-def _normal(r: Recipe) -> Recipe:
-    if not r.grid.fit:
-        return r
-    from lossviz_core.recipe.spec import GridSpec, Range
-
-    g = r.grid
-    return r.replace(grid=GridSpec(Range(0, 1, g.x.num), None if g.y is None
-                                   else Range(0, 1, g.y.num), fit=True))
-
-
 class ResultsLibrary(QObject):
     """The entries of a library folder; ``changed`` after every edit."""
 
@@ -118,8 +103,8 @@ class ResultsLibrary(QObject):
     # ---- finding and making entries -----------------------------------------------------
     def find(self, recipe: Recipe) -> Entry | None:
         """The newest entry holding ``recipe``'s landscape (complete ones first)."""
-        matches = [e for e in self.entries
-                   if any(same_landscape(r, recipe) for r in e.recipes())]
+        key = recipe.landscape_key()
+        matches = [e for e in self.entries if any(r.landscape_key() == key for r in e.recipes())]
         matches.sort(key=lambda e: (e.complete, e.created), reverse=True)
         return matches[0] if matches else None
 
@@ -130,23 +115,31 @@ class ResultsLibrary(QObject):
         path = str(Path(path).resolve())
         return next((e for e in self.entries if str(Path(e.path).resolve()) == path), None)
 
-    def new(self, recipe: Recipe, name: str) -> Entry:
-        """An entry (and the file name) for a new computation of ``recipe``."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        uid = uuid.uuid4().hex[:10]
-        entry = Entry(uid, name, str(self.folder / f"{uid}.h5"), recipe.to_dict(), _now(),
-                      total=recipe.grid.size, requested=recipe.to_dict())
+    def new_path(self) -> str:
+        """A file name for a new computation (its entry comes with its first point)."""
+        return str(self.folder / f"{uuid.uuid4().hex[:10]}.h5")
+
+    def new(self, recipe: Recipe, name: str, path: str | None = None,
+            held: Recipe | None = None) -> Entry:
+        """The entry of a new computation of ``recipe`` (asked for) into ``path`` (default: a
+        new name); ``held``: the recipe the file holds, if the job made it concrete."""
+        path = path or self.new_path()
+        held = held or recipe
+        entry = Entry(Path(path).stem, name, path, held.to_dict(), _now(),
+                      total=held.grid.size, requested=recipe.to_dict())
         self.entries.append(entry)
         self.save()
         return entry
 
-    def add_opened(self, path: str, result: Any) -> Entry:
-        """A file opened from elsewhere: listed (recent files), never owned."""
+    def add_opened(self, path: str, result: Any, created: str | None = None) -> Entry:
+        """A file opened from elsewhere: listed (recent files), never owned. ``created``:
+        when its points were computed (the file's time), not when it was opened."""
         entry = self.by_path(path)
         if entry is None:
             recipe = result.recipe
             entry = Entry(uuid.uuid4().hex[:10], Path(path).name, str(Path(path).resolve()),
-                          None if recipe is None else recipe.to_dict(), _now(), owned=False)
+                          None if recipe is None else recipe.to_dict(), created or _now(),
+                          owned=False)
             self.entries.append(entry)
             opened = [e for e in self.entries if not e.owned]
             for old in opened[:-MAX_RECENT]:
@@ -180,6 +173,13 @@ class ResultsLibrary(QObject):
         entry = self.get(entry_id)
         if entry is not None and name.strip() and name != entry.name:
             entry.name = name.strip()
+            self.save()
+
+    def forget(self, entry_id: str) -> None:
+        """An entry whose file is gone leaves the list (it can no longer be shown)."""
+        entry = self.get(entry_id)
+        if entry is not None:
+            self.entries.remove(entry)
             self.save()
 
     def delete(self, entry_id: str) -> None:

@@ -145,6 +145,17 @@ def explain(recipe: Recipe) -> list[str]:
     return notes
 
 
+def user_code_files(recipe: Recipe) -> list[str]:
+    """The files whose code computing ``recipe`` runs (model, dataset, loss): ask before
+    running them (the window asks once per file, the CLI says which file it runs)."""
+    from lossviz_core.data import user_code_of as data_code
+    from lossviz_core.sources import user_code_of as model_code
+    from lossviz_core.usercode import user_file
+
+    files = [model_code(recipe.model), data_code(recipe.dataset), user_file(recipe.loss.name)]
+    return list(dict.fromkeys(f for f in files if f))
+
+
 def _method(c: dict, line: bool) -> Any:
     if c["method"]:
         method = DIRECTION_METHODS.get(str(c["method"]))
@@ -283,8 +294,8 @@ def _params(c: dict, params: tuple[Param, ...]) -> dict[str, Any]:
     out = {}
     for p in params:
         v = p.coerce(c.get(choice_key(p)))
-        if v is None or (p.kind == "bool" and v == bool(p.default)):
-            continue
+        if v is None or v == p.default or (p.kind == "bool" and v == bool(p.default)):
+            continue  # a default is not recorded: the recipe says what was chosen
         out[p.name] = v
     return out
 

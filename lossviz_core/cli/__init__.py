@@ -31,7 +31,7 @@ from lossviz_core.recipe.spec import (
     Range,
     Recipe,
 )
-from lossviz_core.resolve import all_choices, choices_of, explain, resolve
+from lossviz_core.resolve import all_choices, choices_of, explain, resolve, user_code_files
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -404,16 +404,6 @@ def check_grid_fits(recipe: Recipe) -> None:
         size = "x".join(map(str, recipe.grid.shape))
         raise InputError(f"a {size} grid ({n:.3g} points) is too large to hold here; "
                          f"use fewer points (at most {MAX_POINTS:.0e})")
-
-
-def user_code_files(recipe: Recipe) -> list[str]:
-    """The files whose code computing ``recipe`` runs (model, dataset, loss)."""
-    from lossviz_core.data import user_code_of as data_code
-    from lossviz_core.sources import user_code_of as model_code
-    from lossviz_core.usercode import user_file
-
-    files = [model_code(recipe.model), data_code(recipe.dataset), user_file(recipe.loss.name)]
-    return list(dict.fromkeys(f for f in files if f))
 
 
 def _plot(a: argparse.Namespace) -> int:

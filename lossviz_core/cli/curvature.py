@@ -54,11 +54,11 @@ def add_curvature_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_curvature(a: argparse.Namespace) -> int:
-    from lossviz_core.cli import _say, choices_from_args, user_code_files
+    from lossviz_core.cli import _say, choices_from_args
     from lossviz_core.curvature.report import CurvatureOptions, write_report
     from lossviz_core.device import threads_for_load
     from lossviz_core.export.curvature import plot_report
-    from lossviz_core.resolve import resolve
+    from lossviz_core.resolve import resolve, user_code_files
     from lossviz_core.results.paths import check_output
     from lossviz_core.run.at_point import iter_curvature
 

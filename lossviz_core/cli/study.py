@@ -49,22 +49,16 @@ def run_study_command(a: argparse.Namespace) -> int:
         for b in bundled_studies():
             print(f"{b.name:16s} {b.description}")
         return 0
-    from lossviz_core.studies.catalog import load_study
+    from lossviz_core.studies.catalog import default_folder_name, load_study
     from lossviz_core.studies.status import format_status, study_status
 
     study = load_study(a.study, a.profile)
-    out = Path(a.out) if a.out else default_out(study)
+    out = Path(a.out) if a.out else Path.cwd() / default_folder_name(study)
     if a.study_command == "status" or a.dry_run:
         for line in format_status(study_status(study, out)):
             print(line)
         return 0
     return _run(a, study, out)
-
-
-def default_out(study: Any) -> Path:
-    """``./NAME`` (``./NAME-PROFILE`` for a profile): a profile's smaller outputs never
-    overwrite the full study's figures."""
-    return Path.cwd() / (study.name + (f"-{study.profile}" if study.profile else ""))
 
 
 def _run(a: argparse.Namespace, study: Any, out: Path) -> int:

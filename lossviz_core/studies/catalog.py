@@ -37,6 +37,12 @@ def bundled_studies() -> list[BundledStudy]:
     return out
 
 
+def default_folder_name(study: Study) -> str:
+    """The folder a study's outputs go to when none is named: ``NAME``, or ``NAME-PROFILE``
+    for a profile (its smaller outputs never overwrite the full study's figures)."""
+    return study.name + (f"-{study.profile}" if study.profile else "")
+
+
 def study_path(name_or_path: str | Path) -> Path:
     """The file a study argument names: an existing path, else a bundled study's name."""
     p = Path(name_or_path).expanduser()
