@@ -12,6 +12,7 @@ in) or from a plugin (see docs/engine-api.md, "Plugins").
 
 from __future__ import annotations
 
+from lossviz_core.connect import method as curve
 from lossviz_core.curvature import directions as hessian_directions
 from lossviz_core.data import (
     cifar10,
@@ -25,11 +26,11 @@ from lossviz_core.data import (
     tvision,
 )
 from lossviz_core.data import pyfile as data_pyfile
-from lossviz_core.directions import file, pca, random, target
+from lossviz_core.directions import file, pca, plane3, random, target
 from lossviz_core.losses import builtin as builtin_losses
 from lossviz_core.losses import lm, register_loss
 from lossviz_core.losses import pyfile as loss_pyfile
-from lossviz_core.measures import curvature, loss
+from lossviz_core.measures import curvature, loss, straight
 from lossviz_core.measures.base import register_measure
 from lossviz_core.registry import DATA_SOURCES, DIRECTION_METHODS, MODEL_SOURCES
 from lossviz_core.sources import archives, hf, timm_models, tvmodels, zoo
@@ -45,8 +46,8 @@ TABLE = (
     (register_loss, (*builtin_losses.LOSSES, lm.LOSS, loss_pyfile.LOSS)),
     (DIRECTION_METHODS.register, (random.METHOD, pca.METHOD, hessian_directions.HESSIAN,
                                   hessian_directions.HESSIAN_RANDOM, target.METHOD,
-                                  file.METHOD)),
-    (register_measure, (loss.KIND, curvature.KIND)),
+                                  file.METHOD, plane3.METHOD, curve.METHOD)),
+    (register_measure, (loss.KIND, curvature.KIND, straight.KIND)),
 )
 
 for _register, _entries in TABLE:

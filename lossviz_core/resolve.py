@@ -18,6 +18,7 @@ from typing import Any
 
 from lossviz_core.errors import InputError
 from lossviz_core.params import NameParts, Param
+from lossviz_core.recipe.seeds import parse_seeds
 from lossviz_core.recipe.spec import (
     ComputeSpec,
     DatasetSpec,
@@ -35,6 +36,7 @@ from lossviz_core.registry import (
     MEASURES,
     MODEL_SOURCES,
 )
+from lossviz_core.runs import checkpoint_in
 
 # The choices every recipe has, with their "not chosen" value. Each registered entry adds
 # the parameters it declares (entry_choices): --checkpoint2, --pca, --directions, ...; an
@@ -49,7 +51,7 @@ CORE: dict[str, Any] = {
     "data_cache": "auto", "workers": None, "split": None, "loss": "ce", "label_smoothing": 0.0,
     # directions
     "line": False, "method": None, "dir_type": None, "xnorm": "filter", "ynorm": None,
-    "xignore": "biasbn", "yignore": None, "seed": 0,
+    "xignore": "biasbn", "yignore": None, "seed": 0, "seeds": None,
     # grid, compute, measures
     "x": None, "y": None, "device": "auto", "precision": "auto", "batch_size": None,
     "compile": "auto", "multi": "auto", "memory_format": "auto", "measure": None, "fit_ranges": None,
@@ -124,8 +126,9 @@ def resolve(choices: Mapping[str, Any]) -> Recipe:
     given = (given,) if isinstance(given, str) else tuple(given)
     for m in given:
         MEASURES.get(m)  # one line listing the measures
-    # a measure is added to the loss (the surface it explains), never instead of it
-    measures = ("loss", *dict.fromkeys(m for m in given if m != "loss"))
+    # a measure is added to the loss (the surface it explains), never instead of it; a
+    # method's own measures (a curve's straight line) come with it
+    measures = ("loss", *dict.fromkeys(m for m in (*method.measures, *given) if m != "loss"))
     _refuse_strays(c, method, model, dataset, loss, measures)
     return Recipe(model, dataset, directions, grid, loss_spec, compute, measures)
 
@@ -229,8 +232,9 @@ def _model_and_data(c: dict, method: Any, base: Recipe | None
         model = ModelSpec(absolute_model_name(str(c["model"])))
     else:
         raise InputError("choose a model: --demo, or --model NAME --checkpoint FILE")
-    if c["checkpoint"]:
-        model = model.replace(checkpoint=existing(c["checkpoint"], "checkpoint"))
+    if c["checkpoint"]:  # a run folder stands for its final checkpoint
+        model = model.replace(checkpoint=str(checkpoint_in(existing(c["checkpoint"],
+                                                                    "checkpoint"))))
     if c["pretrained"] and c["num_classes"]:
         raise InputError("pretrained weights fix the number of classes: drop --num-classes "
                          "(or load your own --checkpoint instead of --pretrained)")
@@ -278,10 +282,14 @@ def _directions(c: dict, method: Any, base: Recipe | None) -> DirectionSpec:
                              f"({p.cli_flag} {p.metavar or 'VALUE'})")
         if p.is_path and p.name in params:  # a base recipe's paths are checked too
             params[p.name] = p.coerce(params[p.name])
+    seeds = parse_seeds(c["seeds"], int(c["seed"]))
+    if len(seeds) > 1 and "seed" not in method.uses:
+        raise InputError(f"--seeds: the {method.label} has no random directions to draw again")
     return DirectionSpec(
         method=method.name, dir_type=dir_type, xnorm=c["xnorm"], ynorm=c["ynorm"] or c["xnorm"],
-        xignore=c["xignore"], yignore=c["yignore"] or c["xignore"], seed=int(c["seed"]),
-        params=params,
+        xignore=c["xignore"], yignore=c["yignore"] or c["xignore"],
+        seed=seeds[0] if seeds else int(c["seed"]), params=params,
+        seeds=seeds if len(seeds) > 1 else (),  # one seed is just --seed
     )
 
 
@@ -420,7 +428,8 @@ def choices_of(recipe: Recipe) -> dict[str, Any]:
         "label_smoothing": recipe.loss.label_smoothing,
         "line": recipe.is_line, "method": dirs.method, "dir_type": dirs.dir_type,
         "xnorm": dirs.xnorm, "ynorm": dirs.ynorm, "xignore": dirs.xignore,
-        "yignore": dirs.yignore, "seed": dirs.seed, "x": g.x, "y": g.y, "fit_ranges": g.fit,
+        "yignore": dirs.yignore, "seed": dirs.seed, "seeds": list(dirs.seeds) or None,
+        "x": g.x, "y": g.y, "fit_ranges": g.fit,
         "device": recipe.compute.device, "precision": recipe.compute.precision,
         "batch_size": recipe.compute.batch_size, "compile": recipe.compute.compile,
         "multi": recipe.compute.multi,

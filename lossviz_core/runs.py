@@ -130,3 +130,10 @@ def write_run(info: RunInfo) -> None:
     except OSError as exc:  # a full disk: no half-written temporary left behind
         tmp.unlink(missing_ok=True)
         raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def checkpoint_in(path: str | os.PathLike) -> Path:
+    """A model file: ``path`` itself, or a run folder's final checkpoint (a result of a run
+    stands for its trained model wherever a checkpoint is asked for)."""
+    p = Path(path)
+    return read_run(p).final_checkpoint if (p / RUN_FILE).is_file() else p

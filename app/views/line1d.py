@@ -22,6 +22,7 @@ from lossviz_core.results.nonfinite import explain, non_finite_mask
 from lossviz_core.results.quantities import is_accuracy, is_loss, quantity
 from lossviz_core.results.result import SurfaceResult
 
+from . import paths1d
 from .colormaps import display_values, log_shown
 from .contour2d import NOTE_HTML, placeholder_label, set_placeholder
 from .coverage import (
@@ -58,9 +59,9 @@ def endpoint_labels(a: str | None, b: str | None) -> tuple[str, str]:
 
 
 def checkpoint_names(result: SurfaceResult) -> tuple[str, str] | None:
-    """Labels of the checkpoints at α = 0 and α = 1 for a 'target' interpolation, else None."""
+    """Labels of the checkpoints at α = 0 and α = 1 of an interpolation or a curve, else None."""
     recipe = result.recipe
-    if recipe is None or recipe.directions.method != "target":
+    if recipe is None or recipe.directions.method not in paths1d.PATH_METHODS:
         return None
     return endpoint_labels(recipe.model.checkpoint, recipe.directions.param("checkpoint"))
 
@@ -93,7 +94,11 @@ def _pen(q: str, k: int):
         if is_loss(q)
         else OTHER_COLORS[k % len(OTHER_COLORS)]
     )
-    style = Qt.PenStyle.DotLine if quantity(q).split == "test" else Qt.PenStyle.SolidLine
+    test = quantity(q).split == "test" or q.startswith(paths1d.STRAIGHT + "test")
+    if paths1d.is_straight(q):  # a curve's straight line: dashed beside the curve
+        style = Qt.PenStyle.DashDotLine if test else Qt.PenStyle.DashLine
+    else:
+        style = Qt.PenStyle.DotLine if test else Qt.PenStyle.SolidLine
     return pg.mkPen(color, width=2.2, style=style)
 
 
@@ -161,6 +166,7 @@ class LineView1D(PlotStateMixin, QWidget):
         self.plot.addItem(self.note, ignoreBounds=True)
 
         self.curves: dict[str, pg.PlotDataItem] = {}  # one per quantity of the shown result
+        self.bands: dict[str, paths1d.Band] = {}  # ± std over direction seeds
         self.markers: list[pg.InfiniteLine] = []
         self.non_finite_regions: list[pg.LinearRegionItem] = []
 
@@ -181,15 +187,16 @@ class LineView1D(PlotStateMixin, QWidget):
             self.plot.removeItem(m)
         self.markers = []
         self.legend.clear()
-        self._make_curves(() if self.result is None else self.result.quantities)
+        self._make_curves(() if self.result is None else
+                          paths1d.shown_quantities(self.result))
         if self.result is None:
             self.show_message(EMPTY_MESSAGE, EMPTY_HINT)
             return
         self._message = ""
         self.stack.setCurrentWidget(self.plot_widget)
-        for q, c in self.curves.items():
-            self.legend.addItem(c, quantity(q).label)
-        self.fit_legend()
+        self._label_curves()
+        method = self.result.recipe.directions.method if self.result.recipe else None
+        self.plot.setLabel("bottom", "t (along the curve)" if method == "curve" else "α")
         names = checkpoint_names(self.result)
         if names is not None:
             for pos, name, height in zip((0.0, 1.0), names, (0.94, 0.8), strict=True):
@@ -210,14 +217,30 @@ class LineView1D(PlotStateMixin, QWidget):
         self.refresh()
 
     def _make_curves(self, names) -> None:
-        """Curves for ``names``: accuracies on the right axis, the rest on the left."""
+        """Curves for ``names``: accuracies on the right axis, the rest on the left; a band
+        for each that has a spread over direction seeds."""
         for q, c in self.curves.items():
             (self.acc_box if is_accuracy(q) else self.plot).removeItem(c)
-        self.curves = {}
+        for band in self.bands.values():
+            band.remove()
+        self.curves, self.bands = {}, {}
+        values = self.result.values if self.result is not None else {}
         for k, q in enumerate(names):
             curve = pg.PlotDataItem(pen=_pen(q, k), connect="finite")
-            (self.acc_box if is_accuracy(q) else self.plot).addItem(curve)
+            box = self.acc_box if is_accuracy(q) else self.plot
+            if q + paths1d.SPREAD in values:
+                self.bands[q] = paths1d.Band(box, _pen(q, k).color().getRgb()[:3])
+            box.addItem(curve)
             self.curves[q] = curve
+
+    def _label_curves(self) -> None:
+        """The legend: each curve's label (a path's with its barrier once complete)."""
+        self.legend.clear()
+        barriers = paths1d.barriers_of(self.result)
+        for q, c in self.curves.items():
+            self.legend.addItem(c, paths1d.legend_label(self.result, q, barriers))
+        self._legend_complete = self.result.complete
+        self.fit_legend()
 
     def refresh(self) -> None:
         """The same result got more points (or the settings changed): redraw the curves."""
@@ -243,6 +266,11 @@ class LineView1D(PlotStateMixin, QWidget):
                 if log:
                     v = np.where(v > 0, v, np.nan) if log_shown(q, self.settings) else v
             c.setData(r.x, v, connect="finite")
+            band = self.bands.get(q)
+            if band is not None:
+                band.set(r.x, v, np.asarray(r.values[q + paths1d.SPREAD], float))
+        if r.complete and not getattr(self, "_legend_complete", True):
+            self._label_curves()  # the barriers, now that the path is whole
         self._counts = counts = point_counts(np.where(bad, np.nan, 0.0), r.done, r)
         self._draw_non_finite(bad)
         banner = counts.banner("not drawn (gaps)")

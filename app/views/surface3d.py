@@ -372,7 +372,7 @@ class SurfaceView3D(QWidget):
     def _draw_trajectory(self, filled: np.ndarray, shown: bool = True) -> None:
         t = self.result.trajectory
         show = shown and t is not None and len(t.x) > 0
-        self.traj_line.setVisible(show)
+        self.traj_line.setVisible(show and not t.labels)  # named models: no path between
         self.traj_points.setVisible(show)
         if not show:
             self._traj_pos = np.zeros((0, 3))
@@ -402,7 +402,9 @@ class SurfaceView3D(QWidget):
         self._titles = (xl, yl, quantity_label(q, log_shown(q, self.settings)))
         t, pos = r.trajectory, self._traj_pos
         notes = []
-        if t is not None and len(pos):
+        if t is not None and len(pos) and t.labels:  # the models a plane goes through
+            notes = [(pos[k], t.point_label(k)) for k in range(len(pos))]
+        elif t is not None and len(pos):
             notes = [(pos[0], f"epoch {int(t.epochs[0])}"), (pos[-1], f"epoch {int(t.epochs[-1])}")]
         self.overlay.set_axes(
             hx,

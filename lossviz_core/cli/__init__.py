@@ -1,4 +1,4 @@
-"""The ``lossviz`` command line: surface, line, train, plot, info, models.
+"""The ``lossviz`` command line: surface, line, connect, align, train, plot, info, models.
 
 Bad input ends with one line on stderr and a non-zero exit, never a traceback
 (set LOSSVIZ_DEBUG=1 to see one for an unexpected error).
@@ -62,7 +62,8 @@ def _range(text: str) -> Range:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool = True) -> None:
+def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool = True,
+                eval_batch: bool = True) -> None:
     from lossviz_core.cli import entries as generated
 
     g = p.add_argument_group("model (any PyTorch model: see the README)")
@@ -106,7 +107,8 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool =
     c = p.add_argument_group("compute")
     c.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     c.add_argument("--precision", choices=PRECISIONS, default="auto")
-    c.add_argument("--batch-size", type=int)
+    if eval_batch:  # connect's --batch-size is its training batch
+        c.add_argument("--batch-size", type=int)
     c.add_argument("--compile", choices=COMPILE_MODES, default="auto")
     c.add_argument("--multi", choices=MULTI_MODES, default="auto",
                    help="several grid points per pass (auto: a probe decides)")
@@ -138,13 +140,21 @@ def _add_directions(p: argparse.ArgumentParser, two_d: bool, entries: bool = Tru
         g.add_argument("--ynorm", choices=NORMS, default=None)
         g.add_argument("--yignore", choices=IGNORES, default=None)
     g.add_argument("--seed", type=int, default=0, help="random direction seed")
+    g.add_argument("--seeds", metavar="FIRST:LAST|N", help="the same landscape for several "
+                   "direction seeds (1:5, or a count from --seed), stored each with their mean "
+                   "and standard deviation per point")
+    if two_d:
+        g.add_argument("--plane", metavar="A,B,C", help="the plane through three models "
+                       "(checkpoints or run folders of one architecture): A at (0, 0), B at "
+                       "(1, 0), C at (c, 1)")
     g.add_argument("--method", help=generated.method_help(two_d) if entries else "a method")
     g.add_argument("--save-directions", help="export the directions to an HDF5 file")
     if entries:  # the parameters each model, data kind, loss, method and measure declares
         generated.add_entry_arguments(p, two_d)
 
 
-ENTRY_COMMANDS = ("surface", "line", "curvature")  # their flags come from the registries
+# their flags come from the registries
+ENTRY_COMMANDS = ("surface", "line", "curvature", "connect", "align")
 
 
 def build_parser(entries_for: tuple[str, ...] = ENTRY_COMMANDS) -> argparse.ArgumentParser:
@@ -170,6 +180,20 @@ def build_parser(entries_for: tuple[str, ...] = ENTRY_COMMANDS) -> argparse.Argu
     _add_directions(ln, two_d=False, entries=on)
     ln.add_argument("--x", type=_range, default=None, help="MIN:MAX:NUM (-1:1:51, or -0.5:1.5:41 "
                     "for an interpolation)")
+
+    from lossviz_core.cli.align import add_align_arguments
+    from lossviz_core.cli.connect import add_connect_arguments
+    from lossviz_core.cli.entries import add_entry_arguments
+
+    cn = sub.add_parser("connect", help="a mode-connecting curve between two models (its bend "
+                        "trained), beside the straight line, with both barriers")
+    on = "connect" in entries_for
+    add_connect_arguments(cn, lambda q, **kw: _add_source(q, entries=on, **kw),
+                          add_entry_arguments if on else lambda *_, **__: None, _range)
+    al = sub.add_parser("align", help="permute B's hidden units to match A's (weight "
+                        "matching), with the barrier before and after")
+    add_align_arguments(al, lambda q, **kw: _add_source(q, entries="align" in entries_for, **kw),
+                        _range)
 
     t = sub.add_parser("train", help="train a model, writing a run folder")
     from lossviz_core.cli.train import add_train_arguments
@@ -208,14 +232,36 @@ def _source_flags() -> tuple[str, ...]:
     from lossviz_core.resolve import entry_choices
 
     selects = (ec.key for ec in entry_choices() if ec.param.selects or ec.param.is_path)
-    return ("demo", "model", "run", "checkpoint", "dataset", *selects)
+    return ("demo", "model", "run", "checkpoint", "dataset", "plane", *selects)
 
 
 def choices_from_args(a: argparse.Namespace, line: bool) -> dict:
     """The resolver's choices for parsed ``surface`` / ``line`` arguments."""
     choices = {k: getattr(a, k) for k in all_choices() if hasattr(a, k)}
     choices["line"] = line
+    if getattr(a, "plane", None):
+        choices.update(plane_choices(a.plane, choices))
     return choices
+
+
+def plane_choices(text: str, given: dict) -> dict:
+    """``--plane A,B,C``: the model's checkpoint (or A's run folder) and the three-model
+    plane's B and C."""
+    from lossviz_core.runs import RUN_FILE, checkpoint_in
+
+    parts = [t.strip() for t in str(text).split(",")]
+    if len(parts) != 3 or not all(parts):
+        raise InputError(f"--plane wants three models A,B,C (checkpoints or run folders), got "
+                         f"{text!r}")
+    clash = [f"--{k}" for k in ("checkpoint", "checkpoint2", "checkpoint3") if given.get(k)]
+    if clash:
+        raise InputError(f"--plane names A, B and C: drop {clash[0]}")
+    a = Path(parts[0]).expanduser()
+    if (a / RUN_FILE).is_file() and not given.get("model"):
+        where = {"run": str(a)}  # its model, dataset and final checkpoint
+    else:
+        where = {"checkpoint": str(checkpoint_in(a))}
+    return {**where, "method": "plane3", "checkpoint2": parts[1], "checkpoint3": parts[2]}
 
 
 def recipe_from_args(a: argparse.Namespace, line: bool) -> Recipe:
@@ -260,7 +306,8 @@ def _run_job(a: argparse.Namespace, two_d: bool) -> int:
     check_grid_fits(recipe)
     out = check_output(a.out, "result file", may_exist=a.resume or a.overwrite,
                        hint="pass --resume to continue it or --overwrite")
-    for path, what in ((a.plot, "figure"), (a.save_directions, "direction file")):
+    for path, what in ((a.plot, "figure"), (a.save_directions, "direction file"),
+                       (getattr(a, "save_curve", None), "curve file")):
         if path:
             check_output(path, what, may_exist=a.overwrite)
     # Reserve the output now, before the long preparation: a second writer is refused at once.
@@ -271,11 +318,11 @@ def _run_job(a: argparse.Namespace, two_d: bool) -> int:
         _say(f"preparing {recipe.model.name} on {recipe.dataset.name} ({why}) ...")
         for note in explain(recipe):
             _say(note)
-        job = _prepare(recipe, out if a.resume else None)
+        job = _prepare(recipe, out if a.resume else None, verbose=a.command == "connect")
         return _compute(a, job, out, lock)
 
 
-def _prepare(recipe: Recipe, resume_from: Path | None):  # noqa: ANN202 (a Job)
+def _prepare(recipe: Recipe, resume_from: Path | None, verbose: bool = False):  # noqa: ANN202
     from lossviz_core.progress import Step
     from lossviz_core.run.job import iter_prepare
 
@@ -286,7 +333,7 @@ def _prepare(recipe: Recipe, resume_from: Path | None):  # noqa: ANN202 (a Job)
         except StopIteration as stop:
             job = stop.value
             break
-        if isinstance(step, Step) and os.environ.get("LOSSVIZ_VERBOSE"):
+        if isinstance(step, Step) and (verbose or os.environ.get("LOSSVIZ_VERBOSE")):
             _say(f"{step.text} ...")
     data = job.data
     _say(f"data: {len(data.train)} train" + (f" + {len(data.test)} test" if data.test is not None
@@ -351,6 +398,14 @@ def _compute(a: argparse.Namespace, job, out: Path, lock) -> int:  # noqa: ANN00
     replanned = job.workspace.info.get("evaluator", {}).get("replanned")
     if replanned:
         _say(f"changed plan mid-run: {replanned}")
+    from lossviz_core.cli.report import alignment_lines, result_lines
+
+    for line in (*result_lines(result), *alignment_lines(job)):
+        _say(line)
+    if getattr(a, "save_curve", None):
+        from lossviz_core.cli.connect import save_curve
+
+        _say(f"wrote the bend to {save_curve(job, a.save_curve, a.overwrite)}")
     if a.plot:
         from lossviz_core.figures import plot_result
 
@@ -403,12 +458,16 @@ def _info(a: argparse.Namespace) -> int:
     if recipe is not None:
         print("\n".join(recipe_lines(recipe)))
         print(f"  recipe: {recipe.to_json()}")
-    if r.trajectory is not None:
+    if r.trajectory is not None and not r.trajectory.labels:
         ev = r.trajectory.explained_variance
         print(f"  trajectory: {len(r.trajectory.epochs)} checkpoints, explained variance "
               f"{100 * ev[0]:.1f} % / {100 * ev[1]:.1f} %")
     if not r.specs:
         print("  (no LossViz metadata: a file from the reference implementation?)")
+    from lossviz_core.cli.report import result_lines
+
+    for line in result_lines(r):
+        print(f"  {line}")
     return 0
 
 
@@ -427,7 +486,7 @@ def _models(_: argparse.Namespace) -> int:
 
 
 #: commands that load torch (and its compiled extensions) before doing anything else
-NEEDS_TORCH = ("surface", "line", "train", "curvature", "study")
+NEEDS_TORCH = ("surface", "line", "connect", "align", "train", "curvature", "study")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -447,6 +506,14 @@ def main(argv: list[str] | None = None) -> int:
             return _run_job(a, two_d=True)
         if a.command == "line":
             return _run_job(a, two_d=False)
+        if a.command == "connect":
+            from lossviz_core.cli.connect import connect_namespace
+
+            return _run_job(connect_namespace(a), two_d=False)
+        if a.command == "align":
+            from lossviz_core.cli.align import run_align
+
+            return run_align(a)
         if a.command == "train":
             from lossviz_core.cli.train import run_train
 

@@ -119,6 +119,12 @@ class Evaluator:
         self._observed = [0.0, 0]  # seconds, points since the last plan
 
     # ---- construction ------------------------------------------------------------------
+    @property
+    def _linear(self) -> bool:
+        """Points are θ + α·d₁ + β·d₂ and nothing more (not a curve, BN not re-estimated):
+        they may be stacked and BatchNorm folded."""
+        return getattr(self.plane, "linear", True)
+
     def _image_inputs(self) -> bool:
         return len(self.input_shape) == 3 and self.device.type != "mps"
 
@@ -386,6 +392,9 @@ class Evaluator:
             raise InputError("multi-point evaluation needs torch.func support, which this model "
                              f"lacks ({self.capabilities.reasons.get('functional')}); use "
                              "multi-point off")
+        if self._multi_option is True and not self._linear:
+            raise InputError("points of a curve, or with BatchNorm re-estimated, are evaluated "
+                             "one at a time: use multi-point off")
         with torch.no_grad():
             was_training = self.model.training
             set_mode(self.model, False)
@@ -423,7 +432,8 @@ class Evaluator:
                 self._k = int(pin.get("multi_k", 1)) if self._multi else 1
                 per_sample = t_single / xb.shape[0]
             else:
-                multi_option = self._multi_option if self.capabilities.functional else False
+                stackable = self.capabilities.functional and self._linear
+                multi_option = self._multi_option if stackable else False
                 self._multi, self._k, per_sample = mp.probe_multi(
                     multi_option, self.device, self.plan, xb, self._autocast,
                     t_single / xb.shape[0], self._select,
@@ -503,6 +513,7 @@ class Evaluator:
         self._observed[1] += points
         t, n = self._observed
         if (self.pinned or len(self.plans) > 2 or not self.capabilities.functional
+                or not self._linear
                 or t < REPLAN_SECONDS or t / n < REPLAN_FACTOR * self._spp):
             return
         with self._evaluating():

@@ -230,7 +230,11 @@ def _lines(results: Sequence[SurfaceResult], titles: Sequence[str], o: FigureOpt
         # a line's gap shows where it is missing: hatching it would cover the others
         missing = int((~r.done).sum())
         label = f"{t} ({missing} of {r.done.size} not computed)" if o.partial and missing else t
-        ax.plot(r.x, r.values[q], "-", color=f"C{k % 10}", label=label, linewidth=1.2)
+        panels.line_with_band(ax, r.x, r, q, f"C{k % 10}", label, linewidth=1.2)
+        straight = qreg.STRAIGHT_PREFIX + q
+        if straight in r.values:  # a curve: its straight line beside it, dashed
+            panels.line_with_band(ax, r.x, r, straight, f"C{k % 10}", f"{t}, straight line",
+                                  1.2)
         c = panels.mark_partial(ax, r.x, None, r.done, r.values[q], o.missing_color,
                                 o.diverged_color, spans=False)
         counts["diverged"] += c["diverged"]
@@ -240,7 +244,8 @@ def _lines(results: Sequence[SurfaceResult], titles: Sequence[str], o: FigureOpt
     if o.vmin is not None or o.vmax is not None:
         ax.set_ylim(o.vmin, o.vmax)
     methods = {recipe_fields(r).get("directions.method") for r in results}
-    xlabel = "α (interpolation: θ = (1 − α)·θ_A + α·θ_B)" if methods == {"target"} else "α"
+    xlabel = ("α (interpolation: θ = (1 − α)·θ_A + α·θ_B)" if methods == {"target"} else
+              "t (along the curve from A to B)" if methods == {"curve"} else "α")
     ax.set_xlabel(xlabel, fontsize=o.font_size)
     ax.set_ylabel(qreg.quantity(q).axis_label(), fontsize=o.font_size)
     ax.tick_params(labelsize=o.font_size - 1)

@@ -24,6 +24,7 @@ from lossviz_core.results.result import SurfaceResult
 
 LOSS_COLOR, ACC_COLOR = "tab:blue", "tab:red"
 INTERPOLATION_LABEL = "α (interpolation: θ = (1 − α)·θ_A + α·θ_B)"
+CURVE_LABEL = "t (along the curve from A, t = 0, to B, t = 1)"
 X_PADDING = 0.02  # of the range on each side, as the window's view
 
 
@@ -33,14 +34,21 @@ def draw_line(fig: Figure, result: SurfaceResult, o: Any) -> dict[str, Any]:
     loss axis, partial, colours, font size); returns what the figure shows (its axes, the
     non-finite explanation)."""
     x = np.asarray(result.x, float)
-    wanted = [o.quantity] if o.quantity is not None else list(result.quantities)
+    wanted = [o.quantity] if o.quantity is not None else qreg.drawn_quantities(result.values)
     accs = [q for q in wanted if qreg.is_accuracy(q)]
     losses = [q for q in wanted if q not in accs]
     ax = fig.add_subplot()
     handles: list[Any] = []
+    recipe = result.recipe
+    method = recipe.directions.method if recipe is not None else None
+    curve = method == "curve"  # its own values and, beside them, the straight line's
+
+    def label(q: str) -> str:
+        straight = q.startswith(qreg.STRAIGHT_PREFIX)
+        return qreg.quantity(q).label + (", curve" if curve and not straight else "")
+
     for q in losses:
-        handles += ax.plot(x, result.values[q], _style(q), color=LOSS_COLOR,
-                           label=qreg.quantity(q).label)
+        handles += panels.line_with_band(ax, x, result, q, LOSS_COLOR, label(q))
     if losses:
         ax.set_ylabel("loss", color=LOSS_COLOR, fontsize=o.font_size)
         ax.tick_params(axis="y", labelcolor=LOSS_COLOR)
@@ -53,14 +61,14 @@ def draw_line(fig: Figure, result: SurfaceResult, o: Any) -> dict[str, Any]:
     if accs:
         acc_ax = ax.twinx() if losses else ax
         for q in accs:
-            handles += acc_ax.plot(x, _accuracy(result, q), _style(q), color=ACC_COLOR,
-                                   label=qreg.quantity(q).label)
+            handles += panels.line_with_band(acc_ax, x, result, q, ACC_COLOR, label(q),
+                                             values=_accuracy(result, q))
         acc_ax.set_ylabel(f"accuracy ({qreg.quantity(accs[0]).unit or '%'})", color=ACC_COLOR,
                           fontsize=o.font_size)
         acc_ax.tick_params(axis="y", labelcolor=ACC_COLOR)
-    recipe = result.recipe
-    interpolation = recipe is not None and recipe.directions.method == "target"
-    ax.set_xlabel(INTERPOLATION_LABEL if interpolation else "α", fontsize=o.font_size)
+    interpolation = method in ("target", "curve")
+    ax.set_xlabel(CURVE_LABEL if curve else INTERPOLATION_LABEL if interpolation else "α",
+                  fontsize=o.font_size)
     span = float(x[-1] - x[0]) if len(x) > 1 else 1.0
     ax.set_xlim(x[0] - X_PADDING * span, x[-1] + X_PADDING * span)  # the whole range
     if interpolation:
@@ -91,10 +99,6 @@ def checkpoint_labels(recipe: Any) -> tuple[str, str]:
 
 
 # --- internals -------------------------------------------------------------------------
-
-
-def _style(q: str) -> str:
-    return ":" if qreg.quantity(q).split == "test" else "-"
 
 
 def _accuracy(result: SurfaceResult, q: str) -> np.ndarray:

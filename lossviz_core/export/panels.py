@@ -157,8 +157,17 @@ def isoline_levels(scale: ColourScale) -> list[float]:
 
 
 def draw_trajectory(ax: Any, traj: Any) -> None:
-    """The optimizer's path on the plane, red, labelled with epochs where labels fit."""
+    """The optimizer's path on the plane, red, labelled with epochs where labels fit; named
+    models on their plane (A, B, C) as labelled markers, as Garipov et al.'s Figure 1."""
     tx, ty = np.asarray(traj.x, float), np.asarray(traj.y, float)
+    if getattr(traj, "labels", None):
+        ax.plot(tx, ty, "o", color="white", markeredgecolor="black", markersize=7, zorder=5)
+        for k, label in enumerate(traj.labels):
+            ax.annotate(label, (tx[k], ty[k]), textcoords="offset points", xytext=(6, 5),
+                        fontsize=9, fontweight="bold", zorder=6,
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7,
+                              "lw": 0})
+        return
     ax.plot(tx, ty, "r-o", markersize=3, linewidth=1)
     epochs = np.asarray(traj.epochs)
     # Label from the last epoch back, skipping points crowded near an already labelled one.
@@ -175,6 +184,24 @@ def draw_trajectory(ax: Any, traj: Any) -> None:
                         xytext=(3, 3), fontsize=7, color="darkred",  # legible on dark colours
                         bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none",
                               "alpha": 0.65})
+
+
+def line_with_band(ax: Any, x: np.ndarray, result: Any, q: str, color: str,
+                   label: str | None = None, linewidth: float = 1.5,
+                   values: np.ndarray | None = None) -> list:
+    """``q`` against ``x`` (test dotted; a curve's straight line dashed), and ± one standard
+    deviation over direction seeds as a band when the result holds it. ``values``: what to
+    draw instead of the stored values (accuracy masked where its loss is not finite)."""
+    straight = q.startswith(qreg.STRAIGHT_PREFIX)
+    test = qreg.quantity(q).split == "test" or q.startswith(qreg.STRAIGHT_PREFIX + "test")
+    style = ("-." if test else "--") if straight else (":" if test else "-")
+    y = np.asarray(result.values[q] if values is None else values, float)
+    lines = ax.plot(x, y, style, color=color, label=label or qreg.quantity(q).label,
+                    linewidth=linewidth)
+    spread = result.values.get(q + qreg.SPREAD_SUFFIX)
+    if spread is not None:
+        ax.fill_between(x, y - spread, y + spread, color=color, alpha=0.18, linewidth=0)
+    return lines
 
 
 def draw_surface3d(ax: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray,

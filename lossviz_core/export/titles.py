@@ -24,7 +24,8 @@ _ORDER = (
     "model.name", "model.checkpoint", "model.pretrained", "model.num_classes", "model.output",
     "dataset.name", "dataset.subsample", "dataset.subsample_seed", "dataset.transform",
     "dataset.size", "dataset.root",
-    "directions.method", "directions.params", "directions.seed", "directions.xnorm", "directions.ynorm",
+    "directions.method", "directions.params", "directions.seed", "directions.seeds",
+    "directions.xnorm", "directions.ynorm",
     "directions.dir_type", "directions.xignore", "directions.yignore",
     "grid.x", "grid.y", "loss.name", "loss.split", "loss.label_smoothing", "measures",
 )
@@ -51,6 +52,7 @@ _LABELS: dict[str, Callable[[Any], str]] = {
     "dataset.size": lambda v: f"{v} px",
     "directions.method": lambda v: _method_title(v),
     "directions.seed": lambda v: f"seed {v}",
+    "directions.seeds": lambda v: seeds_text(v),
     "directions.dir_type": lambda v: str(v),
     "grid.x": lambda v: f"α\u00a0{v}",  # no line break between a name and its range
     "grid.y": lambda v: f"β\u00a0{v}",
@@ -158,8 +160,18 @@ def recipe_title(result: SurfaceResult | Recipe, skip: Sequence[str] = ()) -> st
     parts.append(" ".join(data))
     parts.append(", ".join(_directions_text(f, has)))
     grid = [_LABELS[k](f[k]) for k in ("grid.x", "grid.y") if has(k)]
+    if f.get("directions.method") == "curve" and grid:  # a curve's coordinate is t
+        grid[0] = grid[0].replace("α", "t", 1)
     parts.append(" × ".join(grid))
     return " · ".join(p for p in parts if p)
+
+
+def seeds_text(seeds: Sequence[int]) -> str:
+    """'mean ± std over 5 seeds (1–5)': how a title names a result over direction seeds."""
+    s = list(seeds)
+    run = s == list(range(s[0], s[0] + len(s))) if s else False
+    which = f"{s[0]}–{s[-1]}" if run and len(s) > 2 else ", ".join(map(str, s))
+    return f"mean ± std over {len(s)} seeds ({which})"
 
 
 def wrap(text: str, width_in: float, font_pt: float) -> str:
@@ -240,7 +252,9 @@ def _directions_text(f: dict[str, Any], has: Callable[[str], bool]) -> list[str]
     if not out and method:
         out.append(_method_title(method))
     uses = entry.uses if entry is not None else ("norm", "seed")
-    if "seed" in uses and has("directions.seed"):
+    if "seed" in uses and has("directions.seeds"):
+        out.append(seeds_text(f["directions.seeds"]))
+    elif "seed" in uses and has("directions.seed"):
         out.append(_LABELS["directions.seed"](f["directions.seed"]))
     if "norm" in uses:
         xn, yn = f.get("directions.xnorm"), f.get("directions.ynorm")

@@ -295,6 +295,8 @@ class DirectionSpec(_Spec):
     The normalization, ignore rule, ``dir_type`` and seed are the paper's vocabulary shared
     by the methods; ``params`` holds what one method owns (the interpolation's
     ``checkpoint``, the PCA plane's ``run``, the direction ``file``), as its entry declares.
+    ``seeds``: the same landscape for each of these direction seeds (``seed`` is the first),
+    stored each and as their mean and standard deviation (:mod:`lossviz_core.run.seeds`).
     """
 
     method: str = "random"
@@ -305,6 +307,7 @@ class DirectionSpec(_Spec):
     yignore: str = "biasbn"
     seed: int = 0
     params: dict[str, Any] = field(default_factory=dict)
+    seeds: tuple[int, ...] = ()  # several seeds: one landscape each, their mean and spread
 
     # fields of the first recipe versions, now parameters of their methods
     LEGACY = {"target_checkpoint": ("params", "checkpoint"), "pca_run": ("params", "run"),
@@ -320,9 +323,18 @@ class DirectionSpec(_Spec):
         """The method's parameter ``name`` (``default`` when not given)."""
         return self.params.get(name, default)
 
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if not self.seeds:  # one seed: the recipe (and its keys) as before seeds existed
+            d.pop("seeds")
+        return d
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "seed", check_seed("seed", self.seed))
         object.__setattr__(self, "params", dict(self.params or {}))
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds or ()))
+        if self.seeds and len(set(self.seeds)) != len(self.seeds):
+            raise InputError(f"seeds repeat: {', '.join(map(str, self.seeds))}")
         for name, value, allowed in (
             ("dir_type", self.dir_type, DIR_TYPES),
             ("xnorm", self.xnorm, NORMS),

@@ -143,6 +143,9 @@ class RayExecutor:
     def run(self, job: Any, store: Any = None) -> Generator[Chunk, None, SurfaceResult]:
         """Compute the job's missing points on the cluster, yielding a :class:`RayChunk` per
         finished tile (already in ``job.result`` and the store); stop iterating to cancel."""
+        if job.recipe.directions.seeds:
+            raise InputError("several direction seeds (--seeds) are computed on this machine "
+                             "(--executor local); on Ray, run one job per seed")
         ray = import_ray()
         started = self.connect()
         try:

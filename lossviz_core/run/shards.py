@@ -171,9 +171,13 @@ class ShardedLoss:
 
 
 def shard_workspace(ws: Any, k: int) -> Any:
-    """``ws`` with its loss measure evaluated in ``k`` shards (``k`` = 1: ``ws`` itself)."""
+    """``ws`` with its loss measure evaluated in ``k`` shards (``k`` = 1: ``ws`` itself);
+    a workspace of several direction seeds has each seed's sharded."""
     if int(k) <= 1:
         return ws
+    members = getattr(ws, "members", None)
+    if members:
+        return ws.with_members([shard_workspace(m, k) for m in members])
     if not any(m.name == "loss" for m in ws.measures):
         raise InputError("--shards splits the loss measure's pass; this recipe has no loss")
     measures = [ShardedLoss(ws, k) if m.name == "loss" else m for m in ws.measures]
@@ -221,5 +225,5 @@ class ShardedExecutor:
 
     def run(self, job: Any, store: Any = None) -> Generator[Chunk, None, SurfaceResult]:
         ws = shard_workspace(job.workspace, self.shards)
-        add_quantities(job.result, store, sharded_quantities(job.workspace, self.shards))
+        add_quantities(job.result, store, ws.quantities)
         return iter_surface(ws, job.result, store)

@@ -37,6 +37,7 @@ DATASET_KEYS: dict[str, Any] = {
 }
 CORE_RESULT_KEYS: dict[str, Any] = {
     "model": STR, "model_b": STR, "checkpoint": STR, "pretrained": STR, "output": (STR, INT),
+    "model_c": STR, "seeds": (STR, INT, INTS),
     "num_classes": INT, "dataset": STR, "data_root": STR, "download": BOOL, "subsample": INT,
     "subsample_seed": INT, "transform": STR, "image_size": INT, "mean": FLOATS, "std": FLOATS,
     "data_cache": STR, "workers": INT, "split": STR, "loss": STR, "label_smoothing": FLOAT,
@@ -122,6 +123,7 @@ def check_value(src: Source, path: KeyPath, check: Callable[[], Any]) -> Any:
 def result_check(key: str, value: Any) -> Callable[[], Any] | None:
     """The spec class that validates result key ``key`` alone (None: types suffice)."""
     from lossviz_core.recipe import spec as s
+    from lossviz_core.recipe.seeds import parse_seeds
 
     direction = ("dir_type", "xnorm", "ynorm", "xignore", "yignore")
     checks: dict[str, Callable[[], Any]] = {
@@ -133,6 +135,7 @@ def result_check(key: str, value: Any) -> Callable[[], Any] | None:
         "subsample": lambda: s.DatasetSpec(subsample=value),
         "image_size": lambda: s.DatasetSpec(size=value),
         "method": lambda: _direction_method(value), "measure": lambda: _measures(value),
+        "seeds": lambda: parse_seeds(value),
     }
     if key in direction:
         return lambda: s.DirectionSpec(**{key: value})

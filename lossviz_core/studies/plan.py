@@ -158,8 +158,8 @@ def _grid_unit(r: ResultEntry, trains: dict[str, Unit], out: Path) -> Unit:
         elif k in ("model", "dataset", "loss"):
             v = _portable_source(v, k)
         choices[k] = v
-    runs = {role: trains[name].key for role, name in (("model", r.model), ("model_b", r.model_b))
-            if name is not None}
+    roles = (("model", r.model), ("model_b", r.model_b), ("model_c", r.model_c))
+    runs = {role: trains[name].key for role, name in roles if name is not None}
     spec = {"kind": "grid", "choices": choices, "runs": runs}
     key = key_of(spec)
     return Unit("grid", r.name, key, tuple(runs.values()), spec,

@@ -234,7 +234,7 @@ def grid_recipe(plan: Plan, unit: Unit) -> Any:
     if r.model is not None:
         run_dir = str(plan.find("train", r.model).path)
         choices[method.run_choice or "run"] = run_dir
-    for param, name in zip(method.other_models, (r.model_b,), strict=False):
+    for param, name in zip(method.other_models, r.others, strict=False):
         if name is not None:
             final = read_run(plan.find("train", name).path).final_checkpoint
             choices[choice_key(param)] = str(final)

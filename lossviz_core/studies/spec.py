@@ -8,7 +8,8 @@ Layout (``docs/studies.md`` has the whole reference)::
     [models.NAME]   a training run: TrainSpec's fields, ``init`` (share another model's
                     initialization), ``sweep``
     [results.NAME]  a grid: the resolver's choices, ``model`` (a model of the study, or any
-                    model source with ``checkpoint``), ``model_b`` (interpolation), ``sweep``
+                    model source with ``checkpoint``), ``model_b`` (interpolation, curve),
+                    ``model_c`` (the three-model plane), ``sweep``
     [figures.NAME]  panels of results on one colour scale: ``results``, ``rows``, ``cols``,
                     ``mode``, FigureOptions' fields, ``formats``, ``sweep``
     [profiles.NAME] a partial study merged over the rest when that profile is chosen
@@ -51,13 +52,20 @@ class ModelEntry:
 @dataclass(frozen=True)
 class ResultEntry:
     """A grid to compute: the resolver's ``choices`` and the study models it is made from
-    (``model``: its run; ``model_b``: the interpolation's end)."""
+    (``model``: its run; ``model_b``: the interpolation's or curve's end; ``model_c``: the
+    three-model plane's third)."""
 
     name: str
     choices: dict[str, Any]
     model: str | None = None
     model_b: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
+    model_c: str | None = None
+
+    @property
+    def others(self) -> tuple[str | None, ...]:
+        """The study models filling the method's other models, in order (B, then C)."""
+        return (self.model_b, self.model_c)
 
     @property
     def line(self) -> bool:
@@ -211,6 +219,7 @@ def _result(src: Source, where: KeyPath, fields: dict, values: dict, folder: Pat
 
     method = DIRECTION_METHODS.get(fields.get("method", "random"))
     model, model_b = fields.pop("model", None), fields.pop("model_b", None)
+    model_c = fields.pop("model_c", None)
     if model is None:
         raise src.error(where, "a result needs `model`: a model of this study, or a model "
                         "source (zoo name, FILE.py:FUNCTION, ...) with `checkpoint`")
@@ -225,17 +234,18 @@ def _result(src: Source, where: KeyPath, fields: dict, values: dict, folder: Pat
 
         f.check_value(src, where + ("model",), lambda: model_source(model))
         fields["model"] = f.local_model(model, folder)
-    if model_b is not None and model_b not in models:
-        raise src.error(where + ("model_b",), f"model_b names a model of this study; "
-                        f"{model_b!r} is {_none_of(models)}")
     others = [choice_key(p) for p in method.other_models]
-    if others and model_b is None and not fields.get(others[0]):
-        raise src.error(where, f"the {method.label} (method {method.name}) needs model_b (a "
-                        f"model of this study) or {others[0]} (a file)")
-    if model_b is not None and not others:
-        takes = [m.name for m in DIRECTION_METHODS.all() if m.model_params]
-        raise src.error(where + ("model_b",), "model_b is another model's checkpoint for a "
-                        f"method that takes one: set method = \"{takes[0]}\"")
+    for i, (key, other) in enumerate((("model_b", model_b), ("model_c", model_c))):
+        if other is not None and other not in models:
+            raise src.error(where + (key,), f"{key} names a model of this study; "
+                            f"{other!r} is {_none_of(models)}")
+        if i < len(others) and other is None and not fields.get(others[i]):
+            raise src.error(where, f"the {method.label} (method {method.name}) needs {key} "
+                            f"(a model of this study) or {others[i]} (a file)")
+        if other is not None and i >= len(others):
+            takes = [m.name for m in DIRECTION_METHODS.all() if len(m.model_params) > i]
+            raise src.error(where + (key,), f"{key} is another model's checkpoint for a "
+                            f"method that takes one: set method = \"{takes[0]}\"")
     fields.setdefault("line", not method.planes)  # the paper's interpolation is a line
     for key in f.path_keys():
         if fields.get(key):
@@ -244,7 +254,7 @@ def _result(src: Source, where: KeyPath, fields: dict, values: dict, folder: Pat
         fields["dataset"] = f.local_dataset(fields["dataset"], folder)
     if fields.get("loss"):
         fields["loss"] = f.local_loss(fields["loss"], folder)
-    return ResultEntry(where[1], fields, model if own else None, model_b, values)
+    return ResultEntry(where[1], fields, model if own else None, model_b, values, model_c)
 
 
 def _swept(src: Source, tree: dict, section: str, kind: str,

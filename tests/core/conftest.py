@@ -14,7 +14,7 @@ import pytest
 
 SLOW_MODULES = ("test_trust", "test_ray", "test_studies", "test_studies_ray", "test_benchmarks",
                 "test_plugins", "test_curvature_cli", "test_readme", "test_isolation",
-                "test_layers", "test_lm_hf")
+                "test_layers", "test_lm_hf", "test_connect", "test_study_connectivity")
 SLOW_TESTS = (
     "test_nested_resnet_folds_without_touching_the_model", "test_demo_surface_plot_and_info",
     "test_convexity_map_is_stored_beside_the_loss_and_resumes",
@@ -32,6 +32,8 @@ SLOW_TESTS = (
     "test_every_model_source_resumes_from_the_result_file_alone",
     "test_torchvision_resnet18_centre_is_its_plain_loss",
     "test_a_grayscale_model_reads_an_image_folder_in_one_channel",
+    "test_plane_and_curve_report_the_barrier_before_and_after",
+    "test_seeds_resume_from_the_file_alone", "test_plane_resumes_from_its_file_alone",
 )
 
 
@@ -80,3 +82,20 @@ def cut_after_one_chunk(monkeypatch):
         monkeypatch.setattr("lossviz_core.run.executor.iter_surface", interrupted)
 
     return arm
+
+
+@pytest.fixture(scope="session")
+def digits_mlps(tmp_path_factory):
+    """Three digits MLPs trained independently (seeds 1, 2, 3; 8 epochs, a second each):
+    run folders, for the geometry tests (planes, curves, alignment)."""
+    from lossviz_core.progress import drain
+    from lossviz_core.recipe.spec import DatasetSpec
+    from lossviz_core.train import TrainSpec, iter_training
+
+    root = tmp_path_factory.mktemp("mlps")
+    runs = []
+    for seed in (1, 2, 3):
+        spec = TrainSpec(model="digits_mlp", dataset=DatasetSpec("digits"), epochs=8, lr=0.05,
+                         batch_size=32, weight_decay=0.0, seed=seed)
+        runs.append(drain(iter_training(spec, root / f"mlp{seed}")))
+    return runs
