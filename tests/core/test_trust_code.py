@@ -83,17 +83,27 @@ def test_a_run_folders_code_runs_only_with_allow_code(tmp_path, capsys, evil):
     shutil.copytree(demo.run_dir(), run)
     meta = json.loads((run / "run.json").read_text())
     out = ["--x=-1:1:3", "--y=-1:1:3", "--device", "cpu", "--out", tmp_path / "o.h5"]
+    ckpt = demo.final_checkpoint()
     for key, value in (("model", {"name": f"{path}:make"}),
                        ("dataset", {"name": f"{path}:data"})):
         (run / "run.json").write_text(json.dumps({**meta, key: value}))
         for argv in (["surface", "--run", run, *out], ["surface", "--pca", run, *out],
-                     ["curvature", "--run", run, "--out", tmp_path / "c.json"]):
+                     ["curvature", "--run", run, "--out", tmp_path / "c.json"],
+                     # the geometry commands take A as a run folder too
+                     ["align", run, ckpt, "--no-barrier", "--out", tmp_path / "al.pt"],
+                     ["connect", run, ckpt, "--epochs", "1", "--x=0:1:3", "--out",
+                      tmp_path / "o.h5"]):
             line = error(capsys, argv)
             assert f"run folder {run}" in line and f"({path})" in line and "--allow-code" \
                 in line, line
             assert not mark.exists() and not (tmp_path / "o.h5").exists()
+            assert not (tmp_path / "al.pt").exists()
     (run / "run.json").write_text(json.dumps({**meta, "model": {"name": f"{path}:make"}}))
     assert main(["surface", "--run", str(run), "--allow-code", *map(str, out)]) == 0
+    assert f"running code from {path}" in capsys.readouterr().err and mark.exists()
+    mark.unlink()
+    assert main(["align", str(run), str(ckpt), "--no-barrier", "--allow-code", "--out",
+                 str(tmp_path / "al.pt")]) == 0
     assert f"running code from {path}" in capsys.readouterr().err and mark.exists()
     # code named on this command line needs no --allow-code
     mark.unlink()
