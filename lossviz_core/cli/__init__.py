@@ -41,8 +41,8 @@ from lossviz_core.recipe.spec import (
 from lossviz_core.resolve import (
     all_choices,
     choices_of,
-    downloads_as_asked,
     explain,
+    grants_as_asked,
     resolve,
     user_code_files,
 )
@@ -288,8 +288,9 @@ def recipe_from_args(a: argparse.Namespace, line: bool) -> Recipe:
         given = {k: v for k, v in choices_from_args(a, line).items()
                  if k != "line" and v is not None and v != table[k]}
         recipe = resolve({**choices_of(stored), **given}) if given else stored
-        # the file names what to compute, never what may be downloaded
-        return downloads_as_asked(recipe, a.download, a.pretrained is not None)
+        # the file names what to compute, never what may be downloaded or run
+        return grants_as_asked(recipe, a.download, a.pretrained is not None,
+                               getattr(a, "allow_code", False))
     return resolve(choices_from_args(a, line))
 
 
