@@ -417,7 +417,7 @@ def _compute(a: argparse.Namespace, job, out: Path, lock) -> int:  # noqa: ANN00
 
 def check_grid_fits(recipe: Recipe) -> None:
     """Refuse, at once, a grid this machine cannot even hold (before any preparation)."""
-    limits.check_grid_fits(recipe.grid.shape)
+    limits.check_grid_fits(recipe.grid.shape, seeds=len(recipe.directions.seeds) or 1)
 
 
 def _plot(a: argparse.Namespace) -> int:

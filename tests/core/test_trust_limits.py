@@ -30,6 +30,22 @@ def test_a_study_grid_past_the_cli_limit_is_refused_with_its_size(tmp_path, caps
     assert cli == 2 and "a 1000x100000 grid (1e+08 points" in capsys.readouterr().err
 
 
+def test_direction_seeds_count_as_points_of_their_grid(tmp_path, capsys):
+    """--seeds evaluates (and keeps) every point once per seed: a 1000 x 1000 grid over
+    1000 seeds is 1e9 points, whatever the grid alone would be."""
+    seeds = ["--x=-1:1:1000", "--y=-1:1:1000", "--seeds", "1:1000"]
+    assert main(["surface", "--demo", *seeds, "--out", str(tmp_path / "o.h5")]) == 2
+    err = capsys.readouterr().err
+    assert "a 1000x1000 grid over 1000 direction seeds (1e+09 points" in err, err
+    assert "fewer points or seeds" in err and not (tmp_path / "o.h5").exists()
+    text = f'[results.many]\nmodel = "digits_cnn"\ncheckpoint = "{CKPT}"\n' \
+           'x = "-1:1:1000"\ny = "-1:1:1000"\nseeds = "1:1000"\n'
+    with pytest.raises(StudyError, match=r"results.many: a 1000x1000 grid over 1000 direction "
+                                         r"seeds \(1e\+09 points"):
+        parse_study(text, tmp_path / "s.toml")
+    limits.check_grid_fits((100, 100), seeds=100)  # 1e6 evaluations: fine
+
+
 def test_a_sweep_is_counted_before_any_entry_is_made(tmp_path, monkeypatch):
     """A 300 x 300 sweep started training 90,000 models; --dry-run on 100 x 100 x 100 gave
     no answer in 60 s."""
