@@ -105,7 +105,6 @@ def test_a_second_writer_is_refused_at_once(tmp_path):
     first = start("surface", "--demo", "--x=-1:1:41", "--y=-1:1:41", *FIXED, "--out", out)
     lock = tmp_path / ".one.h5.lock"
     assert wait_for(lock.exists), first.communicate()
-    t0 = time.monotonic()
     second = subprocess.run([*CLI, "surface", "--demo", "--x=-1:1:5", "--y=-1:1:5", "--out",
                              str(out), "--overwrite"], capture_output=True, text=True)
     assert second.returncode == 2
@@ -113,34 +112,47 @@ def test_a_second_writer_is_refused_at_once(tmp_path):
     assert len(lines) == 1 and "being written by another LossViz process" in lines[0]
     assert "Traceback" not in second.stderr
     assert first.poll() is None, "refused while the first one still runs"
-    assert time.monotonic() - t0 < 30
     _, err = first.communicate(timeout=240)
     assert first.returncode == 0, err
     assert read_result(out).shape == (41, 41) and read_result(out).done.all()
     assert leftovers(tmp_path) == []
 
 
-def test_sigkill_at_random_moments_then_resume_is_bit_equal(tmp_path):
+def _done(out: Path) -> int:
+    return int(read_result(out).done.sum()) if out.exists() else 0
+
+
+def test_sigkill_mid_run_and_at_a_random_moment_then_resume_is_bit_equal(tmp_path):
     args = ["surface", "--demo", "--x=-1:1:25", "--y=-1:1:21", *FIXED]
     ref = subprocess.run([*CLI, *args, "--out", str(tmp_path / "ref.h5")], capture_output=True,
                          text=True)
     assert ref.returncode == 0, ref.stderr
     want = read_result(tmp_path / "ref.h5")
+    total = want.done.size
     rng = random.Random(12)
-    for trial in range(3):
+    for trial in range(4):
         folder = tmp_path / f"t{trial}"
         folder.mkdir()
         out = folder / "cut.h5"
         job = start(*args, "--out", out)
-        time.sleep(rng.uniform(0.3, 5.0))
+        mid_run = trial < 3
+        if mid_run:  # killed once the file holds a random share of the points, not all
+            target = max(1, int(total * rng.uniform(0.05, 0.9)))
+            assert wait_for(lambda o=out, t=target, j=job: _done(o) >= t or j.poll() is not None,
+                            timeout=600), f"trial {trial}: no progress"
+        else:  # a moment at random: often before the file exists (a stale temporary)
+            time.sleep(rng.uniform(0.3, 5.0))
         job.kill()
         job.communicate()
         if out.exists():
             cut = read_result(out)  # readable after any kill
+            if mid_run:
+                assert 0 < cut.done.sum() < total, f"trial {trial} was not killed mid-run"
             resumed = subprocess.run([*CLI, "surface", "--resume", "--out", str(out)],
                                      capture_output=True, text=True)
             assert resumed.returncode == 0, resumed.stderr
         else:  # killed before the file was made: start again, a stale temporary is cleaned
+            assert not mid_run
             cut = None
             again = subprocess.run([*CLI, *args, "--out", str(out)], capture_output=True,
                                    text=True)
@@ -309,12 +321,20 @@ def test_sigterm_is_ctrl_c_and_sigint_at_start_up_is_one_line(tmp_path):
     early = subprocess.Popen([sys.executable, "-m", "lossviz", "surface", "--demo", "--out",
                               str(tmp_path / "x.h5")], stderr=subprocess.PIPE, text=True,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(0.8)  # importing torch still
+    # torch is loading once its library is mapped (its import goes on long after)
+    assert wait_for(lambda: early.poll() is not None or "libtorch" in _maps(early.pid),
+                    timeout=120) and early.poll() is None, early.communicate()
     early.send_signal(signal.SIGINT)
     _, err = early.communicate(timeout=60)
-    # 130 with one line; or, on a machine so slow that Python had not started, the signal's
-    # plain default (no output at all)
-    assert "Traceback" not in err and early.returncode in (130, -signal.SIGINT), err
+    assert "Traceback" not in err and early.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("lossviz:"), err  # its one line
+
+
+def _maps(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/maps").read_text()
+    except OSError:  # no /proc, or the process has ended
+        return ""
 
 
 def _crafted(tmp_path):
@@ -396,7 +416,6 @@ def _crafted(tmp_path):
 
 def test_crafted_inputs_get_one_line_each(tmp_path, capsys):
     for argv, needle in _crafted(tmp_path):
-        t0 = time.monotonic()
         try:
             code = main(argv)
         except SystemExit as exc:
@@ -405,7 +424,6 @@ def test_crafted_inputs_get_one_line_each(tmp_path, capsys):
         lines = [ln for ln in err.splitlines() if ln.startswith("lossviz: error")]
         assert code == 2 and len(lines) == 1 and needle in lines[0], (argv, err)
         assert "Traceback" not in err
-        assert time.monotonic() - t0 < 30, argv  # refused early, not after a long prepare
         assert not (tmp_path / "o.h5").exists()
 
 
@@ -610,7 +628,7 @@ def test_a_second_ctrl_c_during_cleanup_still_leaves_a_resumable_file(tmp_path):
                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert wait_for(lambda: out.exists() and read_result(out).done.sum() > 0)
     job.send_signal(signal.SIGINT)
-    time.sleep(0.05)
+    time.sleep(random.Random(5).uniform(0.0, 0.1))  # a moment at random, in the cleanup
     job.send_signal(signal.SIGINT)  # impatient: the cleanup must not be broken by it
     _, err = job.communicate(timeout=60)
     assert job.returncode == 130 and "--resume" in err and "Traceback" not in err
