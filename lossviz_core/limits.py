@@ -19,6 +19,9 @@ MAX_STUDY_UNITS = 10_000
 MAX_IMAGE_FOLDER_ENTRIES = 5_000_000
 #: entries of a class folder walked without finding one image before giving up on it
 MAX_ENTRIES_WITHOUT_IMAGE = 10_000
+#: token ids a token file may use without a tokenizer saying so (the largest vocabularies
+#: are a few 10^5; one stray id of 10^9 would make a 10^9-row embedding)
+MAX_VOCABULARY = 2**21
 #: bytes per grid point held in memory: up to 8 float64 quantities, the done mask, the plan
 BYTES_PER_POINT = 8 * 8 + 2
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-SLOW_MODULES = ("test_trust", "test_ray", "test_studies", "test_studies_ray", "test_benchmarks",
+SLOW_MODULES = ("test_trust", "test_trust_inputs", "test_trust_plans", "test_ray", "test_studies", "test_studies_ray", "test_benchmarks",
                 "test_plugins", "test_curvature_cli", "test_readme", "test_isolation",
                 "test_layers", "test_lm_hf", "test_connect", "test_study_connectivity")
 SLOW_TESTS = (
@@ -34,6 +34,8 @@ SLOW_TESTS = (
     "test_a_grayscale_model_reads_an_image_folder_in_one_channel",
     "test_plane_and_curve_report_the_barrier_before_and_after",
     "test_seeds_resume_from_the_file_alone", "test_plane_resumes_from_its_file_alone",
+    "test_a_local_ray_ends_with_its_driver",
+    "test_a_resumed_hub_model_neither_downloads_nor_runs_its_code_unasked",
 )
 
 

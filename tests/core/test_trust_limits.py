@@ -114,3 +114,27 @@ def test_a_study_that_trains_digits_cnn_has_a_key(tmp_path):
     assert unit.spec["train"]["model"] == "digits_cnn"
     other = parse_study('[models.m]\nmodel = "digits_mlp"\nepochs = 1\n', tmp_path / "s.toml")
     assert make_plan(other, tmp_path / "out").find("train", "m").key != unit.key
+
+
+def test_a_stray_token_id_does_not_size_a_model(tmp_path, capsys):
+    """Token ids without a tokenizer give the "vocabulary" (the largest id + 1): one id of
+    10^9 made a model file's make(num_classes) build a 10^9-row embedding."""
+    import numpy as np
+
+    ids = np.arange(64) % 50
+    ids[5] = 10**9
+    np.save(tmp_path / "ids.npy", ids)
+    (tmp_path / "net.py").write_text(
+        "import pathlib\n"
+        "def make(num_classes=10):\n"
+        f"    pathlib.Path({str(tmp_path / 'built')!r}).write_text(str(num_classes))\n"
+        "    raise SystemExit('built')\n")
+    code = main(["line", "--model", f"{tmp_path / 'net.py'}:make", "--dataset",
+                 f"tokens:{tmp_path / 'ids.npy'}", "--seq-len", "16", "--loss", "lm",
+                 "--x=-1:1:3", "--device", "cpu", "--out", str(tmp_path / "o.h5")])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("lossviz: error")]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert "holds token ids up to 1000000000" in lines[0] and f"{limits.MAX_VOCABULARY}" \
+        in lines[0]
+    assert not (tmp_path / "built").exists() and not (tmp_path / "o.h5").exists()
