@@ -35,6 +35,7 @@ SLOW_TESTS = (
     "test_plane_and_curve_report_the_barrier_before_and_after",
     "test_seeds_resume_from_the_file_alone", "test_plane_resumes_from_its_file_alone",
     "test_a_local_ray_ends_with_its_driver",
+    "test_a_lost_object_ends_the_run_with_one_line_and_a_resumable_file",
     "test_a_resumed_hub_model_neither_downloads_nor_runs_its_code_unasked",
 )
 
