@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from lossviz_core.errors import InputError
+from lossviz_core.recipe.seeds import MAX_SEEDS
 
 T = TypeVar("T", bound="_Spec")
 
@@ -346,6 +347,10 @@ class DirectionSpec(_Spec):
         object.__setattr__(self, "seed", check_seed("seed", self.seed))
         object.__setattr__(self, "params", dict(self.params or {}))
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds or ()))
+        if len(self.seeds) > MAX_SEEDS:  # a file's list: each would be a landscape to make
+            raise InputError(f"seeds: {len(self.seeds)} direction seeds; at most {MAX_SEEDS}")
+        for s in self.seeds:
+            check_seed("seed", s)
         if self.seeds and len(set(self.seeds)) != len(self.seeds):
             raise InputError(f"seeds repeat: {', '.join(map(str, self.seeds))}")
         for name, value, allowed in (

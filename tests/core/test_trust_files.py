@@ -269,3 +269,21 @@ def test_hostile_files_are_never_a_raw_exception(surface, tmp_path, capsys):
         err = capsys.readouterr().err
         assert code in (0, 2) and "LOSSVIZ_DEBUG" not in err and "Traceback" not in err, \
             (argv, err)
+
+
+def test_a_files_direction_seeds_are_checked_before_any_is_made(surface, tmp_path, capsys):
+    """A recipe listing 100,000 direction seeds made --resume build a plane for each (it ran
+    past two minutes); the command line allows 1000, a file no more."""
+    from lossviz_core.recipe.seeds import MAX_SEEDS
+
+    for seeds, needle in ((list(range(100_000)), f"100000 direction seeds; at most {MAX_SEEDS}"),
+                          ([2**40, 1], "seed must be a whole number from 0 to 2147483647")):
+        path = copy(surface, tmp_path, "seeds.h5")
+        with h5py.File(path, "a") as f:
+            specs = json.loads(f["lossviz"].attrs["specs"])
+            specs["recipe"]["directions"]["seeds"] = seeds
+            f["lossviz"].attrs["specs"] = json.dumps(specs)
+            f["lossviz/done"][0, 0] = 0
+        line = one_line(capsys, ["surface", "--resume", "--out", path])
+        assert "its stored recipe is malformed: recipe.directions" in line and needle in line
+        assert len(line) < 300
