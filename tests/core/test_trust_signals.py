@@ -105,6 +105,8 @@ def test_a_local_ray_ends_with_its_driver():
         while time.monotonic() < end and not any(  # the node's agents are up
                 "ray::DashboardAgent" in _name(p) for p in _group(driver.pid)):
             time.sleep(0.2)
+        started = {p: _name(p) for p in _group(driver.pid) if p != driver.pid}
+        assert any("ray" in n for n in started.values()), started  # a Ray to outlive it
         driver.kill()
         driver.wait()
         end = time.monotonic() + 60
