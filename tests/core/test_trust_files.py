@@ -287,3 +287,25 @@ def test_a_files_direction_seeds_are_checked_before_any_is_made(surface, tmp_pat
         line = one_line(capsys, ["surface", "--resume", "--out", path])
         assert "its stored recipe is malformed: recipe.directions" in line and needle in line
         assert len(line) < 300
+
+
+def test_a_damaged_or_planted_bend_in_the_curve_cache_is_trained_again(tmp_path):
+    """`lossviz connect` continues a bend from its cache file: one whose epoch, losses or
+    shapes do not fit was a raw ValueError (or a shape error later); it starts afresh."""
+    from lossviz_core.connect.bend import BendSpec, _resume
+    from lossviz_core.sources.checkpoints import save_checkpoint
+
+    spec = BendSpec(epochs=3)
+    a, b = {"w": torch.zeros(4, 2)}, {"w": torch.ones(4, 2)}
+    path = tmp_path / "bend.pt"
+    kept = {"bend": spec.to_dict(), "epoch": 2, "losses": [1.0, 0.5]}
+    save_checkpoint({"w": torch.full((4, 2), 0.25)}, path, **kept)
+    bend, epoch, losses = _resume(path, spec, ["w"], a, b, torch.device("cpu"))
+    assert epoch == 2 and losses == [1.0, 0.5] and torch.equal(bend["w"], torch.full((4, 2), 0.25))
+    for state, meta in (({"w": torch.zeros(4, 2)}, {**kept, "epoch": "two"}),
+                        ({"w": torch.zeros(4, 2)}, {**kept, "losses": ["x"]}),
+                        ({"w": torch.zeros(4, 2)}, {**kept, "epoch": 10**9}),
+                        ({"w": torch.zeros(3)}, kept)):
+        save_checkpoint(state, path, **meta)
+        bend, epoch, losses = _resume(path, spec, ["w"], a, b, torch.device("cpu"))
+        assert (epoch, losses) == (0, []) and torch.equal(bend["w"], torch.full((4, 2), 0.5))
