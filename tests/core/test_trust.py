@@ -18,7 +18,7 @@ import pytest
 
 from lossviz_core.cli import main
 from lossviz_core.recipe.spec import GridSpec, Range
-from lossviz_core.results.store import SurfaceStore, read_plans, read_result
+from lossviz_core.results.store import SurfaceStore, read_decisions, read_result
 from lossviz_core.run.grid import make_result
 
 CLI = [sys.executable, "-m", "lossviz_core.cli"]
@@ -107,7 +107,7 @@ def test_a_second_writer_is_refused_at_once(tmp_path):
     lines = [ln for ln in second.stderr.splitlines() if ln.startswith("lossviz: error")]
     assert len(lines) == 1 and "being written by another LossViz process" in lines[0]
     assert "Traceback" not in second.stderr
-    assert first.poll() is None, "refused while the first one still runs"
+    assert first.poll() is None, "refused while the first one still runs"  # at once: no wait
     _, err = first.communicate(timeout=240)
     assert first.returncode == 0, err
     assert read_result(out).shape == (41, 41) and read_result(out).done.all()
@@ -140,6 +140,8 @@ def test_sigkill_mid_run_and_at_a_random_moment_then_resume_is_bit_equal(tmp_pat
             time.sleep(rng.uniform(0.3, 5.0))
         job.kill()
         job.communicate()
+        if mid_run:
+            assert job.returncode == -signal.SIGKILL, f"trial {trial} ended before the kill"
         if out.exists():
             cut = read_result(out)  # readable after any kill
             if mid_run:
@@ -161,7 +163,7 @@ def test_sigkill_mid_run_and_at_a_random_moment_then_resume_is_bit_equal(tmp_pat
             np.testing.assert_array_equal(got.values["train_loss"][cut.done],
                                           cut.values["train_loss"][cut.done])
         assert leftovers(folder) == [], f"trial {trial} left {leftovers(folder)}"
-        assert read_plans(out)[-1]["batch_size"] == 256
+        assert read_decisions(out)[-1]["batch_size"] == 256
 
 
 def test_resume_computes_the_rest_as_the_file_says(tmp_path, capsys, monkeypatch,

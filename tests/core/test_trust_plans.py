@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from lossviz_core.cli import main
-from lossviz_core.results.store import read_plans, read_result
+from lossviz_core.results.store import read_decisions, read_result
 
 
 def test_a_plan_far_slower_than_probed_is_replaced_and_recorded(tmp_path, capsys, monkeypatch):
@@ -25,12 +25,12 @@ def test_a_plan_far_slower_than_probed_is_replaced_and_recorded(tmp_path, capsys
             return True, 4, 1e-12
         return False, 1, 1e-3  # then a sober one (slower than the demo really is: it stands)
 
-    monkeypatch.setattr(ev_mod, "REPLAN_SECONDS", 0.0)
+    monkeypatch.setattr(ev_mod.planner, "REPLAN_SECONDS", 0.0)
     monkeypatch.setattr(ev_mod.mp, "probe_multi", probe)
     out = tmp_path / "replanned.h5"
     assert main(["surface", "--demo", "--x=-1:1:9", "--y=-1:1:9", "--out", str(out)]) == 0
     assert "changed plan mid-run" in capsys.readouterr().err
-    plans = read_plans(out)
+    plans = read_decisions(out)
     assert [p["mode"] for p in plans] == ["multi", "single"] and len(calls) == 2
     with h5py.File(out, "r") as f:
         ids = set(np.unique(f["lossviz/plan"][()]).tolist())
@@ -65,11 +65,11 @@ def test_a_plan_the_probe_confirms_is_not_probed_again_and_again(tmp_path, capsy
         calls.append(option)
         return False, 1, 1e-12  # always the same plan, always far too optimistic
 
-    monkeypatch.setattr(ev_mod, "REPLAN_SECONDS", 0.0)
+    monkeypatch.setattr(ev_mod.planner, "REPLAN_SECONDS", 0.0)
     monkeypatch.setattr(ev_mod.mp, "probe_multi", probe)
     out = tmp_path / "stands.h5"
     assert main(["surface", "--demo", "--x=-1:1:15", "--y=-1:1:15", "--out", str(out)]) == 0
     assert "changed plan" not in capsys.readouterr().err
     # the start-up probe, one check that confirms the plan, then its measured cost is the
     # reference: no probe per chunk for the rest of the grid
-    assert len(calls) == 2 and [p["mode"] for p in read_plans(out)] == ["single"]
+    assert len(calls) == 2 and [p["mode"] for p in read_decisions(out)] == ["single"]
