@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lossviz.schema import model_sources, window_losses, window_methods
+from lossviz.schema import model_sources, window_losses, window_measures, window_methods
 from lossviz.state import recipe_from_state, state_from_recipe
 
 from lossviz_core import demo
@@ -118,12 +118,11 @@ def _entry_cases(samples) -> list[tuple[str, dict, dict, bool]]:
         opts = {choice_key(p): _value(p, samples) for p in loss.params}
         cases.append((f"loss {loss.name}", {"source": "demo", "loss": loss.name, **opts},
                       {"demo": True, "loss": loss.name, **opts}, False))
-    for kind in MEASURES.all():
-        if kind.name != "loss":
-            opts = {choice_key(p): _value(p, samples) for p in kind.params}
-            cases.append((f"measure {kind.name}",
-                          {"source": "demo", f"measure_{kind.name}": True, **opts},
-                          {"demo": True, "measure": kind.name, **opts}, False))
+    for kind in window_measures():  # a method's own measures come with the method (above)
+        opts = {choice_key(p): _value(p, samples) for p in kind.params}
+        cases.append((f"measure {kind.name}",
+                      {"source": "demo", f"measure_{kind.name}": True, **opts},
+                      {"demo": True, "measure": kind.name, **opts}, False))
     return cases
 
 
