@@ -43,3 +43,15 @@ def cut_after_one_chunk(monkeypatch):
         monkeypatch.setattr("lossviz_core.run.executor.iter_surface", interrupted)
 
     return arm
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny products gain nothing from a second thread, and on a shared 2-core machine two
+    OpenMP threads contend: one, restored after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
