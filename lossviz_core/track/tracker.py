@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,8 @@ class Tracker:
     ``total_steps``: the last step, recorded too (otherwise call :meth:`finish`).
     ``tol``/``maxiter``: λmax's Lanczos tolerance and step cap; ``output``: the logits'
     index or key in a tuple/dict output; ``on_record(record)``: called after each record.
+    A measure that fails (a model whose ops have no second derivative, say) is recorded as
+    ``<name>_error``, warned about once and left out afterwards: training goes on.
     """
 
     def __init__(self, run_dir: str | os.PathLike, model: nn.Module,
@@ -107,6 +110,7 @@ class Tracker:
         self.steps, self.seconds = int(start_step), 0.0
         self.records: list[dict[str, Any]] = []
         self.state: dict[str, Any] = {}
+        self.failed: dict[str, str] = {}  # measures that raised: off for the rest of the run
         self._before: dict[str, Tensor] | None = None
         self._last_recorded = None
         self._folded = folded_forward(model)  # traced once, reused by every record
@@ -162,9 +166,17 @@ class Tracker:
         if loss is not None:
             record["loss"] = float(loss.detach() if isinstance(loss, Tensor) else loss)
         for m in measure_order(self.measures):
-            if m.needs_update and update is None:
+            if m.needs_update and update is None or m.name in self.failed:
                 continue
-            record.update(m.compute(ctx))
+            try:
+                record.update(m.compute(ctx))
+            except InputError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a measure must never stop training
+                self.failed[m.name] = _one_line(exc)
+                record[f"{m.name}_error"] = self.failed[m.name]
+                warnings.warn(f"lossviz tracker: {m.name} failed and is off for the rest of "
+                              f"the run: {self.failed[m.name]}", RuntimeWarning, stacklevel=2)
         if 1.0 in ctx._phi:
             record["probe_loss"] = ctx._phi[1.0]
         record["hvps"] = op.hvps
@@ -203,3 +215,8 @@ class Tracker:
         if self.optimizer is None or not isinstance(self.optimizer, torch.optim.SGD):
             return None
         return float(self.optimizer.param_groups[0].get("momentum") or 0.0) or None
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"
