@@ -27,7 +27,14 @@ from matplotlib.ticker import MaxNLocator
 from lossviz_core.errors import InputError
 from lossviz_core.export import panels
 from lossviz_core.export.titles import recipe_title, wrap
-from lossviz_core.figures import FORMATS, draw_line, draw_trajectory, save_figure, shown_values
+from lossviz_core.figures import (
+    FORMATS,
+    draw_line,
+    draw_trajectory,
+    draw_trajectory3d,
+    save_figure,
+    shown_values,
+)
 from lossviz_core.recipe.spec import jsonable
 from lossviz_core.results import quantities as qreg
 from lossviz_core.results.result import SurfaceResult
@@ -172,7 +179,7 @@ def draw_panel(ax: Any, result: SurfaceResult, quantity: str, z: np.ndarray,
         if traj is not None and qreg.is_loss(quantity):
             tz = shown_values(traj.loss, quantity, o.log)
             if np.isfinite(tz).any():
-                ax.plot(traj.x, traj.y, tz, "r-o", markersize=3, zorder=10)
+                draw_trajectory3d(ax, traj, tz)
         if not o.colorbar:  # else the colour bar says what the height is
             ax.set_zlabel(scale.label if scale else "", fontsize=o.font_size)
         for axis in (ax.xaxis, ax.yaxis, ax.zaxis):  # 3-D tick labels crowd quickly
