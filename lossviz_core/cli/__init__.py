@@ -1,4 +1,4 @@
-"""The ``lossviz`` command line: surface, line, train, plot, info, models.
+"""The ``lossviz`` command line: surface, line, train, plot, info, models, animate.
 
 Bad input ends with one line on stderr and a non-zero exit, never a traceback
 (set LOSSVIZ_DEBUG=1 to see one for an unexpected error).
@@ -182,6 +182,9 @@ def build_parser(entries_for: tuple[str, ...] = ENTRY_COMMANDS) -> argparse.Argu
     i.add_argument("file", nargs="?")
     sub.add_parser("models", help="list the model zoo and the other model sources")
     add_study_parser(sub)
+    from lossviz_core.cli.animate import add_animate_parser
+
+    add_animate_parser(sub)
     return p
 
 
@@ -429,7 +432,7 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 #: commands that load torch (and its compiled extensions) before doing anything else
-NEEDS_TORCH = ("surface", "line", "train", "curvature", "study")
+NEEDS_TORCH = ("surface", "line", "train", "curvature", "study", "animate")
 
 
 def _exit_interrupted(signum: int, frame: object) -> None:
@@ -482,6 +485,10 @@ def main(argv: list[str] | None = None) -> int:
             from lossviz_core.cli.curvature import run_curvature
 
             return run_curvature(a)
+        if a.command == "animate":
+            from lossviz_core.cli.animate import run_animate
+
+            return run_animate(a)
         return {"plot": _plot, "info": _info, "models": _models,
                 "study": run_study_command}[a.command](a)
     except LossVizError as exc:
