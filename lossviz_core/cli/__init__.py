@@ -1,4 +1,4 @@
-"""The ``lossviz`` command line: surface, line, train, plot, info, models, animate.
+"""The ``lossviz`` command line: surface, line, train, plot, info, models, animate, eos.
 
 Bad input ends with one line on stderr and a non-zero exit, never a traceback
 (set LOSSVIZ_DEBUG=1 to see one for an unexpected error).
@@ -183,8 +183,10 @@ def build_parser(entries_for: tuple[str, ...] = ENTRY_COMMANDS) -> argparse.Argu
     sub.add_parser("models", help="list the model zoo and the other model sources")
     add_study_parser(sub)
     from lossviz_core.cli.animate import add_animate_parser
+    from lossviz_core.cli.eos import add_eos_parser
 
     add_animate_parser(sub)
+    add_eos_parser(sub)
     return p
 
 
@@ -489,6 +491,10 @@ def main(argv: list[str] | None = None) -> int:
             from lossviz_core.cli.animate import run_animate
 
             return run_animate(a)
+        if a.command == "eos":
+            from lossviz_core.cli.eos import run_eos
+
+            return run_eos(a)
         return {"plot": _plot, "info": _info, "models": _models,
                 "study": run_study_command}[a.command](a)
     except LossVizError as exc:

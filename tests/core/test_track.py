@@ -147,3 +147,34 @@ def test_bad_input_is_one_line(tmp_path):
 class _NoTracker:
     def step(self, loss=None):
         return None
+
+
+def test_the_edge_of_stability_figure_draws_the_records_and_two_over_lr(tmp_path, capsys):
+    from lossviz_core.cli import main
+    from lossviz_core.export.eos import build_eos_figure
+
+    model, x, y, hess = quadratic(seed=3)
+    lam = np.linalg.eigvalsh(hess)[-1]
+    opt = torch.optim.SGD(model.parameters(), lr=1.9 / lam, momentum=0.5)
+    tracker = Tracker(tmp_path / "run", model, (x, y), loss="mse", every=2, optimizer=opt,
+                      measures="lambda_max,sharpness")
+    for _ in range(8):
+        opt.zero_grad()
+        loss = ((model(x).squeeze(1) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        tracker.step(loss)
+    records = read_track(tmp_path / "run")
+    fig = build_eos_figure(records)
+    top = fig.axes[0]
+    lines = {ln.get_label(): ln for ln in top.get_lines()}
+    assert set(lines) >= {"λmax (top Hessian eigenvalue)", "critical sharpness λc", "2/lr",
+                          "(2+2β)/lr"}
+    np.testing.assert_allclose(lines["λmax (top Hessian eigenvalue)"].get_ydata(), lam,
+                               rtol=1e-6)
+    np.testing.assert_allclose(lines["2/lr"].get_ydata(), 2 * lam / 1.9)
+    np.testing.assert_allclose(lines["(2+2β)/lr"].get_ydata(), 3 * lam / 1.9)
+    assert main(["eos", str(tmp_path / "run"), "--out", str(tmp_path / "eos.svg")]) == 0
+    assert "2/lr" in (tmp_path / "eos.svg").read_text()
+    assert main(["eos", str(tmp_path), "--out", str(tmp_path / "none.png")]) == 2
+    assert "has no track.jsonl" in capsys.readouterr().err
