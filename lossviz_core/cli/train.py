@@ -40,8 +40,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         f"{m.name}: {m.label}" for m in TRACK_MEASURES.values()))
     t.add_argument("--track-every", type=int, default=100, metavar="N",
                    help="record every N optimizer steps and at the last (100)")
-    t.add_argument("--track-examples", type=int, default=512, metavar="N",
-                   help="the probe: a seeded subsample of N training examples (512)")
+    t.add_argument("--track-examples", type=int, default=256, metavar="N",
+                   help="the probe: a seeded subsample of N training examples (256)")
     p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
 

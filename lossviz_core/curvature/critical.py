@@ -21,7 +21,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-MAX_DOUBLINGS = 12  # c up to 4096 steps: flatter than that is reported as no rise
+MAX_DOUBLINGS = 10  # c up to 1024 steps: flatter than that is reported as no rise
+MAX_HALVINGS = 5  # down to 1/32 of the step: a loss that rises even there had no descent
 
 
 def critical_sharpness(phi: Callable[[float], float], lr: float, max_evals: int = 6,
@@ -32,8 +33,8 @@ def critical_sharpness(phi: Callable[[float], float], lr: float, max_evals: int 
     ``phi(c)``: the loss at θ + c·u (``u`` one step's update at rate ``lr``); ``known``:
     values of φ already computed (c → φ(c)), which cost nothing here; ``max_evals``: forward
 passes to refine the root once it is bracketed (a quadratic needs two). Returns ``value``
-    (None when the loss never rises within 4096 steps or falls for no step, e.g. not a
-    descent direction), ``critical_lr`` (ηc), ``c`` (c*), ``evaluations`` (forward passes
+    (None when the loss never rises within 1024 steps, or does not fall for any step down
+    to 1/32 of the update: not a descent direction), ``critical_lr`` (ηc), ``c`` (c*), ``evaluations`` (forward passes
     spent) and ``converged`` (the bracket shrank to ``rtol``·c*).
     """
     cache = dict(known or {})
@@ -79,7 +80,7 @@ def _bracket(f: Callable[[float], float], f0: float) -> tuple[float | None, floa
                 return c, 2 * c
             c *= 2
         return c, None
-    for _ in range(MAX_DOUBLINGS):
+    for _ in range(MAX_HALVINGS):
         if f(c / 2) < f0:
             return c / 2, c
         c /= 2

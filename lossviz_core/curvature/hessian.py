@@ -248,6 +248,11 @@ class HessianOperator:
 
         return LinearOperator((self.size, self.size), matvec=mv, dtype=np.float64)
 
+    @property
+    def graph_value(self) -> float | None:
+        """L at the point when the kept gradient graph is built (else None)."""
+        return None if self._graph is None else self._graph.value
+
     def value_and_gradient(self) -> tuple[float, Tensor]:
         """L and ∇L (flat) at the point: read off the kept gradient graph once products have
         built it (no pass over the data), else :meth:`loss_and_grad`."""

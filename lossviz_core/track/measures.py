@@ -89,6 +89,8 @@ def _lambda_max(ctx: TrackContext) -> dict[str, Any]:
     values, vectors, converged, steps = lanczos_eigs(op.hvp, v0.to(op.device, op.dtype), 1,
                                                      "LA", o["tol"], o["maxiter"])
     ctx.state["vector"] = vectors[0].detach()
+    if op.graph_value is not None:  # the kept graph knows the loss now: φ(1) for free
+        ctx._phi.setdefault(1.0, op.graph_value)
     return {"lambda_max": float(values[0]), "lambda_max_hvps": int(steps),
             "lambda_max_converged": bool(converged[0]), "lambda_max_warm": warm}
 
@@ -97,7 +99,7 @@ def _sharpness(ctx: TrackContext) -> dict[str, Any]:
     if not ctx.lr:
         raise InputError("critical sharpness needs the learning rate: give the tracker the "
                          "optimizer (or lr=)")
-    res = critical_sharpness(ctx.phi, ctx.lr, known=dict(ctx._phi))
+    res = critical_sharpness(ctx.phi, ctx.lr, known=dict(ctx._phi), rtol=ctx.options["rtol"])
     out = {"sharpness": res["value"], "critical_lr": res["critical_lr"],
            "sharpness_evals": res["evaluations"]}
     if not res["converged"]:
@@ -152,7 +154,7 @@ TRACK_MEASURES: dict[str, TrackMeasure] = {m.name: m for m in (
                  "the weights at each record, in RUN/steps (a run folder: --pca RUN/steps)",
                  _checkpoint, ("checkpoint",)),
 )}
-DEFAULT_MEASURES = ("lambda_max", "sharpness", "grad_norm")
+DEFAULT_MEASURES = ("sharpness", "grad_norm")  # forward passes and one gradient: cheap
 
 
 def check_measures(names: Any) -> tuple[str, ...]:
@@ -169,9 +171,10 @@ def check_measures(names: Any) -> tuple[str, ...]:
 
 
 def measure_order(names: tuple[str, ...]) -> list[TrackMeasure]:
-    """Cheap forward-only measures first, so λmax's gradient graph is built last and the
-    gradient norm reads it (their order in the record is the table's)."""
-    rank = {"slice": 0, "sharpness": 1, "lambda_max": 2, "grad_norm": 3, "checkpoints": 4}
+    """λmax first (its kept gradient graph gives the gradient norm and the loss now for
+    free), then the gradient norm (or its one pass gives the loss now), then the forward
+    passes along the update, which reuse every loss known so far."""
+    rank = {"lambda_max": 0, "grad_norm": 1, "slice": 2, "sharpness": 3, "checkpoints": 4}
     return sorted((TRACK_MEASURES[n] for n in names), key=lambda m: rank.get(m.name, 5))
 
 

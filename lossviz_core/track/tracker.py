@@ -67,7 +67,8 @@ class Tracker:
     :data:`~lossviz_core.track.measures.TRACK_MEASURES`. ``optimizer`` (or ``lr``, a number
     or a callable): the learning rate each record stores (the edge of stability is 2/lr).
     ``total_steps``: the last step, recorded too (otherwise call :meth:`finish`).
-    ``tol``/``maxiter``: λmax's Lanczos tolerance and step cap; ``output``: the logits'
+    ``tol``/``maxiter``: λmax's Lanczos tolerance and step cap; ``rtol``: the critical
+    learning rate's relative accuracy; ``output``: the logits'
     index or key in a tuple/dict output; ``on_record(record)``: called after each record.
     A measure that fails (a model whose ops have no second derivative, say) is recorded as
     ``<name>_error``, warned about once and left out afterwards: training goes on.
@@ -79,7 +80,7 @@ class Tracker:
                  every: int = 100, measures: Sequence[str] | str = DEFAULT_MEASURES,
                  optimizer: torch.optim.Optimizer | None = None,
                  lr: float | Callable[[], float] | None = None, total_steps: int | None = None,
-                 tol: float = 1e-3, maxiter: int = 40,
+                 tol: float = 1e-3, maxiter: int = 40, rtol: float = 1e-2,
                  slice_points: Sequence[float] = SLICE_POINTS, output: str | int | None = None,
                  overwrite: bool = False, model_spec: dict | None = None,
                  dataset_spec: dict | None = None, train: dict | None = None,
@@ -104,6 +105,7 @@ class Tracker:
         self.optimizer, self._lr = optimizer, lr
         self.total_steps = total_steps
         self.options = {"tol": float(tol), "maxiter": int(maxiter), "seed": int(seed),
+                        "rtol": float(rtol),
                         "slice_points": tuple(float(c) for c in slice_points),
                         "model_spec": model_spec, "dataset_spec": dataset_spec, "train": train}
         self.on_record = on_record

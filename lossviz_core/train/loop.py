@@ -77,7 +77,7 @@ class TrainSpec(_Spec):
     loss: str = "ce"
     track: tuple[str, ...] = ()
     track_every: int = 100
-    track_examples: int = 512
+    track_examples: int = 256
 
     def __post_init__(self) -> None:
         if isinstance(self.dataset, dict):

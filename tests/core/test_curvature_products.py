@@ -94,3 +94,22 @@ def test_graph_mode_under_no_grad_and_the_top_eigenvalue_agree():
     lb = top_eigenpairs(b, 1, tol=1e-10, solver="torch").values[0]
     assert la == pytest.approx(lb, rel=1e-9)
     assert model.training is False and a.mode == "graph"
+
+
+def test_the_krylov_deflated_trace_is_unbiased_and_exact_on_a_whole_basis():
+    """L = mean (xᵢ·w − yᵢ)²: H = (2/n)·XᵀX, its trace known exactly."""
+    from lossviz_core.curvature import estimate_trace
+
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(200, 30, generator=g, dtype=torch.float64) * torch.linspace(
+        0.2, 3.0, 30, dtype=torch.float64)
+    y = torch.randn(200, generator=g, dtype=torch.float64)
+    model = nn.Linear(30, 1, bias=False).double()
+    op = HessianOperator.from_model(model, examples_of(Split(x, y)), "mse", params="all",
+                                    dtype="fp64")
+    exact = float(torch.trace(2.0 / 200 * x.T @ x))
+    part = estimate_trace(op, "krylov", hvps=24, seed=1)  # 16 Lanczos steps, 8 probes
+    assert part.method == "krylov" and part.samples == 8 and part.stderr > 0
+    assert abs(part.value - exact) < 4 * part.stderr
+    whole = estimate_trace(op, "krylov", hvps=60, seed=1)  # 40 steps: the basis spans R³⁰
+    assert whole.value == pytest.approx(exact, rel=1e-10) and whole.stderr == 0.0
