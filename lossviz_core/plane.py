@@ -33,6 +33,7 @@ class Plane:
 
     pairs: tuple = ()  # no BatchNorm folded here (see bnfold.FoldedPlane)
     refold = False
+    linear = True  # a point is θ + α·d₁ + β·d₂ and nothing more (connect.path: not so)
     generation = 0  # bumped by reattach(): views built on older tensors know they are stale
 
     def __init__(self, model: nn.Module, directions: Any) -> None:

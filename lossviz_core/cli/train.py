@@ -61,9 +61,11 @@ def track_line(r: dict) -> str:
 
 
 def run_train(a: argparse.Namespace) -> int:
+    from lossviz_core.cli.signals import ignore_interrupts
     from lossviz_core.device import threads_for_load
     from lossviz_core.resolve import absolute_dataset_name, absolute_model_name
     from lossviz_core.train import TrainSpec, iter_training
+    from lossviz_core.train.loop import training_folder
 
     steps = None
     if a.step_epochs:
@@ -85,6 +87,7 @@ def run_train(a: argparse.Namespace) -> int:
     )
     _, why = threads_for_load()  # as surface and curvature do: the cores the load leaves
     print(f"lossviz: training {spec.model} on {spec.dataset.name} ({why}) ...", file=sys.stderr)
+    work = training_folder(a.out, a.overwrite)
     gen = iter_training(spec, a.out, overwrite=a.overwrite)
     try:
         for r in gen:
@@ -94,8 +97,11 @@ def run_train(a: argparse.Namespace) -> int:
             for record in r.extra.get("track", ()):
                 print("  " + track_line(record), file=sys.stderr)
     except KeyboardInterrupt:
+        ignore_interrupts()  # another signal must not break the cleanup below
         gen.close()
-        print(f"lossviz: interrupted; the checkpoints saved so far are in {a.out}", file=sys.stderr)
+        kept = f" ({a.out} is kept as it was)" if str(work) != str(a.out) else ""
+        print(f"lossviz: interrupted; the checkpoints saved so far are in {work}{kept}",
+              file=sys.stderr)
         return 130
     print(f"lossviz: wrote run folder {a.out}", file=sys.stderr)
     return 0

@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lossviz_core.errors import InputError
-from lossviz_core.figures import save_figure
+from lossviz_core.export.figure_file import save_figure
 from lossviz_core.track.records import read_track, series
 
 SHARPNESS_SERIES = (("lambda_max", "λmax (top Hessian eigenvalue)", "tab:blue", "o"),

@@ -12,7 +12,8 @@ from lossviz_core.results import quantities as qreg
 
 @dataclass
 class Trajectory:
-    """Saved checkpoints projected onto a PCA plane (coordinates relative to the final model).
+    """Saved checkpoints projected onto a PCA plane (coordinates relative to the final model),
+    or named models lying on their plane (``labels``: the three-model plane's A, B, C).
 
     Several runs on one plane: ``run`` holds each point's run (an index into ``runs``, their
     labels); a run's points are consecutive, in epoch order."""
@@ -27,6 +28,7 @@ class Trajectory:
     y_lstsq: np.ndarray | None = None
     run: np.ndarray | None = None
     runs: tuple[str, ...] = ()
+    labels: tuple[str, ...] | None = None  # names of the points (A, B, C); None: epochs
 
     def paths(self) -> list[tuple[str, np.ndarray]]:
         """``(label, indices)`` of each run's points (one unlabelled path for a single run)."""
@@ -34,6 +36,10 @@ class Trajectory:
             return [("", np.arange(len(self.x)))]
         run = np.asarray(self.run)
         return [(label, np.flatnonzero(run == k)) for k, label in enumerate(self.runs)]
+
+    def point_label(self, k: int) -> str:
+        """What point ``k`` is called: its label, else its epoch."""
+        return self.labels[k] if self.labels else f"epoch {int(self.epochs[k])}"
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {
@@ -50,6 +56,8 @@ class Trajectory:
         if self.run is not None:
             out["run"] = np.asarray(self.run, dtype=np.int32)
             out["runs"] = np.array([s.encode("utf-8") for s in self.runs], dtype=bytes)
+        if self.labels:
+            out["labels"] = np.array([s.encode() for s in self.labels], dtype="S")
         return out
 
     @classmethod
@@ -67,6 +75,8 @@ class Trajectory:
             run=None if a.get("run") is None else np.asarray(a["run"], dtype=int),
             runs=tuple(v.decode("utf-8") if isinstance(v, bytes) else str(v)
                        for v in a.get("runs", ())),
+            labels=tuple(v.decode() if isinstance(v, bytes) else str(v) for v in a["labels"])
+            if "labels" in a else None,
         )
 
 
@@ -120,6 +130,12 @@ class SurfaceResult:
     def main_quantity(self) -> str:
         """The loss to show by default: train if present, else test."""
         return qreg.main_quantity(self.values)
+
+    def stored(self, key: str) -> dict[str, Any]:
+        """A table of the stored specs (the first version's ``model``, ``directions``):
+        empty when absent or not a table (a file from elsewhere may hold anything)."""
+        value = self.specs.get(key) if isinstance(self.specs, dict) else None
+        return value if isinstance(value, dict) else {}
 
     @property
     def recipe(self) -> Any:
