@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -27,7 +28,9 @@ from PySide6.QtWidgets import (
 from lossviz_core.recipe.spec import DatasetSpec
 
 from . import dialogs
+from .eos_panel import EosPanel
 from .panels.binding import PathEdit, combo, double_spin, int_spin
+from .panels.track import TrackChoice
 from .tasks import Task, TaskRunner
 
 PRESETS = {"single": "Single run", "batch": "Small vs large batch (same initialization)"}
@@ -125,13 +128,17 @@ class TrainingDialog(QDialog):
         self.seed = int_spin(0, 2**31 - 1)
         self.output = PathEdit("dir")
         self.output.setText(output or default_run_folder("digits_cnn"))
+        self.track = TrackChoice()
+        self.track.setToolTip("the landscape's geometry recorded while training, into "
+                              "RUN/track.jsonl (none checked: not tracked)")
         for label, w in (("Preset", self.preset), ("Model", self.model),
                          ("Dataset", self.dataset), ("Data", self.data_path),
                          ("Optimizer", self.optimizer), ("Learning rate", self.lr),
                          ("Momentum", self.momentum), ("Weight decay", self.weight_decay),
                          ("Schedule", self.schedule), ("Batch size", self.batch),
                          ("Epochs", self.epochs), ("Save every K epochs", self.save_every),
-                         ("Seed", self.seed), ("Output folder", self.output)):
+                         ("Seed", self.seed), ("Output folder", self.output),
+                         ("Track geometry", self.track)):
             form.addRow(label, w)
         self.form = form
         self.preset.currentIndexChanged.connect(self._preset_changed)
@@ -144,9 +151,16 @@ class TrainingDialog(QDialog):
             p.addLegend(offset=(-10, 10))
             p.setLabel("bottom", "epoch")
             p.showGrid(x=True, y=True, alpha=0.3)
-        plots = QVBoxLayout()
+        curves = QWidget()
+        plots = QVBoxLayout(curves)
+        plots.setContentsMargins(0, 0, 0, 0)
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.acc_plot)
+        self.eos = EosPanel(self)  # the tracked records, epoch by epoch
+        self.eos_tag = ""
+        self.plot_tabs = QTabWidget()
+        self.plot_tabs.addTab(curves, "Loss and accuracy")
+        self.plot_tabs.addTab(self.eos, "Edge of stability")
 
         self.progress = QProgressBar()
         self.status = QLabel("Ready.")
@@ -169,7 +183,7 @@ class TrainingDialog(QDialog):
 
         top = QHBoxLayout()
         top.addWidget(form_w, 0)
-        top.addLayout(plots, 1)
+        top.addWidget(self.plot_tabs, 1)
         lay = QVBoxLayout(self)
         lay.addLayout(top, 1)
         lay.addWidget(self.progress)
@@ -205,7 +219,8 @@ class TrainingDialog(QDialog):
             momentum=self.momentum.value(), weight_decay=self.weight_decay.value(),
             schedule=self.schedule.currentData(), batch_size=self.batch.value(),
             epochs=self.epochs.value(), save_every=self.save_every.value(),
-            seed=self.seed.value(),
+            seed=self.seed.value(), track=self.track.measures(),
+            track_every=self.track.every.value(),
         )
 
     # -- running ------------------------------------------------------------------------
@@ -226,6 +241,8 @@ class TrainingDialog(QDialog):
             out = default_run_folder(spec.model)
             self.output.setText(out)
         self._clear_curves()
+        self.eos.view.set_records([])
+        self.eos_tag = ""
         self.run_info = None
         runs = 2 if preset == "batch" else 1
         self.progress.setRange(0, spec.epochs * runs)
@@ -277,9 +294,19 @@ class TrainingDialog(QDialog):
                 curve.setData(xs, ys)
         self.progress.setValue(self.progress.value() + 1)
         label = "" if tag == "run" else f"{tag} batch: "
+        self._add_track(tag, label, rep.extra.get("track") or [])
         test = f", test loss {rep.test_loss:.3f}" if rep.test_loss is not None else ""
         self.status.setText(f"{label}epoch {rep.epoch}/{rep.epochs}: train loss "
                             f"{rep.train_loss:.3f}{test}, {rep.seconds:.1f} s")
+
+    def _add_track(self, tag: str, label: str, records: list[dict[str, Any]]) -> None:
+        """An epoch's tracked records into the edge-of-stability view (the batch preset's
+        second run starts it again: its steps count from 0)."""
+        if tag != self.eos_tag:
+            self.eos_tag = tag
+            self.eos.view.title = f"{label.rstrip(': ')} {Path(self._output).name}".strip()
+            self.eos.view.set_records([])
+        self.eos.view.add_records(records)
 
     def _on_returned(self, value: Any) -> None:
         self.run_info = value

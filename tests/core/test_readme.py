@@ -36,3 +36,7 @@ def test_the_one_line_tracker_example_runs(tmp_path, monkeypatch):
     records = read_track(tmp_path / "runs" / "mine")
     assert [r["step"] for r in records] == list(range(10, 101, 10))
     assert all(r["lambda_max"] > 0 and len(r["slice"]["loss"]) == 7 for r in records)
+    from lossviz_core.runs import read_run
+
+    steps = read_run(tmp_path / "runs" / "mine" / "steps")  # the window draws their path
+    assert [e for e, _ in steps.checkpoints] == list(range(10, 101, 10))
