@@ -51,8 +51,9 @@ class EosView(QWidget):
         self.bottom.setLabel("left", "loss")
         self.bottom.setLabel("bottom", "step")
         self.curves: dict[str, pg.PlotDataItem] = {}
-        self.top.addLegend(offset=(-10, 10))
-        self.bottom.addLegend(offset=(-10, 10))
+        # translucent: at a small size the legend lies over the curves, which show through
+        self.legends = {p: p.addLegend(offset=(-10, 10), brush=(255, 255, 255, 170))
+                        for p in (self.top, self.bottom)}
         for p in (self.top, self.bottom):
             p.showGrid(x=True, y=True, alpha=0.3)
         for key, label, colour, marker in SHARPNESS_SERIES:
@@ -75,6 +76,7 @@ class EosView(QWidget):
         lay.addWidget(self.top, 3)
         lay.addWidget(self.bottom, 2)
         lay.addWidget(self.status)
+        self._name_drawn_curves()
 
     def set_records(self, records: list[dict[str, Any]]) -> None:
         """Draw ``records`` (all of them, in step order)."""
@@ -87,7 +89,19 @@ class EosView(QWidget):
         for name in ("2/lr", "(2+2β)/lr"):
             steps, values = lines.get(name, ([], []))
             self.curves[name].setData(*held(steps, values))
+        self._name_drawn_curves()
         self.status.setText(self.describe())
+
+    def _name_drawn_curves(self) -> None:
+        """The legends name only the curves with points (no momentum: no (2+2β)/lr)."""
+        for plot, legend in self.legends.items():
+            for curve in plot.listDataItems():
+                named = any(sample.item is curve for sample, _ in legend.items)
+                drawn = curve.xData is not None and len(curve.xData) > 0
+                if drawn and not named:
+                    legend.addItem(curve, curve.name())
+                elif named and not drawn:
+                    legend.removeItem(curve)
 
     def add_records(self, records: list[dict[str, Any]]) -> None:
         """Append new records (from a training run's epochs) and redraw."""
