@@ -84,3 +84,30 @@ def test_joint_plane_math_contains_each_final_and_first_fit_projects():
     first = joint_pca_plane(thetas, index, fit="first")
     assert first.off_plane[5] == pytest.approx(0, abs=1e-9)  # its centre
     assert first.off_plane[11] > 1e-3  # the other run's end is off the first's plane
+
+
+def test_run_labels_and_point_names_read_back_and_other_text_is_refused(tmp_path):
+    """The joint plane's run labels (and the three-model plane's names) are byte strings in
+    the file; the reader takes them there, and refuses text anywhere else."""
+    import h5py
+
+    from lossviz_core.errors import LossVizError
+    from lossviz_core.results.result import SurfaceResult, Trajectory
+    from lossviz_core.results.store import save_result
+
+    traj = Trajectory(epochs=np.array([0, 1, 0, 1]), x=np.array([0.5, 0.0, -0.5, 0.1]),
+                      y=np.array([0.2, 0.0, 0.3, 0.0]), off_plane=np.zeros(4),
+                      loss=np.array([2.0, 0.5, 2.0, 0.6]), run=np.array([0, 0, 1, 1]),
+                      runs=("sgd, lr 0.1, batch 64", "adam, lr 0.001, batch 64"),
+                      labels=("A", "B", "C", "D"))
+    r = SurfaceResult.empty(np.linspace(-1, 1, 3), np.linspace(-1, 1, 3), ("train_loss",))
+    r.trajectory = traj
+    path = save_result(r, tmp_path / "runs.h5")
+    back = read_result(path).trajectory
+    assert back.runs == traj.runs and back.labels == traj.labels
+    assert [list(i) for _, i in back.paths()] == [[0, 1], [2, 3]]
+    with h5py.File(path, "r+") as f:
+        del f["lossviz/trajectory/loss"]
+        f["lossviz/trajectory/loss"] = np.array([b"2", b"1", b"2", b"1"])
+    with pytest.raises(LossVizError, match="loss holds"):
+        read_result(path)
