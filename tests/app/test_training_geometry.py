@@ -209,3 +209,34 @@ def test_animation_dialog_reads_its_options(qtbot):
     dlg.kind.setCurrentIndex(dlg.kind.findData("filled"))
     assert not dlg.rotate.isEnabled() and dlg.options().rotate == 0.0
     assert animation_dialog.SOURCES["compare"]
+
+
+def test_export_animation_of_the_compare_results_is_a_sequence(qtbot, make_window, tmp_path,
+                                                               make_surface, monkeypatch,
+                                                               errors):
+    w = make_window()
+    w.actions_._set_compare([make_surface(), make_surface(lambda x, y: 2 * x**2 + y**2)],
+                            ["bowl", "wide bowl"])
+    out = tmp_path / "sequence.gif"
+
+    def accept(dlg):
+        dlg.source.setCurrentIndex(dlg.source.findData("compare"))
+        dlg.width.setValue(160)
+        dlg.height.setValue(120)
+        dlg.fps.setValue(4.0)
+        dlg.duration.setValue(1.0)
+        return True
+
+    monkeypatch.setattr(AnimationDialog, "exec", accept)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    task = w.actions_.ask_animation()
+    qtbot.waitUntil(lambda: task not in w.actions_.tasks, timeout=60_000)
+    assert errors == []
+    # 4 frames at 4 per second, two landscapes each held for two: a GIF stores each once
+    with Image.open(out) as im:
+        durations = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            durations.append(im.info["duration"])
+        assert im.size == (160, 120)
+    assert durations == [500, 500]
