@@ -134,14 +134,14 @@ def refuse_foreign_storage(f: h5py.File, path: str | os.PathLike) -> None:
 
 
 def read_array(ds: object, path: str | os.PathLike, max_values: int = MAX_POINTS,
-               dtype: type | None = float, text: bool = False) -> np.ndarray:
+               dtype: type | None = float) -> np.ndarray:
     """The values of dataset ``ds``, once its declared shape and size are plausible: a
-    number type (not complex, not text unless ``text``: fixed-length byte strings), at most
-    ``max_values`` values, and not many times more bytes than the whole file holds."""
+    number type (not complex, not text), at most ``max_values`` values, and not many times
+    more bytes than the whole file holds."""
     if not isinstance(ds, h5py.Dataset):
         raise StoreError(f"{path}: {getattr(ds, 'name', ds)} is not an array")
     kind = ds.dtype.kind
-    if kind not in ("fiubS" if text else "fiub"):
+    if kind not in "fiub":
         what = "complex numbers" if kind == "c" else f"{ds.dtype} values"
         raise StoreError(f"{path}: {ds.name} holds {what}, not real numbers")
     if ds.size > max_values:
@@ -169,15 +169,12 @@ def read_text(obj: h5py.Group | h5py.Dataset, key: str, path: str | os.PathLike,
     return value
 
 
-TRAJECTORY_TEXT = ("labels", "runs")  # the points' names (A, B, C) and the runs' labels
-
-
 def read_trajectory(t: object, path: str | os.PathLike) -> Trajectory:
     """A stored trajectory (``lossviz/trajectory``), its arrays' sizes and lengths checked."""
     if not isinstance(t, h5py.Group):
         raise StoreError(f"{path}: {getattr(t, 'name', 'the trajectory')} is not a group")
-    arrays = {k: read_array(t[k], path, MAX_CHECKPOINTS + 2, dtype=None,
-                            text=k in TRAJECTORY_TEXT) for k in t}
+    arrays = {k: _read_names(t[k], path) if k in TEXT_ARRAYS else
+              read_array(t[k], path, MAX_CHECKPOINTS + 2, dtype=None) for k in t}
     try:
         traj = Trajectory.from_arrays(arrays)
         sizes = {len(traj.epochs), len(traj.x), len(traj.y), len(traj.loss)}
@@ -186,6 +183,27 @@ def read_trajectory(t: object, path: str | os.PathLike) -> Trajectory:
     if len(sizes) != 1:
         raise StoreError(f"{path}: the stored trajectory's arrays differ in length")
     return traj
+
+
+# a trajectory's arrays of names: the models on a plane (A, B, C), the runs of a joint PCA plane
+TEXT_ARRAYS = ("labels", "runs")
+MAX_NAME_BYTES = 4096
+
+
+def _read_names(ds: object, path: str | os.PathLike) -> np.ndarray:
+    """An array of short byte strings (names), its count and item size checked first."""
+    if not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in "SO" or ds.ndim != 1:
+        raise StoreError(f"{path}: {getattr(ds, 'name', ds)} is not a list of names")
+    if ds.shape[0] > MAX_CHECKPOINTS + 2 or (ds.dtype.kind == "S"
+                                              and ds.dtype.itemsize > MAX_NAME_BYTES):
+        raise StoreError(f"{path}: {ds.name} holds more names, or longer, than any result's")
+    try:
+        names = ds[()]
+    except (OSError, ValueError, TypeError) as exc:
+        raise StoreError(f"{path}: cannot read {ds.name} ({exc})") from None
+    if any(len(n) > MAX_NAME_BYTES for n in names):
+        raise StoreError(f"{path}: {ds.name} holds a name longer than any result's")
+    return names
 
 
 def _file_size(f: h5py.File) -> int:
