@@ -28,11 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lossviz_core.errors import LossVizError
-from lossviz_core.track.records import read_track, track_path
-
 from . import settings_store
-from .eos_panel import EosPanel
+from .eos_panel import EosPanel, file_stamp
 from .tasks import Task, TaskRunner
 from .views.live_path import LivePathView, PathSoFar
 
@@ -74,7 +71,6 @@ class RunFolderWindow(QDialog):
         super().__init__(parent)
         self.run_dir = Path(run_dir)
         self.tasks = tasks
-        self.path = track_path(self.run_dir)
         self.setWindowTitle(f"Run {self.run_dir.name} — geometry during training")
         self.resize(820, 600)
         self.header = QLabel(str(self.run_dir))
@@ -100,41 +96,24 @@ class RunFolderWindow(QDialog):
         lay.addWidget(self.header)
         lay.addWidget(self.tabs, 1)
         lay.addLayout(row)
-        self._seen: Any = None
         self._seen_run: Any = None
         self.path_task: Task | None = None
-        self.timer = QTimer(self)
+        self.eos.follow(self.run_dir, POLL_MS)
+        self.timer = QTimer(self)  # the checkpoints: their path refitted when they change
         self.timer.setInterval(POLL_MS)
-        self.timer.timeout.connect(self.poll)
-        self.poll()
-        self.timer.start()
-
-    def poll(self) -> None:
-        self.reload()
+        self.timer.timeout.connect(self.reload_path)
         self.reload_path()
+        self.timer.start()
 
     def reload(self) -> bool:
         """Re-read the records if the file changed since the last read; True if it did."""
-        seen = _stamp(self.path)
-        if seen is None:
-            self.eos.view.status.setText(f"Waiting for {self.path.name} in {self.run_dir} …")
-            return False
-        if seen == self._seen:
-            return False
-        try:
-            records = read_track(self.run_dir)
-        except LossVizError as exc:
-            self.eos.view.status.setText(str(exc))
-            return False
-        self._seen = seen
-        self.eos.view.set_records(records)
-        return True
+        return self.eos.reload()
 
     def reload_path(self) -> Task | None:
         """Refit the path in the background when the checkpoints changed (one at a time)."""
         from lossviz_core.runs import RUN_FILE
 
-        seen = _stamp(checkpoint_folder(self.run_dir) / RUN_FILE)
+        seen = file_stamp(checkpoint_folder(self.run_dir) / RUN_FILE)
         if seen is None or seen == self._seen_run or self.path_task is not None:
             return None
         self._seen_run = seen
@@ -158,6 +137,7 @@ class RunFolderWindow(QDialog):
     def stop(self, timeout_ms: int = 5000) -> bool:
         """Stop following; wait (bounded) for a path being read."""
         self.timer.stop()
+        self.eos.stop_following()
         return self.path_task is None or self.path_task.stop(timeout_ms)
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt naming)
@@ -179,11 +159,3 @@ def open_run_folder(actions: Any, run_dir: str | None = None) -> RunFolderWindow
     actions.run_windows = [w for w in actions.run_windows if w.isVisible()] + [window]
     window.show()
     return window
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_size, stat.st_mtime_ns

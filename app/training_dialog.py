@@ -56,15 +56,23 @@ def training_generator(spec: Any, out: str, preset: str) -> Generator[Any, None,
     from lossviz_core.models import build_model
     from lossviz_core.sources.checkpoints import save_checkpoint
 
-    folder = Path(out)
     torch.manual_seed(spec.seed)
-    init = save_checkpoint(build_model(spec.model), folder / "init.pt", epoch=0)
-    small_bs, large_bs = BATCH_PAIRS.get(spec.dataset.name, BATCH_PAIRS["digits"])
+    init = save_checkpoint(build_model(spec.model), Path(out) / "init.pt", epoch=0)
     runs = []
-    for tag, bs in (("small", small_bs), ("large", large_bs)):
+    for tag, (bs, folder) in run_folders(spec, out, preset).items():
         run_spec = spec.replace(batch_size=bs, init_checkpoint=str(init))
-        runs.append((yield from _tagged(tag, iter_training(run_spec, folder / f"batch_{bs}"))))
+        runs.append((yield from _tagged(tag, iter_training(run_spec, folder))))
     return tuple(runs)
+
+
+def run_folders(spec: Any, out: str, preset: str) -> dict[str, tuple[int, Path]]:
+    """Each run's tag, batch size and folder: one run in ``out``, or the batch preset's two
+    in ``out/batch_<size>``."""
+    if preset != "batch":
+        return {"run": (spec.batch_size, Path(out))}
+    small, large = BATCH_PAIRS.get(spec.dataset.name, BATCH_PAIRS["digits"])
+    return {"small": (small, Path(out) / f"batch_{small}"),
+            "large": (large, Path(out) / f"batch_{large}")}
 
 
 def _tagged(tag: str, gen: Generator) -> Generator[Any, None, Any]:
@@ -156,8 +164,9 @@ class TrainingDialog(QDialog):
         plots.setContentsMargins(0, 0, 0, 0)
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.acc_plot)
-        self.eos = EosPanel(self)  # the tracked records, epoch by epoch
+        self.eos = EosPanel(self)  # the tracked records, followed as the run writes them
         self.eos_tag = ""
+        self._folders: dict[str, tuple[int, Path]] = {}
         self.plot_tabs = QTabWidget()
         self.plot_tabs.addTab(curves, "Loss and accuracy")
         self.plot_tabs.addTab(self.eos, "Edge of stability")
@@ -242,7 +251,11 @@ class TrainingDialog(QDialog):
             self.output.setText(out)
         self._clear_curves()
         self.eos.view.set_records([])
+        self._folders = run_folders(spec, out, preset)
         self.eos_tag = ""
+        self.eos.run_dir = None  # not tracked: nothing to follow
+        if spec.track:
+            self._follow_track(next(iter(self._folders)))
         self.run_info = None
         runs = 2 if preset == "batch" else 1
         self.progress.setRange(0, spec.epochs * runs)
@@ -294,19 +307,22 @@ class TrainingDialog(QDialog):
                 curve.setData(xs, ys)
         self.progress.setValue(self.progress.value() + 1)
         label = "" if tag == "run" else f"{tag} batch: "
-        self._add_track(tag, label, rep.extra.get("track") or [])
+        if self.eos.run_dir is not None:
+            self._follow_track(tag)
         test = f", test loss {rep.test_loss:.3f}" if rep.test_loss is not None else ""
         self.status.setText(f"{label}epoch {rep.epoch}/{rep.epochs}: train loss "
                             f"{rep.train_loss:.3f}{test}, {rep.seconds:.1f} s")
 
-    def _add_track(self, tag: str, label: str, records: list[dict[str, Any]]) -> None:
-        """An epoch's tracked records into the edge-of-stability view (the batch preset's
-        second run starts it again: its steps count from 0)."""
+    def _follow_track(self, tag: str) -> None:
+        """Show the records of run ``tag`` as its tracker writes them (the batch preset's
+        second run starts the view again: its steps count from 0); read them now."""
         if tag != self.eos_tag:
             self.eos_tag = tag
-            self.eos.view.title = f"{label.rstrip(': ')} {Path(self._output).name}".strip()
-            self.eos.view.set_records([])
-        self.eos.view.add_records(records)
+            name = Path(self._folders[tag][1]).name
+            self.eos.view.title = name if tag == "run" else f"{tag} batch: {name}"
+            self.eos.follow(self._folders[tag][1])
+        else:
+            self.eos.reload()
 
     def _on_returned(self, value: Any) -> None:
         self.run_info = value
@@ -327,6 +343,8 @@ class TrainingDialog(QDialog):
     def _on_finished(self) -> None:
         cancelled = self.worker is not None and self.worker.cancelled
         self.worker = None
+        self.eos.reload()
+        self.eos.stop_following()
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         if cancelled:
