@@ -209,7 +209,8 @@ def _run_dir(c: dict, method: Any, base: Recipe | None) -> str | None:
     if not run_dir:
         raise InputError(f"the {method.label} needs a training run folder "
                          f"({p.cli_flag} {p.metavar or 'RUN_DIR'})")
-    others = [q.cli_flag for q in method.params if q is not p and _given(c, q)]
+    # other models' checkpoints would fight the run's centre; the method's own options do not
+    others = [q.cli_flag for q in method.other_models if _given(c, q)]
     if c["checkpoint"] or others:
         raise InputError(f"{p.cli_flag} centres the plane on the run's final checkpoint with "
                          f"its own directions: drop {' / '.join(['--checkpoint', *others])}")

@@ -13,7 +13,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ from lossviz_core.results.paths import new_folder, partial_path
 from lossviz_core.runs import RUN_FILE, RunInfo, checkpoint_name, read_run, write_run
 from lossviz_core.sources import load_model, model_source
 from lossviz_core.sources.checkpoints import save_checkpoint
+from lossviz_core.track import Tracker, check_measures
 from lossviz_core.train.augment import AUGMENTS, Augmentation, augment_batch, resolve_augment
 
 OPTIMIZERS = ("sgd", "adam")
@@ -54,7 +55,9 @@ class TrainSpec(_Spec):
     ``augment``: ``auto`` (random crop + flip for CIFAR-shaped images, none for digits),
     ``none``, ``crop``, ``flip``, ``crop_flip``. ``precision`` ``auto`` is bf16 autocast on
     CUDA and fp32 elsewhere. ``init_checkpoint`` starts from saved weights instead of a
-    seeded initialization.
+    seeded initialization. ``track``: measures the :class:`~lossviz_core.track.Tracker`
+    records every ``track_every`` optimizer steps (and at the last) into ``RUN/track.jsonl``,
+    on a seeded subsample of ``track_examples`` training examples.
     """
 
     model: str = "digits_cnn"
@@ -76,6 +79,9 @@ class TrainSpec(_Spec):
     device: str = "auto"
     precision: str = "auto"
     loss: str = "ce"
+    track: tuple[str, ...] = ()
+    track_every: int = 100
+    track_examples: int = 256
 
     def __post_init__(self) -> None:
         if isinstance(self.dataset, dict):
@@ -91,8 +97,13 @@ class TrainSpec(_Spec):
         ):
             if value not in allowed:
                 raise InputError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+        if self.track:
+            object.__setattr__(self, "track", check_measures(self.track))
+        else:
+            object.__setattr__(self, "track", ())
         object.__setattr__(self, "seed", check_seed("seed", self.seed))
-        for name, lo in (("epochs", 1), ("batch_size", 1), ("save_every", 1)):
+        for name, lo in (("epochs", 1), ("batch_size", 1), ("save_every", 1),
+                         ("track_every", 1), ("track_examples", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < lo:
                 raise InputError(f"{name} must be a whole number >= {lo}, got {value}")
@@ -167,16 +178,21 @@ def iter_training(
         model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
     optimizer = _optimizer(spec, model)
-
     with new_folder(work):
+        tracker = _tracker(spec, work, model, data, optimizer, info,
+                           True if work != run_dir else overwrite)
         _save(model, work, 0, info, spec)
         for epoch in range(1, spec.epochs + 1):
             start = time.perf_counter()
             lr = lr_at(spec, epoch)
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            made = len(tracker.records) if tracker else 0
+            after_step = None if tracker is None else \
+                (lambda loss, epoch=epoch: tracker.step(loss, epoch))
             train_loss, train_acc = _train_epoch(
-                model, optimizer, data.train, spec, aug, fill, gen, autocast, channels_last
+                model, optimizer, data.train, spec, aug, fill, gen, autocast, channels_last,
+                after_step,
             )
             test_loss = test_acc = None
             if data.test is not None and len(data.test) > 0:
@@ -191,8 +207,11 @@ def iter_training(
                 "test_loss": test_loss, "test_acc": test_acc, "lr": lr, "seconds": seconds,
             })
             write_run(info)
+            if tracker is not None and epoch == spec.epochs:
+                tracker.finish(epoch=epoch)
+            extra = {"track": tracker.records[made:]} if tracker is not None else {}
             yield EpochReport(epoch, spec.epochs, train_loss, train_acc, test_loss, test_acc, lr,
-                              seconds, saved)
+                              seconds, saved, extra)
     if work != run_dir:
         replace_run(work, run_dir)
     return read_run(run_dir)
@@ -298,6 +317,28 @@ def _build(spec: TrainSpec, data: Dataset, device: torch.device) -> nn.Module:
     return model.to(device)
 
 
+def _tracker(spec: TrainSpec, run_dir: Path, model: nn.Module, data: Dataset,
+             optimizer: torch.optim.Optimizer, info: RunInfo, overwrite: bool
+             ) -> Tracker | None:
+    """The spec's tracker: a seeded subsample of the training split as its probe."""
+    if not spec.track:
+        return None
+    from lossviz_core.curvature.examples import examples_of
+
+    examples = examples_of(data, "train", spec.track_examples, spec.seed)
+    per_epoch = steps_per_epoch(len(data.train), spec.batch_size)
+    return Tracker(run_dir, model, examples=examples, loss=spec.loss, every=spec.track_every,
+                   measures=spec.track, optimizer=optimizer, seed=spec.seed,
+                   total_steps=per_epoch * spec.epochs, overwrite=overwrite,
+                   model_spec=info.model, dataset_spec=info.dataset, train=spec.to_dict())
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Optimizer steps in one epoch of ``n`` examples (a last batch of one is skipped)."""
+    full, rest = divmod(n, batch_size)
+    return full + (1 if rest >= 2 or (rest == 1 and full == 0) else 0)
+
+
 def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
@@ -323,9 +364,10 @@ def _autocast(precision: str, device: torch.device) -> Any:
 def _train_epoch(
     model: nn.Module, optimizer: torch.optim.Optimizer, split: Split, spec: TrainSpec,
     aug: Augmentation, fill: torch.Tensor | None, gen: torch.Generator, autocast: Any,
-    channels_last: bool,
+    channels_last: bool, after_step: Callable[[torch.Tensor], Any] | None = None,
 ) -> tuple[float, float]:
-    """One pass over a seeded permutation; returns the running mean loss and accuracy (%)."""
+    """One pass over a seeded permutation; returns the running mean loss and accuracy (%).
+    ``after_step(loss)`` runs after every optimizer step (the tracker)."""
     model.train()
     n = len(split)
     dev = _device_of(model)
@@ -352,6 +394,8 @@ def _train_epoch(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
         optimizer.step()
+        if after_step is not None:
+            after_step(loss.detach())
         # Accumulate on the device: no host sync per batch.
         total += loss.detach().double() * len(yb)
         correct += (out.detach().argmax(1) == yb).sum()

@@ -84,6 +84,18 @@ def cut_after_one_chunk(monkeypatch):
     return arm
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny products gain nothing from a second thread, and on a shared 2-core machine two
+    OpenMP threads contend: one, restored after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def digits_mlps(tmp_path_factory):
     """Three digits MLPs trained independently (seeds 1, 2, 3; 8 epochs, a second each):
