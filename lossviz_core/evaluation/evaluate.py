@@ -28,7 +28,6 @@ from lossviz_core.evaluation.capabilities import Capabilities, detect, set_mode
 from lossviz_core.evaluation.outputs import select_output
 from lossviz_core.losses import (
     LossFunction,
-    batch_stats,  # noqa: F401 (train.loop imports it from here)
     batch_sums,
     resolve_loss,
 )

@@ -17,6 +17,8 @@ from torch import Tensor, nn
 
 VOCAB = 256  # bytes
 CONTEXT = 64
+# Depths of the tiny GPTs in the zoo (``tiny_gpt{depth}``, with and without residuals)
+GPT_DEPTHS = (1, 2, 4, 8)
 
 
 class Block(nn.Module):
@@ -80,4 +82,5 @@ class TinyGPT(nn.Module):
 
 
 def tiny_gpt(num_classes: int = VOCAB, depth: int = 2, residual: bool = True) -> TinyGPT:
+    """The zoo's ``tiny_gpt`` (``depth`` blocks; ``residual`` False: no skip connections)."""
     return TinyGPT(num_classes, depth=depth, residual=residual)
