@@ -57,6 +57,12 @@ def test_the_lm_demo_is_offered_in_the_panels_and_the_study_menu(make_window):
     assert p.model.findData("tiny_gpt") >= 0 and p.model.findData("tiny_gpt4_nores") >= 0
     assert p.dataset.findData("shakespeare") >= 0
     assert p.loss.currentData() == "auto"  # the data's own: next-token for the text
+    w.state.update(source="zoo", model="tiny_gpt")  # a zoo model brings its own dataset
+    assert w.state["dataset"] == "shakespeare" and p.dataset.currentData() == "shakespeare"
+    w.state.set("model", "digits_cnn")
+    assert w.state["dataset"] == "digits"
+    w.state.update(dataset="tokens", model="tiny_gpt")  # data of the user's own stays
+    assert w.state["dataset"] == "tokens"
     texts = [a.text() for a in w.findChildren(QAction)]
     assert any(t.startswith("shakespeare-depth:") for t in texts)
 
