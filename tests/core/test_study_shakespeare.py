@@ -62,3 +62,22 @@ def test_the_interpolation_ends_are_the_plain_next_token_losses(quick):
             logits = model(ids).double()
         plain = F.cross_entropy(logits[:, :-1].reshape(-1, 256), ids[:, 1:].reshape(-1))
         assert line.values["test_loss"][x.index(alpha)] == pytest.approx(float(plain), rel=1e-6)
+
+
+def test_the_interpolation_figure_draws_losses_not_perplexity_on_the_loss_axis(quick):
+    from matplotlib.figure import Figure
+
+    from lossviz_core.export.figure import FigureOptions
+    from lossviz_core.export.lines import draw_line
+
+    plan = make_plan(load_study("shakespeare-depth", "quick"), quick)
+    line = read_result(plan.find("grid", "interpolation").path)
+    assert "train_perplexity" in line.values  # stored, and offered when asked for
+    fig = Figure()
+    draw_line(fig, line, FigureOptions())
+    labels = {ln.get_label() for ax in fig.axes for ln in ax.get_lines()}
+    assert {"train loss", "test loss", "train accuracy"} <= labels
+    assert not any("perplexity" in label for label in labels)
+    fig = Figure()
+    draw_line(fig, line, FigureOptions(quantity="train_perplexity"))
+    assert any("perplexity" in ln.get_label() for ax in fig.axes for ln in ax.get_lines())
