@@ -90,7 +90,7 @@ def window_measures() -> list[Any]:
 def window_losses() -> dict[str, str]:
     """The losses the Loss list offers (a loss named by a file is chosen on the command line);
     ``auto``: the dataset's own (cross-entropy, next-token cross-entropy for token data)."""
-    return {AUTO_LOSS: "auto (the data's own: cross-entropy, next-token for text)",
+    return {AUTO_LOSS: "auto (the data's own)",
             **{e.name: e.label for e in LOSSES.all() if e.matches is None}}
 
 
