@@ -65,6 +65,7 @@ def test_the_interpolation_ends_are_the_plain_next_token_losses(quick):
 
 
 def test_the_interpolation_figure_draws_losses_not_perplexity_on_the_loss_axis(quick):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     from lossviz_core.export.figure import FigureOptions
@@ -74,10 +75,12 @@ def test_the_interpolation_figure_draws_losses_not_perplexity_on_the_loss_axis(q
     line = read_result(plan.find("grid", "interpolation").path)
     assert "train_perplexity" in line.values  # stored, and offered when asked for
     fig = Figure()
+    FigureCanvasAgg(fig)
     draw_line(fig, line, FigureOptions())
     labels = {ln.get_label() for ax in fig.axes for ln in ax.get_lines()}
     assert {"train loss", "test loss", "train accuracy"} <= labels
     assert not any("perplexity" in label for label in labels)
     fig = Figure()
+    FigureCanvasAgg(fig)
     draw_line(fig, line, FigureOptions(quantity="train_perplexity"))
     assert any("perplexity" in ln.get_label() for ax in fig.axes for ln in ax.get_lines())
