@@ -28,7 +28,7 @@ from torch import nn
 from lossviz_core.data import Dataset, Split, StreamSplit, load_dataset
 from lossviz_core.device import pick_device
 from lossviz_core.errors import InputError, StoreError
-from lossviz_core.evaluation.evaluate import bf16_is_fast
+from lossviz_core.evaluation.planner import bf16_is_fast
 from lossviz_core.losses import batch_sums
 from lossviz_core.losses.lm import IGNORE_INDEX
 from lossviz_core.progress import EpochReport
