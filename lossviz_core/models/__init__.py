@@ -154,7 +154,7 @@ def _register_builtin() -> None:
                 f"tiny_gpt{depth}" + ("" if residual else "_nores"),
                 partial(tiny_gpt, depth=depth, residual=residual),
                 family="gpt" if residual else "gpt_nores", **text,
-                description=f"tiny GPT, {depth} blocks of width 64, "
+                description=f"tiny GPT, {depth} block{'s' * (depth > 1)} of width 64, "
                 + ("with residual connections" if residual else "without residual connections"),
             )
 
