@@ -104,8 +104,11 @@ def test_shakespeare_is_the_texts_byte_blocks_with_a_fixed_split():
     assert torch.equal(short.train.x[:2].reshape(-1), ds.train.x[0])
 
 
-def test_token_data_resolves_to_the_lm_loss_unless_one_is_chosen():
+def test_token_data_resolves_to_the_lm_loss_unless_one_is_chosen(tmp_path):
     assert resolve({"model": "tiny_gpt", "dataset": "shakespeare"}).loss.name == "lm"
+    np.save(tmp_path / "ids.npy", np.arange(256, dtype=np.int64).reshape(4, 64))
+    tokens = resolve({"model": "tiny_gpt", "dataset": f"tokens:{tmp_path / 'ids.npy'}"})
+    assert tokens.loss.name == "lm"
     assert resolve({"model": "digits_mlp"}).loss.name == "ce"
     assert resolve({"model": "tiny_gpt"}).dataset.name == "shakespeare"  # the zoo's own
     chosen = resolve({"model": "digits_mlp", "dataset": "digits", "loss": "mse"})
