@@ -102,8 +102,9 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool =
     d.add_argument("--subsample", type=int, help="use N random examples of each split")
     d.add_argument("--subsample-seed", type=int, default=0)
     d.add_argument("--split", choices=SPLITS, default=None)
-    d.add_argument("--loss", default="ce",
-                   help=generated.loss_help() if entries else "a loss name")
+    d.add_argument("--loss", default=None,
+                   help=(generated.loss_help() if entries else "a loss name")
+                   + " (default: the data's own: ce, or lm for token data)")
     d.add_argument("--label-smoothing", type=float, default=0.0, help="for ce")
     c = p.add_argument_group("compute")
     c.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")

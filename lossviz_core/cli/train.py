@@ -12,8 +12,9 @@ from lossviz_core.recipe.spec import DatasetSpec
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="zoo name, torchvision:NAME, timm:NAME or "
                    "FILE.py:FUNCTION")
-    p.add_argument("--dataset", default="digits", help="digits | cifar10 | tensors:FILE.npz | "
-                   "torchvision:NAME | imagefolder:DIR | FILE.py:FUNCTION")
+    p.add_argument("--dataset", default="digits", help="digits | shakespeare (bundled text: "
+                   "a language model, next-token loss) | cifar10 | tensors:FILE.npz | "
+                   "torchvision:NAME | imagefolder:DIR | tokens:FILE.npy | FILE.py:FUNCTION")
     p.add_argument("--data-root", help="dataset folder (cifar10)")
     p.add_argument("--download", action="store_true", help="download the dataset if missing")
     p.add_argument("--subsample", type=int)

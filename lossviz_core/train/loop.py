@@ -4,7 +4,9 @@
 every epoch and returns the :class:`RunInfo`; stopping the iteration cancels the run and
 leaves a valid run folder holding what was saved so far. The data stays on the device and
 is shuffled by a seeded ``torch.randperm`` (no DataLoader); augmentation acts on whole
-batches there. On the CPU the same spec gives bit-identical checkpoints.
+batches there. On the CPU the same spec gives bit-identical checkpoints. Token data (integer
+id sequences, ``shakespeare``, ``tokens:``...) trains a language model on the ``lm`` loss,
+the mean next-token cross-entropy over tokens, its accuracy the token accuracy.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from torch import nn
 from lossviz_core.data import Dataset, Split, StreamSplit, load_dataset
 from lossviz_core.device import pick_device
 from lossviz_core.errors import InputError, StoreError
-from lossviz_core.evaluation.evaluate import batch_stats
 from lossviz_core.evaluation.planner import bf16_is_fast
+from lossviz_core.losses import batch_sums
+from lossviz_core.losses.lm import IGNORE_INDEX
 from lossviz_core.progress import EpochReport
 from lossviz_core.recipe.spec import PRECISIONS, DatasetSpec, ModelSpec, _Spec, check_seed
 from lossviz_core.results.paths import new_folder, partial_path
@@ -38,7 +41,7 @@ from lossviz_core.track import Tracker, check_measures
 from lossviz_core.train.augment import AUGMENTS, Augmentation, augment_batch, resolve_augment
 
 OPTIMIZERS = ("sgd", "adam")
-TRAIN_LOSSES = ("ce", "mse")
+TRAIN_LOSSES = ("ce", "mse", "lm")
 SCHEDULES = ("constant", "step", "cosine")
 # The reference trains 300 epochs and decays the rate at 150, 225 and 275.
 REFERENCE_MILESTONES = (150 / 300, 225 / 300, 275 / 300)
@@ -54,7 +57,8 @@ class TrainSpec(_Spec):
     the reference's 150/225/275 of 300 scaled to ``epochs``); ``cosine`` anneals per epoch.
     ``augment``: ``auto`` (random crop + flip for CIFAR-shaped images, none for digits),
     ``none``, ``crop``, ``flip``, ``crop_flip``. ``precision`` ``auto`` is bf16 autocast on
-    CUDA and fp32 elsewhere. ``init_checkpoint`` starts from saved weights instead of a
+    CUDA and fp32 elsewhere. ``loss``: ``ce`` (on token data: next-token, as ``lm``),
+    ``mse``, ``lm``. ``init_checkpoint`` starts from saved weights instead of a
     seeded initialization. ``track``: measures the :class:`~lossviz_core.track.Tracker`
     records every ``track_every`` optimizer steps (and at the last) into ``RUN/track.jsonl``,
     on a seeded subsample of ``track_examples`` training examples.
@@ -170,6 +174,7 @@ def iter_training(
     # before a model is sized by the labels (training takes its class count from them)
     check_label_classes(spec.dataset.name, data, fix="relabel the classes 0..K-1")
     model = _build(spec, data, device)
+    loss = training_loss(spec.loss, data)
     aug = resolve_augment(spec.augment, tuple(data.input_shape))
     fill = data.train.x.amin(dim=(0, 2, 3)).to(device) if aug.pad else None  # channel black
     autocast = _autocast(spec.precision, device)
@@ -191,12 +196,12 @@ def iter_training(
             after_step = None if tracker is None else \
                 (lambda loss, epoch=epoch: tracker.step(loss, epoch))
             train_loss, train_acc = _train_epoch(
-                model, optimizer, data.train, spec, aug, fill, gen, autocast, channels_last,
+                model, optimizer, data.train, spec, loss, (aug, fill, gen), autocast, channels_last,
                 after_step,
             )
             test_loss = test_acc = None
             if data.test is not None and len(data.test) > 0:
-                test_loss, test_acc = evaluate_split(model, data.test, spec.loss, autocast,
+                test_loss, test_acc = evaluate_split(model, data.test, loss, autocast,
                                                      channels_last)
             seconds = time.perf_counter() - start
             saved = None
@@ -244,11 +249,13 @@ def evaluate_split(
     model: nn.Module, split: Split, loss: str = "ce", autocast: Any = None,
     channels_last: bool = False, batch_size: int = EVAL_BATCH,
 ) -> tuple[float, float]:
-    """Mean loss and accuracy (percent, as the reference) of ``model.eval()`` on ``split``."""
+    """Mean loss and accuracy (percent, as the reference) of ``model.eval()`` on ``split``:
+    over examples, or over predicted tokens for ``lm`` (token accuracy)."""
     model.eval()
     dev = _device_of(model)
     total = torch.zeros((), dtype=torch.float64, device=dev)
     correct = torch.zeros((), dtype=torch.float64, device=dev)
+    count = torch.zeros((), dtype=torch.float64, device=dev)
     with torch.no_grad():
         for i in range(0, len(split), batch_size):
             xb = split.x[i : i + batch_size].to(dev, non_blocking=True)
@@ -257,19 +264,53 @@ def evaluate_split(
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with autocast or nullcontext():
                 out = model(xb)
-            loss_sum, n_correct = batch_stats(out.float(), yb, loss)  # the evaluator's definition
-            total += loss_sum
-            correct += n_correct
-    n = len(split)
-    return float(total) / n, 100.0 * float(correct) / n
+            sums = batch_sums(out.float(), yb, loss)  # the evaluator's definition
+            total += sums[0]
+            correct += sums[1]
+            count += sums[2]
+    return float(total / count), 100.0 * float(correct / count)
 
 
 def loss_value(out: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
     """Batch-mean training loss: cross-entropy, or MSE between softmax and one-hot (the
-    reference); the same definition as :func:`lossviz_core.evaluation.evaluate.batch_stats`."""
+    reference); the same definition as :func:`lossviz_core.losses.batch_sums`."""
     if loss == "mse":
         return F.mse_loss(F.softmax(out, dim=1), F.one_hot(y, out.shape[1]).to(out.dtype))
+    if loss == "lm":
+        return next_token_loss(out, y)[0]
     return F.cross_entropy(out, y)
+
+
+def next_token_loss(out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(mean next-token cross-entropy, correct predictions, predicted tokens) of logits
+    (B, T, V) for ids (B, T): position t against token t + 1, targets −100 left out (the
+    ``lm`` loss's definition, :mod:`lossviz_core.losses.lm`)."""
+    logits, target = out[:, :-1], y[:, 1:]
+    keep = target != IGNORE_INDEX
+    mean = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                           ignore_index=IGNORE_INDEX)
+    correct = ((logits.detach().argmax(-1) == target) & keep).sum()
+    return mean, correct, keep.sum()
+
+
+def is_token_data(data: Dataset) -> bool:
+    """Integer id sequences with targets of the same shape: a language model's data."""
+    train = data.train
+    return (isinstance(train, Split) and train.x.dim() == 2 and not train.x.is_floating_point()
+            and tuple(train.y.shape) == tuple(train.x.shape))
+
+
+def training_loss(loss: str, data: Dataset) -> str:
+    """The loss trained on ``data``: ``lm`` for token data (where ``ce`` means next-token
+    cross-entropy), ``loss`` otherwise; ``InputError`` for a loss the data cannot take."""
+    tokens = is_token_data(data)
+    if tokens and loss == "mse":
+        raise InputError(f"dataset {data.name} holds token sequences: train a language model "
+                         "on the lm loss (next-token cross-entropy), not mse")
+    if not tokens and loss == "lm":
+        raise InputError(f"the lm loss needs token sequences, and dataset {data.name} holds "
+                         "labelled examples; use ce or mse")
+    return "lm" if tokens else loss
 
 
 # --- internals -------------------------------------------------------------------------
@@ -363,17 +404,20 @@ def _autocast(precision: str, device: torch.device) -> Any:
 
 def _train_epoch(
     model: nn.Module, optimizer: torch.optim.Optimizer, split: Split, spec: TrainSpec,
-    aug: Augmentation, fill: torch.Tensor | None, gen: torch.Generator, autocast: Any,
-    channels_last: bool, after_step: Callable[[torch.Tensor], Any] | None = None,
+    loss_name: str, augmenting: tuple[Augmentation, torch.Tensor | None, torch.Generator],
+    autocast: Any, channels_last: bool, after_step: Callable[[torch.Tensor], Any] | None = None,
 ) -> tuple[float, float]:
-    """One pass over a seeded permutation; returns the running mean loss and accuracy (%).
-    ``after_step(loss)`` runs after every optimizer step (the tracker)."""
+    """One pass over a seeded permutation; returns the running mean loss and accuracy (%),
+    over examples or, for ``lm``, over predicted tokens. ``after_step(loss)`` runs after
+    every optimizer step (the tracker)."""
+    aug, fill, gen = augmenting
     model.train()
     n = len(split)
     dev = _device_of(model)
     perm = torch.randperm(n, generator=gen).to(split.x.device)
     total = torch.zeros((), dtype=torch.float64, device=dev)
     correct = torch.zeros((), dtype=torch.int64, device=dev)
+    counted = torch.zeros((), dtype=torch.int64, device=dev)
     seen = 0
     for i in range(0, n, spec.batch_size):
         idx = perm[i : i + spec.batch_size]
@@ -390,20 +434,25 @@ def _train_epoch(
             with autocast or nullcontext():
                 out = model(xb)
             out = out.float()
-            loss = loss_value(out, yb, spec.loss)
+            if loss_name == "lm":
+                loss, n_correct, count = next_token_loss(out, yb)
+            else:
+                loss = loss_value(out, yb, loss_name)
+                n_correct, count = (out.detach().argmax(1) == yb).sum(), len(yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
         optimizer.step()
         if after_step is not None:
             after_step(loss.detach())
         # Accumulate on the device: no host sync per batch.
-        total += loss.detach().double() * len(yb)
-        correct += (out.detach().argmax(1) == yb).sum()
+        total += loss.detach().double() * count
+        correct += n_correct
+        counted += count
         seen += len(yb)
-    loss_mean = float(total) / seen
+    loss_mean = float(total) / float(counted)
     if not math.isfinite(loss_mean):
         raise InputError(f"training diverged (loss {loss_mean}); lower the learning rate")
-    return loss_mean, 100.0 * float(correct) / seen
+    return loss_mean, 100.0 * float(correct) / float(counted)
 
 
 def _save(model: nn.Module, run_dir: Path, epoch: int, info: RunInfo, spec: TrainSpec,

@@ -14,7 +14,7 @@ from lossviz.state import recipe_from_state, state_from_recipe
 
 from lossviz_core import demo
 from lossviz_core.cli import build_parser, recipe_from_args
-from lossviz_core.registry import DATA_SOURCES, DIRECTION_METHODS, LOSSES, MEASURES, MODEL_SOURCES
+from lossviz_core.registry import DATA_SOURCES, DIRECTION_METHODS, LOSSES, MODEL_SOURCES
 from lossviz_core.resolve import choice_key
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1] / "plugin"
