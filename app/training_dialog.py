@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from lossviz_core.recipe.spec import DatasetSpec
 
 from . import dialogs
-from .panels.binding import PathEdit, combo, double_spin, int_spin
+from .panels.binding import PathEdit, combo, double_spin, guard_wheel, int_spin
 from .tasks import Task, TaskRunner
 
 PRESETS = {"single": "Single run", "batch": "Small vs large batch (same initialization)"}
@@ -175,6 +175,7 @@ class TrainingDialog(QDialog):
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
         lay.addLayout(buttons)
+        guard_wheel(self)
 
     # -- set-up -----------------------------------------------------------------------
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, Signal
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -18,6 +19,33 @@ from PySide6.QtWidgets import (
 )
 
 from ..state import ComputeState
+
+
+class WheelGuard(QObject):
+    """Spin boxes and combo boxes take the mouse wheel only when focused: scrolling a panel
+    past them scrolls the panel (the event goes on to the parent) and edits nothing."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt naming)
+        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) \
+                and not watched.hasFocus():
+            event.ignore()  # ignored and filtered: Qt hands the wheel to the parent
+            return True
+        return False
+
+
+_WHEEL_GUARD: WheelGuard | None = None
+
+
+def guard_wheel(root: QWidget) -> None:
+    """Install the one :class:`WheelGuard` on every spin box and combo box under ``root``
+    (and focus them by click or Tab only, never by the wheel)."""
+    global _WHEEL_GUARD
+    if _WHEEL_GUARD is None:
+        _WHEEL_GUARD = WheelGuard()
+    for w in root.findChildren(QAbstractSpinBox) + root.findChildren(QComboBox):
+        w.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        w.removeEventFilter(_WHEEL_GUARD)  # installed once however often a root is guarded
+        w.installEventFilter(_WHEEL_GUARD)
 
 
 def combo(items: dict[str, str] | list[str]) -> QComboBox:
