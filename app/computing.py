@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .messages import clock, title_of
+from .messages import clock, describe
 
 LONG_SECONDS = 180.0  # a grid estimated longer than this asks first
 
@@ -262,7 +262,7 @@ class Computation:
         s = self.s
         self.shown = True
         if self.entry is None:
-            self.entry = s.library.new(self.recipe, title_of(self.recipe), path=self.target.out,
+            self.entry = s.library.new(self.recipe, describe(self.job.result), path=self.target.out,
                                        held=self.job.recipe)
         s.entry = self.entry
         s.show(self.job.result)

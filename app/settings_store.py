@@ -161,7 +161,3 @@ def library_folder() -> str:
 
     return str(default_folder())
 
-
-def was_saved() -> bool:
-    """True after the first launch has written its settings."""
-    return "compute" in open_settings().childGroups()

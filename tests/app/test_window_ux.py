@@ -47,15 +47,50 @@ def test_dialogs_guard_their_fields_too(qtbot, settings_dir):
     from lossviz.training_dialog import TrainingDialog
 
     dlg = TrainingDialog()
-    qtbot.addWidget(dlg)
-    dlg.show()
+    qtbot.addWidget(dlg)  # not shown: the wheel reaches a hidden field all the same
     assert not dlg.epochs.hasFocus() and not dlg.model.hasFocus()
     _wheel(dlg.epochs)
     _wheel(dlg.model)
     assert dlg.epochs.value() == 10 and dlg.model.currentText() == "digits_cnn"
     export = ExportDialog(None, ["3-D", "2-D"], "2-D", (800, 600))
     qtbot.addWidget(export)
-    export.show()
     width = export.width_px.value()
     _wheel(export.width_px)
     assert export.width_px.value() == width
+
+
+def test_the_counts_tooltip_says_why_points_are_not_finite(qtbot, make_window):
+    """Beyond α = 1.25 the interpolated BatchNorm variance c + α·a = 1.25 − α is negative:
+    the status says so, not "diverged"."""
+    import numpy as np
+
+    from lossviz_core.results.result import SurfaceResult
+
+    w = make_window(autostart=False)
+    x = np.linspace(-0.5, 1.5, 21)
+    loss = np.where(x > 1.25, np.nan, (x - 1) ** 2 + 0.05)
+    specs = {"directions": {"method": "target", "dir_type": "states"},
+             "evaluator": {"non_finite": {"bn_running_var": {"bn1": [[1.25, -1.0, 0.0]]}}}}
+    r = SurfaceResult.empty(x, None, ("train_loss",), specs=specs)
+    r.apply_chunk(np.arange(len(x)), {"train_loss": loss})
+    w.set_result(r)
+    w._repaint(every=True)
+    qtbot.waitUntil(lambda: "non-finite" in w.counts_label.text())
+    tip = w.counts_label.toolTip()
+    assert "3 non-finite: BatchNorm running variance < 0 (bn1 at α ≥ 1.3)" in tip
+    assert "diverged" not in tip and "diverged" not in w.counts_label.text()
+
+
+def test_a_fitted_pca_plane_is_named_after_its_computed_grid(qtbot, make_window, errors):
+    from lossviz_core import demo
+
+    w = make_window(autostart=False)
+    w.state.update(source="run", run_dir=str(demo.run_dir()), method="pca", fit_ranges=True,
+                   xnum=5, ynum=4, subsample=200)
+    w.compute()
+    qtbot.waitUntil(lambda: not w.computing and w.result is not None, timeout=120_000)
+    assert errors == []
+    r = w.result
+    grid = (f"{r.x[0]:.4g}:{r.x[-1]:.4g}:5", f"{r.y[0]:.4g}:{r.y[-1]:.4g}:4")
+    for text in (w.entry.name, w.windowTitle(), w.results_panel.list.item(0).text()):
+        assert all(g in text for g in grid) and "fitted" not in text, text
