@@ -15,6 +15,7 @@ on, and on a failure or a cancel before any point puts back what was shown.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -22,6 +23,8 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lossviz_core.recipe.spec import Range
 
 from .messages import clock, describe
 
@@ -307,3 +310,22 @@ class Computation:
             elif self.stopping:
                 s.say("Cancelled: nothing was computed.")
         s.finished(self)
+
+
+def snapped(lo: float, hi: float, axis: Range) -> Range:
+    """``lo``…``hi`` (a zoom rectangle's side) moved to the nearest points of ``axis``'s
+    grid, with ``axis``'s point count: the zoomed grid starts and ends on points of the grid
+    it was drawn on, never at −0.5115:0.4893. A side narrower than one step keeps the
+    step it lies in."""
+    if axis.num < 2:
+        return Range(lo, hi, axis.num)
+    step = (axis.max - axis.min) / (axis.num - 1)
+
+    def point(k: float) -> float:
+        return float(f"{axis.min + k * step:.12g}")  # -0.33333333333 + ... noise dropped
+
+    a, b = round((lo - axis.min) / step), round((hi - axis.min) / step)
+    if b <= a:
+        a = math.floor(((lo + hi) / 2 - axis.min) / step)
+        b = a + 1
+    return Range(point(a), point(b), axis.num)

@@ -94,3 +94,20 @@ def test_a_fitted_pca_plane_is_named_after_its_computed_grid(qtbot, make_window,
     grid = (f"{r.x[0]:.4g}:{r.x[-1]:.4g}:5", f"{r.y[0]:.4g}:{r.y[-1]:.4g}:4")
     for text in (w.entry.name, w.windowTitle(), w.results_panel.list.item(0).text()):
         assert all(g in text for g in grid) and "fitted" not in text, text
+
+
+def test_a_zoom_rectangle_lands_on_the_grid_it_was_drawn_on():
+    from lossviz.computing import snapped
+
+    from lossviz_core.recipe.spec import Range
+
+    grid = Range(-1.0, 1.0, 21)  # step 0.1
+    assert snapped(-0.5115, 0.4893, grid) == Range(-0.5, 0.5, 21)
+    assert snapped(0.01, 0.02, grid) == Range(0.0, 0.1, 21)  # narrower than a step
+    fitted = Range(-9.02, 1.21, 32)  # step 0.33: the ends are grid points, not round numbers
+    r = snapped(-5.0, -1.0, fitted)
+    assert r.num == 32
+    for end in (r.min, r.max):
+        k = (end - fitted.min) / 0.33
+        assert abs(k - round(k)) < 1e-9
+    assert (r.min, r.max) == (-5.06, -1.1)  # -9.02 + 12·0.33 and + 24·0.33
