@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import schema
 from ..state import ComputeState
 
 
@@ -90,6 +91,24 @@ def bind(widget: QWidget, state: ComputeState, name: str) -> QWidget:
         widget.editingFinished.connect(lambda: state.set(name, widget.text()))
     state.changed.connect(lambda key: key == name and _write(widget, state[name]))
     return widget
+
+
+def switch_combo(items: dict[str, str], state: ComputeState, name: str) -> QComboBox:
+    """A combo box bound to ``state[name]`` (Source, Method) whose switch by the user resets
+    the settings that no longer fit (:func:`lossviz.schema.switched`); a recipe or saved
+    settings filling the panels reset nothing."""
+    box = combo(items)
+    before: dict[str, Any] = {}
+    # connected before bind(): runs while the state still holds the value switched from
+    box.currentIndexChanged.connect(lambda _i: before.__setitem__(name, state[name]))
+    bind(box, state, name)
+
+    def activated(_index: int) -> None:
+        if name in before:
+            state.update(**schema.switched(name, before.pop(name), state.snapshot()))
+
+    box.activated.connect(activated)
+    return box
 
 
 class PathEdit(QWidget):

@@ -22,7 +22,7 @@ from lossviz_core.resolve import choice_key
 
 from .. import schema
 from ..state import ComputeState
-from .binding import PathEdit, bind, combo, int_spin, param_widget
+from .binding import PathEdit, bind, combo, int_spin, param_widget, switch_combo
 
 CHECKPOINT_FILTER = "Checkpoints (*.pt *.pth *.t7 *.ckpt *.safetensors *.bin);;All files (*)"
 TRANSFORMS = {"auto": "auto (the dataset's usual)", "cifar": "CIFAR normalization",
@@ -53,7 +53,7 @@ class SourcePanel(QWidget):
 
         model_box = QGroupBox("Model")
         self.model_form = form = QFormLayout(model_box)
-        self.source = bind(combo(schema.model_sources()), state, "source")
+        self.source = switch_combo(schema.model_sources(), state, "source")
         self.source.setToolTip("Where the network comes from: the bundled demo, "
                                + ", ".join(s.label for s in MODEL_SOURCES.all())
                                + ", or a training run folder")

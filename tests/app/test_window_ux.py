@@ -111,3 +111,50 @@ def test_a_zoom_rectangle_lands_on_the_grid_it_was_drawn_on():
         k = (end - fitted.min) / 0.33
         assert abs(k - round(k)) < 1e-9
     assert (r.min, r.max) == (-5.06, -1.1)  # -9.02 + 12·0.33 and + 24·0.33
+
+
+def _pick(box, value) -> None:
+    """Choose ``value`` in a combo box as the user does (the index changes, then
+    ``activated``)."""
+    i = box.findData(value)
+    assert i >= 0, value
+    box.setCurrentIndex(i)
+    box.activated.emit(i)
+
+
+def test_switching_source_or_method_resets_what_no_longer_fits(qtbot, make_window):
+    w = make_window(autostart=False)
+    s, src, dirs = w.state, w.source_panel, w.directions_panel
+    # the digits checkpoint and Hugging Face's options do not follow to a Python file
+    s.update(source="hf", hf_model="gpt2", allow_code=True, checkpoint="/runs/digits.pt",
+             output="logits")
+    assert s["checkpoint"] == "/runs/digits.pt"  # set by a program (a recipe): kept
+    _pick(src.source, "pyfile")
+    assert (s["checkpoint"], s["output"], s["allow_code"]) == ("", "", False)
+    assert src.source.currentData() == "pyfile" and s["source"] == "pyfile"
+    # a fitted PCA plane's run and ranges do not follow to a random plane
+    s.update(source="run", run_dir="/runs/digits", method="pca", fit_ranges=True,
+             xmin=-9.02, xmax=1.21, xnum=31, ymin=-0.5978, ymax=1.9615, ynum=21)
+    _pick(src.source, "zoo")
+    assert s["run_dir"] == "/runs/digits"  # PCA still reads it
+    _pick(dirs.method, "random")
+    assert s["run_dir"] == ""
+    assert (s["xmin"], s["xmax"], s["xnum"]) == (-1.0, 1.0, 31)
+    assert (s["ymin"], s["ymax"], s["ynum"]) == (-1.0, 1.0, 21)
+    assert w.ranges_panel.range_text() == "α -1:1:31, β -1:1:21"
+    # an interpolation starts at its own ranges; B stays for another method that takes it
+    _pick(dirs.method, "target")
+    s.set("checkpoint2", "/runs/b.pt")
+    assert (s["xmin"], s["xmax"]) == (-0.5, 1.5)
+    _pick(dirs.method, "plane3")
+    assert s["checkpoint2"] == "/runs/b.pt"
+    _pick(dirs.method, "random")
+    assert s["checkpoint2"] == "" and (s["xmin"], s["xmax"], s["ymin"]) == (-1.0, 1.0, -1.0)
+    # ranges the user chose stay across methods that start alike
+    s.update(xmin=-2.0, xmax=2.0)
+    _pick(dirs.method, "hessian")
+    assert (s["xmin"], s["xmax"]) == (-2.0, 2.0)
+    # PCA is fitted when chosen
+    s.set("fit_ranges", False)
+    _pick(dirs.method, "pca")
+    assert s["fit_ranges"] is True
