@@ -203,6 +203,51 @@ def editable(items: list[str], state: ComputeState, name: str, full: Any = None)
     return box
 
 
+def top_level_callables(path: str) -> list[str]:
+    """The functions and classes a Python file defines at its top level (and names bound to
+    a lambda), in file order, public ones first: read with :mod:`ast`, never imported or
+    run. Empty when the file cannot be read or parsed."""
+    import ast
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), filename=path)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return []
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    names = list(dict.fromkeys(names))
+    return [n for n in names if not n.startswith("_")] + [n for n in names if n.startswith("_")]
+
+
+def function_combo(state: ComputeState, name: str, file_key: str) -> QComboBox:
+    """An editable list of the callables ``state[file_key]`` defines, bound to
+    ``state[name]``; a file chosen while the function is not one of its own picks its
+    first."""
+    box = editable([], state, name)
+
+    def offer(key: str = file_key) -> None:
+        if key != file_key:
+            return
+        found = top_level_callables(state[file_key]) if state[file_key] else []
+        text = str(state[name])
+        blocker = QSignalBlocker(box)
+        box.clear()
+        box.addItems(found)
+        box.setCurrentText(text)
+        del blocker
+        if found and text not in found:
+            state.set(name, found[0])
+
+    offer()
+    state.changed.connect(offer)
+    return box
+
+
 def param_widget(param: Any, state: ComputeState, name: str) -> QWidget:
     """The widget a registry entry's parameter gets in a panel, bound to ``state[name]``:
     a check box, a spin box, a list, a file or folder chooser or a text field, with the

@@ -158,3 +158,43 @@ def test_switching_source_or_method_resets_what_no_longer_fits(qtbot, make_windo
     s.set("fit_ranges", False)
     _pick(dirs.method, "pca")
     assert s["fit_ranges"] is True
+
+
+def test_the_function_of_a_python_file_is_offered_from_the_file(qtbot, make_window, tmp_path):
+    ran = tmp_path / "ran.txt"
+    model = tmp_path / "my_model.py"
+    model.write_text(
+        "import torch.nn as nn\n"
+        f"open({str(ran)!r}, 'w').write('imported')  # never runs: the file is only parsed\n"
+        "def _helper():\n    return 1\n"
+        "def make_model(num_classes=10):\n    def inner():\n        pass\n"
+        "    return nn.Linear(64, num_classes)\n"
+        "class Net(nn.Module):\n    pass\n"
+        "tiny = lambda: nn.Linear(64, 10)\n"
+        "WIDTH = 64\n", encoding="utf-8")
+    w = make_window(autostart=False)
+    s, src = w.state, w.source_panel
+    _pick(src.source, "pyfile")
+    box = src.model_function
+    s.set("model_file", str(model))
+    assert [box.itemText(i) for i in range(box.count())] == ["make_model", "Net", "tiny",
+                                                              "_helper"]
+    assert s["model_function"] == "make_model" and box.currentText() == "make_model"
+    assert not ran.exists()
+    box.setCurrentIndex(1)  # the user picks another
+    assert s["model_function"] == "Net"
+    # another file that also defines it keeps the choice; one that cannot be parsed offers
+    # nothing and keeps what was typed
+    other = tmp_path / "other.py"
+    other.write_text("class Net:\n    pass\ndef build():\n    pass\n", encoding="utf-8")
+    s.set("model_file", str(other))
+    assert box.count() == 2 and s["model_function"] == "Net"
+    broken = tmp_path / "broken.py"
+    broken.write_text("def (:\n", encoding="utf-8")
+    s.set("model_file", str(broken))
+    assert box.count() == 0 and s["model_function"] == "Net" and box.currentText() == "Net"
+    # the dataset's Function alike
+    data = tmp_path / "my_data.py"
+    data.write_text("def load(split):\n    return None\n", encoding="utf-8")
+    s.update(dataset="pyfile", data_file=str(data))
+    assert s["data_function"] == "load" and src.data_function.count() == 1
