@@ -198,3 +198,55 @@ def test_the_function_of_a_python_file_is_offered_from_the_file(qtbot, make_wind
     data.write_text("def load(split):\n    return None\n", encoding="utf-8")
     s.update(dataset="pyfile", data_file=str(data))
     assert s["data_function"] == "load" and src.data_function.count() == 1
+
+
+def _curves(compare):
+    """(x, y) and legend entry of each curve the 1-D overlay draws."""
+    names = [label.text for _, label in compare.legend.items]
+    return list(zip([item.getData() for item in compare.plot.listDataItems()], names,
+                    strict=True))
+
+
+def test_compare_keeps_1d_results_beside_surfaces_and_draws_the_chosen_curves(
+        qtbot, make_window, make_surface, line_result):
+    import numpy as np
+    import pyqtgraph as pg
+    from conftest import _line
+    from lossviz.views.surface3d import SurfaceView3D
+
+    w = make_window(autostart=False)
+    c = w.compare
+    other = _line()
+    other.values["test_loss"] = other.values["test_loss"] * 2
+    c.set_results([make_surface(), line_result, other], ["plane", "a", "b"])
+    w.tabs.setCurrentWidget(c)
+    # auto: the surface in 3-D and both lines in one overlay pane after it, titled so
+    assert c.mode == "3d" and len(c.panes) == 2
+    assert isinstance(c.panes[0], SurfaceView3D) and isinstance(c.panes[1], pg.PlotWidget)
+    assert [lab.text() for lab in c.labels] == ["plane", "1-D results"]
+    drawn = _curves(c)
+    assert [name for _, name in drawn] == ["a", "b"]
+    np.testing.assert_allclose(drawn[1][0][1], other.values["train_loss"])
+    # both losses: each result's train (solid) and test (dashed) loss
+    c.curves.setCurrentIndex(c.curves.findData("losses"))
+    drawn = _curves(c)
+    assert len(drawn) == 4
+    np.testing.assert_allclose(drawn[3][0][1], other.values["test_loss"])
+    assert [name for _, name in drawn][:2] == ["a, train loss", "a, test loss"]
+    styles = [item.opts["pen"].style() for item in c.plot.listDataItems()]
+    assert styles[0] != styles[1] and styles[0] == styles[2]
+    # any one quantity the results hold
+    held = [c.curves.itemData(i) for i in range(c.curves.count())]
+    assert "test_acc" in held and "train_loss" in held
+    c.curves.setCurrentIndex(c.curves.findData("test_acc"))
+    drawn = _curves(c)
+    assert len(drawn) == 2
+    np.testing.assert_allclose(drawn[0][0][1], line_result.values["test_acc"])
+    # the export draws the overlay pane too (not left blank)
+    image = c.grab_image(800, 400)
+    right = image.copy(420, 60, 360, 300)
+    colours = {right.pixel(x, y) for x in range(0, 360, 3) for y in range(0, 300, 3)}
+    assert len(colours) > 5
+    # 1-D overlay chosen: the surface is said to be left out, not dropped silently
+    c.set_mode("lines")
+    assert len(c.panes) == 1 and "1 surface not in the 1-D overlay" in c.info.text()
