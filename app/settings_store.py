@@ -7,6 +7,7 @@ Tests redirect the location with ``QSettings.setPath(IniFormat, UserScope, tmp)`
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings
@@ -161,3 +162,9 @@ def library_folder() -> str:
 
     return str(default_folder())
 
+
+def results_folder(*parts: str) -> Path:
+    """Where the window writes what the user makes besides landscapes (training runs under
+    ``runs/``, a bundled study's outputs under ``studies/``): inside the user's results
+    folder (the library's), never the current directory or the installed package."""
+    return Path(library_folder()).joinpath(*parts)

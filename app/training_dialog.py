@@ -6,6 +6,7 @@ sharp-vs-flat experiment) and asks the window for the 1-D interpolation between 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -26,22 +27,46 @@ from PySide6.QtWidgets import (
 
 from lossviz_core.recipe.spec import DatasetSpec
 
-from . import dialogs
+from . import dialogs, settings_store
 from .panels.binding import PathEdit, combo, double_spin, guard_wheel, int_spin
 from .tasks import Task, TaskRunner
 
 PRESETS = {"single": "Single run", "batch": "Small vs large batch (same initialization)"}
-# (small, large) batch sizes of the paper's experiment, scaled down for the 1,400-image digits
-BATCH_PAIRS = {"cifar10": (64, 4096), "digits": (16, 1024)}
+# the seed report's batch sizes on CIFAR-10's 50,000 training images, scaled to a dataset
+SEED_REPORT_BATCHES, SEED_REPORT_IMAGES = (64, 4096), 50_000
+TRAIN_IMAGES = {"cifar10": 50_000, "digits": 1797 - 360}  # a tensors file: unknown
 _PENS = {"train": {"width": 2}, "test": {"width": 2, "style": Qt.PenStyle.DotLine}}
 _COLOURS = {"run": "#1f77b4", "small": "#d62728", "large": "#2ca02c"}
 
 
-def default_run_folder(model: str) -> str:
-    return str(Path.home() / "lossviz-runs" / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}")
+def default_run_folder(model: str, batches: tuple[int, int] | None = None) -> str:
+    """A new folder under the user's results folder (``runs/``), named after the model (and
+    the two batch sizes of the small-vs-large preset) and the time."""
+    what = f"{model}-batch-{batches[0]}-vs-{batches[1]}" if batches else model
+    base = settings_store.results_folder("runs", f"{what}-{time.strftime('%Y%m%d-%H%M%S')}")
+    folder, n = base, 2
+    while folder.exists():  # two runs in one second
+        folder, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return str(folder)
 
 
-def training_generator(spec: Any, out: str, preset: str) -> Generator[Any, None, Any]:
+def batch_pair(images: int | None) -> tuple[int, int]:
+    """(small, large) batch sizes: the seed report's 64 and 4096 scaled to a training set
+    of ``images`` (powers of two, the small one at least 8, the large one at least 16
+    times it and at most the set); the report's own where the size is unknown."""
+    if not images:
+        return SEED_REPORT_BATCHES
+
+    def pow2(v: float) -> int:
+        return 2 ** max(0, round(math.log2(max(v, 1.0))))
+
+    small = max(8, pow2(SEED_REPORT_BATCHES[0] * images / SEED_REPORT_IMAGES))
+    large = max(16 * small, pow2(SEED_REPORT_BATCHES[1] * images / SEED_REPORT_IMAGES))
+    return small, min(large, max(2 ** int(math.log2(images)), 2 * small))
+
+
+def training_generator(spec: Any, out: str, preset: str,
+                       batches: tuple[int, int] | None = None) -> Generator[Any, None, Any]:
     """Yield (tag, EpochReport); return the RunInfo, or (small RunInfo, large RunInfo)."""
     from lossviz_core.train import iter_training
 
@@ -56,7 +81,7 @@ def training_generator(spec: Any, out: str, preset: str) -> Generator[Any, None,
     folder = Path(out)
     torch.manual_seed(spec.seed)
     init = save_checkpoint(build_model(spec.model), folder / "init.pt", epoch=0)
-    small_bs, large_bs = BATCH_PAIRS.get(spec.dataset.name, BATCH_PAIRS["digits"])
+    small_bs, large_bs = batches or batch_pair(TRAIN_IMAGES.get(spec.dataset.name))
     runs = []
     for tag, bs in (("small", small_bs), ("large", large_bs)):
         run_spec = spec.replace(batch_size=bs, init_checkpoint=str(init))
@@ -119,24 +144,37 @@ class TrainingDialog(QDialog):
         self.schedule = combo(list(SCHEDULES))
         self.batch = int_spin(1, 65536)
         self.batch.setValue(128)
+        self.batches = QWidget()  # the preset's two batch sizes, shown and editable
+        self.small_batch, self.large_batch = int_spin(1, 65536), int_spin(1, 65536)
+        pair = QHBoxLayout(self.batches)
+        pair.setContentsMargins(0, 0, 0, 0)
+        for label, spin in (("small", self.small_batch), ("large", self.large_batch)):
+            pair.addWidget(QLabel(label))
+            pair.addWidget(spin, 1)
+        self.batches.setToolTip("The two runs' batch sizes: the seed report's 64 and 4096 on "
+                                "CIFAR-10, scaled to the dataset's training images")
         self.epochs = int_spin(1, 10000)
         self.epochs.setValue(10)
         self.save_every = int_spin(1, 10000)
         self.seed = int_spin(0, 2**31 - 1)
         self.output = PathEdit("dir")
-        self.output.setText(output or default_run_folder("digits_cnn"))
+        self._default_out = "" if output else default_run_folder("digits_cnn")
+        self.output.setText(output or self._default_out)
         for label, w in (("Preset", self.preset), ("Model", self.model),
                          ("Dataset", self.dataset), ("Data", self.data_path),
                          ("Optimizer", self.optimizer), ("Learning rate", self.lr),
                          ("Momentum", self.momentum), ("Weight decay", self.weight_decay),
                          ("Schedule", self.schedule), ("Batch size", self.batch),
+                         ("Batch sizes", self.batches),
                          ("Epochs", self.epochs), ("Save every K epochs", self.save_every),
                          ("Seed", self.seed), ("Output folder", self.output)):
             form.addRow(label, w)
         self.form = form
         self.preset.currentIndexChanged.connect(self._preset_changed)
         self.dataset.currentIndexChanged.connect(self._dataset_changed)
+        self.model.currentIndexChanged.connect(lambda _i: self._name_output())
         self._dataset_changed()
+        self._preset_changed()
 
         self.loss_plot = pg.PlotWidget(title="loss")
         self.acc_plot = pg.PlotWidget(title="accuracy (%)")
@@ -183,12 +221,36 @@ class TrainingDialog(QDialog):
         name = self.dataset.currentData()
         self.form.setRowVisible(self.data_path, name != "digits")
         self.data_path.mode = "dir" if name == "cifar10" else "file"
+        small, large = batch_pair(TRAIN_IMAGES.get(name))
+        self.small_batch.setValue(small)
+        self.large_batch.setValue(large)
+        self._name_output()
 
     def _preset_changed(self, *_args: object) -> None:
         batch = self.preset.currentData() == "batch"
         self.form.setRowVisible(self.batch, not batch)
+        self.form.setRowVisible(self.batches, batch)
         if batch:
             self.epochs.setValue(min(self.epochs.value(), 10))
+        if self.worker is None and hasattr(self, "loss_plot"):
+            self._clear_curves()  # another experiment: the last one's curves go
+        self._name_output()
+
+    def batches_chosen(self) -> tuple[int, int] | None:
+        """The preset's (small, large) batch sizes; None for a single run."""
+        if self.preset.currentData() != "batch":
+            return None
+        return self.small_batch.value(), self.large_batch.value()
+
+    def _name_output(self) -> None:
+        """A default output folder follows the model and preset and is new for each run (a
+        second run never writes into the first's folder); one the user chose stays."""
+        text = self.output.text().strip()
+        if text and text != self._default_out:
+            return
+        model = self.model.currentData() or "model"
+        self._default_out = default_run_folder(model, self.batches_chosen())
+        self.output.setText(self._default_out)
 
     def train_spec(self) -> Any:
         """The TrainSpec the form describes (raises LossVizError on bad input)."""
@@ -222,10 +284,13 @@ class TrainingDialog(QDialog):
 
             dialogs.show_error(self, *describe_exception(exc))
             return
+        self._name_output()
         out, preset = self.output.text().strip(), self.preset.currentData()
-        if not out:
-            out = default_run_folder(spec.model)
-            self.output.setText(out)
+        batches = self.batches_chosen()
+        if preset == "batch" and batches[0] >= batches[1]:
+            dialogs.show_error(self, f"The small batch ({batches[0]}) must be smaller than "
+                               f"the large one ({batches[1]}).")
+            return
         self._clear_curves()
         self.run_info = None
         runs = 2 if preset == "batch" else 1
@@ -236,7 +301,7 @@ class TrainingDialog(QDialog):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.pca_button.setEnabled(False)
-        self.worker = self.tasks.start(lambda: training_generator(spec, out, preset),
+        self.worker = self.tasks.start(lambda: training_generator(spec, out, preset, batches),
                                        on_item=self._on_epoch, on_done=self._on_returned,
                                        on_error=self._on_error, on_finish=self._on_finished,
                                        parent=self, no_grad=False)  # training: gradients

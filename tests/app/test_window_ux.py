@@ -250,3 +250,54 @@ def test_compare_keeps_1d_results_beside_surfaces_and_draws_the_chosen_curves(
     # 1-D overlay chosen: the surface is said to be left out, not dropped silently
     c.set_mode("lines")
     assert len(c.panes) == 1 and "1 surface not in the 1-D overlay" in c.info.text()
+
+
+def test_the_batch_preset_shows_its_sizes_and_writes_into_a_new_results_folder(
+        qtbot, settings_dir):
+    from pathlib import Path
+
+    from lossviz import settings_store
+    from lossviz.training_dialog import TrainingDialog, batch_pair
+
+    assert batch_pair(50_000) == (64, 4096)  # the seed report's, on CIFAR-10
+    assert batch_pair(1437) == (8, 128)  # the digits: ≈ 8 % of the set, 16 × apart
+    assert batch_pair(None) == (64, 4096)
+    runs = settings_store.results_folder("runs")
+    assert runs == settings_dir / "results" / "runs"
+    dlg = TrainingDialog()
+    qtbot.addWidget(dlg)
+    assert Path(dlg.output.text()).parent == runs
+    assert Path(dlg.output.text()).name.startswith("digits_cnn-")
+    dlg.preset.setCurrentIndex(dlg.preset.findData("batch"))
+    assert not dlg.form.isRowVisible(dlg.batch) and dlg.form.isRowVisible(dlg.batches)
+    assert (dlg.small_batch.value(), dlg.large_batch.value()) == (8, 128)
+    first = Path(dlg.output.text())
+    assert first.parent == runs and "digits_cnn-batch-8-vs-128-" in first.name
+    dlg.dataset.setCurrentIndex(dlg.dataset.findData("cifar10"))
+    assert (dlg.small_batch.value(), dlg.large_batch.value()) == (64, 4096)
+    # a run wrote into the folder: the next one gets a new folder, not the same
+    Path(dlg.output.text()).mkdir(parents=True)
+    used = dlg.output.text()
+    dlg._name_output()  # what Start does first
+    assert dlg.output.text() != used and not Path(dlg.output.text()).exists()
+    # a folder the user typed stays theirs
+    dlg.output.setText(str(settings_dir / "mine"))
+    dlg.preset.setCurrentIndex(dlg.preset.findData("single"))
+    assert dlg.output.text() == str(settings_dir / "mine")
+
+
+def test_a_bundled_study_writes_into_the_results_folder(qtbot, make_window, tmp_path):
+    from lossviz import settings_store
+    from lossviz.study_panel import study_folder
+
+    from lossviz_core.studies.catalog import BUNDLED
+
+    w = make_window(autostart=False)
+    assert w.open_study("seed-report")
+    qtbot.waitUntil(lambda: not w.study_panel.running, timeout=60_000)
+    assert w.study_panel.out == settings_store.results_folder("studies", "seed-report")
+    assert str(w.study_panel.out).startswith(str(tmp_path))
+    assert not str(w.study_panel.out).startswith(str(BUNDLED))
+    own = tmp_path / "mine" / "study.toml"
+    own.parent.mkdir()
+    assert study_folder(own, "study") == own.parent / "study"  # beside the user's own
