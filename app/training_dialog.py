@@ -101,6 +101,16 @@ def _tagged(tag: str, gen: Generator) -> Generator[Any, None, Any]:
         gen.close()  # the training generator's own finally runs on cancel
 
 
+def _legend_below(widget: pg.PlotWidget) -> None:
+    """The plot's legend in its own row under the axes (two columns): it never covers a
+    curve, as the 1-D view's; curves named when plotted join it."""
+    item = widget.getPlotItem()
+    legend = pg.LegendItem(offset=None, colCount=2, frame=False, labelTextColor=(40, 40, 40))
+    item.layout.addItem(legend, 4, 1)
+    item.layout.setAlignment(legend, Qt.AlignmentFlag.AlignHCenter)
+    item.legend = legend
+
+
 class TrainingDialog(QDialog):
     """Set up and run a training (through ``tasks``, the window's runner, or its own);
     ``pcaRequested(run_dir)`` and ``interpolationRequested(model, checkpoint_a, checkpoint_b,
@@ -179,7 +189,7 @@ class TrainingDialog(QDialog):
         self.loss_plot = pg.PlotWidget(title="loss")
         self.acc_plot = pg.PlotWidget(title="accuracy (%)")
         for p in (self.loss_plot, self.acc_plot):
-            p.addLegend(offset=(-10, 10))
+            _legend_below(p)
             p.setLabel("bottom", "epoch")
             p.showGrid(x=True, y=True, alpha=0.3)
         plots = QVBoxLayout()

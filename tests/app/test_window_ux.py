@@ -301,3 +301,38 @@ def test_a_bundled_study_writes_into_the_results_folder(qtbot, make_window, tmp_
     own = tmp_path / "mine" / "study.toml"
     own.parent.mkdir()
     assert study_folder(own, "study") == own.parent / "study"  # beside the user's own
+
+
+def test_at_1024x700_the_training_legends_cover_no_curve_and_curvature_plots_fit(
+        qtbot, make_window):
+    from types import SimpleNamespace
+
+    from lossviz.training_dialog import TrainingDialog
+
+    w = make_window(autostart=False)
+    w.resize(1024, 700)
+    dlg = TrainingDialog(w, output="/nonexistent/run")
+    qtbot.addWidget(dlg)
+    dlg.resize(1000, 660)
+    for tag, off in (("small", 0.0), ("large", 0.3)):
+        for e in range(1, 6):
+            dlg._on_epoch((tag, SimpleNamespace(
+                epoch=e, epochs=5, seconds=1.0, train_loss=2.3 / e + off,
+                test_loss=2.4 / e + off, train_acc=100 - 50 / e, test_acc=95 - 50 / e)))
+    for widget in (dlg.loss_plot, dlg.acc_plot):
+        item = widget.getPlotItem()
+        item.layout.activate()
+        legend = item.legend.sceneBoundingRect()
+        assert len(item.legend.items) == 4
+        # under the axes (the curves' box), not over them
+        assert legend.top() >= item.vb.sceneBoundingRect().bottom()
+    tab = w.curvature_tab
+    w.tabs.setCurrentWidget(tab)
+    for widget in (tab.density_plot, tab.layer_plot):
+        item = widget.getPlotItem()
+        def right(item=item) -> float:
+            return item.vb.mapRectToScene(item.vb.boundingRect()).right()
+
+        qtbot.waitUntil(lambda w=widget, r=right: 50 < r() <= w.width())  # laid out
+        assert right() + 14 <= widget.width()  # room for the last tick label
+        assert item.geometry().width() <= widget.width()  # nothing drawn past the edge
