@@ -336,3 +336,35 @@ def test_at_1024x700_the_training_legends_cover_no_curve_and_curvature_plots_fit
         qtbot.waitUntil(lambda w=widget, r=right: 50 < r() <= w.width())  # laid out
         assert right() + 14 <= widget.width()  # room for the last tick label
         assert item.geometry().width() <= widget.width()  # nothing drawn past the edge
+
+
+def test_small_3d_views_print_no_label_over_another(qtbot, make_surface):
+    """The PCA plane of the 1024×700 window (its 3-D view ~320 px wide, a plane 10 × 2.5
+    wide): the axis titles and tick labels never overlap; ticks are thinned, titles kept."""
+    import numpy as np
+    from lossviz.views import DisplaySettings
+    from lossviz.views.surface3d import SurfaceView3D
+
+    from lossviz_core.results.result import Trajectory
+
+    k = np.arange(6)
+    traj = Trajectory(epochs=k, x=-7 * np.exp(-k), y=1.5 * np.exp(-k), off_plane=np.zeros(6),
+                      loss=np.ones(6), explained_variance=(0.8, 0.15))
+    r = make_surface(x=np.linspace(-9.02, 1.21, 41), y=np.linspace(-0.6, 1.96, 31),
+                     trajectory=traj, specs={"directions": {"method": "pca"}})
+    view = SurfaceView3D(DisplaySettings())
+    qtbot.addWidget(view)
+    for size, ticks in (((320, 560), 4), ((260, 300), 1), ((640, 480), 8)):
+        view.resize(*size)
+        view.show()
+        qtbot.waitExposed(view)
+        view.set_result(r)
+        w, h = view.gl.width(), view.gl.height()
+        labels = [(rect, text) for rect, _o, text, colour in
+                  view.overlay.labels(w, h, view.mvp(w, h), 1.0) if "epoch" not in text]
+        texts = [t for _, t in labels]
+        assert {"PC1: 80.0 %", "PC2: 15.0 %", "train loss"} <= set(texts), texts
+        assert sum(t not in ("PC1: 80.0 %", "PC2: 15.0 %", "train loss") for t in texts) >= ticks
+        for i, (a, ta) in enumerate(labels):
+            for b, tb in labels[i + 1:]:
+                assert not a.intersects(b), (size, ta, tb)
