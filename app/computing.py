@@ -321,8 +321,9 @@ def snapped(lo: float, hi: float, axis: Range) -> Range:
         return Range(lo, hi, axis.num)
     step = (axis.max - axis.min) / (axis.num - 1)
 
-    def point(k: float) -> float:
-        return float(f"{axis.min + k * step:.12g}")  # -0.33333333333 + ... noise dropped
+    def point(k: int) -> float:  # the grid's own coordinate (as np.linspace makes it)
+        v = axis.max if k == axis.num - 1 else axis.min + k * step
+        return 0.0 if abs(v) < 1e-9 * step else v  # θ itself, not 5.6e-17
 
     a, b = round((lo - axis.min) / step), round((hi - axis.min) / step)
     if b <= a:

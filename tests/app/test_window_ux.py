@@ -97,20 +97,19 @@ def test_a_fitted_pca_plane_is_named_after_its_computed_grid(qtbot, make_window,
 
 
 def test_a_zoom_rectangle_lands_on_the_grid_it_was_drawn_on():
+    import numpy as np
     from lossviz.computing import snapped
 
     from lossviz_core.recipe.spec import Range
 
-    grid = Range(-1.0, 1.0, 21)  # step 0.1
-    assert snapped(-0.5115, 0.4893, grid) == Range(-0.5, 0.5, 21)
-    assert snapped(0.01, 0.02, grid) == Range(0.0, 0.1, 21)  # narrower than a step
-    fitted = Range(-9.02, 1.21, 32)  # step 0.33: the ends are grid points, not round numbers
-    r = snapped(-5.0, -1.0, fitted)
-    assert r.num == 32
-    for end in (r.min, r.max):
-        k = (end - fitted.min) / 0.33
-        assert abs(k - round(k)) < 1e-9
-    assert (r.min, r.max) == (-5.06, -1.1)  # -9.02 + 12·0.33 and + 24·0.33
+    grid = np.linspace(-1.0, 1.0, 21)  # step 0.1: the ends land exactly on its points
+    assert snapped(-0.5115, 0.4893, Range(-1.0, 1.0, 21)) == Range(grid[5], grid[15], 21)
+    assert abs(grid[5] + 0.5) < 1e-15 and abs(grid[15] - 0.5) < 1e-15
+    assert snapped(0.01, 0.02, Range(-1.0, 1.0, 21)) == Range(0.0, grid[11], 21)  # < a step
+    fitted = np.linspace(-9.02, 1.21, 32)  # step 0.33: grid points, not round numbers
+    r = snapped(-5.0, -1.0, Range(-9.02, 1.21, 32))
+    assert (r.min, r.max, r.num) == (fitted[12], fitted[24], 32)
+    assert abs(r.min + 5.06) < 1e-12 and abs(r.max + 1.1) < 1e-12  # -9.02 + 12·0.33, + 24·0.33
 
 
 def _pick(box, value) -> None:
