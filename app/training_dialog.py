@@ -6,6 +6,7 @@ sharp-vs-flat experiment) and asks the window for the 1-D interpolation between 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -20,28 +21,55 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from lossviz_core.recipe.spec import DatasetSpec
 
-from . import dialogs
-from .panels.binding import PathEdit, combo, double_spin, int_spin
+from . import dialogs, settings_store
+from .eos_panel import EosPanel
+from .panels.binding import PathEdit, combo, double_spin, guard_wheel, int_spin
+from .panels.track import TrackChoice
 from .tasks import Task, TaskRunner
 
 PRESETS = {"single": "Single run", "batch": "Small vs large batch (same initialization)"}
-# (small, large) batch sizes of the paper's experiment, scaled down for the 1,400-image digits
-BATCH_PAIRS = {"cifar10": (64, 4096), "digits": (16, 1024)}
+# the seed report's batch sizes on CIFAR-10's 50,000 training images, scaled to a dataset
+SEED_REPORT_BATCHES, SEED_REPORT_IMAGES = (64, 4096), 50_000
+TRAIN_IMAGES = {"cifar10": 50_000, "digits": 1797 - 360}  # a tensors file: unknown
 _PENS = {"train": {"width": 2}, "test": {"width": 2, "style": Qt.PenStyle.DotLine}}
 _COLOURS = {"run": "#1f77b4", "small": "#d62728", "large": "#2ca02c"}
 
 
-def default_run_folder(model: str) -> str:
-    return str(Path.home() / "lossviz-runs" / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}")
+def default_run_folder(model: str, batches: tuple[int, int] | None = None) -> str:
+    """A new folder under the user's results folder (``runs/``), named after the model (and
+    the two batch sizes of the small-vs-large preset) and the time."""
+    what = f"{model}-batch-{batches[0]}-vs-{batches[1]}" if batches else model
+    base = settings_store.results_folder("runs", f"{what}-{time.strftime('%Y%m%d-%H%M%S')}")
+    folder, n = base, 2
+    while folder.exists():  # two runs in one second
+        folder, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return str(folder)
 
 
-def training_generator(spec: Any, out: str, preset: str) -> Generator[Any, None, Any]:
+def batch_pair(images: int | None) -> tuple[int, int]:
+    """(small, large) batch sizes: the seed report's 64 and 4096 scaled to a training set
+    of ``images`` (powers of two, the small one at least 8, the large one at least 16
+    times it and at most the set); the report's own where the size is unknown."""
+    if not images:
+        return SEED_REPORT_BATCHES
+
+    def pow2(v: float) -> int:
+        return 2 ** max(0, round(math.log2(max(v, 1.0))))
+
+    small = max(8, pow2(SEED_REPORT_BATCHES[0] * images / SEED_REPORT_IMAGES))
+    large = max(16 * small, pow2(SEED_REPORT_BATCHES[1] * images / SEED_REPORT_IMAGES))
+    return small, min(large, max(2 ** int(math.log2(images)), 2 * small))
+
+
+def training_generator(spec: Any, out: str, preset: str,
+                       batches: tuple[int, int] | None = None) -> Generator[Any, None, Any]:
     """Yield (tag, EpochReport); return the RunInfo, or (small RunInfo, large RunInfo)."""
     from lossviz_core.train import iter_training
 
@@ -53,15 +81,24 @@ def training_generator(spec: Any, out: str, preset: str) -> Generator[Any, None,
     from lossviz_core.models import build_model
     from lossviz_core.sources.checkpoints import save_checkpoint
 
-    folder = Path(out)
     torch.manual_seed(spec.seed)
-    init = save_checkpoint(build_model(spec.model), folder / "init.pt", epoch=0)
-    small_bs, large_bs = BATCH_PAIRS.get(spec.dataset.name, BATCH_PAIRS["digits"])
+    init = save_checkpoint(build_model(spec.model), Path(out) / "init.pt", epoch=0)
     runs = []
-    for tag, bs in (("small", small_bs), ("large", large_bs)):
+    for tag, (bs, folder) in run_folders(spec, out, preset, batches).items():
         run_spec = spec.replace(batch_size=bs, init_checkpoint=str(init))
-        runs.append((yield from _tagged(tag, iter_training(run_spec, folder / f"batch_{bs}"))))
+        runs.append((yield from _tagged(tag, iter_training(run_spec, folder))))
     return tuple(runs)
+
+
+def run_folders(spec: Any, out: str, preset: str, batches: tuple[int, int] | None = None
+                ) -> dict[str, tuple[int, Path]]:
+    """Each run's tag, batch size and folder: one run in ``out``, or the batch preset's two
+    (``batches``, else the seed report's scaled to the data) in ``out/batch_<size>``."""
+    if preset != "batch":
+        return {"run": (spec.batch_size, Path(out))}
+    small, large = batches or batch_pair(TRAIN_IMAGES.get(spec.dataset.name))
+    return {"small": (small, Path(out) / f"batch_{small}"),
+            "large": (large, Path(out) / f"batch_{large}")}
 
 
 def _tagged(tag: str, gen: Generator) -> Generator[Any, None, Any]:
@@ -74,6 +111,16 @@ def _tagged(tag: str, gen: Generator) -> Generator[Any, None, Any]:
             yield tag, item
     finally:
         gen.close()  # the training generator's own finally runs on cancel
+
+
+def _legend_below(widget: pg.PlotWidget) -> None:
+    """The plot's legend in its own row under the axes (two columns): it never covers a
+    curve, as the 1-D view's; curves named when plotted join it."""
+    item = widget.getPlotItem()
+    legend = pg.LegendItem(offset=None, colCount=2, frame=False, labelTextColor=(40, 40, 40))
+    item.layout.addItem(legend, 4, 1)
+    item.layout.setAlignment(legend, Qt.AlignmentFlag.AlignHCenter)
+    item.legend = legend
 
 
 class TrainingDialog(QDialog):
@@ -119,34 +166,59 @@ class TrainingDialog(QDialog):
         self.schedule = combo(list(SCHEDULES))
         self.batch = int_spin(1, 65536)
         self.batch.setValue(128)
+        self.batches = QWidget()  # the preset's two batch sizes, shown and editable
+        self.small_batch, self.large_batch = int_spin(1, 65536), int_spin(1, 65536)
+        pair = QHBoxLayout(self.batches)
+        pair.setContentsMargins(0, 0, 0, 0)
+        for label, spin in (("small", self.small_batch), ("large", self.large_batch)):
+            pair.addWidget(QLabel(label))
+            pair.addWidget(spin, 1)
+        self.batches.setToolTip("The two runs' batch sizes: the seed report's 64 and 4096 on "
+                                "CIFAR-10, scaled to the dataset's training images")
         self.epochs = int_spin(1, 10000)
         self.epochs.setValue(10)
         self.save_every = int_spin(1, 10000)
         self.seed = int_spin(0, 2**31 - 1)
         self.output = PathEdit("dir")
-        self.output.setText(output or default_run_folder("digits_cnn"))
+        self._default_out = "" if output else default_run_folder("digits_cnn")
+        self.output.setText(output or self._default_out)
+        self.track = TrackChoice()
+        self.track.setToolTip("the landscape's geometry recorded while training, into "
+                              "RUN/track.jsonl (none checked: not tracked)")
         for label, w in (("Preset", self.preset), ("Model", self.model),
                          ("Dataset", self.dataset), ("Data", self.data_path),
                          ("Optimizer", self.optimizer), ("Learning rate", self.lr),
                          ("Momentum", self.momentum), ("Weight decay", self.weight_decay),
                          ("Schedule", self.schedule), ("Batch size", self.batch),
+                         ("Batch sizes", self.batches),
                          ("Epochs", self.epochs), ("Save every K epochs", self.save_every),
-                         ("Seed", self.seed), ("Output folder", self.output)):
+                         ("Seed", self.seed), ("Output folder", self.output),
+                         ("Track geometry", self.track)):
             form.addRow(label, w)
         self.form = form
         self.preset.currentIndexChanged.connect(self._preset_changed)
         self.dataset.currentIndexChanged.connect(self._dataset_changed)
+        self.model.currentIndexChanged.connect(lambda _i: self._name_output())
         self._dataset_changed()
+        self._preset_changed()
 
         self.loss_plot = pg.PlotWidget(title="loss")
         self.acc_plot = pg.PlotWidget(title="accuracy (%)")
         for p in (self.loss_plot, self.acc_plot):
-            p.addLegend(offset=(-10, 10))
+            _legend_below(p)
             p.setLabel("bottom", "epoch")
             p.showGrid(x=True, y=True, alpha=0.3)
-        plots = QVBoxLayout()
+        curves = QWidget()
+        plots = QVBoxLayout(curves)
+        plots.setContentsMargins(0, 0, 0, 0)
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.acc_plot)
+        self.eos = EosPanel(self)  # the tracked records, followed as the run writes them
+        self.eos_tag = ""
+        self._folders: dict[str, tuple[int, Path]] = {}
+        self.plot_tabs = QTabWidget()
+        self.plot_tabs.addTab(curves, "Loss and accuracy")
+        self.plot_tabs.addTab(self.eos, "Edge of stability")
 
         self.progress = QProgressBar()
         self.status = QLabel("Ready.")
@@ -169,12 +241,13 @@ class TrainingDialog(QDialog):
 
         top = QHBoxLayout()
         top.addWidget(form_w, 0)
-        top.addLayout(plots, 1)
+        top.addWidget(self.plot_tabs, 1)
         lay = QVBoxLayout(self)
         lay.addLayout(top, 1)
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
         lay.addLayout(buttons)
+        guard_wheel(self)
 
     # -- set-up -----------------------------------------------------------------------
 
@@ -182,12 +255,36 @@ class TrainingDialog(QDialog):
         name = self.dataset.currentData()
         self.form.setRowVisible(self.data_path, name != "digits")
         self.data_path.mode = "dir" if name == "cifar10" else "file"
+        small, large = batch_pair(TRAIN_IMAGES.get(name))
+        self.small_batch.setValue(small)
+        self.large_batch.setValue(large)
+        self._name_output()
 
     def _preset_changed(self, *_args: object) -> None:
         batch = self.preset.currentData() == "batch"
         self.form.setRowVisible(self.batch, not batch)
+        self.form.setRowVisible(self.batches, batch)
         if batch:
             self.epochs.setValue(min(self.epochs.value(), 10))
+        if self.worker is None and hasattr(self, "loss_plot"):
+            self._clear_curves()  # another experiment: the last one's curves go
+        self._name_output()
+
+    def batches_chosen(self) -> tuple[int, int] | None:
+        """The preset's (small, large) batch sizes; None for a single run."""
+        if self.preset.currentData() != "batch":
+            return None
+        return self.small_batch.value(), self.large_batch.value()
+
+    def _name_output(self) -> None:
+        """A default output folder follows the model and preset and is new for each run (a
+        second run never writes into the first's folder); one the user chose stays."""
+        text = self.output.text().strip()
+        if text and text != self._default_out:
+            return
+        model = self.model.currentData() or "model"
+        self._default_out = default_run_folder(model, self.batches_chosen())
+        self.output.setText(self._default_out)
 
     def train_spec(self) -> Any:
         """The TrainSpec the form describes (raises LossVizError on bad input)."""
@@ -205,7 +302,8 @@ class TrainingDialog(QDialog):
             momentum=self.momentum.value(), weight_decay=self.weight_decay.value(),
             schedule=self.schedule.currentData(), batch_size=self.batch.value(),
             epochs=self.epochs.value(), save_every=self.save_every.value(),
-            seed=self.seed.value(),
+            seed=self.seed.value(), track=self.track.measures(),
+            track_every=self.track.every.value(),
         )
 
     # -- running ------------------------------------------------------------------------
@@ -221,11 +319,20 @@ class TrainingDialog(QDialog):
 
             dialogs.show_error(self, *describe_exception(exc))
             return
+        self._name_output()
         out, preset = self.output.text().strip(), self.preset.currentData()
-        if not out:
-            out = default_run_folder(spec.model)
-            self.output.setText(out)
+        batches = self.batches_chosen()
+        if preset == "batch" and batches[0] >= batches[1]:
+            dialogs.show_error(self, f"The small batch ({batches[0]}) must be smaller than "
+                               f"the large one ({batches[1]}).")
+            return
         self._clear_curves()
+        self.eos.view.set_records([])
+        self._folders = run_folders(spec, out, preset, batches)
+        self.eos_tag = ""
+        self.eos.run_dir = None  # not tracked: nothing to follow
+        if spec.track:
+            self._follow_track(next(iter(self._folders)))
         self.run_info = None
         runs = 2 if preset == "batch" else 1
         self.progress.setRange(0, spec.epochs * runs)
@@ -235,7 +342,7 @@ class TrainingDialog(QDialog):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.pca_button.setEnabled(False)
-        self.worker = self.tasks.start(lambda: training_generator(spec, out, preset),
+        self.worker = self.tasks.start(lambda: training_generator(spec, out, preset, batches),
                                        on_item=self._on_epoch, on_done=self._on_returned,
                                        on_error=self._on_error, on_finish=self._on_finished,
                                        parent=self, no_grad=False)  # training: gradients
@@ -277,9 +384,22 @@ class TrainingDialog(QDialog):
                 curve.setData(xs, ys)
         self.progress.setValue(self.progress.value() + 1)
         label = "" if tag == "run" else f"{tag} batch: "
+        if self.eos.run_dir is not None:
+            self._follow_track(tag)
         test = f", test loss {rep.test_loss:.3f}" if rep.test_loss is not None else ""
         self.status.setText(f"{label}epoch {rep.epoch}/{rep.epochs}: train loss "
                             f"{rep.train_loss:.3f}{test}, {rep.seconds:.1f} s")
+
+    def _follow_track(self, tag: str) -> None:
+        """Show the records of run ``tag`` as its tracker writes them (the batch preset's
+        second run starts the view again: its steps count from 0); read them now."""
+        if tag != self.eos_tag:
+            self.eos_tag = tag
+            name = Path(self._folders[tag][1]).name
+            self.eos.view.title = name if tag == "run" else f"{tag} batch: {name}"
+            self.eos.follow(self._folders[tag][1])
+        else:
+            self.eos.reload()
 
     def _on_returned(self, value: Any) -> None:
         self.run_info = value
@@ -300,6 +420,8 @@ class TrainingDialog(QDialog):
     def _on_finished(self) -> None:
         cancelled = self.worker is not None and self.worker.cancelled
         self.worker = None
+        self.eos.reload()
+        self.eos.stop_following()
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         if cancelled:
