@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 SLOW_MODULES = ("test_trust", "test_trust_inputs", "test_trust_plans", "test_ray", "test_studies",
-                "test_studies_ray", "test_benchmarks", "test_plugins", "test_curvature_cli", "test_readme", "test_isolation",
-                "test_layers", "test_lm_hf", "test_connect", "test_study_connectivity",
+                "test_studies_ray", "test_benchmarks", "test_plugins", "test_curvature_cli",
+                "test_readme", "test_isolation", "test_layers", "test_lm_hf", "test_connect", "test_study_connectivity",
                 "test_study_shakespeare")
 SLOW_TESTS = (
     "test_nested_resnet_folds_without_touching_the_model", "test_demo_surface_plot_and_info",
