@@ -224,3 +224,22 @@ def test_an_archive_a_file_names_is_code_too(tmp_path):
             check_code_allowed(recipe, given)
         check_code_allowed(recipe, argparse.Namespace(**{**vars(given), "allow_code": True}))
         check_code_allowed(recipe, argparse.Namespace(**{**vars(given), "model": name}))
+
+
+def test_animate_runs_a_run_folders_code_only_with_allow_code(tmp_path, capsys, evil):
+    """`lossviz animate RUN` computed the run's landscapes with the model its run.json names:
+    FILE.py:FUNC ran with no --allow-code and no notice."""
+    path, mark = evil
+    run = tmp_path / "run"
+    shutil.copytree(demo.run_dir(), run)
+    meta = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**meta, "model": {"name": f"{path}:make"}}))
+    for mode in ("sequence", "trajectory"):
+        line = error(capsys, ["animate", run, "--mode", mode, "--x=-1:1:3", "--y=-1:1:3",
+                              "--out", tmp_path / "a.gif"])
+        assert f"the run folder {run}" in line and f"({path})" in line, line
+        assert "--allow-code" in line and not mark.exists()
+        assert not (tmp_path / "a.gif").exists()
+    line = error(capsys, ["animate", run, "--x=-1:1:100000", "--y=-1:1:1000", "--allow-code",
+                          "--out", tmp_path / "a.gif"])
+    assert "too large" in line and not mark.exists()
