@@ -309,3 +309,18 @@ def test_a_damaged_or_planted_bend_in_the_curve_cache_is_trained_again(tmp_path)
         save_checkpoint(state, path, **meta)
         bend, epoch, losses = _resume(path, spec, ["w"], a, b, torch.device("cpu"))
         assert (epoch, losses) == (0, []) and torch.equal(bend["w"], torch.full((4, 2), 0.5))
+
+
+@pytest.mark.parametrize("line, needle", [
+    ('{"step": "x"}', "its step 'x' is not a whole number"),
+    ('{"step": 1.5}', "its step 1.5 is not a whole number"),
+    ('{"step": 1, "lambda_max": "y"}', "lambda_max is not a number ('y')"),
+])
+def test_a_crafted_track_record_is_one_line(tmp_path, capsys, line, needle):
+    """`lossviz eos RUN` on a track.jsonl whose step or value is text said
+    "ValueError: invalid literal for int() ... (LOSSVIZ_DEBUG=1 shows details)"."""
+    run = tmp_path / "run"
+    shutil.copytree(demo.run_dir(), run)
+    (run / "track.jsonl").write_text(line + "\n")
+    assert needle in one_line(capsys, ["eos", run, "--out", tmp_path / "e.png"])
+    assert not (tmp_path / "e.png").exists()
