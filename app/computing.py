@@ -91,6 +91,7 @@ def compute_generator(snapshot: dict[str, Any], resolve: Callable[[dict[str, Any
     """In the worker: the Resolved recipe, the Job, then its chunks written where the session
     says (resumed: only the missing points, computed the way the file's other points were).
     ``executor``: makes the executor once the grid is confirmed (None: this machine's)."""
+    from lossviz_core.limits import check_grid_fits
     from lossviz_core.progress import Step
     from lossviz_core.resolve import user_code_files
     from lossviz_core.run.job import iter_prepare
@@ -98,6 +99,8 @@ def compute_generator(snapshot: dict[str, Any], resolve: Callable[[dict[str, Any
     from .cluster import release
 
     recipe = resolve(snapshot)
+    # the command line's limit: each direction seed is the grid's points again
+    check_grid_fits(recipe.grid.shape, seeds=len(recipe.directions.seeds) or 1)
     yield Resolved(recipe, user_code_files(recipe))
     target: Target | None = where.wait()
     if target is None:

@@ -19,20 +19,28 @@ MAX_STUDY_UNITS = 10_000
 MAX_IMAGE_FOLDER_ENTRIES = 5_000_000
 #: entries of a class folder walked without finding one image before giving up on it
 MAX_ENTRIES_WITHOUT_IMAGE = 10_000
+#: token ids a token file may use without a tokenizer saying so (the largest vocabularies
+#: are a few 10^5; one stray id of 10^9 would make a 10^9-row embedding)
+MAX_VOCABULARY = 2**21
 #: bytes per grid point held in memory: up to 8 float64 quantities, the done mask, the plan
 BYTES_PER_POINT = 8 * 8 + 2
 
 
-def check_grid_fits(shape: tuple[int, ...], what: str = "grid") -> None:
-    """Refuse, at once, a grid this machine cannot even hold (before any preparation)."""
+def check_grid_fits(shape: tuple[int, ...], what: str = "grid", seeds: int = 1) -> None:
+    """Refuse, at once, a grid this machine cannot even hold (before any preparation).
+    ``seeds``: direction seeds (``--seeds``): each is evaluated at every point and kept,
+    beside their mean and spread."""
     from lossviz_core.device import host_memory_available
 
     n = 1
     for k in shape:
         n *= int(k)
-    memory = n * BYTES_PER_POINT
-    if n > MAX_POINTS or memory > 0.5 * host_memory_available():
+    seeds = max(1, int(seeds))
+    points = n * seeds
+    memory = n * BYTES_PER_POINT * (seeds + 2 if seeds > 1 else 1)
+    if points > MAX_POINTS or memory > 0.5 * host_memory_available():
         size = "x".join(map(str, shape))
-        raise InputError(f"a {size} {what} ({n:.3g} points, {memory / 2**30:.1f} GiB in "
-                         f"memory and on disk) is too large to hold here; use fewer points "
-                         f"(at most {MAX_POINTS:.0e})")
+        over = f" over {seeds} direction seeds" if seeds > 1 else ""
+        raise InputError(f"a {size} {what}{over} ({points:.3g} points, {memory / 2**30:.1f} "
+                         f"GiB in memory and on disk) is too large to hold here; use fewer "
+                         f"points{' or seeds' if over else ''} (at most {MAX_POINTS:.0e})")

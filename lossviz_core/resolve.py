@@ -244,6 +244,7 @@ def _model_and_data(c: dict, method: Any, base: Recipe | None
     model = model.replace(
         pretrained=c["pretrained"] or None,
         download=bool(c["pretrained"] or c["download"]),  # choosing weights asks for them
+        allow_code=bool(c["allow_code"]),
         output=None if c["output"] in (None, "") else str(c["output"]),
         num_classes=int(c["num_classes"]) if c["num_classes"] else None,
         options={**model.options, **_params(c, source.options if source else ())},
@@ -460,10 +461,12 @@ def choices_of(recipe: Recipe) -> dict[str, Any]:
     return out
 
 
-def downloads_as_asked(recipe: Recipe, download: bool = False,
-                       pretrained: bool = False) -> Recipe:
-    """``recipe`` as read from a file (a result, a study, a figure) with the right to download
-    only what this command asked for: data and weights with ``download``, the weights with
-    ``pretrained`` too. A file never grants it by itself."""
-    return recipe.replace(model=recipe.model.replace(download=bool(download or pretrained)),
-                          dataset=recipe.dataset.replace(download=bool(download)))
+def grants_as_asked(recipe: Recipe, download: bool = False, pretrained: bool = False,
+                    allow_code: bool = False) -> Recipe:
+    """``recipe`` as read from a file (a result, a study, a figure) with only the rights this
+    command granted: to download data and weights (``download``; the weights with
+    ``pretrained`` too) and to run code a model ships (``allow_code``, an ``hf:`` model's
+    own modules). A file never grants them by itself."""
+    model = recipe.model.replace(download=bool(download or pretrained),
+                                 allow_code=bool(allow_code))
+    return recipe.replace(model=model, dataset=recipe.dataset.replace(download=bool(download)))

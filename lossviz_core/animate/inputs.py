@@ -15,8 +15,10 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 
 from lossviz_core.errors import InputError
+from lossviz_core.limits import check_grid_fits
 from lossviz_core.progress import Step
-from lossviz_core.resolve import resolve
+from lossviz_core.recipe.spec import Recipe
+from lossviz_core.resolve import resolve, user_code_files
 from lossviz_core.results.result import SurfaceResult
 from lossviz_core.results.store import read_result
 from lossviz_core.run.job import iter_prepare
@@ -30,21 +32,25 @@ def is_run_folder(path: str | os.PathLike) -> bool:
 
 
 def iter_inputs(paths: Sequence[str | os.PathLike], mode: str, x: str = DEFAULT_RANGE,
-                y: str = DEFAULT_RANGE, keep: str | os.PathLike | None = None
+                y: str = DEFAULT_RANGE, keep: str | os.PathLike | None = None,
+                allow_code: bool = False
                 ) -> Generator[Step, None, tuple[list[SurfaceResult], list[str]]]:
     """The results ``paths`` name (result files as they are, a run folder computed for
-    ``mode`` ``sequence`` or ``trajectory``) and a title for each."""
+    ``mode`` ``sequence`` or ``trajectory``) and a title for each. ``allow_code``: a run
+    folder's run.json naming code (``FILE.py:FUNC``, an archive) may run it."""
     results: list[SurfaceResult] = []
     titles: list[str] = []
     for p in paths:
         if is_run_folder(p):
             if mode == "trajectory":
-                r = yield from _computed({"pca": str(p), "x": x, "y": y, "fit_ranges": True},
-                                         _kept(keep, Path(p).name + "-pca"), f"PCA plane of {p}")
+                recipe = admitted(resolve({"pca": str(p), "x": x, "y": y, "fit_ranges": True}),
+                                  p, allow_code)
+                r = yield from _computed(recipe, _kept(keep, Path(p).name + "-pca"),
+                                         f"PCA plane of {p}")
                 results.append(r)
                 titles.append("")
             else:
-                rs, ts = yield from iter_run_landscapes(p, x, y, keep)
+                rs, ts = yield from iter_run_landscapes(p, x, y, keep, allow_code)
                 results += rs
                 titles += ts
         elif Path(p).is_file():
@@ -56,11 +62,12 @@ def iter_inputs(paths: Sequence[str | os.PathLike], mode: str, x: str = DEFAULT_
 
 
 def iter_run_landscapes(run_dir: str | os.PathLike, x: str = DEFAULT_RANGE,
-                        y: str = DEFAULT_RANGE, keep: str | os.PathLike | None = None
+                        y: str = DEFAULT_RANGE, keep: str | os.PathLike | None = None,
+                        allow_code: bool = False
                         ) -> Generator[Step, None, tuple[list[SurfaceResult], list[str]]]:
     """The landscape around each checkpoint of a run (see the module docstring)."""
     run = read_run(run_dir)
-    base = resolve({"run": str(run.path), "x": x, "y": y})
+    base = admitted(resolve({"run": str(run.path), "x": x, "y": y}), run_dir, allow_code)
     results, titles = [], []
     for k, (epoch, path) in enumerate(run.checkpoints):
         recipe = base.replace(model=base.model.replace(checkpoint=str(Path(path).resolve())))
@@ -71,6 +78,17 @@ def iter_run_landscapes(run_dir: str | os.PathLike, x: str = DEFAULT_RANGE,
         results.append(r)
         titles.append(f"epoch {epoch}")
     return results, titles
+
+
+def admitted(recipe: Recipe, run_dir: str | os.PathLike, allow_code: bool) -> Recipe:
+    """``recipe`` of a run folder, within the grid limit and running the code its run.json
+    names only with ``allow_code`` (as ``lossviz surface --run``)."""
+    check_grid_fits(recipe.grid.shape)
+    code = user_code_files(recipe)
+    if code and not allow_code:
+        raise InputError(f"the run folder {run_dir} (its run.json) names code to run "
+                         f"({code[0]}); pass --allow-code to run it")
+    return recipe
 
 
 def _kept(keep: str | os.PathLike | None, stem: str) -> Path | None:

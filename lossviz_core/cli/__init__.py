@@ -42,8 +42,8 @@ from lossviz_core.recipe.spec import (
 from lossviz_core.resolve import (
     all_choices,
     choices_of,
-    downloads_as_asked,
     explain,
+    grants_as_asked,
     resolve,
     user_code_files,
 )
@@ -295,8 +295,9 @@ def recipe_from_args(a: argparse.Namespace, line: bool) -> Recipe:
         given = {k: v for k, v in choices_from_args(a, line).items()
                  if k != "line" and v is not None and v != table[k]}
         recipe = resolve({**choices_of(stored), **given}) if given else stored
-        # the file names what to compute, never what may be downloaded
-        return downloads_as_asked(recipe, a.download, a.pretrained is not None)
+        # the file names what to compute, never what may be downloaded or run
+        return grants_as_asked(recipe, a.download, a.pretrained is not None,
+                               getattr(a, "allow_code", False))
     return resolve(choices_from_args(a, line))
 
 
@@ -423,7 +424,7 @@ def _compute(a: argparse.Namespace, job, out: Path, lock) -> int:  # noqa: ANN00
 
 def check_grid_fits(recipe: Recipe) -> None:
     """Refuse, at once, a grid this machine cannot even hold (before any preparation)."""
-    limits.check_grid_fits(recipe.grid.shape)
+    limits.check_grid_fits(recipe.grid.shape, seeds=len(recipe.directions.seeds) or 1)
 
 
 def _plot(a: argparse.Namespace) -> int:

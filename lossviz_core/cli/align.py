@@ -29,7 +29,8 @@ def add_align_arguments(p: argparse.ArgumentParser, add_source, range_type) -> N
 
 
 def run_align(a: argparse.Namespace) -> int:
-    from lossviz_core.cli import _say, choices_from_args
+    from lossviz_core.cli import _say, check_grid_fits, choices_from_args
+    from lossviz_core.cli.gates import admit_code
     from lossviz_core.cli.report import unaligned_barrier
     from lossviz_core.device import threads_for_load
     from lossviz_core.directions.others import other_state, own_state
@@ -48,10 +49,12 @@ def run_align(a: argparse.Namespace) -> int:
     choices.update(method="target", checkpoint2=a.b, align=True,
                    x=a.x or Range(0.0, 1.0, 11))
     if (Path(a.a) / RUN_FILE).is_file():
-        choices["run"] = a.a
+        choices["run"] = a.run = a.a  # its run.json's code runs only with --allow-code
     else:
         choices["checkpoint"] = a.a
     recipe = resolve(choices)
+    admit_code(recipe, a, _say)
+    check_grid_fits(recipe)
     _, why = threads_for_load()
     _say(f"aligning {a.b} to {a.a} ({recipe.model.name}; {why}) ...")
     job = prepare(recipe)

@@ -43,6 +43,8 @@ def add_animate_parser(subparsers: Any) -> None:
     p.add_argument("--keep", metavar="DIR", help="save a run folder's computed landscapes "
                    "here (and reuse them next time)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing animation")
+    p.add_argument("--allow-code", action="store_true", help="run the model or dataset code "
+                   "a run folder's run.json names (FILE.py:FUNCTION, an archive)")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -72,7 +74,7 @@ def run_animate(a: argparse.Namespace) -> int:
     check_target(a.out, (w, h), a.fps)
     threads_for_load()
     gen = iter_inputs(a.inputs, "trajectory" if a.mode == "trajectory" else "sequence",
-                      a.x, a.y, a.keep)
+                      a.x, a.y, a.keep, a.allow_code)
     try:
         results, titles = yield_steps(gen)
         path = yield_steps(iter_animation(results, a.out, options, titles))

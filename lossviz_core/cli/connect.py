@@ -59,11 +59,14 @@ def connect_namespace(a: argparse.Namespace) -> argparse.Namespace:
 
 
 def save_curve(job, path: str, overwrite: bool) -> Path:  # noqa: ANN001 (a Job)
-    """Copy the trained bend (a checkpoint of the model) to ``path``."""
+    """Copy the trained bend (a checkpoint of the model) to ``path``: the whole file or, on
+    a full disk, none (one line)."""
     import shutil
 
+    from lossviz_core.atomic import atomic_path
     from lossviz_core.results.paths import check_output
 
     out = check_output(path, "curve file", may_exist=overwrite)
-    shutil.copyfile(job.directions.info["bend"], out)
+    with atomic_path(out, "curve file") as tmp:
+        shutil.copyfile(job.directions.info["bend"], tmp)
     return out

@@ -9,6 +9,7 @@ file names (a result's stored recipe under ``--resume``, a run folder's ``run.js
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from lossviz_core.errors import InputError
 from lossviz_core.recipe.spec import Recipe
@@ -39,3 +40,13 @@ def check_code_allowed(recipe: Recipe, a: argparse.Namespace) -> None:
              else getattr(a, "out", None) or "the recipe")
     raise InputError(f"{where} names code to run ({foreign[0]}); pass --allow-code to run it, "
                      "or name it yourself with --model / --dataset")
+
+
+def admit_code(recipe: Recipe, a: argparse.Namespace, say: Callable[[str], None]) -> None:
+    """:func:`check_code_allowed`, then say which files' code runs (every command that
+    builds a model: a grid, a curve, an alignment, a curvature report)."""
+    from lossviz_core.resolve import user_code_files
+
+    check_code_allowed(recipe, a)
+    for path in user_code_files(recipe):
+        say(f"running code from {path}")

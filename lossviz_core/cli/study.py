@@ -82,7 +82,7 @@ def _run(a: argparse.Namespace, study: Any, out: Path) -> int:
         _say(f"running code from {path}")
     executor = executor_from_args(a)
     gen = iter_study(study, out, executor=executor, stop_on_error=a.stop_on_error,
-                     download=a.download)
+                     download=a.download, allow_code=a.allow_code)
     try:
         while True:
             try:

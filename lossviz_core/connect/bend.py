@@ -145,10 +145,17 @@ def _resume(path: Path, spec: BendSpec, names: list[str], a: dict, b: dict,
         state, meta = load_checkpoint(path)
     except CheckpointError:
         return fresh, 0, []
-    if meta.get("bend") != spec.to_dict() or any(n not in state for n in names):
+    if meta.get("bend") != spec.to_dict() or any(
+            n not in state or state[n].shape != fresh[n].shape for n in names):
+        return fresh, 0, []
+    try:  # a damaged or planted cache file: trained again, never a raw error
+        epoch, losses = int(meta.get("epoch", 0)), [float(v) for v in meta.get("losses", [])]
+    except (TypeError, ValueError):
+        return fresh, 0, []
+    if not 0 <= epoch <= spec.epochs:
         return fresh, 0, []
     bend = {n: state[n].to(device, torch.float32).clone() for n in names}
-    return bend, int(meta.get("epoch", 0)), [float(v) for v in meta.get("losses", [])]
+    return bend, epoch, losses
 
 
 def _save(path: Path, model: nn.Module, bend: dict, a: dict, b: dict, state_a: Mapping,

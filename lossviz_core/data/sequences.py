@@ -20,6 +20,7 @@ import torch
 
 from lossviz_core.data.base import RawDataset, Split, _short
 from lossviz_core.errors import DataError, InputError
+from lossviz_core.limits import MAX_VOCABULARY
 from lossviz_core.params import Param
 from lossviz_core.recipe.spec import DatasetSpec
 
@@ -66,6 +67,10 @@ def token_dataset(name: str, train: Split, test: Split | None,
     else the largest id + 1): declared, never a count of labels to check."""
     if vocab is None:
         vocab = max(int(s.x.max()) for s in (train, test) if s is not None) + 1
+        if vocab > MAX_VOCABULARY:  # one stray id would size a model's embedding by it
+            raise DataError(f"{name} holds token ids up to {vocab - 1}: no tokenizer has "
+                            f"{vocab} tokens (at most {MAX_VOCABULARY}); check the file, or "
+                            "give a tokenizer with its vocabulary")
     return RawDataset(name, train, test, int(vocab))
 
 

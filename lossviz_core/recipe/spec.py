@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from lossviz_core.errors import InputError
+from lossviz_core.recipe.seeds import MAX_SEEDS
 
 T = TypeVar("T", bound="_Spec")
 
@@ -211,6 +212,16 @@ class Range(_Spec):
         return f"{self.min:g}:{self.max:g}:{self.num}"
 
 
+# Choices that grant a right (to download, to run code a model ships): the user's on this
+# command line or in the window, held by the specs' own fields, never a source's options,
+# so no file (a result, a study, a figure) can carry them in.
+GRANTS = ("download", "allow_code")
+
+
+def _without_grants(options: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in dict(options or {}).items() if k not in GRANTS}
+
+
 @dataclass(frozen=True)
 class ModelSpec(_Spec):
     """A model source and the checkpoint to load into it (``None``: as the source gives it).
@@ -221,8 +232,10 @@ class ModelSpec(_Spec):
     start from (``DEFAULT`` or a weights name; downloaded only when asked for).
     ``output``: the index or key of the logits when the forward returns a tuple or dict.
     ``num_classes``: the output size when neither the checkpoint nor the data says it.
-    ``download``: the pretrained weights may be downloaded (the user asked, on this command
-    line or with the window's button); not part of what the model is (ignored by ``==``).
+    ``download``: the pretrained weights (or a hub model) may be downloaded (the user asked,
+    on this command line or with the window's button); ``allow_code``: code the model ships
+    (an ``hf:`` model's own modules) may run. Neither is part of what the model is (ignored
+    by ``==`` and the keys), and a source's options never hold them (:data:`GRANTS`).
     """
 
     name: str = "digits_cnn"
@@ -232,11 +245,12 @@ class ModelSpec(_Spec):
     num_classes: int | None = None
     options: dict[str, Any] = field(default_factory=dict)  # the source's own parameters
     download: bool = field(default=False, compare=False)
+    allow_code: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.num_classes is not None and int(self.num_classes) < 1:
             raise InputError(f"number of classes must be >= 1, got {self.num_classes}")
-        object.__setattr__(self, "options", dict(self.options or {}))
+        object.__setattr__(self, "options", _without_grants(self.options))
 
 
 @dataclass(frozen=True)
@@ -270,7 +284,7 @@ class DatasetSpec(_Spec):
     def __post_init__(self) -> None:
         object.__setattr__(self, "subsample_seed", check_seed("subsample seed",
                                                              self.subsample_seed))
-        object.__setattr__(self, "options", dict(self.options or {}))
+        object.__setattr__(self, "options", _without_grants(self.options))
         check_choice("transform", self.transform, TRANSFORMS)
         check_choice("data cache", self.cache, DATA_CACHES)
         if self.subsample is not None and int(self.subsample) < 1:
@@ -333,6 +347,10 @@ class DirectionSpec(_Spec):
         object.__setattr__(self, "seed", check_seed("seed", self.seed))
         object.__setattr__(self, "params", dict(self.params or {}))
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds or ()))
+        if len(self.seeds) > MAX_SEEDS:  # a file's list: each would be a landscape to make
+            raise InputError(f"seeds: {len(self.seeds)} direction seeds; at most {MAX_SEEDS}")
+        for s in self.seeds:
+            check_seed("seed", s)
         if self.seeds and len(set(self.seeds)) != len(self.seeds):
             raise InputError(f"seeds repeat: {', '.join(map(str, self.seeds))}")
         for name, value, allowed in (
@@ -440,7 +458,7 @@ class Recipe(_Spec):
         values, however they are computed (``compute``: device, precision, batch, compile,
         multi-point). Ranges still to be fitted to a trajectory count by their point counts
         only, whatever the panels showed before the fit."""
-        d = self.to_dict()
+        d = _identity(self.to_dict())
         d.pop("compute")
         if self.grid.fit:
             d["grid"] = {"fit": True, "x": self.grid.x.num,
@@ -451,8 +469,8 @@ class Recipe(_Spec):
         """One definition of "the same workspace": recipes with equal keys share the model,
         data and directions on one device, so a zoom, another split, precision or measure
         needs no reloading (``Job.with_recipe``)."""
-        return _digest({"model": self.model.to_dict(), "dataset": self.dataset.to_dict(),
-                        "directions": self.directions.to_dict(), "line": self.is_line,
+        d = _identity({"model": self.model.to_dict(), "dataset": self.dataset.to_dict()})
+        return _digest({**d, "directions": self.directions.to_dict(), "line": self.is_line,
                         "device": self.compute.device})
 
     def to_dict(self) -> dict[str, Any]:
@@ -490,6 +508,12 @@ class Recipe(_Spec):
             directions=DirectionSpec.from_dict(specs.get("directions"), "directions"),
             grid=grid, loss=loss, compute=compute,
         )
+
+
+def _identity(d: dict[str, Any]) -> dict[str, Any]:
+    """A recipe's dict without the user's grants (not what the model or data is)."""
+    return {**d, **{k: {f: v for f, v in d[k].items() if f not in GRANTS}
+                    for k in ("model", "dataset")}}
 
 
 def _digest(d: dict[str, Any]) -> str:

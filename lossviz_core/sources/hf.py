@@ -97,10 +97,10 @@ def build(spec: ModelSpec, num_classes: int | None) -> nn.Module:
     if local and not (Path(name) / "config.json").is_file():
         raise InputError(f"{name} is not a transformers model folder (no config.json); save "
                          "the model with model.save_pretrained(DIR)")
-    allow = bool(spec.options.get("allow_code"))
+    allow = spec.allow_code  # --allow-code, never a file's word (as download)
     if local and _config_json(name).get("auto_map") and not allow:
         raise _refused_code(name)
-    kwargs = {"local_files_only": local or not spec.options.get("download"),
+    kwargs = {"local_files_only": local or not spec.download,
               "trust_remote_code": allow}
     bars = transformers.utils.logging
     shown = bars.is_progress_bar_enabled()

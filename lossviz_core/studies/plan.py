@@ -75,6 +75,7 @@ class Plan:
     out: Path
     units: list[Unit]
     download: bool = False  # data and weights may be downloaded: the user asked
+    allow_code: bool = False  # code a model ships may run: the user asked
 
     def __post_init__(self) -> None:
         self._by_key = {u.key: u for u in self.units}

@@ -51,12 +51,13 @@ OUTPUT_FOLDERS = ("inits", "runs", "results", "figures")
 
 def iter_study(study: Study, out_dir: str | os.PathLike, executor: Any = None,
                stop_on_error: bool = False, download: bool = False,
-               ) -> Generator[Event, None, StudySummary]:
+               allow_code: bool = False) -> Generator[Event, None, StudySummary]:
     """Run ``study`` into ``out_dir``, yielding events; returns what this run did.
 
     ``stop_on_error``: raise a failing unit's error instead of recording it and going on.
     ``download``: data sets and pretrained weights may be downloaded (the user asked; a
-    study's own ``download`` or ``pretrained`` never grants it).
+    study's own ``download`` or ``pretrained`` never grants it). ``allow_code``: code a
+    model ships (an ``hf:`` hub model's own modules) may run, as the user's ``--allow-code``.
     """
     from lossviz_core.results.paths import OutputLock, new_folder, remove_empty
 
@@ -71,16 +72,17 @@ def iter_study(study: Study, out_dir: str | os.PathLike, executor: Any = None,
                              "process; wait for it (lossviz study status) or choose another "
                              "--out") from None
         try:
-            return (yield from _run(study, out, executor, stop_on_error, download))
+            return (yield from _run(study, out, executor, stop_on_error, download,
+                                    allow_code))
         finally:
             lock.release()
             remove_empty([out / sub for sub in OUTPUT_FOLDERS])  # one a failed unit left
 
 
-def _run(study: Study, out: Path, executor: Any, stop_on_error: bool, download: bool
-         ) -> Generator[Event, None, StudySummary]:
+def _run(study: Study, out: Path, executor: Any, stop_on_error: bool, download: bool,
+         allow_code: bool) -> Generator[Event, None, StudySummary]:
     plan = make_plan(study, out)
-    plan.download = download
+    plan.download, plan.allow_code = download, allow_code
     state = StudyState.load(out)
     state.study, state.profile = study.name, study.profile
     _write_copy(study, out)
@@ -225,7 +227,7 @@ def write_init(study: Study, unit: Unit, download: bool = False) -> None:
 def grid_recipe(plan: Plan, unit: Unit) -> Any:
     """The recipe of a grid unit: its choices with the study's runs filled in, resolved."""
     from lossviz_core.registry import DIRECTION_METHODS
-    from lossviz_core.resolve import choice_key, downloads_as_asked, resolve
+    from lossviz_core.resolve import choice_key, grants_as_asked, resolve
     from lossviz_core.runs import read_run
 
     r = plan.study.results[unit.name]
@@ -238,7 +240,7 @@ def grid_recipe(plan: Plan, unit: Unit) -> Any:
         if name is not None:
             final = read_run(plan.find("train", name).path).final_checkpoint
             choices[choice_key(param)] = str(final)
-    return downloads_as_asked(resolve(choices), plan.download, plan.download)
+    return grants_as_asked(resolve(choices), plan.download, plan.download, plan.allow_code)
 
 
 def _grid(plan: Plan, unit: Unit, executor: Any) -> Generator[Event, None, int]:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from lossviz_core.limits import MAX_STUDY_UNITS, check_grid_fits
+from lossviz_core.recipe.seeds import parse_seeds
 from lossviz_core.studies import fields as f
 from lossviz_core.studies.figure_spec import FigureEntry, parse_figures
 from lossviz_core.studies.sweep import check_list, expand, sweep_values
@@ -208,7 +209,8 @@ def _results(src: Source, tree: dict, named: dict, folder: Path,
                     f.check_value(src, where + (key,), check)
             _unique(src, where, out)
             out[name] = _result(src, where, fields, values, folder, models)
-            f.check_value(src, where, lambda r=out[name]: check_grid_fits(r.shape))
+            f.check_value(src, where, lambda r=out[name]: check_grid_fits(
+                r.shape, seeds=len(parse_seeds(r.choices.get("seeds"))) or 1))
     return out
 
 

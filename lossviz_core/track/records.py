@@ -57,6 +57,10 @@ def read_track(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
             raise InputError(f"{path}, line {i}, is not JSON: {exc}") from None
         if not isinstance(record, dict) or "step" not in record:
             raise InputError(f"{path}, line {i}, is not a track record (no 'step')")
+        step = record["step"]
+        if isinstance(step, bool) or not isinstance(step, (int, float)) or not float(
+                step).is_integer():
+            raise InputError(f"{path}, line {i}: its step {step!r:.40} is not a whole number")
         out.append(record)
     return out
 
@@ -68,7 +72,11 @@ def series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[flo
         if key in r:
             steps.append(int(r["step"]))
             v = r[key]
-            values.append(float("nan") if v is None else float(v))
+            try:
+                values.append(float("nan") if v is None else float(v))
+            except (TypeError, ValueError):  # a crafted or damaged record: one line
+                raise InputError(f"the track record of step {r['step']}: {key} is not a "
+                                 f"number ({v!r:.40})") from None
     return steps, values
 
 

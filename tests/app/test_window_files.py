@@ -173,3 +173,43 @@ def test_the_study_panel_asks_before_running_a_studys_code(qtbot, make_window, e
     assert asked == [str(code)] and not panel.running
     assert "not trusted" in panel.status_line.text()
     assert not (tmp_path / "out" / "runs").exists() and errors == []
+
+
+def test_open_result_never_ticks_a_hub_models_download_or_code_rows():
+    """An hf: model's "Download from the hub" and "Run the model's own code" were options a
+    file carried: Open result put them into the panels, and Compute downloaded the model and
+    ran the code it ships without the user's word. The panels describe the model, not grants."""
+    from lossviz.state import state_from_recipe
+
+    from lossviz_core.recipe.spec import DatasetSpec, GridSpec, ModelSpec, Range, Recipe
+
+    stored = Recipe.from_dict({**Recipe(
+        model=ModelSpec("hf:org/shipped"), dataset=DatasetSpec("digits"),
+        grid=GridSpec(Range(-1, 1, 3), None)).to_dict(),
+        "model": {"name": "hf:org/shipped", "download": True, "allow_code": True,
+                  "options": {"download": True, "allow_code": True}}})
+    assert stored.model.download and stored.model.allow_code  # what the file says
+    state = state_from_recipe(stored)
+    assert not state.get("download") and not state.get("allow_code"), state
+    assert state["source"] == "hf" and state["hf_model"] == "org/shipped"
+    assert "download" not in stored.model.options and "allow_code" not in stored.model.options
+
+
+def test_the_window_holds_the_command_lines_grid_limit_seeds_included():
+    """The window offers 2001 x 2001 points and 100 seeds: 4e8 evaluations (27 GiB held),
+    refused before anything is prepared, as `lossviz surface --seeds` is."""
+    from lossviz.computing import compute_generator
+
+    from lossviz_core import demo
+    from lossviz_core.errors import InputError
+    from lossviz_core.recipe.spec import GridSpec, Range
+
+    big = demo.recipe_for("random")
+    big = big.replace(grid=GridSpec(Range(-1, 1, 2001), Range(-1, 1, 2001)),
+                      directions=big.directions.replace(seeds=tuple(range(100))))
+    flow = compute_generator({}, lambda snapshot: big, None, None, None)
+    with pytest.raises(InputError, match=r"a 2001x2001 grid over 100 direction seeds \(4e\+08"):
+        next(flow)
+    small = big.replace(directions=big.directions.replace(seeds=(0, 1)),
+                        grid=GridSpec(Range(-1, 1, 5), Range(-1, 1, 5)))
+    assert next(compute_generator({}, lambda snapshot: small, None, None, None)).recipe == small

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-SLOW_MODULES = ("test_trust", "test_ray", "test_studies", "test_studies_ray", "test_benchmarks",
-                "test_plugins", "test_curvature_cli", "test_readme", "test_isolation",
-                "test_layers", "test_lm_hf", "test_connect", "test_study_connectivity",
+SLOW_MODULES = ("test_trust", "test_trust_inputs", "test_trust_plans", "test_ray", "test_studies",
+                "test_studies_ray", "test_benchmarks", "test_plugins", "test_curvature_cli",
+                "test_readme", "test_isolation", "test_layers", "test_lm_hf", "test_connect", "test_study_connectivity",
                 "test_study_shakespeare")
 SLOW_TESTS = (
     "test_nested_resnet_folds_without_touching_the_model", "test_demo_surface_plot_and_info",
@@ -35,6 +35,9 @@ SLOW_TESTS = (
     "test_a_grayscale_model_reads_an_image_folder_in_one_channel",
     "test_plane_and_curve_report_the_barrier_before_and_after",
     "test_seeds_resume_from_the_file_alone", "test_plane_resumes_from_its_file_alone",
+    "test_a_local_ray_ends_with_its_driver",
+    "test_a_lost_object_ends_the_run_with_one_line_and_a_resumable_file",
+    "test_a_resumed_hub_model_neither_downloads_nor_runs_its_code_unasked",
     "test_training_reports_the_plain_next_token_loss_and_token_accuracy",
     "test_the_landscape_centre_is_the_plain_next_token_loss",
     "test_the_pca_plane_of_a_training_run_and_the_interpolation_between_two",

@@ -83,17 +83,27 @@ def test_a_run_folders_code_runs_only_with_allow_code(tmp_path, capsys, evil):
     shutil.copytree(demo.run_dir(), run)
     meta = json.loads((run / "run.json").read_text())
     out = ["--x=-1:1:3", "--y=-1:1:3", "--device", "cpu", "--out", tmp_path / "o.h5"]
+    ckpt = demo.final_checkpoint()
     for key, value in (("model", {"name": f"{path}:make"}),
                        ("dataset", {"name": f"{path}:data"})):
         (run / "run.json").write_text(json.dumps({**meta, key: value}))
         for argv in (["surface", "--run", run, *out], ["surface", "--pca", run, *out],
-                     ["curvature", "--run", run, "--out", tmp_path / "c.json"]):
+                     ["curvature", "--run", run, "--out", tmp_path / "c.json"],
+                     # the geometry commands take A as a run folder too
+                     ["align", run, ckpt, "--no-barrier", "--out", tmp_path / "al.pt"],
+                     ["connect", run, ckpt, "--epochs", "1", "--x=0:1:3", "--out",
+                      tmp_path / "o.h5"]):
             line = error(capsys, argv)
             assert f"run folder {run}" in line and f"({path})" in line and "--allow-code" \
                 in line, line
             assert not mark.exists() and not (tmp_path / "o.h5").exists()
+            assert not (tmp_path / "al.pt").exists()
     (run / "run.json").write_text(json.dumps({**meta, "model": {"name": f"{path}:make"}}))
     assert main(["surface", "--run", str(run), "--allow-code", *map(str, out)]) == 0
+    assert f"running code from {path}" in capsys.readouterr().err and mark.exists()
+    mark.unlink()
+    assert main(["align", str(run), str(ckpt), "--no-barrier", "--allow-code", "--out",
+                 str(tmp_path / "al.pt")]) == 0
     assert f"running code from {path}" in capsys.readouterr().err and mark.exists()
     # code named on this command line needs no --allow-code
     mark.unlink()
@@ -146,12 +156,57 @@ def test_a_study_downloads_only_with_download(tmp_path):
         '[results.r]\nmodel = "resnet20"\ncheckpoint = "c.pt"\ndataset = "cifar10"\n'
         'download = true\npretrained = "DEFAULT"\n')
     (tmp_path / "c.pt").write_bytes(b"")
+    (tmp_path / "s.toml").write_text(
+        (tmp_path / "s.toml").read_text()
+        + '[results.hub]\nmodel = "hf:org/shipped"\ndataset = "digits"\ndownload = true\n'
+        'allow_code = true\n')
     plan = make_plan(load_study(tmp_path / "s.toml"), tmp_path / "out")
     for allowed in (False, True):
         plan.download = allowed
         recipe = grid_recipe(plan, plan.find("grid", "r"))
         assert recipe.dataset.download is allowed and recipe.model.download is allowed
         assert train_spec(plan, plan.find("train", "m")).dataset.download is allowed
+        for code in (False, True):  # a hub model's own code: the user's --allow-code alone
+            plan.allow_code = code
+            hub = grid_recipe(plan, plan.find("grid", "hub")).model
+            assert (hub.download, hub.allow_code) == (allowed, code)
+            assert "allow_code" not in hub.options and "download" not in hub.options
+
+
+def test_a_resumed_hub_model_neither_downloads_nor_runs_its_code_unasked(tmp_path, capsys,
+                                                                        monkeypatch):
+    """An hf: model's download and allow_code were options of its source: a result file
+    (or a study, or the window's Open result) carrying them downloaded a hub model and ran the
+    code it ships, under --resume, with no word from the user."""
+    pytest.importorskip("transformers")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # nothing is fetched, whatever happens
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    np.save(tmp_path / "ids.npy", np.arange(64) % 50)
+    recipe = Recipe(model=ModelSpec("hf:lossviz-tests/shipped", download=True,
+                                    allow_code=True),
+                    dataset=DatasetSpec(f"tokens:{tmp_path / 'ids.npy'}",
+                                        options={"seq_len": 16}),
+                    grid=GridSpec(Range(-1, 1, 3), None))
+    specs = recipe.to_dict()
+    specs["model"]["options"] = {"download": True, "allow_code": True}  # as before the fix
+    for i, grants in enumerate((specs, recipe.to_dict())):
+        path = tmp_path / f"hub{i}.h5"
+        result = make_result(recipe, specs={"recipe": grants})
+        result.apply_chunk(np.array([0]), {q: np.array([1.0]) for q in result.values})
+        save_result(result, path)
+        stored = Recipe.from_specs(read_result(path).specs).model
+        assert "allow_code" not in stored.options and "download" not in stored.options
+        line = error(capsys, ["line", "--resume", "--out", path])
+        assert "pass --download" in line, line  # refused before any hub request
+    from lossviz_core.cli import build_parser, recipe_from_args
+
+    a = build_parser().parse_args(["line", "--resume", "--out", str(path)])
+    assert (recipe_from_args(a, line=True).model.allow_code,
+            recipe_from_args(a, line=True).model.download) == (False, False)
+    a = build_parser().parse_args(["line", "--resume", "--allow-code", "--download", "--out",
+                                   str(path)])
+    model = recipe_from_args(a, line=True).model
+    assert (model.allow_code, model.download) == (True, True)
 
 
 def test_an_archive_a_file_names_is_code_too(tmp_path):
@@ -169,3 +224,22 @@ def test_an_archive_a_file_names_is_code_too(tmp_path):
             check_code_allowed(recipe, given)
         check_code_allowed(recipe, argparse.Namespace(**{**vars(given), "allow_code": True}))
         check_code_allowed(recipe, argparse.Namespace(**{**vars(given), "model": name}))
+
+
+def test_animate_runs_a_run_folders_code_only_with_allow_code(tmp_path, capsys, evil):
+    """`lossviz animate RUN` computed the run's landscapes with the model its run.json names:
+    FILE.py:FUNC ran with no --allow-code and no notice."""
+    path, mark = evil
+    run = tmp_path / "run"
+    shutil.copytree(demo.run_dir(), run)
+    meta = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**meta, "model": {"name": f"{path}:make"}}))
+    for mode in ("sequence", "trajectory"):
+        line = error(capsys, ["animate", run, "--mode", mode, "--x=-1:1:3", "--y=-1:1:3",
+                              "--out", tmp_path / "a.gif"])
+        assert f"the run folder {run}" in line and f"({path})" in line, line
+        assert "--allow-code" in line and not mark.exists()
+        assert not (tmp_path / "a.gif").exists()
+    line = error(capsys, ["animate", run, "--x=-1:1:100000", "--y=-1:1:1000", "--allow-code",
+                          "--out", tmp_path / "a.gif"])
+    assert "too large" in line and not mark.exists()

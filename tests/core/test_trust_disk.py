@@ -102,3 +102,28 @@ def test_a_resume_on_a_full_disk_writes_only_its_own_points(tmp_path, capsys, mo
         np.testing.assert_array_equal(done.values["train_loss"][cut.done],
                                       cut.values["train_loss"][cut.done])
         assert leftovers(disk.folder) == []
+
+
+def test_a_curve_or_an_aligned_checkpoint_on_a_full_disk_is_one_line_and_no_file(tmp_path):
+    """`connect --save-curve` copied the bend straight to its name (a full disk left half a
+    checkpoint); torch.save's own failure was a raw RuntimeError (`align --out`)."""
+    from types import SimpleNamespace
+
+    import pytest
+    import torch
+
+    from lossviz_core.cli.connect import save_curve
+    from lossviz_core.errors import LossVizError
+    from lossviz_core.sources.checkpoints import save_checkpoint
+
+    state = {"w": torch.randn(256, 256)}  # 256 KiB, more than the disk has
+    bend = save_checkpoint(state, tmp_path / "bend.pt")
+    job = SimpleNamespace(directions=SimpleNamespace(info={"bend": str(bend)}))
+    with small_disk(tmp_path) as disk:
+        with disk.full():
+            with pytest.raises(LossVizError, match="cannot write curve file"):
+                save_curve(job, str(disk.folder / "curve.pt"), False)
+            with pytest.raises(LossVizError, match="cannot write checkpoint"):
+                save_checkpoint(state, disk.folder / "aligned.pt")
+        made = [p.name for p in disk.folder.iterdir() if not p.name.startswith("filler")]
+        assert made == [], (disk.kind, made)

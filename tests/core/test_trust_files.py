@@ -269,3 +269,58 @@ def test_hostile_files_are_never_a_raw_exception(surface, tmp_path, capsys):
         err = capsys.readouterr().err
         assert code in (0, 2) and "LOSSVIZ_DEBUG" not in err and "Traceback" not in err, \
             (argv, err)
+
+
+def test_a_files_direction_seeds_are_checked_before_any_is_made(surface, tmp_path, capsys):
+    """A recipe listing 100,000 direction seeds made --resume build a plane for each (it ran
+    past two minutes); the command line allows 1000, a file no more."""
+    from lossviz_core.recipe.seeds import MAX_SEEDS
+
+    for seeds, needle in ((list(range(100_000)), f"100000 direction seeds; at most {MAX_SEEDS}"),
+                          ([2**40, 1], "seed must be a whole number from 0 to 2147483647")):
+        path = copy(surface, tmp_path, "seeds.h5")
+        with h5py.File(path, "a") as f:
+            specs = json.loads(f["lossviz"].attrs["specs"])
+            specs["recipe"]["directions"]["seeds"] = seeds
+            f["lossviz"].attrs["specs"] = json.dumps(specs)
+            f["lossviz/done"][0, 0] = 0
+        line = one_line(capsys, ["surface", "--resume", "--out", path])
+        assert "its stored recipe is malformed: recipe.directions" in line and needle in line
+        assert len(line) < 300
+
+
+def test_a_damaged_or_planted_bend_in_the_curve_cache_is_trained_again(tmp_path):
+    """`lossviz connect` continues a bend from its cache file: one whose epoch, losses or
+    shapes do not fit was a raw ValueError (or a shape error later); it starts afresh."""
+    from lossviz_core.connect.bend import BendSpec, _resume
+    from lossviz_core.sources.checkpoints import save_checkpoint
+
+    spec = BendSpec(epochs=3)
+    a, b = {"w": torch.zeros(4, 2)}, {"w": torch.ones(4, 2)}
+    path = tmp_path / "bend.pt"
+    kept = {"bend": spec.to_dict(), "epoch": 2, "losses": [1.0, 0.5]}
+    save_checkpoint({"w": torch.full((4, 2), 0.25)}, path, **kept)
+    bend, epoch, losses = _resume(path, spec, ["w"], a, b, torch.device("cpu"))
+    assert epoch == 2 and losses == [1.0, 0.5] and torch.equal(bend["w"], torch.full((4, 2), 0.25))
+    for state, meta in (({"w": torch.zeros(4, 2)}, {**kept, "epoch": "two"}),
+                        ({"w": torch.zeros(4, 2)}, {**kept, "losses": ["x"]}),
+                        ({"w": torch.zeros(4, 2)}, {**kept, "epoch": 10**9}),
+                        ({"w": torch.zeros(3)}, kept)):
+        save_checkpoint(state, path, **meta)
+        bend, epoch, losses = _resume(path, spec, ["w"], a, b, torch.device("cpu"))
+        assert (epoch, losses) == (0, []) and torch.equal(bend["w"], torch.full((4, 2), 0.5))
+
+
+@pytest.mark.parametrize("line, needle", [
+    ('{"step": "x"}', "its step 'x' is not a whole number"),
+    ('{"step": 1.5}', "its step 1.5 is not a whole number"),
+    ('{"step": 1, "lambda_max": "y"}', "lambda_max is not a number ('y')"),
+])
+def test_a_crafted_track_record_is_one_line(tmp_path, capsys, line, needle):
+    """`lossviz eos RUN` on a track.jsonl whose step or value is text said
+    "ValueError: invalid literal for int() ... (LOSSVIZ_DEBUG=1 shows details)"."""
+    run = tmp_path / "run"
+    shutil.copytree(demo.run_dir(), run)
+    (run / "track.jsonl").write_text(line + "\n")
+    assert needle in one_line(capsys, ["eos", run, "--out", tmp_path / "e.png"])
+    assert not (tmp_path / "e.png").exists()

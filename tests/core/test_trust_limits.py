@@ -30,6 +30,22 @@ def test_a_study_grid_past_the_cli_limit_is_refused_with_its_size(tmp_path, caps
     assert cli == 2 and "a 1000x100000 grid (1e+08 points" in capsys.readouterr().err
 
 
+def test_direction_seeds_count_as_points_of_their_grid(tmp_path, capsys):
+    """--seeds evaluates (and keeps) every point once per seed: a 1000 x 1000 grid over
+    1000 seeds is 1e9 points, whatever the grid alone would be."""
+    seeds = ["--x=-1:1:1000", "--y=-1:1:1000", "--seeds", "1:1000"]
+    assert main(["surface", "--demo", *seeds, "--out", str(tmp_path / "o.h5")]) == 2
+    err = capsys.readouterr().err
+    assert "a 1000x1000 grid over 1000 direction seeds (1e+09 points" in err, err
+    assert "fewer points or seeds" in err and not (tmp_path / "o.h5").exists()
+    text = f'[results.many]\nmodel = "digits_cnn"\ncheckpoint = "{CKPT}"\n' \
+           'x = "-1:1:1000"\ny = "-1:1:1000"\nseeds = "1:1000"\n'
+    with pytest.raises(StudyError, match=r"results.many: a 1000x1000 grid over 1000 direction "
+                                         r"seeds \(1e\+09 points"):
+        parse_study(text, tmp_path / "s.toml")
+    limits.check_grid_fits((100, 100), seeds=100)  # 1e6 evaluations: fine
+
+
 def test_a_sweep_is_counted_before_any_entry_is_made(tmp_path, monkeypatch):
     """A 300 x 300 sweep started training 90,000 models; --dry-run on 100 x 100 x 100 gave
     no answer in 60 s."""
@@ -98,3 +114,27 @@ def test_a_study_that_trains_digits_cnn_has_a_key(tmp_path):
     assert unit.spec["train"]["model"] == "digits_cnn"
     other = parse_study('[models.m]\nmodel = "digits_mlp"\nepochs = 1\n', tmp_path / "s.toml")
     assert make_plan(other, tmp_path / "out").find("train", "m").key != unit.key
+
+
+def test_a_stray_token_id_does_not_size_a_model(tmp_path, capsys):
+    """Token ids without a tokenizer give the "vocabulary" (the largest id + 1): one id of
+    10^9 made a model file's make(num_classes) build a 10^9-row embedding."""
+    import numpy as np
+
+    ids = np.arange(64) % 50
+    ids[5] = 10**9
+    np.save(tmp_path / "ids.npy", ids)
+    (tmp_path / "net.py").write_text(
+        "import pathlib\n"
+        "def make(num_classes=10):\n"
+        f"    pathlib.Path({str(tmp_path / 'built')!r}).write_text(str(num_classes))\n"
+        "    raise SystemExit('built')\n")
+    code = main(["line", "--model", f"{tmp_path / 'net.py'}:make", "--dataset",
+                 f"tokens:{tmp_path / 'ids.npy'}", "--seq-len", "16", "--loss", "lm",
+                 "--x=-1:1:3", "--device", "cpu", "--out", str(tmp_path / "o.h5")])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("lossviz: error")]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert "holds token ids up to 1000000000" in lines[0] and f"{limits.MAX_VOCABULARY}" \
+        in lines[0]
+    assert not (tmp_path / "built").exists() and not (tmp_path / "o.h5").exists()

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pytest
 
 from lossviz_core.results.paths import OutputLock
@@ -104,6 +105,8 @@ def test_a_local_ray_ends_with_its_driver():
         while time.monotonic() < end and not any(  # the node's agents are up
                 "ray::DashboardAgent" in _name(p) for p in _group(driver.pid)):
             time.sleep(0.2)
+        started = {p: _name(p) for p in _group(driver.pid) if p != driver.pid}
+        assert any("ray" in n for n in started.values()), started  # a Ray to outlive it
         driver.kill()
         driver.wait()
         end = time.monotonic() + 60
@@ -125,3 +128,41 @@ def _name(pid: int) -> str:
             return f.read().replace(b"\0", b" ").decode(errors="replace")[:80]
     except OSError:
         return ""
+
+
+def test_a_lost_object_ends_the_run_with_one_line_and_a_resumable_file(tmp_path, capsys,
+                                                                         monkeypatch):
+    """Ray itself failing mid-run (a lost object, a dead node) is one line that says how to
+    go on, and the points computed so far are in the file, which resumes to the whole grid."""
+    ray = pytest.importorskip("ray")
+    from lossviz_core.cli import main
+    from lossviz_core.results.store import read_result
+    from lossviz_core.run.executor import LocalExecutor
+    from lossviz_core.run.ray_executor import RayExecutor
+
+    def drive(self, ray_, job, store):  # the cluster's first tile comes back, then Ray fails
+        tiles = LocalExecutor().run(job, store)
+        yield next(tiles)
+        tiles.close()
+        raise ray.exceptions.RaySystemError("the object store lost the directions")
+
+    monkeypatch.setattr(RayExecutor, "connect", lambda self: False)  # no cluster is started
+    monkeypatch.setattr(RayExecutor, "_stop", lambda self, ray_: None)
+    monkeypatch.setattr(RayExecutor, "_drive", drive)
+    out = tmp_path / "lost.h5"
+    grid = ["--x=-1:1:15", "--y=-1:1:15", "--device", "cpu", "--multi", "off",
+            "--batch-size", "256", "--precision", "fp32"]
+    code = main(["surface", "--demo", *grid, "--executor", "ray", "--out", str(out)])
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("lossviz: error")]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert "Ray failed (" in lines[0] and "the object store lost the directions" in lines[0]
+    assert "rerun with --resume" in lines[0]
+    cut = read_result(out)
+    assert 0 < cut.done.sum() < cut.done.size
+    assert main(["surface", "--resume", "--out", str(out)]) == 0  # here, on this machine
+    whole = read_result(out)
+    assert whole.done.all()
+    np.testing.assert_array_equal(whole.values["train_loss"][cut.done],
+                                  cut.values["train_loss"][cut.done])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lost.h5"]
