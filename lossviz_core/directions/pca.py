@@ -18,13 +18,16 @@ from lossviz_core.directions.base import (
     DirectionMethod,
     Directions,
 )
+from lossviz_core.directions.select import SELECTION_PARAMS, Selection
 from lossviz_core.directions.trajectory import (  # noqa: F401 (re-exported for callers)
     biasbn_mask,
     flatten,
     pca_plane,
     project,
+    unchosen_mask,
     unflatten,
 )
+from lossviz_core.directions.vectors import check_ignore
 from lossviz_core.directions.weights import check_dir_type, names_of, tensors_from_state, weights_of
 from lossviz_core.errors import CheckpointError, InputError
 from lossviz_core.params import Param
@@ -40,11 +43,14 @@ def pca_directions(
     run_dir: str | os.PathLike,
     dir_type: str = "weights",
     ignore: str = "biasbn",
+    chosen: list[bool] | None = None,
 ) -> Directions:
     """d1, d2 = the top two principal components of a run's trajectory, centred on its end.
 
     Rows are flatten(θ_e − θ_final) for every saved checkpoint; ``ignore='biasbn'`` zeroes
-    the entries of tensors with dim <= 1 in the rows (and so in d1, d2). ``info`` gets
+    the entries of tensors with dim <= 1 in the rows (and so in d1, d2), and so does
+    ``chosen`` (one flag per tensor, :mod:`.select`) for the tensors it leaves out: the PCA is
+    that of the chosen parameters' trajectory. ``info`` gets
     ``explained_variance`` (two ratios) and ``pc_angle`` (cos(pc1, pc2)); ``trajectory``
     gets each checkpoint's cosine and least-squares coordinates and its distance off the
     plane (measured on all float entries) with ``loss`` NaN (the surface job fills it);
@@ -52,8 +58,7 @@ def pca_directions(
     another model, raises InputError.
     """
     check_dir_type(dir_type)
-    if ignore not in ("biasbn", "none"):
-        raise InputError(f"unknown ignore {ignore!r}; choose one of biasbn, none")
+    ignore = check_ignore(ignore)
     run = read_run(run_dir)
     if len(run.checkpoints) < MIN_CHECKPOINTS:
         raise InputError(
@@ -70,7 +75,11 @@ def pca_directions(
             f"run {run.path} (model {run.model_name!r}) cannot be used: {exc}"
         ) from None
     like = weights_of(model, dir_type)
-    plane = pca_plane(thetas, biasbn_mask(like) if ignore == "biasbn" else None)
+    mask = biasbn_mask(like) if ignore == "biasbn" else None
+    if chosen is not None and not all(chosen):
+        left_out = unchosen_mask(like, chosen)
+        mask = left_out if mask is None else mask | left_out
+    plane = pca_plane(thetas, mask)
     trajectory = Trajectory(
         epochs=epochs,
         x=plane.x,
@@ -103,7 +112,10 @@ def build(ctx: DirectionContext) -> Directions:
     run = s.param("run")
     if not run:
         raise InputError("the pca method needs a run folder (a training run's checkpoints): --pca RUN_DIR")
-    dirs = pca_directions(ctx.model, run, s.dir_type, s.xignore)
+    selection = Selection.of(s)
+    dirs = pca_directions(ctx.model, run, s.dir_type, s.xignore,
+                          selection.chosen(ctx.model, s.dir_type))
+    dirs.info.update(selection.info())
     return dirs if ctx.two_d else dirs.line()
 
 
@@ -113,5 +125,6 @@ METHOD = DirectionMethod(
     params=(Param("run", "folder", flag="pca", label="Run folder", selects=True,
                   title="PCA of {}", metavar="RUN_DIR",
                   help="PCA plane through a training run's trajectory (its final "
-                  "checkpoint is the centre)"),),
+                  "checkpoint is the centre)"),
+            *SELECTION_PARAMS),
 )

@@ -1,11 +1,13 @@
 """``target``: d1 = θ_B − θ_A, unnormalized (1-D interpolation between two solutions).
 
-In 2-D, d2 is random (seeded, as ``random``'s d1 would be).
+In 2-D, d2 is random (seeded, as ``random``'s d1 would be). ``--only`` / ``--exclude``
+interpolate some parameters only (the rest stay θ_A's).
 """
 
 from __future__ import annotations
 
 from lossviz_core.directions.base import DirectionContext, DirectionMethod, Directions
+from lossviz_core.directions.select import SELECTION_PARAMS, Selection
 from lossviz_core.directions.vectors import random_direction, target_direction
 from lossviz_core.directions.weights import names_of
 from lossviz_core.errors import InputError
@@ -18,9 +20,12 @@ def build(ctx: DirectionContext) -> Directions:
     target = s.param("checkpoint")
     if not target:
         raise InputError("the target method needs a target checkpoint (θ_B): --checkpoint2 FILE")
-    x = target_direction(ctx.model, target, dt)
-    y = random_direction(ctx.model, dt, s.ynorm, s.yignore, ctx.generator()) if ctx.two_d else None
-    info = {"method": "target", "target_checkpoint": str(target)}
+    selection = Selection.of(s)
+    chosen = selection.chosen(ctx.model, dt)
+    x = target_direction(ctx.model, target, dt, chosen=chosen)
+    y = (random_direction(ctx.model, dt, s.ynorm, s.yignore, ctx.generator(), chosen)
+         if ctx.two_d else None)
+    info = {"method": "target", "target_checkpoint": str(target), **selection.info()}
     return Directions(x, y, dt, names_of(ctx.model, dt), info).fill_info(seed=s.seed)
 
 
@@ -31,5 +36,6 @@ METHOD = DirectionMethod(
     model_params=("checkpoint",),
     params=(Param("checkpoint", "file", flag="checkpoint2", label="Checkpoint B",
                   title="interpolation to {}", selects=True, metavar="FILE",
-                  help="interpolate θ_A + α(θ_B − θ_A) towards this checkpoint"),),
+                  help="interpolate θ_A + α(θ_B − θ_A) towards this checkpoint"),
+            *SELECTION_PARAMS),
 )

@@ -50,6 +50,15 @@ def biasbn_mask(like: list[Tensor]) -> np.ndarray:
     )
 
 
+def unchosen_mask(like: list[Tensor], chosen: list[bool]) -> np.ndarray:
+    """A flat boolean mask (in :func:`flatten` order): True on entries of the tensors
+    ``chosen`` leaves out."""
+    return np.concatenate(
+        [np.full(t.numel(), not keep) for t, keep in zip(like, chosen, strict=True)
+         if is_perturbable(t)] or [np.zeros(0, bool)]
+    )
+
+
 def project(
     deltas: np.ndarray, d1: np.ndarray, d2: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

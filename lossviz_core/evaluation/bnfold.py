@@ -282,7 +282,7 @@ def fold(plane: Plane, option: str | bool = "auto", traceable: bool = True) -> P
     ``option`` False: never fold; ``traceable`` False (capabilities say fx cannot trace the
     model): nothing to fold. Returns the plane itself when no conv → BN pair is found.
     """
-    if option is False or not traceable:
+    if option is False or not traceable or not plane.foldable:  # seeded: no θ, d₁, d₂ whole
         return plane
     traced = find_conv_bn_pairs(plane.model)
     if traced is None or not traced[1]:

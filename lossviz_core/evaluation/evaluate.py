@@ -27,7 +27,7 @@ from lossviz_core.evaluation.bnfold import fold
 from lossviz_core.evaluation.capabilities import Capabilities, detect, set_mode
 from lossviz_core.evaluation.outputs import select_output
 from lossviz_core.losses import LossFunction, batch_stats, resolve_loss
-from lossviz_core.plane import Plane
+from lossviz_core.plane import Plane, make_plane
 from lossviz_core.recipe.spec import COMPILE_MODES, PRECISIONS
 
 SPLIT_NAMES = ("train", "test")
@@ -92,7 +92,7 @@ class Evaluator:
         self.model, self._fold_option = model, fold_bn
         self._select = partial(select_output, key=output)
         self.capabilities = capabilities
-        self.plane = directions if isinstance(directions, Plane) else Plane(model, directions)
+        self.plane = directions if isinstance(directions, Plane) else make_plane(model, directions)
         self.directions = self.plane.directions
         self.splits = [mp.load_split(data, s, self.device) for s in splits]
         self.two_d = self.plane.two_d

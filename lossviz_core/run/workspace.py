@@ -27,7 +27,7 @@ from lossviz_core.evaluation.multipoint import sample_of
 from lossviz_core.evaluation.outputs import select_output
 from lossviz_core.losses import LossFunction, resolve_loss
 from lossviz_core.measures import MeasureContext, measure_kind
-from lossviz_core.plane import Plane
+from lossviz_core.plane import Plane, make_plane
 from lossviz_core.progress import Step, drain
 from lossviz_core.recipe.spec import Recipe
 from lossviz_core.sources import LoadedModel, load_model, model_source
@@ -173,7 +173,7 @@ def iter_materialize(
     if directions.center is not None:
         load_into(model, directions.center, source="the plane's centre")
     capabilities = detect(model, sample, select)
-    plane = Plane(model, directions)
+    plane = make_plane(model, directions, recipe.model.checkpoint)
     ws = Workspace(recipe, device, model, data, directions, plane, loss, capabilities, [],
                    loaded)
     yield Step("probing how to evaluate fastest", 0.7)

@@ -1,4 +1,4 @@
-"""The plane θ + α·d₁ + β·d₂ through a model's weights: the paper's central object.
+"""The plane with stored directions: θ, d₁ and d₂ held as tensors beside the model.
 
 A :class:`Plane` holds θ (a copy of the model's tensors the directions perturb), d₁ and d₂
 aligned with them, and the model's own tensors. ``write(α, β)`` puts θ + α·d₁ + β·d₂ into
@@ -32,6 +32,8 @@ class Plane:
     """
 
     pairs: tuple = ()  # no BatchNorm folded here (see bnfold.FoldedPlane)
+    stackable = True  # K points at once (stacked) for multi-point evaluation
+    foldable = True  # BatchNorm may be folded around it
     refold = False
     generation = 0  # bumped by reattach(): views built on older tensors know they are stale
 
@@ -162,8 +164,9 @@ def check_directions(model: nn.Module, directions: Any) -> None:
                 f"the {label} direction has {len(d)} tensors but the model has "
                 f"{len(weights)} {dir_type}; it was made for another model"
             )
+        shapes = getattr(d, "shapes", None) or [tuple(t.shape) for t in d]  # seeded: no tensors
         bad = [
-            n for n, w, t in zip(names, weights, d, strict=True) if tuple(w.shape) != tuple(t.shape)
+            n for n, w, s in zip(names, weights, shapes, strict=True) if tuple(w.shape) != tuple(s)
         ]
         if bad:
             raise InputError(
