@@ -1,14 +1,21 @@
 """``pca``: the plane of the top two principal directions of a training run's trajectory.
 
-Reads the run folder (``run.json`` + one checkpoint per saved epoch), flattens every
-checkpoint, and calls the math in :mod:`lossviz_core.directions.trajectory`. The plane is
-centred on the run's final checkpoint: it comes back as :attr:`Directions.center`, and the
-model passed in is left as it was.
+The trajectory is a run folder (``run.json`` + one checkpoint per saved epoch, which also
+names the model and data), a glob of checkpoint files (``"ckpts/step_*.safetensors"``) or
+a folder of checkpoints written by any trainer (files such as ``step_100.pt``, or
+subfolders such as transformers' ``checkpoint-500/model.safetensors``), ordered by the
+number in their names; the last is the final model. Every checkpoint is flattened and the
+math is :mod:`lossviz_core.directions.trajectory`'s. The plane is centred on the final
+checkpoint: it comes back as :attr:`Directions.center`, and the model passed in is left as
+it was.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import re
+from pathlib import Path
 
 import numpy as np
 from torch import nn
@@ -28,14 +35,69 @@ from lossviz_core.directions.trajectory import (  # noqa: F401 (re-exported for 
     unflatten,
 )
 from lossviz_core.directions.vectors import check_ignore
-from lossviz_core.directions.weights import check_dir_type, names_of, tensors_from_state, weights_of
+from lossviz_core.directions.weights import (
+    check_dir_type,
+    names_of,
+    tensors_from_state,
+    weights_of,
+    with_tied,
+)
 from lossviz_core.errors import CheckpointError, InputError
 from lossviz_core.params import Param
 from lossviz_core.results.result import Trajectory
-from lossviz_core.runs import read_run
+from lossviz_core.runs import RUN_FILE, RunInfo, read_run
 from lossviz_core.sources.checkpoints import load_state_dict
 
 MIN_CHECKPOINTS = 3
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".t7")
+# a trainer's other files beside the model's weights
+NOT_WEIGHTS = re.compile(r"optimizer|scheduler|rng_state|training_args|trainer_state|scaler")
+MODEL_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def trajectory_of(source: str | os.PathLike) -> RunInfo:
+    """The checkpoints of a trajectory, in order (:class:`RunInfo`; ``model`` and ``dataset``
+    are empty unless a ``run.json`` names them): a run folder, a glob of checkpoint files or
+    a folder of checkpoints. InputError when it names none."""
+    text = os.path.expanduser(str(source))
+    if glob.has_magic(text):
+        found = [Path(p) for p in glob.glob(text)]
+        where = f"{source!r} matches"
+    else:
+        folder = Path(text)
+        if (folder / RUN_FILE).is_file():
+            return read_run(folder)
+        if not folder.is_dir():
+            raise InputError(f"run folder or checkpoints not found: {source}")
+        found = list(folder.iterdir())
+        where = f"folder {folder} holds"
+    files = [f for f in map(_weights_in, found) if f is not None]
+    if not files:
+        raise InputError(f"{where} no checkpoint ({', '.join(CHECKPOINT_SUFFIXES)} files, or "
+                         f"folders holding {' or '.join(MODEL_FILES)})")
+    ordered = sorted(files, key=lambda f: (_step(f), str(f)))
+    steps = [_step(f) for f in ordered]
+    epochs = steps if len(set(steps)) == len(steps) and -1 not in steps else range(len(files))
+    path = Path(text).parent if glob.has_magic(text) else Path(text)
+    return RunInfo(path=path, model={}, dataset={}, train={"source": str(source)},
+                   checkpoints=[(int(e), f) for e, f in zip(epochs, ordered, strict=True)])
+
+
+def _weights_in(p: Path) -> Path | None:
+    """``p`` itself when it is a checkpoint file, the model file in it when it is a
+    trainer's checkpoint folder, else None."""
+    if p.is_file():
+        return p if p.suffix in CHECKPOINT_SUFFIXES and not NOT_WEIGHTS.search(p.name) else None
+    if p.is_dir():
+        return next((p / m for m in MODEL_FILES if (p / m).is_file()), None)
+    return None
+
+
+def _step(p: Path) -> int:
+    """The step or epoch a checkpoint's name says (its last number; -1 when none)."""
+    name = p.parent.name if p.name in MODEL_FILES else p.stem
+    numbers = re.findall(r"\d+", name)
+    return int(numbers[-1]) if numbers else -1
 
 
 def pca_directions(
@@ -47,7 +109,8 @@ def pca_directions(
 ) -> Directions:
     """d1, d2 = the top two principal components of a run's trajectory, centred on its end.
 
-    Rows are flatten(θ_e − θ_final) for every saved checkpoint; ``ignore='biasbn'`` zeroes
+    ``run_dir``: what :func:`trajectory_of` reads. Rows are flatten(θ_e − θ_final) for every
+    saved checkpoint; ``ignore='biasbn'`` zeroes
     the entries of tensors with dim <= 1 in the rows (and so in d1, d2), and so does
     ``chosen`` (one flag per tensor, :mod:`.select`) for the tensors it leaves out: the PCA is
     that of the chosen parameters' trajectory. ``info`` gets
@@ -59,20 +122,21 @@ def pca_directions(
     """
     check_dir_type(dir_type)
     ignore = check_ignore(ignore)
-    run = read_run(run_dir)
+    run = trajectory_of(run_dir)
     if len(run.checkpoints) < MIN_CHECKPOINTS:
         raise InputError(
-            f"run folder {run.path} has {len(run.checkpoints)} checkpoint(s); PCA directions "
+            f"{run_dir} has {len(run.checkpoints)} checkpoint(s); PCA directions "
             f"need at least {MIN_CHECKPOINTS} saved epochs"
         )
     epochs = np.array([e for e, _ in run.checkpoints])
     try:
         thetas = [flatten(tensors_from_state(model, p, dir_type)) for _, p in run.checkpoints]
-        center = load_state_dict(run.final_checkpoint)
+        center = with_tied(model, load_state_dict(run.final_checkpoint))
         tensors_from_state(model, center, "states")  # the centre must fit the whole model
     except CheckpointError as exc:
         raise InputError(
-            f"run {run.path} (model {run.model_name!r}) cannot be used: {exc}"
+            f"run {run_dir} (model {run.model.get('name') or type(model).__name__}) cannot be "
+            f"used: {exc}"
         ) from None
     like = weights_of(model, dir_type)
     mask = biasbn_mask(like) if ignore == "biasbn" else None
@@ -92,7 +156,7 @@ def pca_directions(
     )
     info = {
         "method": "pca",
-        "run": str(run.path),
+        "run": str(run_dir),
         "ignore": ignore,
         "epochs": [int(e) for e in epochs],
         "explained_variance": list(plane.explained_variance),
@@ -111,7 +175,8 @@ def build(ctx: DirectionContext) -> Directions:
     s = ctx.spec
     run = s.param("run")
     if not run:
-        raise InputError("the pca method needs a run folder (a training run's checkpoints): --pca RUN_DIR")
+        raise InputError("the pca method needs a run folder or checkpoints: --pca RUN_DIR or "
+                         "--pca 'CKPTS/step_*.safetensors'")
     selection = Selection.of(s)
     dirs = pca_directions(ctx.model, run, s.dir_type, s.xignore,
                           selection.chosen(ctx.model, s.dir_type))
@@ -123,8 +188,10 @@ METHOD = DirectionMethod(
     name="pca", build=build, label="PCA plane (run folder)", lines=False, run_param="run",
     title="PCA directions", uses=("ignore",),
     params=(Param("run", "folder", flag="pca", label="Run folder", selects=True,
-                  title="PCA of {}", metavar="RUN_DIR",
+                  title="PCA of {}", metavar="RUN_DIR|GLOB", must_exist=False,
                   help="PCA plane through a training run's trajectory (its final "
-                  "checkpoint is the centre)"),
+                  "checkpoint is the centre): a run folder, a folder of checkpoints or a "
+                  "quoted glob of checkpoint files; without run.json name --model and "
+                  "--dataset"),
             *SELECTION_PARAMS),
 )

@@ -227,13 +227,14 @@ def _seed(w: Tensor, axis: int, keep: bool, norm: str, ignore: str, gen: torch.G
         return TensorSeed("zero", shape)
     rows = blocks_of(shape, size)
     moves = keep and (w.dim() > 1 or ignore == "none")
+    seed = TensorSeed("gauss", shape, rows, axis=axis)
+    buf = torch.empty(_block_numel(seed), dtype=torch.float32)
     if w.dim() <= 1 or not moves:  # drawn only to move the stream on, as the stored rule
-        torch.randn(shape, generator=gen, dtype=torch.float32)
+        for b in range(len(rows)):  # block by block: a left-out embedding is never whole
+            seed.draw(b, gen, buf, seek=False)
         kind = "zero" if not moves else "theta"
         return TensorSeed(kind, shape, rows if kind == "theta" else ())
-    seed = TensorSeed("gauss", shape, rows, axis=axis)
     th = w.detach().to("cpu", torch.float32)
-    buf = torch.empty(_block_numel(seed), dtype=torch.float32)
     by_unit = norm in ("filter", "dfilter")
     sumsq = torch.zeros(shape[axis] if by_unit and axis else 1, dtype=torch.float64)
     states, row_norms = [], []
@@ -243,9 +244,9 @@ def _seed(w: Tensor, axis: int, keep: bool, norm: str, ignore: str, gen: torch.G
         if by_unit and axis == 0:  # whole rows in the block: the stored rule's own reduction
             row_norms.append(raw.reshape(raw.shape[0], -1).norm(dim=1))
         elif by_unit:
-            sumsq += raw.double().square().sum(dim=0)
+            sumsq += _sum64(raw, raw, dim=0)
         elif norm in ("layer", "dlayer"):
-            sumsq += raw.double().square().sum()
+            sumsq += _sum64(raw, raw)
     seed.states = tuple(states)
     if by_unit:
         dnorm = torch.cat(row_norms) if axis == 0 else sumsq.sqrt().float()
@@ -291,13 +292,29 @@ def _measure(sx: list[TensorSeed], sy: list[TensorSeed] | None, weights: list[Te
     nx = ny = dot = 0.0
     for _, (dx, *rest) in iter_blocks(seeds, weights):
         dy = rest[0] if rest else None
-        xd = None if dx is None else dx.double()
-        yd = None if dy is None else dy.double()
-        nx += 0.0 if xd is None else float(xd.square().sum())
-        ny += 0.0 if yd is None else float(yd.square().sum())
-        dot += 0.0 if xd is None or yd is None else float((xd * yd).sum())
+        nx += 0.0 if dx is None else float(_sum64(dx, dx))
+        ny += 0.0 if dy is None else float(_sum64(dy, dy))
+        dot += 0.0 if dx is None or dy is None else float(_sum64(dx, dy))
     info: dict[str, Any] = {"x_norm": math.sqrt(nx), "y_norm": None}
     if sy is not None:
         info["y_norm"] = math.sqrt(ny)
         info["cosine"] = dot / math.sqrt(nx * ny) if nx and ny else float("nan")
     return info
+
+
+SUB = 1 << 16  # entries summed in float64 at once: small temporaries, reused by the allocator
+
+
+def _sum64(a: Tensor, b: Tensor, dim: int | None = None) -> Tensor:
+    """Σ a·b in float64 (over everything, or over ``dim`` 0: one sum per column), a few rows
+    at a time, so no float64 copy of a block is ever made (large short-lived buffers make
+    the allocator hold on to memory)."""
+    if a.dim() == 0:
+        a, b = a.reshape(1), b.reshape(1)
+    rows = max(1, SUB // max(1, a[0].numel()))
+    total = None
+    for r in range(0, a.shape[0], rows):
+        part = (a[r:r + rows].double() * b[r:r + rows].double())
+        part = part.sum(dim=0) if dim == 0 else part.sum()
+        total = part if total is None else total + part
+    return total

@@ -114,7 +114,9 @@ def pca_plane(thetas: list[np.ndarray], ignore_mask: np.ndarray | None = None) -
     if ignore_mask is not None:
         rows[:, ignore_mask] = 0.0
     pca = PCA(n_components=2, svd_solver="full").fit(rows)
-    pc1, pc2 = pca.components_[0], pca.components_[1]
+    pc1, pc2 = pca.components_[0].copy(), pca.components_[1].copy()
+    if ignore_mask is not None:  # exactly zero there, not the SVD's 1e-16: those stay θ
+        pc1[ignore_mask] = pc2[ignore_mask] = 0.0
     x, y, xl, yl, off = project(deltas, pc1, pc2)
     return PcaPlane(pc1, pc2, tuple(float(v) for v in pca.explained_variance_ratio_),
                     tuple(float(v) for v in pca.singular_values_), x, y, xl, yl, off)

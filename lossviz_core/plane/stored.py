@@ -44,8 +44,9 @@ class Plane:
         self.dir_type = getattr(directions, "dir_type", "weights")
         self.two_d = directions.y is not None
         state = model.state_dict()
-        # every float tensor of the state: restored after each call, loaded by load_state
-        self.state_names = [k for k, v in state.items() if v.is_floating_point()]
+        # every float tensor of the state: restored after each call, loaded by load_state;
+        # a tied tensor under its first name only (checkpoints often store it once)
+        self.state_names = first_names(state)
         self.state_live = [state[k] for k in self.state_names]
         self.state_theta = [t.clone() for t in self.state_live]
         theta_by_name = dict(zip(self.state_names, self.state_theta, strict=True))
@@ -144,6 +145,20 @@ class Plane:
             n: stack_points(t, d1, d2, a, b)
             for n, t, d1, d2 in zip(self.names, self.theta, self.d1, self.d2, strict=True)
         }
+
+
+def first_names(state: Mapping[str, Tensor]) -> list[str]:
+    """The float tensors of a state dict, each storage once, under its first name."""
+    seen, out = set(), []
+    for k, v in state.items():
+        if not v.is_floating_point():
+            continue
+        if v.numel():
+            if v.data_ptr() in seen:
+                continue
+            seen.add(v.data_ptr())
+        out.append(k)
+    return out
 
 
 def stack_points(theta: Tensor, d1: Tensor, d2: Tensor, a: Tensor, b: Tensor) -> Tensor:

@@ -172,8 +172,12 @@ def iter_materialize(
                                      loss=loss, device=device, splits=recipe.loss.splits)
     if directions.center is not None:
         load_into(model, directions.center, source="the plane's centre")
-    capabilities = detect(model, sample, select)
     plane = make_plane(model, directions, recipe.model.checkpoint)
+    if plane.stackable:
+        capabilities = detect(model, sample, select)
+    else:  # seeded directions: one point at a time, so no vmapped trial forward (its memory)
+        capabilities = detect(model, None, select)
+        capabilities.reasons["functional"] = "seeded directions are evaluated one point at a time"
     ws = Workspace(recipe, device, model, data, directions, plane, loss, capabilities, [],
                    loaded)
     yield Step("probing how to evaluate fastest", 0.7)

@@ -203,3 +203,19 @@ def test_a_seeded_grid_resumes_bit_equal(tmp_path, capsys, monkeypatch, cut_afte
     code = main(["surface", *ARGS[:-2], "--multi", "on", "--dir-storage", "seeded",
                  "--out", str(tmp_path / "multi.h5")])
     assert code == 2 and "one point at a time" in capsys.readouterr().err
+
+
+def test_curvature_at_a_point_of_a_seeded_plane_equals_the_stored_ones():
+    """Hessian work asks a plane for whole tensors (θ, d₁, d₂): a seeded plane makes them."""
+    from lossviz_core.curvature.report import CurvatureOptions
+    from lossviz_core.progress import drain
+    from lossviz_core.resolve import resolve
+    from lossviz_core.run.at_point import iter_curvature
+
+    options = CurvatureOptions(k=1, per_layer=False, trace_hvps=3, density_steps=0)
+    reports = [drain(iter_curvature(resolve({"demo": True, "dir_storage": storage}), options,
+                                    at=(0.5, -0.25), subsample=16))
+               for storage in ("stored", "seeded")]
+    stored, seeded = reports
+    assert seeded["eigenvalues"] == pytest.approx(stored["eigenvalues"], rel=1e-5)
+    assert seeded["trace"] == pytest.approx(stored["trace"], rel=1e-5)
