@@ -13,7 +13,8 @@ from lossviz_core.directions.base import DirectionContext, DirectionMethod, Dire
 from lossviz_core.directions.seeded import STORAGES, seeded_random
 from lossviz_core.directions.select import SELECTION_PARAMS, Selection
 from lossviz_core.directions.vectors import random_direction
-from lossviz_core.directions.weights import names_of
+from lossviz_core.directions.weights import names_of, weights_of
+from lossviz_core.errors import InputError
 from lossviz_core.params import Param
 
 STORAGE = Param("dir_storage", "str", default="stored", choices=STORAGES,
@@ -28,6 +29,12 @@ def build(ctx: DirectionContext) -> Directions:
     s, dt, gen = ctx.spec, ctx.spec.dir_type, ctx.generator()
     selection = Selection.of(s)
     chosen = selection.chosen(ctx.model, dt)
+    if not selection.everything and s.xignore == "biasbn" and not any(
+            keep and w.dim() > 1 for keep, w in zip(chosen, weights_of(ctx.model, dt),
+                                                    strict=True)):
+        raise InputError(f"{selection.text()} chooses only biases and norm layers, which "
+                         "--xignore biasbn leaves at θ; choose weight matrices too, or "
+                         "--xignore none")
     info = {"method": "random", "seed": s.seed, **selection.info()}
     if s.param("dir_storage", "stored") == "seeded":
         dirs = seeded_random(ctx.model, dt, (s.xnorm, s.ynorm if ctx.two_d else None),

@@ -107,6 +107,12 @@ def test_selection_by_globs_and_modules():
         Selection(("lm.transformer.h.7",)).chosen(model)
     with pytest.raises(InputError, match="leaves no parameter"):
         Selection(("lm.transformer.h.1",), ("lm.transformer",)).chosen(model)
+    with pytest.raises(InputError, match="only biases and norm layers"):
+        make_directions(model, DirectionSpec(params={"only": "*.ln_1"}), True)
+    only_norms = make_directions(model, DirectionSpec(xignore="none", yignore="none",
+                                                      params={"only": "*.ln_1"}), True)
+    for (n, p), d in zip(model.named_parameters(), only_norms.x, strict=True):
+        assert torch.equal(d, p.detach()) if ".ln_1." in n else not d.any(), n
     # tied tensors move together: naming the output embedding chooses the input one
     states = [n for n in model.state_dict()]
     keep = Selection(("lm.lm_head",)).chosen(model, "states")
