@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -30,24 +30,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lossviz_core.errors import LossVizError
 from lossviz_core.progress import Step
 
-from . import dialogs
 from .panels.binding import combo, double_spin, int_spin
-from .worker import GeneratorWorker
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from .session import Session
+    from .tasks import Task, TaskRunner
 
 
 class CurvatureTab(QWidget):
-    """Controls, progress and the report of one curvature analysis."""
+    """Controls, progress and the report of one curvature analysis, of the plane the
+    ``session``'s panels describe, computed through ``tasks``. ``raiseRequested``: a point
+    was picked elsewhere (the 2-D map), the tab wants to be in front."""
 
-    def __init__(self, window: MainWindow) -> None:
+    raiseRequested = Signal()
+
+    def __init__(self, session: Session, tasks: TaskRunner) -> None:
         super().__init__()
-        self.w = window
-        self.worker: GeneratorWorker | None = None
+        self.session, self.tasks = session, tasks
+        self.worker: Task | None = None
+        self._resolving: Task | None = None
         self.report: dict[str, Any] | None = None
 
         box = QGroupBox("Hessian at a point")
@@ -132,33 +135,40 @@ class CurvatureTab(QWidget):
     # ---- computing ------------------------------------------------------------------
     @property
     def computing(self) -> bool:
-        return self.worker is not None
+        return self.worker is not None or self._resolving is not None
 
     def analyse_at(self, alpha: float, beta: float) -> None:
         """Analyse the point (α, β) of the plane (a double-click on the 2-D map)."""
         self.alpha.setValue(alpha)
         self.beta.setValue(beta)
-        self.w.tabs.setCurrentWidget(self)
+        self.raiseRequested.emit()
         self.compute()
 
     def compute(self) -> None:
-        if self.worker is not None:
+        """Resolve the panels' recipe (off the GUI thread, its code trusted), then analyse."""
+        if self.computing:
             return
-        from .state import recipe_from_state
+        self.report = None
+        self.compute_button.setEnabled(False)
+        self.progress.setValue(0)
+        self.status.setText("Preparing …")
+        self._resolving = self.session.resolve_then(
+            self._analyse, on_error=self._on_error, on_finish=self._resolved, parent=self)
 
-        try:
-            recipe = recipe_from_state(self.w.state.snapshot())
-        except LossVizError as exc:
-            dialogs.show_error(self.w, str(exc))
-            return
-        if not self.w._may_run_code(recipe):
-            return
+    def _resolved(self) -> None:
+        self._resolving = None
+        if self.worker is None:  # not analysed: not trusted, or no recipe
+            self.compute_button.setEnabled(True)
+            if self.status.text() == "Preparing …":
+                self.status.setText("Not analysed: its code was not trusted.")
+
+    def _analyse(self, recipe: Any) -> None:
         from lossviz_core.curvature.report import CurvatureOptions
 
         options = CurvatureOptions(k=self.top_k.value(), tol=self.tol.value())
         at = (self.alpha.value(), self.beta.value())
         params, precision = self.params.currentData(), self.precision.currentData()
-        job = self.w.job
+        job = self.session.job
         ws = job.workspace if job is not None and _same_plane(job.recipe, recipe) else None
 
         def generator():  # noqa: ANN202
@@ -167,16 +177,11 @@ class CurvatureTab(QWidget):
             return iter_curvature(recipe, options, at=at, params=params, precision=precision,
                                   workspace=ws)
 
-        self.worker = GeneratorWorker(generator, no_grad=False)  # Hessians need gradients
-        self.worker.yielded.connect(self._on_step)
-        self.worker.returned.connect(self._on_report)
-        self.worker.errored.connect(self._on_error)
-        self.worker.finished.connect(self._on_finished)
-        self.compute_button.setEnabled(False)
+        self.worker = self.tasks.start(generator, on_item=self._on_step,
+                                       on_done=self._on_report, on_error=self._on_error,
+                                       on_finish=self._on_finished, parent=self,
+                                       no_grad=False)  # Hessians need gradients
         self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.status.setText("Preparing …")
-        self.worker.start()
 
     def cancel(self) -> None:
         if self.worker is not None:
@@ -200,9 +205,8 @@ class CurvatureTab(QWidget):
         self.status.setText(f"Done: {report.get('hvps', 0)} Hessian-vector products in "
                             f"{report.get('seconds', 0):.1f} s.")
 
-    def _on_error(self, message: str, details: str) -> None:
-        self.status.setText("Failed.")
-        dialogs.show_error(self.w, message, details)
+    def _on_error(self, message: str) -> None:
+        self.status.setText("Failed.")  # the message box says why
 
     def _on_finished(self) -> None:
         worker, self.worker = self.worker, None

@@ -11,11 +11,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pyqtgraph as pg
 from PySide6.QtGui import QGuiApplication, QImage
 
 from lossviz_core.atomic import atomic_path
 from lossviz_core.errors import InputError, LossVizError, StoreError
 from lossviz_core.results.result import SurfaceResult
+
+from .views.colormaps import colormap_name, log_shown, resolve_quantity
+from .views.contour2d import NON_FINITE_RGBA
+from .views.surface3d import SurfaceView3D
 
 SPECS_KEY = "lossviz-specs"
 RASTER_SUFFIXES = (".png",)
@@ -32,13 +37,14 @@ def export_image(
 ) -> Path:
     """Write ``view`` to ``path``: PNG at width×height (specs in a text chunk), or SVG/PDF.
 
-    The format follows the suffix. Vector formats need a view with ``export_vector``
-    (the 2-D and 1-D views); the 3-D views export PNG only.
+    The format follows the suffix. SVG and PDF are drawn from the data as the 2-D map, the
+    1-D view and the Compare grid show it (:func:`screen_options`); the 3-D view exports
+    PNG only.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in VECTOR_SUFFIXES:
-        if not hasattr(view, "export_vector") and not hasattr(view, "results"):
+        if isinstance(view, SurfaceView3D):
             raise InputError(
                 f"the 3-D view exports PNG images only, not {suffix}; "
                 "use the 2-D map or File ▸ Publication figure (kind: surface) for vector output"
@@ -59,21 +65,58 @@ def export_image(
 
 
 SCREEN_DPI = 96.0  # pixels of the requested size per inch of the vector page
+NON_FINITE_COLOR = "#{:02x}{:02x}{:02x}".format(*NON_FINITE_RGBA[:3])  # the views' grey
 
 
-def view_options(view: Any, width: int, height: int) -> Any:
-    """FigureOptions that draw what ``view`` shows (quantity, log, clip, colour map, levels)
-    at ``width`` × ``height`` pixels."""
+def screen_options(view: Any, width: int, height: int) -> Any:
+    """FigureOptions that draw what ``view`` shows at ``width`` × ``height`` pixels: the
+    2-D map's quantity, log, colour map and colour range (the one its colour bar shows,
+    clip included), its isolines, α and β to scale as on screen; the 1-D view's every
+    curve, log and clip; the Compare grid's mode and shared scale."""
     from lossviz_core.export import FigureOptions
 
     s = view.settings
     result = getattr(view, "result", None)
-    quantity = s.quantity if result is not None and s.quantity in result.values else None
-    cmap = None if s.colormap in ("auto", "") else s.colormap
-    kind = "line" if result is not None and result.is_line else "filled"
-    return FigureOptions.from_pixels(width, height, dpi=SCREEN_DPI, kind=kind,
-                                     quantity=quantity, log=s.log_scale, vmax=s.clip_max,
-                                     colormap=cmap, levels=s.levels)
+    common = {"dpi": SCREEN_DPI, "log": s.log_scale, "diverged_color": NON_FINITE_COLOR}
+    if hasattr(view, "results"):  # the Compare grid: 2-D panes are heatmaps with isolines
+        return FigureOptions.from_pixels(
+            width, height, kind="heatmap" if view.mode == "2d" else "auto",
+            quantity=s.quantity if s.quantity != "auto" else None, vmax=s.clip_max,
+            colormap=screen_colormap(s.colormap), levels=max(s.levels, 1) + 2, isolines=True,
+            **common)
+    if result is None:
+        return FigureOptions.from_pixels(width, height, **common)
+    if result.is_line:  # every curve, as the 1-D view draws them
+        return FigureOptions.from_pixels(width, height, kind="line", vmax=s.clip_max, **common)
+    q = resolve_quantity(result, s)
+    lo, hi = view.colour_range()
+    if log_shown(q, s):  # the bar reads log10 values; the options take the loss itself
+        lo, hi = 10.0**lo, 10.0**hi
+    # the view draws levels + 2 evenly spaced (or geometric) levels less both ends
+    return FigureOptions.from_pixels(
+        width, height, kind="heatmap", quantity=q, vmin=lo, vmax=hi,
+        colormap=screen_colormap(colormap_name(s, q)), levels=max(s.levels, 1) + 2,
+        isolines=True, aspect="auto", **common)
+
+
+def screen_colormap(name: str) -> str | None:
+    """A matplotlib colour map name for the window's ``name`` ('auto': None, each
+    quantity's own); a pyqtgraph-only map (CET-L4) is registered with matplotlib from its
+    colours, a name neither knows becomes viridis (what the window falls back to)."""
+    import matplotlib
+    from matplotlib.colors import ListedColormap
+
+    if name in ("auto", ""):
+        return None
+    if name in matplotlib.colormaps:
+        return name
+    try:
+        cmap = pg.colormap.get(name)
+    except Exception:  # noqa: BLE001 - unknown names raise different errors per source
+        return "viridis"  # what the window draws with then
+    lut = cmap.getLookupTable(0.0, 1.0, 256, alpha=True) / 255.0
+    matplotlib.colormaps.register(ListedColormap(lut, name=name), force=True)
+    return name
 
 
 def export_vector_from_data(view: Any, path: Path, width: int, height: int) -> Path:
@@ -81,7 +124,7 @@ def export_vector_from_data(view: Any, path: Path, width: int, height: int) -> P
     exporter writes strokes librsvg renders as solid blocks), at the requested size."""
     from lossviz_core.export import export_figure, export_grid
 
-    options = view_options(view, width, height)
+    options = screen_options(view, width, height)
     if hasattr(view, "results"):  # the Compare view: one figure of the whole grid
         if not view.results:
             raise InputError("nothing to export: the Compare view is empty")
@@ -93,8 +136,10 @@ def export_vector_from_data(view: Any, path: Path, width: int, height: int) -> P
         mode = view.mode if view.mode in ("2d", "3d", "difference", "lines") else "2d"
         if view.capped and options.vmax is None and mode != "lines":
             options = options.replace(vmax=view.vmax)  # a study figure's clip, as on screen
+        if mode in ("lines", "difference"):
+            options = options.replace(kind="auto")
         cols = None if mode in ("lines", "difference") else view.shape(len(view.results))[1]
-        return export_grid(view.results, path, options.replace(kind="auto"), cols=cols,
+        return export_grid(view.results, path, options, cols=cols,
                            titles=view.titles or None, mode=mode)
     if view.result is None:
         raise InputError("nothing to export yet: compute or open a landscape")

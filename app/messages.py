@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # (pattern, replacement), tried in order; longer forms before their prefixes
 _FLAGS = [
@@ -40,3 +41,24 @@ def for_window(text: str) -> str:
         text = re.sub(pattern, repl, text)
     # "the Download button, or the Download button": a message that named both says it once
     return re.sub(r"(the [A-Z][\w ]+?)(, or | or )\1", r"\1", text)
+
+
+def clock(seconds: float) -> str:
+    """A duration as m:ss, or h:mm:ss from an hour on."""
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def title_of(recipe: Any) -> str:
+    """A recipe in a few words (model, data, directions, ranges)."""
+    from lossviz_core.export.titles import recipe_title  # matplotlib-free, but lazy anyway
+
+    return recipe_title(recipe)
+
+
+def describe(result: Any) -> str:
+    """What distinguishes a result: its recipe in a few words, or its file."""
+    recipe = result.recipe
+    if recipe is not None:
+        return title_of(recipe)
+    return str(result.path) if result.path else "a landscape"

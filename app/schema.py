@@ -43,6 +43,7 @@ CORE: dict[str, Any] = {
     "ignore": "biasbn",
     "dir_type": "auto",
     "seed": 0,
+    "seeds": 1,  # direction seeds from `seed` on: more than one gives mean ± spread
     "fit_ranges": True,  # a PCA plane's ranges follow its trajectory
     "xmin": -1.0,
     "xmax": 1.0,
@@ -79,8 +80,10 @@ def measure_key(kind: Any) -> str:
 
 
 def window_measures() -> list[Any]:
-    """The measures the window offers as checkboxes (the loss is always computed)."""
-    return [m for m in MEASURES.all() if m.name != "loss"]
+    """The measures the window offers as checkboxes (the loss is always computed, and a
+    method's own measures, such as a curve's straight line, come with the method)."""
+    implied = {name for m in DIRECTION_METHODS.all() for name in m.measures}
+    return [m for m in MEASURES.all() if m.name != "loss" and m.name not in implied]
 
 
 def window_losses() -> dict[str, str]:

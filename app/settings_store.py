@@ -6,6 +6,7 @@ Tests redirect the location with ``QSettings.setPath(IniFormat, UserScope, tmp)`
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from PySide6.QtCore import QSettings
@@ -24,36 +25,69 @@ def open_settings() -> QSettings:
                      APPLICATION)
 
 
+QT_INT = 2**31 - 1  # a spin box holds a C int: a larger value stops the window from opening
+_set_aside: list[str] = []
+
+
 def _typed(raw: Any, default: Any) -> Any:
-    """QSettings' INI backend returns strings; coerce to the default's type."""
+    """QSettings' INI backend returns strings; coerce to the default's type. A value that
+    does not fit (not a number, out of a widget's range, an out-of-range seed) raises
+    ValueError."""
     if raw is None:
         return default
+    if isinstance(default, bool):
+        return raw if isinstance(raw, bool) else str(raw).lower() in ("true", "1", "yes")
     try:
-        if isinstance(default, bool):
-            return raw if isinstance(raw, bool) else str(raw).lower() in ("true", "1", "yes")
-        return type(default)(raw)
-    except (TypeError, ValueError):
-        return default
+        value = type(default)(raw)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{raw!r} is not {type(default).__name__}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{raw!r} is not a finite number")
+    if isinstance(value, int) and not -QT_INT - 1 <= value <= QT_INT:
+        raise ValueError(f"{raw!r} is out of range")
+    return value
 
 
 def load_state(state: ComputeState, settings: QSettings | None = None) -> bool:
-    """Restore saved compute settings into ``state``; False when nothing was saved."""
+    """Restore saved compute settings into ``state``; False when nothing was saved. Values
+    that do not fit are set aside (the default stays) and said once (:func:`take_set_aside`)."""
+    from lossviz_core.errors import InputError
+    from lossviz_core.recipe.spec import check_seed
+
     s = settings or open_settings()
     s.beginGroup("compute")
     keys = set(s.childKeys())
     defaults = schema.defaults()  # the plugins' settings too
-    values = {k: _typed(s.value(k), defaults[k]) for k in defaults if k in keys}
+    names = {k: k for k in defaults if k in keys}
     for old, new in schema.LEGACY_KEYS.items():  # a settings file of an earlier LossViz
         if old in keys and new not in keys and new in defaults:
-            values[new] = _typed(s.value(old), defaults[new])
+            names[new] = old
+    values, bad = {}, []
+    for k, stored in names.items():
+        try:
+            values[k] = _typed(s.value(stored), defaults[k])
+            if k == "seed":
+                check_seed("seed", values[k])
+        except (ValueError, InputError):
+            values.pop(k, None)
+            bad.append(f"{stored} = {s.value(stored)!r}")
     s.endGroup()
-    if not values:
-        return False
-    try:
-        state.update(**values)
-    except Exception:  # noqa: BLE001 - a corrupted settings file must not stop the launch
-        return False
-    return True
+    for k, v in values.items():
+        try:
+            state.update(**{k: v})
+        except Exception:  # noqa: BLE001 - a corrupted settings file must not stop the launch
+            bad.append(f"{k} = {v!r}")
+    if bad:
+        _set_aside.append(f"The saved settings {s.fileName()} held values LossViz cannot use; "
+                          f"set aside: {', '.join(bad)}.")
+    return bool(values)
+
+
+def take_set_aside() -> list[str]:
+    """What loading the settings set aside since the last call (one message each load)."""
+    out = list(_set_aside)
+    _set_aside.clear()
+    return out
 
 
 def save_state(state: ComputeState, settings: QSettings | None = None) -> None:
@@ -114,7 +148,7 @@ def _trusted() -> set[str]:
     raw = open_settings().value("trusted_code", [])
     if isinstance(raw, str):
         raw = [raw]
-    return {str(p) for p in (raw or [])}
+    return {str(p) for p in raw} if isinstance(raw, (list, tuple)) else set()
 
 
 def library_folder() -> str:

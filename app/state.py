@@ -141,6 +141,7 @@ def choices_from_state(v: dict[str, Any]) -> dict[str, Any]:
         subsample=int(v["subsample"]) or None, split=v["split"], loss=v["loss"],
         dir_type=None if v["dir_type"] == "auto" else v["dir_type"],
         xnorm=v["norm"], xignore=v["ignore"], seed=int(v["seed"]),
+        seeds=int(v["seeds"]) if "seed" in method.uses and int(v["seeds"]) > 1 else None,
         x=Range(v["xmin"], v["xmax"], v["xnum"]),
         y=None if line else Range(v["ymin"], v["ymax"], v["ynum"]),
         device=v["device"], precision=v["precision"],
@@ -187,7 +188,8 @@ def state_from_recipe(recipe: Recipe) -> dict[str, Any]:
               for k in schema.window_measures()})
     v.update(
         method=window_method_value(dirs.method, recipe.is_line), dir_type=dirs.dir_type,
-        norm=dirs.xnorm, ignore=dirs.xignore, seed=dirs.seed, subsample=d.subsample or 0,
+        norm=dirs.xnorm, ignore=dirs.xignore, seed=dirs.seed, seeds=len(dirs.seeds) or 1,
+        subsample=d.subsample or 0,
         split=recipe.loss.split, loss=loss.name if offered else "ce",
         xmin=g.x.min, xmax=g.x.max, xnum=g.x.num, device=recipe.compute.device,
         precision=recipe.compute.precision, fit_ranges=g.fit,

@@ -12,27 +12,19 @@ fills in as the main view's does.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -44,7 +36,10 @@ from lossviz_core.errors import LossVizError
 
 from . import dialogs
 from .panels.binding import PathEdit
-from .worker import GeneratorWorker, describe_exception
+
+if TYPE_CHECKING:
+    from .session import Session
+    from .tasks import Task, TaskRunner
 
 STATE_COLOURS = {"done": "#2a7a2a", "running": "#1f5fbf", "failed": "#b00020",
                  "blocked": "#8a5a00", "skipped": "#8a5a00", "pending": "#555555"}
@@ -121,24 +116,28 @@ def profiles_of(path: Path) -> list[str]:
 
 
 class StudyPanel(QWidget):
-    """The Study dock's contents. ``window``: the main window (Compare view, actions, state).
+    """The Study dock's contents: the ``session`` (its state, its results), the ``tasks``
+    runner, and the ``compare`` view the chosen figure fills.
 
-    Signals: ``studyChanged()`` after a study was opened or its status read, ``finished()``
+    Signals: ``opened()`` when a study was opened, ``studyChanged()`` after its status was
+    read, ``compareShown()`` when a run starts (its figure fills in live), ``finished()``
     when a run ends (done, stopped or failed)."""
 
     studyChanged = Signal()
     finished = Signal()
+    opened = Signal()
+    compareShown = Signal()
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, session: Session, tasks: TaskRunner, compare: Any) -> None:
         super().__init__()
-        self.w = window
+        self.session, self.tasks, self.compare = session, tasks, compare
         self.study: Any = None
         self.path: Path | None = None
         self.out: Path | None = None
         self.plan: Any = None
         self.results: dict[str, Any] = {}  # grid unit name -> SurfaceResult
         self.states: dict[str, str] = {}  # unit key -> state
-        self.worker: GeneratorWorker | None = None
+        self.worker: Task | None = None
         self._is_run = False  # the worker runs the study (not only reads its status)
         self.summary: Any = None
         self._items: dict[str, QTreeWidgetItem] = {}
@@ -224,15 +223,17 @@ class StudyPanel(QWidget):
         from lossviz_core.studies import study_path
 
         if self.running and self._is_run:
-            dialogs.show_error(self.w, "A study is running: stop it before opening another.")
+            dialogs.show_error(self, "A study is running: stop it before opening another.")
             return False
-        if self.running and not self.stop_wait(5000):  # only its status was being read
-            return False
+        if self.running:  # only its status was being read: its late signals are ignored
+            self.worker.quiet = True
+            if not self.stop_wait(5000):
+                return False
         self.worker = None
         try:
             path = study_path(path_or_name)
         except LossVizError as exc:
-            dialogs.show_error(self.w, str(exc))
+            dialogs.show_error(self, str(exc))
             return False
         self.path = path
         names = profiles_of(path)
@@ -243,25 +244,27 @@ class StudyPanel(QWidget):
             self.profile.addItem(name, name)
         self.profile.setCurrentIndex(max(self.profile.findData(profile), 0))
         self.profile.blockSignals(False)
-        return self._reload(out=out)
+        ok = self._reload(out=out)
+        if ok:
+            self.opened.emit()
+        return ok
 
     def _reload(self, out: str | os.PathLike | None = None, keep_out: bool = False) -> bool:
-        from lossviz_core.cli.study import default_out
-        from lossviz_core.studies import load_study
+        from lossviz_core.studies import default_folder_name, load_study
 
         if self.path is None or self.running:
             return False
         try:
             study = load_study(self.path, self.profile.currentData())
         except LossVizError as exc:
-            dialogs.show_error(self.w, str(exc))
+            dialogs.show_error(self, str(exc))
             return False
         self.study = study
         if out is None and keep_out and self.out_edit.text():
             out = self.out_edit.text()
         if out is None:  # beside the study file, as the command line's ./NAME
             base = self.path.parent if os.access(self.path.parent, os.W_OK) else Path.cwd()
-            out = base / default_out(study).name
+            out = base / default_folder_name(study)
         self.out = Path(out).expanduser().resolve()
         self.out_edit.blockSignals(True)
         self.out_edit.setText(str(self.out))
@@ -286,9 +289,18 @@ class StudyPanel(QWidget):
 
     def run(self) -> None:
         """Run the study: what is missing is trained, computed and drawn."""
-        if self.study is None or self.running:
+        if self.study is None or self.running or not self._may_run_code():
             return
         self._start(run=True)
+
+    def _may_run_code(self) -> bool:
+        """A study (or the study a figure carries) names code: ask once per file first."""
+        from lossviz_core.studies.usercode import study_code_files
+
+        if not dialogs.Ask(self).may_run(study_code_files(self.study)):
+            self.status_line.setText("Not run: the study's code was not trusted.")
+            return False
+        return True
 
     def stop(self) -> None:
         if self.worker is not None:
@@ -301,40 +313,38 @@ class StudyPanel(QWidget):
     def _start(self, run: bool) -> None:
         if self.worker is not None:
             return
-        study, out = self.study, self.out
+        study, out, session = self.study, self.out, self.session
         executor = None
-        snap = self.w.state.snapshot()
+        snap = session.state.snapshot()
         if run and snap.get("executor", "local") != "local":
             from .cluster import executor_for
 
-            executor = lambda: executor_for(snap, self.w.workers_changed.emit)  # noqa: E731
+            relay = self.tasks.post(session.show_workers)  # from the worker thread
+            executor = lambda: executor_for(snap, relay)  # noqa: E731
         self.summary = None
         if run and executor is not None:  # the Compute panel's per-worker line, for Ray
-            self.w.compute_panel.set_workers("Ray: connecting …")
-        worker = GeneratorWorker(lambda: study_generator(study, out, run, executor),
-                                 no_grad=False)  # training needs gradients
-        worker.yielded.connect(self._on_event)
-        worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._on_error)  # a bound method: delivered on this thread
-        worker.finished.connect(self._on_finished)
-        self.worker, self._is_run = worker, run
+            session.events.workers.emit("Ray: connecting …")
+        task: Task | None = None
+
+        def current(fn: Callable[..., None]) -> Callable[..., None]:
+            """Only this task's signals: a stopped status read's may still be queued."""
+            return lambda *args: fn(*args) if self.worker is task else None
+
+        task = self.tasks.start(lambda: study_generator(study, out, run, executor),
+                                on_item=current(self._on_event),
+                                on_done=current(self._on_returned),
+                                on_error=current(self._on_error),
+                                on_finish=current(self._on_finished), parent=self,
+                                no_grad=False)  # training needs gradients
+        self.worker, self._is_run = task, run
         self._set_running(run, busy=True)
         self.status_line.setText("Running the study …" if run else "Reading the study's "
                                  "status …")
         if run:
-            self.w.tabs.setCurrentWidget(self.w.compare)
+            self.compareShown.emit()
             self.timer.start()
-        worker.start()
-
-    def _current(self) -> bool:
-        """Whether the signal being delivered comes from this panel's current worker (not
-        from a status read stopped for another study, whose signals may still be queued)."""
-        sender = self.sender()
-        return sender is None or sender is self.worker
 
     def _on_event(self, event: Any) -> None:
-        if not self._current():
-            return
         from lossviz_core.progress import Chunk, EpochReport, Step
         from lossviz_core.studies import (
             StudyPlanned,
@@ -386,15 +396,10 @@ class StudyPanel(QWidget):
         elif isinstance(event, Step):
             self.status_line.setText(f"{event.text} …")
 
-    def _on_error(self, message: str, details: str) -> None:
-        if not self._current():
-            return
+    def _on_error(self, message: str) -> None:
         self.status_line.setText("Failed: " + message.splitlines()[0] if message else "Failed.")
-        dialogs.show_error(self.w, message, details)
 
     def _on_returned(self, summary: Any) -> None:
-        if not self._current():
-            return
         self.summary = summary
         if summary is None:
             return
@@ -404,11 +409,9 @@ class StudyPanel(QWidget):
         self.status_line.setText(text)
 
     def _on_finished(self) -> None:
-        if not self._current() or self.worker is None:
-            return  # a status read stopped for another study
         worker, self.worker = self.worker, None
         self.timer.stop()
-        self.w.clear_connecting()
+        self.session.clear_connecting()
         self._redraw()
         self._set_running(False)
         if worker is not None and worker.cancelled:
@@ -464,13 +467,19 @@ class StudyPanel(QWidget):
         unit = self.plan.unit(item.data(0, Qt.ItemDataRole.UserRole))
         path = unit.files[0] if unit.files else unit.path
         if not Path(path).exists():
-            dialogs.show_error(self.w, f"{unit.label} is not done yet: Run the study first.")
+            dialogs.show_error(self, f"{unit.label} is not done yet: Run the study first.")
             return
         if unit.kind == "grid":
-            self.w.tabs.setCurrentWidget(self.w.surface_split)  # then the line's tab if a line
-            self.w.actions_.open_result(str(path))
+            self.session.open_file(str(path))  # on its tab
             return
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+    # ---- a new study --------------------------------------------------------------------
+    def new_study(self) -> Path | None:
+        """*New study from these results* (:func:`lossviz.new_study.ask_new_study`)."""
+        from .new_study import ask_new_study
+
+        return ask_new_study(self, self.session, self.compare, self.open_study)
 
     # ---- the compare grid -----------------------------------------------------------------
     def figure_layout(self) -> tuple[list[str], int, str, float | None] | None:
@@ -487,13 +496,15 @@ class StudyPanel(QWidget):
         layout = self.figure_layout()
         if layout is None:
             if self.study is not None:  # a study with no figures: not another's grid
-                self.w.compare.set_results([], [])
+                self.session.compare_origin = "study"
+                self.compare.set_results([], [])
             return
         panels, cols, mode, vmax = layout
         results = [self.results.get(p) for p in panels]
         present = [r for r in results if r is not None]
         lines = bool(present) and all(r.is_line for r in present)
-        compare = self.w.compare
+        compare = self.compare
+        self.session.compare_origin = "study"
         compare.mode_box.blockSignals(True)  # set_results draws once, in the figure's mode
         compare.set_mode("lines" if lines else "3d" if mode == "3d" else "2d")
         compare.mode_box.blockSignals(False)
@@ -502,124 +513,7 @@ class StudyPanel(QWidget):
     def _redraw(self) -> None:
         if self._dirty:
             self._dirty = False
-            self.w.compare.refresh()
-
-
-class NewStudyDialog(QDialog):
-    """*New study from these results*: pick results (the Results list, the Compare grid),
-    name the study; the window then asks where to save it."""
-
-    def __init__(self, parent: QWidget, choices: list[tuple[str, str, Any, bool]]) -> None:
-        """``choices``: (label, name, recipe or result, checked) per result offered."""
-        super().__init__(parent)
-        self.setWindowTitle("New study from these results")
-        lay = QVBoxLayout(self)
-        lay.addWidget(QLabel("The results to rebuild in the study (each keeps its recipe: "
-                             "model, data, directions, ranges):"))
-        self.list = QListWidget()
-        for label, _name, _item, checked in choices:
-            it = QListWidgetItem(label)
-            it.setFlags(it.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            it.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
-            self.list.addItem(it)
-        self.choices = choices
-        lay.addWidget(self.list, 1)
-        form = QFormLayout()
-        self.name = QLineEdit("my-study")
-        form.addRow("Study name", self.name)
-        self.open_after = QCheckBox("open it in the Study panel")
-        self.open_after.setChecked(True)
-        form.addRow("", self.open_after)
-        lay.addLayout(form)
-        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
-                               | QDialogButtonBox.StandardButton.Cancel)
-        box.accepted.connect(self.accept)
-        box.rejected.connect(self.reject)
-        lay.addWidget(box)
-        self.resize(520, 380)
-
-    def chosen(self) -> tuple[list[Any], list[str]]:
-        """(recipes or results, names) of the checked rows."""
-        items, names = [], []
-        for i, (_label, name, item, _c) in enumerate(self.choices):
-            if self.list.item(i).checkState() == Qt.CheckState.Checked:
-                items.append(item)
-                names.append(name)
-        return items, unique_names(names)
-
-
-def unique_names(names: list[str]) -> list[str]:
-    """Names usable as study result names (letters, digits, - and _), made unique."""
-    out: list[str] = []
-    for raw in names:
-        base = re.sub(r"[^A-Za-z0-9_-]+", "-", raw).strip("-") or "result"
-        label, n = base, 2
-        while label in out:
-            label, n = f"{base}-{n}", n + 1
-        out.append(label)
-    return out
-
-
-def result_choices(window: Any) -> list[tuple[str, str, Any, bool]]:
-    """What *New study from these results* offers: the Compare grid's results (checked),
-    then the Results list's entries with a recipe."""
-    out: list[tuple[str, str, Any, bool]] = []
-    seen: set[str] = set()
-    compare = window.compare
-    for r, title in zip(compare.results, compare.titles, strict=True):
-        if r is not None and r.recipe is not None:
-            key = str(r.path or id(r))
-            seen.add(key)
-            out.append((f"{title or 'result'}  (in Compare)", title or "result", r, True))
-    for e in window.library.entries:
-        recipe = e.recipe_obj()
-        if recipe is None or str(e.path) in seen:
-            continue
-        state = "" if e.complete else f"  ({e.done}/{e.total} points)"
-        out.append((f"{e.name}{state}", e.name, recipe, not out and e is window.entry))
-    return out
-
-
-def ask_new_study(window: Any) -> Path | None:
-    """The whole *New study from these results* interaction; the file written, or None."""
-    from lossviz_core.studies import write_study
-
-    from . import settings_store
-
-    choices = result_choices(window)
-    if not choices:
-        dialogs.show_error(window, "No results to make a study from yet: compute or open "
-                           "some (they are listed under Results).")
-        return None
-    dlg = NewStudyDialog(window, choices)
-    if not dlg.exec():
-        return None
-    items, names = dlg.chosen()
-    if not items:
-        dialogs.show_error(window, "Choose at least one result for the study.")
-        return None
-    folder = settings_store.last_path("study")
-    name = dlg.name.text().strip() or "my-study"
-    path, _ = QFileDialog.getSaveFileName(window, "Save the study file",
-                                          os.path.join(folder, f"{name}.toml"),
-                                          "Study file (*.toml)")
-    if not path:
-        return None
-    if not path.lower().endswith(".toml"):
-        path += ".toml"
-    try:
-        written = write_study(path, items, name=name, names=names)
-    except LossVizError as exc:
-        dialogs.show_error(window, str(exc))
-        return None
-    except OSError as exc:
-        dialogs.show_error(window, *describe_exception(exc))
-        return None
-    settings_store.set_last_path("study", os.path.dirname(os.path.abspath(path)))
-    window.progress_label.setText(f"Wrote the study {written}")
-    if dlg.open_after.isChecked():
-        window.open_study(str(written))
-    return written
+            self.compare.refresh()
 
 
 def _status_text(status: Any) -> str:

@@ -28,7 +28,7 @@ from lossviz_core.recipe.spec import DatasetSpec
 
 from . import dialogs
 from .panels.binding import PathEdit, combo, double_spin, int_spin
-from .worker import GeneratorWorker
+from .tasks import Task, TaskRunner
 
 PRESETS = {"single": "Single run", "batch": "Small vs large batch (same initialization)"}
 # (small, large) batch sizes of the paper's experiment, scaled down for the 1,400-image digits
@@ -77,19 +77,21 @@ def _tagged(tag: str, gen: Generator) -> Generator[Any, None, Any]:
 
 
 class TrainingDialog(QDialog):
-    """Set up and run a training; ``pcaRequested(run_dir)`` and
-    ``interpolationRequested(model, checkpoint_a, checkpoint_b, dataset_dict)`` hand the
-    produced runs to the main window."""
+    """Set up and run a training (through ``tasks``, the window's runner, or its own);
+    ``pcaRequested(run_dir)`` and ``interpolationRequested(model, checkpoint_a, checkpoint_b,
+    dataset_dict)`` hand the produced runs to whoever listens (the window's menus)."""
 
     pcaRequested = Signal(str)
     interpolationRequested = Signal(str, str, str, object)
     runFinished = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None, output: str | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, output: str | None = None,
+                 tasks: TaskRunner | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Train a model")
         self.resize(900, 560)
-        self.worker: GeneratorWorker | None = None
+        self.tasks = tasks if tasks is not None else TaskRunner(self)
+        self.worker: Task | None = None
         self.run_info: Any = None
         self.curves: dict[tuple[str, str, str], pg.PlotDataItem] = {}
         self.history: dict[tuple[str, str, str], tuple[list, list]] = {}
@@ -229,17 +231,14 @@ class TrainingDialog(QDialog):
         self.progress.setRange(0, spec.epochs * runs)
         self.progress.setValue(0)
         self.status.setText(f"Training {spec.model} into {out} …")
-        self.worker = GeneratorWorker(lambda: training_generator(spec, out, preset),
-                                     no_grad=False)
-        self.worker.yielded.connect(self._on_epoch)
-        self.worker.returned.connect(self._on_returned)
-        self.worker.errored.connect(self._on_error)
-        self.worker.finished.connect(self._on_finished)
+        self._output = out
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.pca_button.setEnabled(False)
-        self._output = out
-        self.worker.start()
+        self.worker = self.tasks.start(lambda: training_generator(spec, out, preset),
+                                       on_item=self._on_epoch, on_done=self._on_returned,
+                                       on_error=self._on_error, on_finish=self._on_finished,
+                                       parent=self, no_grad=False)  # training: gradients
 
     def cancel(self) -> None:
         """Stop after the current epoch; the run folder keeps the checkpoints saved so far."""
@@ -295,9 +294,8 @@ class TrainingDialog(QDialog):
             self.status.setText(f"Done: run folder {value.path} with {len(value.checkpoints)} "
                                 "checkpoints.")
 
-    def _on_error(self, message: str, details: str) -> None:
-        self.status.setText(f"Failed: {message}")
-        dialogs.show_error(self, message, details)
+    def _on_error(self, message: str) -> None:
+        self.status.setText(f"Failed: {message}")  # the runner's message box says it too
 
     def _on_finished(self) -> None:
         cancelled = self.worker is not None and self.worker.cancelled

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer
 
-from .worker import Relay, call_in_thread
+if TYPE_CHECKING:
+    from .tasks import TaskRunner
 
 WATCH_MS = 1000  # how often a file another process is writing is read again
 
 
 class FileWatcher(QObject):
-    """Reads ``path`` every second while another LossViz writes it; ``on_result(result,
-    writing)`` gets each read on the GUI thread. ``tasks``: where running reads are listed
-    (so the window waits for them when it closes)."""
+    """Reads ``path`` every second while another LossViz writes it, through ``tasks``;
+    ``on_result(path, result, writing)`` gets each read on the GUI thread. A read that met a
+    write fails quietly: the next tick reads again."""
 
-    def __init__(self, on_result: Callable[[Any, bool], None], tasks: list,
+    def __init__(self, on_result: Callable[[str, Any, bool], None], tasks: TaskRunner,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.on_result, self.tasks = on_result, tasks
@@ -39,22 +40,20 @@ class FileWatcher(QObject):
         path = self.path
         if path is None or self._reading:
             return
-        from lossviz_core.results.paths import being_written
-        from lossviz_core.results.store import read_result
 
-        writing = being_written(path)
-        self._reading = True
+        def read() -> tuple[Any, bool]:
+            from lossviz_core.results.paths import being_written
+            from lossviz_core.results.store import read_result
 
-        def shown(result: Any) -> None:
-            self._reading = False
+            writing = being_written(path)  # before the read: a finished writer's last points
+            return read_result(path), writing
+
+        def shown(got: tuple[Any, bool]) -> None:
             if self.path == path:
-                self.on_result(result, writing)
+                self.on_result(path, *got)
 
-        worker = call_in_thread(lambda: read_result(path))
-        Relay(worker, shown, self._failed,
-              lambda: worker in self.tasks and self.tasks.remove(worker), parent=self)
-        self.tasks.append(worker)
-        worker.start()
+        self._reading = True
+        self.tasks.call(read, shown, on_finish=self._read_done, quiet=True)
 
-    def _failed(self, message: str, details: str) -> None:
-        self._reading = False  # a read that met a write: the next tick reads again
+    def _read_done(self) -> None:
+        self._reading = False

@@ -3,7 +3,8 @@
 The design (superqt's ``GeneratorWorker``): the worker is constructed with a callable that
 *returns* a generator, so even the slow set-up (``job.prepare``) runs in the thread. The GUI
 never touches engine state directly; it receives ``yielded`` / ``returned`` / ``errored`` on
-its own thread. ``cancel()`` sets a flag checked between yields; the generator is then closed
+its own thread (through :class:`lossviz.tasks.TaskRunner`, which every task of the window
+goes through). ``cancel()`` sets a flag checked between yields; the generator is then closed
 in the worker thread so its ``finally`` blocks run (the store flushes).
 """
 
@@ -171,36 +172,6 @@ def call_in_thread(fn: Callable[[], Any]) -> GeneratorWorker:
 def _returning(fn: Callable[[], Any]) -> Generator[Any, Any, Any]:
     return fn()
     yield  # pragma: no cover - makes this a generator function
-
-
-class Relay(QObject):
-    """Delivers a worker's signals to plain callables on the GUI thread.
-
-    A lambda connected straight to a worker signal would run in the worker thread; a bound
-    method of a QObject living on the GUI thread is called there (queued).
-    """
-
-    def __init__(self, worker: GeneratorWorker, on_returned: Callable[[Any], None],
-                 on_error: Callable[[str, str], None], on_finished: Callable[[], None],
-                 parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._returned, self._error, self._finished = on_returned, on_error, on_finished
-        worker.returned.connect(self.deliver_returned)
-        worker.errored.connect(self.deliver_error)
-        worker.finished.connect(self.deliver_finished)
-
-    @Slot(object)
-    def deliver_returned(self, value: Any) -> None:
-        self._returned(value)
-
-    @Slot(str, str)
-    def deliver_error(self, message: str, details: str) -> None:
-        self._error(message, details)
-
-    @Slot()
-    def deliver_finished(self) -> None:
-        self._finished()
-        self.deleteLater()
 
 
 # At interpreter exit, never let Qt destroy a QThread that is still running.

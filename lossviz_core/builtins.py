@@ -12,31 +12,45 @@ in) or from a plugin (see docs/engine-api.md, "Plugins").
 
 from __future__ import annotations
 
+from lossviz_core.connect import method as curve
 from lossviz_core.curvature import directions as hessian_directions
-from lossviz_core.data import cifar10, digits, imagefolder, tensors, tvision
+from lossviz_core.data import (
+    cifar10,
+    digits,
+    hfds,
+    imagefolder,
+    jsonl,
+    tensors,
+    text,
+    tokens,
+    tvision,
+)
 from lossviz_core.data import pyfile as data_pyfile
-from lossviz_core.directions import file, pca, random, target
+from lossviz_core.directions import file, pca, plane3, random, target
 from lossviz_core.losses import builtin as builtin_losses
+from lossviz_core.losses import lm, register_loss
 from lossviz_core.losses import pyfile as loss_pyfile
-from lossviz_core.measures import curvature, loss
+from lossviz_core.measures import curvature, loss, straight
 from lossviz_core.measures.base import register_measure
-from lossviz_core.registry import DATA_SOURCES, DIRECTION_METHODS, LOSSES, MODEL_SOURCES
-from lossviz_core.sources import archives, timm_models, tvmodels, zoo
+from lossviz_core.registry import DATA_SOURCES, DIRECTION_METHODS, MODEL_SOURCES
+from lossviz_core.sources import archives, hf, timm_models, tvmodels, zoo
 from lossviz_core.sources import pyfile as model_pyfile
 
+# (how an entry is registered, the entries): losses and measures register their quantities
 TABLE = (
-    (MODEL_SOURCES, (zoo.SOURCE, tvmodels.SOURCE, timm_models.SOURCE, model_pyfile.SOURCE,
-                     archives.SOURCE)),
-    (DATA_SOURCES, (digits.SOURCE, cifar10.SOURCE, tvision.SOURCE, imagefolder.SOURCE,
-                    tensors.SOURCE, data_pyfile.SOURCE)),
-    (LOSSES, (*builtin_losses.LOSSES, loss_pyfile.LOSS)),
-    (DIRECTION_METHODS, (random.METHOD, pca.METHOD, hessian_directions.HESSIAN,
-                         hessian_directions.HESSIAN_RANDOM, target.METHOD, file.METHOD)),
+    (MODEL_SOURCES.register, (zoo.SOURCE, tvmodels.SOURCE, timm_models.SOURCE, hf.SOURCE,
+                              model_pyfile.SOURCE, archives.SOURCE)),
+    (DATA_SOURCES.register, (digits.SOURCE, cifar10.SOURCE, tvision.SOURCE, imagefolder.SOURCE,
+                             tensors.SOURCE, tokens.SOURCE, text.SOURCE, jsonl.SOURCE,
+                             hfds.SOURCE, data_pyfile.SOURCE)),
+    (register_loss, (*builtin_losses.LOSSES, lm.LOSS, loss_pyfile.LOSS)),
+    (DIRECTION_METHODS.register, (random.METHOD, pca.METHOD, hessian_directions.HESSIAN,
+                                  hessian_directions.HESSIAN_RANDOM, target.METHOD,
+                                  file.METHOD, plane3.METHOD, curve.METHOD)),
+    (register_measure, (loss.KIND, curvature.KIND, straight.KIND)),
 )
 
-for _registry, _entries in TABLE:
+for _register, _entries in TABLE:
     for _entry in _entries:
-        _registry.register(_entry)
-for _measure in (loss.KIND, curvature.KIND):
-    register_measure(_measure)  # with its quantities
-del _registry, _entries, _entry, _measure
+        _register(_entry)
+del _register, _entries, _entry

@@ -18,6 +18,7 @@ from typing import Any
 
 from lossviz_core.errors import InputError
 from lossviz_core.params import NameParts, Param
+from lossviz_core.recipe.seeds import parse_seeds
 from lossviz_core.recipe.spec import (
     ComputeSpec,
     DatasetSpec,
@@ -35,23 +36,25 @@ from lossviz_core.registry import (
     MEASURES,
     MODEL_SOURCES,
 )
+from lossviz_core.runs import checkpoint_in
 
 # The choices every recipe has, with their "not chosen" value. Each registered entry adds
-# the parameters it declares (entry_choices): --checkpoint2, --pca, --directions, ...
+# the parameters it declares (entry_choices): --checkpoint2, --pca, --directions, ...; an
+# entry may read one of these too (the hf: source's --download and --allow-code)
 CORE: dict[str, Any] = {
     # model
     "demo": False, "run": None, "model": None, "checkpoint": None, "pretrained": None,
-    "output": None, "num_classes": None,
+    "output": None, "num_classes": None, "allow_code": False,
     # data and loss
     "dataset": None, "data_root": None, "download": False, "subsample": None,
     "subsample_seed": 0, "transform": "auto", "image_size": None, "mean": None, "std": None,
     "data_cache": "auto", "workers": None, "split": None, "loss": "ce", "label_smoothing": 0.0,
     # directions
     "line": False, "method": None, "dir_type": None, "xnorm": "filter", "ynorm": None,
-    "xignore": "biasbn", "yignore": None, "seed": 0,
+    "xignore": "biasbn", "yignore": None, "seed": 0, "seeds": None,
     # grid, compute, measures
     "x": None, "y": None, "device": "auto", "precision": "auto", "batch_size": None,
-    "compile": "auto", "multi": "auto", "measure": None, "fit_ranges": None,
+    "compile": "auto", "multi": "auto", "memory_format": "auto", "measure": None, "fit_ranges": None,
 }
 SURFACE_RANGE = Range(-1.0, 1.0, 21)
 LINE_RANGE = Range(-1.0, 1.0, 51)
@@ -117,13 +120,15 @@ def resolve(choices: Mapping[str, Any]) -> Recipe:
                          label_smoothing=float(c["label_smoothing"] or 0.0),
                          params=_params(c, loss.params))
     compute = ComputeSpec(device=str(c["device"]), precision=c["precision"],
-                          batch_size=c["batch_size"], compile=c["compile"], multi=c["multi"])
+                          batch_size=c["batch_size"], compile=c["compile"], multi=c["multi"],
+                          memory_format=c["memory_format"])
     given = c["measure"] or ()
     given = (given,) if isinstance(given, str) else tuple(given)
     for m in given:
         MEASURES.get(m)  # one line listing the measures
-    # a measure is added to the loss (the surface it explains), never instead of it
-    measures = ("loss", *dict.fromkeys(m for m in given if m != "loss"))
+    # a measure is added to the loss (the surface it explains), never instead of it; a
+    # method's own measures (a curve's straight line) come with it
+    measures = ("loss", *dict.fromkeys(m for m in (*method.measures, *given) if m != "loss"))
     _refuse_strays(c, method, model, dataset, loss, measures)
     return Recipe(model, dataset, directions, grid, loss_spec, compute, measures)
 
@@ -140,6 +145,17 @@ def explain(recipe: Recipe) -> list[str]:
             notes.append("interpolating the parameters only: BatchNorm statistics stay model "
                          "A's, so α = 1 is not exactly model B where the model has BatchNorm")
     return notes
+
+
+def user_code_files(recipe: Recipe) -> list[str]:
+    """The files whose code computing ``recipe`` runs (model, dataset, loss): ask before
+    running them (the window asks once per file, the CLI says which file it runs)."""
+    from lossviz_core.data import user_code_of as data_code
+    from lossviz_core.sources import user_code_of as model_code
+    from lossviz_core.usercode import user_file
+
+    files = [model_code(recipe.model), data_code(recipe.dataset), user_file(recipe.loss.name)]
+    return list(dict.fromkeys(f for f in files if f))
 
 
 def _method(c: dict, line: bool) -> Any:
@@ -219,14 +235,16 @@ def _model_and_data(c: dict, method: Any, base: Recipe | None
         model = ModelSpec(absolute_model_name(str(c["model"])))
     else:
         raise InputError("choose a model: --demo, or --model NAME --checkpoint FILE")
-    if c["checkpoint"]:
-        model = model.replace(checkpoint=existing(c["checkpoint"], "checkpoint"))
+    if c["checkpoint"]:  # a run folder stands for its final checkpoint
+        model = model.replace(checkpoint=str(checkpoint_in(existing(c["checkpoint"],
+                                                                    "checkpoint"))))
     if c["pretrained"] and c["num_classes"]:
         raise InputError("pretrained weights fix the number of classes: drop --num-classes "
                          "(or load your own --checkpoint instead of --pretrained)")
     source = MODEL_SOURCES.find(model.name)  # none: loading it says so, in its own words
     model = model.replace(
         pretrained=c["pretrained"] or None,
+        download=bool(c["pretrained"] or c["download"]),  # choosing weights asks for them
         output=None if c["output"] in (None, "") else str(c["output"]),
         num_classes=int(c["num_classes"]) if c["num_classes"] else None,
         options={**model.options, **_params(c, source.options if source else ())},
@@ -236,7 +254,8 @@ def _model_and_data(c: dict, method: Any, base: Recipe | None
         dataset = DatasetSpec(name=absolute_dataset_name(str(c["dataset"])))
     elif run is not None and run.dataset:
         # a run folder's dataset never downloads anything unless this command asks
-        dataset = DatasetSpec.from_dict({**run.dataset, "download": False})
+        dataset = DatasetSpec.from_dict({**run.dataset, "download": False},
+                                        f"{run.path / 'run.json'}: dataset")
     elif base is not None:
         dataset = base.dataset
     else:
@@ -266,10 +285,14 @@ def _directions(c: dict, method: Any, base: Recipe | None) -> DirectionSpec:
                              f"({p.cli_flag} {p.metavar or 'VALUE'})")
         if p.is_path and p.name in params:  # a base recipe's paths are checked too
             params[p.name] = p.coerce(params[p.name])
+    seeds = parse_seeds(c["seeds"], int(c["seed"]))
+    if len(seeds) > 1 and "seed" not in method.uses:
+        raise InputError(f"--seeds: the {method.label} has no random directions to draw again")
     return DirectionSpec(
         method=method.name, dir_type=dir_type, xnorm=c["xnorm"], ynorm=c["ynorm"] or c["xnorm"],
-        xignore=c["xignore"], yignore=c["yignore"] or c["xignore"], seed=int(c["seed"]),
-        params=params,
+        xignore=c["xignore"], yignore=c["yignore"] or c["xignore"],
+        seed=seeds[0] if seeds else int(c["seed"]), params=params,
+        seeds=seeds if len(seeds) > 1 else (),  # one seed is just --seed
     )
 
 
@@ -278,8 +301,8 @@ def _params(c: dict, params: tuple[Param, ...]) -> dict[str, Any]:
     out = {}
     for p in params:
         v = p.coerce(c.get(choice_key(p)))
-        if v is None or (p.kind == "bool" and v == bool(p.default)):
-            continue
+        if v is None or v == p.default or (p.kind == "bool" and v == bool(p.default)):
+            continue  # a default is not recorded: the recipe says what was chosen
         out[p.name] = v
     return out
 
@@ -292,6 +315,7 @@ def _refuse_strays(c: dict, method: Any, model: ModelSpec, dataset: DatasetSpec,
               ("dataset", kind.name if kind else None), ("loss", loss.name),
               *(("measure", m) for m in measures)}
     mine = {ec.key for ec in entry_choices() if (ec.kind, ec.entry.name) in chosen}
+    mine |= set(CORE)  # a choice every recipe has is never a stray, whoever else reads it
     for ec in entry_choices():
         if ec.key not in mine and _given(c, ec.param) and c[ec.key] != ec.param.default:
             label = getattr(ec.entry, "label", ec.entry.name)
@@ -407,10 +431,12 @@ def choices_of(recipe: Recipe) -> dict[str, Any]:
         "label_smoothing": recipe.loss.label_smoothing,
         "line": recipe.is_line, "method": dirs.method, "dir_type": dirs.dir_type,
         "xnorm": dirs.xnorm, "ynorm": dirs.ynorm, "xignore": dirs.xignore,
-        "yignore": dirs.yignore, "seed": dirs.seed, "x": g.x, "y": g.y, "fit_ranges": g.fit,
+        "yignore": dirs.yignore, "seed": dirs.seed, "seeds": list(dirs.seeds) or None,
+        "x": g.x, "y": g.y, "fit_ranges": g.fit,
         "device": recipe.compute.device, "precision": recipe.compute.precision,
         "batch_size": recipe.compute.batch_size, "compile": recipe.compute.compile,
-        "multi": recipe.compute.multi, "measure": list(recipe.measures),
+        "multi": recipe.compute.multi,
+        "memory_format": recipe.compute.memory_format, "measure": list(recipe.measures),
     }
     method = DIRECTION_METHODS.get(dirs.method)
     source, kind = MODEL_SOURCES.find(m.name), DATA_SOURCES.find(d.name)
@@ -424,3 +450,12 @@ def choices_of(recipe: Recipe) -> dict[str, Any]:
     if method.run_param is not None:
         out["checkpoint"] = None  # the run's final checkpoint, found again from the run
     return out
+
+
+def downloads_as_asked(recipe: Recipe, download: bool = False,
+                       pretrained: bool = False) -> Recipe:
+    """``recipe`` as read from a file (a result, a study, a figure) with the right to download
+    only what this command asked for: data and weights with ``download``, the weights with
+    ``pretrained`` too. A file never grants it by itself."""
+    return recipe.replace(model=recipe.model.replace(download=bool(download or pretrained)),
+                          dataset=recipe.dataset.replace(download=bool(download)))

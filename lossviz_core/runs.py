@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lossviz_core.errors import InputError
+from lossviz_core.limits import MAX_CHECKPOINTS
 
 RUN_FILE = "run.json"
 
@@ -64,11 +65,22 @@ def read_run(run_dir: str | os.PathLike) -> RunInfo:
         raise InputError(f"{path} is not a run folder: it has no {RUN_FILE}")
     try:
         meta = json.loads(meta_path.read_text())
-        ckpts = sorted(
-            (int(c["epoch"]), path / c["file"]) for c in meta.get("checkpoints", [])
-        )
-    except (ValueError, KeyError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{meta_path} is malformed: {exc}") from None
+    entries = meta.get("checkpoints", []) if isinstance(meta, dict) else None
+    if not isinstance(entries, list):
+        raise InputError(f"{meta_path} is malformed: expected an object with a list of "
+                         "checkpoints")
+    if len(entries) > MAX_CHECKPOINTS:
+        raise InputError(f"{meta_path} lists {len(entries)} checkpoints; LossViz reads at most "
+                         f"{MAX_CHECKPOINTS} (a PCA plane loads every one)")
+    for key in ("model", "dataset", "train"):
+        if not isinstance(meta.get(key, {}), dict):
+            raise InputError(f"{meta_path} is malformed: {key} is not an object")
+    try:
+        ckpts = sorted((_epoch(c), path / _file(c)) for c in entries)
+    except ValueError as exc:
+        raise InputError(f"{meta_path} is malformed: a checkpoint entry {exc}") from None
     if not ckpts:
         raise InputError(f"run folder {path} lists no checkpoints")
     inside = path.resolve()
@@ -78,20 +90,50 @@ def read_run(run_dir: str | os.PathLike) -> RunInfo:
                          f"({', '.join(outside[:2])}); refusing to use them")
     missing = [str(p) for _, p in ckpts if not p.is_file()]
     if missing:
-        raise InputError(f"run folder {path} is missing checkpoint files: {', '.join(missing)}")
+        raise InputError(f"run folder {path} is missing checkpoint files: "
+                         f"{', '.join(missing[:3])}" + (" ..." if len(missing) > 3 else ""))
+    metrics = meta.get("metrics", [])
     return RunInfo(
         path=path,
         model=dict(meta.get("model", {})),
         dataset=dict(meta.get("dataset", {})),
         train=dict(meta.get("train", {})),
         checkpoints=ckpts,
-        metrics=list(meta.get("metrics", [])),
+        metrics=[m for m in metrics if isinstance(m, dict)] if isinstance(metrics, list) else [],
     )
+
+
+def _epoch(entry: Any) -> int:
+    if not isinstance(entry, dict) or "epoch" not in entry or "file" not in entry:
+        raise ValueError(f"is {json.dumps(entry)[:60]}, not {{\"epoch\": N, \"file\": NAME}}")
+    epoch = entry["epoch"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int):
+        raise ValueError(f"has epoch {epoch!r}, not a whole number")
+    return epoch
+
+
+def _file(entry: Any) -> str:
+    name = entry["file"]
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"has file {name!r}, not a file name")
+    return name
 
 
 def write_run(info: RunInfo) -> None:
     """Write ``run.json`` atomically (a crash never leaves a half-written file)."""
     info.path.mkdir(parents=True, exist_ok=True)
-    tmp = info.path / (RUN_FILE + ".tmp")
-    tmp.write_text(json.dumps(info.to_json(), indent=2))
-    os.replace(tmp, info.path / RUN_FILE)
+    target = info.path / RUN_FILE
+    tmp = info.path / f".{RUN_FILE}.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(json.dumps(info.to_json(), indent=2))
+        os.replace(tmp, target)
+    except OSError as exc:  # a full disk: no half-written temporary left behind
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def checkpoint_in(path: str | os.PathLike) -> Path:
+    """A model file: ``path`` itself, or a run folder's final checkpoint (a result of a run
+    stands for its trained model wherever a checkpoint is asked for)."""
+    p = Path(path)
+    return read_run(p).final_checkpoint if (p / RUN_FILE).is_file() else p

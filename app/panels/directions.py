@@ -51,6 +51,10 @@ class DirectionsPanel(QWidget):
                                "(the paper's default)")
         self.seed = bind(int_spin(0, 2**31 - 1), state, "seed")
         self.seed.setToolTip("The random directions' seed: the same seed gives the same plane")
+        self.seeds = bind(int_spin(1, 100), state, "seeds")
+        self.seeds.setToolTip("How many direction seeds (from Seed on): more than one computes "
+                              "the same landscape for each and shows their mean with the "
+                              "spread (± one standard deviation)")
         self.new_dirs = QPushButton("New random directions")
         self.new_dirs.setToolTip("Draw another random plane (the next seed) and compute it")
         self.new_dirs.clicked.connect(self._new_directions)
@@ -64,6 +68,7 @@ class DirectionsPanel(QWidget):
         self.note.hide()
         form.addRow("", self.note)
         form.addRow("Seed", self.seed)
+        form.addRow("Seeds", self.seeds)
         form.addRow("", self.new_dirs)
         self.param_rows: dict[QWidget, set[str]] = {}  # a method's own rows: its only
         for m in DIRECTION_METHODS.all():
@@ -93,7 +98,7 @@ class DirectionsPanel(QWidget):
     def _on_changed(self, name: str) -> None:
         method = DIRECTION_METHODS.get(schema.window_method(self.state["method"])[0])
         # the shared rows stay where they are (no jumping layout): greyed out where unused
-        for w in (self.seed, self.new_dirs):
+        for w in (self.seed, self.seeds, self.new_dirs):
             w.setEnabled("seed" in method.uses)
         self.norm.setEnabled("norm" in method.uses)
         self.ignore.setEnabled("ignore" in method.uses)

@@ -66,8 +66,8 @@ class RangesPanel(QWidget):
         form.addRow("", self.fit)
         self.measures = {}  # a check box per measure besides the loss (the registry's)
         for kind in schema.window_measures():
-            check = bind(QCheckBox(f"also: {kind.label}"), state, schema.measure_key(kind))
-            check.setToolTip(f"{kind.help or kind.label}. Cost: {kind.cost}.")
+            check = bind(QCheckBox(f"also the {kind.label}"), state, schema.measure_key(kind))
+            check.setToolTip(f"{kind.help or kind.label}.")
             self.measures[kind.name] = check
             form.addRow("", check)
         self.curvature = self.measures.get("curvature")

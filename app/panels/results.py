@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..library import Entry, ResultsLibrary
+from ..messages import title_of
 
 ID = Qt.ItemDataRole.UserRole
 
@@ -59,7 +60,7 @@ class ResultsPanel(QWidget):
         for entry in reversed(self.library.entries):
             item = QListWidgetItem(entry.name)
             item.setData(ID, entry.id)
-            item.setToolTip(f"{_state(entry)}\n{entry.path}")
+            item.setToolTip(tooltip(entry))
             if not entry.complete:  # partial results look partial here too
                 font = item.font()
                 font.setItalic(True)
@@ -99,7 +100,16 @@ class ResultsPanel(QWidget):
         menu.exec(self.list.mapToGlobal(pos))
 
 
-def _state(entry: Entry) -> str:
+def tooltip(entry: Entry) -> str:
+    """What distinguishes a result (model, data, directions, ranges), how far it got and
+    when it was computed; the file only for one opened from elsewhere (where it lives)."""
+    recipe = entry.recipe_obj()
+    try:
+        what = title_of(recipe) if recipe is not None else entry.name
+    except Exception:  # noqa: BLE001 - an entry from an older LossViz: its name says it
+        what = entry.name
     state = "complete" if entry.complete else f"partial: {entry.done}/{entry.total} points"
-    where = "" if entry.owned else " · opened file"
-    return f"{state}{where} · {entry.created}"
+    lines = [what, f"{state} · computed {entry.created}"]
+    if not entry.owned:
+        lines.append(f"opened file: {entry.path}")
+    return "\n".join(lines)

@@ -44,10 +44,6 @@ def colormap_name(settings: DisplaySettings, quantity: str) -> str:
     return registered_quantity(quantity).colormap if name == AUTO else name
 
 
-def colormap_for(settings: DisplaySettings, quantity: str) -> pg.ColorMap:
-    return get_colormap(colormap_name(settings, quantity))
-
-
 def is_diverging(name: str) -> bool:
     base = name.removesuffix("_r")
     return base in _DIVERGING or base.startswith("CET-D")

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from lossviz_core.results.quantities import quantity
 from lossviz_core.results.result import SurfaceResult
 
+from . import paths1d
 from .colormaps import display_values, value_range
 from .contour2d import ContourView2D
 from .display import DisplaySettings, render_plot_image, validate_size
@@ -266,10 +267,19 @@ class CompareView(QWidget):
                 continue
             q = self.settings.quantity if self.settings.quantity in r.values else (
                 r.main_quantity())
-            pen = pg.mkPen(LINE_COLORS[k % len(LINE_COLORS)], width=2)
-            item = self.plot.plot(r.x, np.asarray(r.values[q], float), pen=pen,
-                                  connect="finite")
+            color = LINE_COLORS[k % len(LINE_COLORS)]
+            pen = pg.mkPen(color, width=2)
+            v = np.asarray(r.values[q], float)
+            item = self.plot.plot(r.x, v, pen=pen, connect="finite")
             self.legend.addItem(item, title)
+            spread = r.values.get(q + paths1d.SPREAD)  # several direction seeds: their band
+            if spread is not None:
+                paths1d.Band(self.plot, pg.mkColor(color).getRgb()[:3]).set(r.x, v, spread)
+            straight = r.values.get(paths1d.STRAIGHT + q)  # a curve: its straight line too
+            if straight is not None:
+                dashed = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine)
+                self.legend.addItem(self.plot.plot(r.x, np.asarray(straight, float), pen=dashed,
+                                                   connect="finite"), f"{title}, straight line")
             self.plot.setLabel("left", quantity(q).axis_label())
         self.plot.setLogMode(y=self.settings.log_scale)
 

@@ -1,8 +1,9 @@
 """The 2-D view: heatmap, isolines, colour bar, trajectory, rectangle zoom, cursor read-out.
 
 A partial result is drawn as partial: cells not computed yet are interpolated under a pale
-veil, computed points are dotted, computed points whose value diverged are grey with a
-cross, and the title says how much is done. With no result a placeholder says what to do.
+veil, computed points are dotted, computed points whose value is not finite are grey with a
+cross, and the title says how much is done and why points are not finite. With no result a
+placeholder says what to do.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
+from lossviz_core.results.nonfinite import explain
 from lossviz_core.results.quantities import is_loss
 from lossviz_core.results.result import SurfaceResult, contour_levels
 
@@ -37,7 +39,7 @@ from .coverage import (
     PointCounts,
     point_counts,
 )
-from .display import DisplaySettings, export_plot_vector, render_plot_image, set_banner
+from .display import DisplaySettings, render_plot_image, set_banner
 from .traj2d import TrajectoryLayer
 from .trajectory import describe_checkpoint
 
@@ -242,9 +244,6 @@ class ContourView2D(PlotStateMixin, QWidget):
         """The plot with colour bar and labels as an image of exactly width×height pixels."""
         return render_plot_image(self.plot_widget, self.plot, width, height, transparent)
 
-    def export_vector(self, path: str) -> None:
-        """Write the plot as .svg or .pdf (heatmap embedded as an image, lines as paths)."""
-        export_plot_vector(self.plot_widget, self.plot, path)
 
     def show_message(self, text: str, hint: str = "") -> None:
         """No landscape: a placeholder with ``text`` instead of empty axes."""
@@ -266,6 +265,12 @@ class ContourView2D(PlotStateMixin, QWidget):
         if self.result is not None:
             self._update_image()
             self._update_isolines()
+
+    def colour_range(self) -> tuple[float, float]:
+        """The colour bar's (vmin, vmax) in shown units (log10 with log scale)."""
+        if self.result is None:
+            return 0.0, 1.0
+        return self._value_range(self.display_grid())
 
     def display_grid(self) -> np.ndarray | None:
         """The shown quantity after clip/log, NaN where missing, shape (ny, nx)."""
@@ -304,7 +309,7 @@ class ContourView2D(PlotStateMixin, QWidget):
     def _update_image(self) -> None:
         r = self.result
         q = resolve_quantity(r, self.settings)
-        self._counts = counts = point_counts(r.values[q], r.done)
+        self._counts = counts = point_counts(r.values[q], r.done, r)
         preparing = counts.state == "preparing"
         z = self.display_grid()
         self.colorbar.setColorMap(get_colormap(colormap_name(self.settings, q)))
@@ -387,6 +392,10 @@ class ContourView2D(PlotStateMixin, QWidget):
         v = r.values[q][j, i]
         if not r.done[j, i]:
             shown = "not computed yet (interpolated)"
+        elif np.isfinite(v):
+            shown = f"{v:.4g}"
         else:
-            shown = f"{v:.4g}" if np.isfinite(v) else f"{v} (diverged)"
+            point = np.zeros(r.done.shape, dtype=bool)
+            point[j, i] = True
+            shown = f"{v} ({explain(r, point).at((j, i))})"
         return f"{text}, {quantity_label(q)} = {shown}"

@@ -1,14 +1,19 @@
 """How much of a landscape is known: computed, interpolated (not computed yet), non-finite.
 
 Every view reads the same counts so the 3-D surface, the 2-D map, the 1-D line and the
-status bar agree on what is a result and what is a preview.
+status bar agree on what is a result and what is a preview, and say alike why points are
+not finite (a BatchNorm running variance below zero, or a diverged loss:
+:mod:`lossviz_core.results.nonfinite`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from lossviz_core.results.nonfinite import explain
 
 EMPTY_MESSAGE = "Compute or open a landscape"
 EMPTY_HINT = "Compute ▸ Compute, or File ▸ Open… a result file"
@@ -18,11 +23,14 @@ PREPARING_MESSAGE = "Preparing… no points computed yet"
 @dataclass(frozen=True)
 class PointCounts:
     """Points of the shown quantity. ``interpolated``: not computed yet (drawn interpolated
-    in 2-D and 3-D, as a gap in 1-D); ``non_finite``: computed, but NaN/±inf (diverged)."""
+    in 2-D and 3-D, as a gap in 1-D); ``non_finite``: computed, but NaN/±inf, and
+    ``why``: what made them so ('3 non-finite: BatchNorm running variance < 0 (bn1 at
+    α ≥ 1.4)', '3 non-finite loss (diverged)')."""
 
     computed: int
     interpolated: int
     non_finite: int
+    why: str = ""
 
     @property
     def total(self) -> int:
@@ -36,11 +44,17 @@ class PointCounts:
         return "partial" if self.interpolated else "complete"
 
     def describe(self) -> str:
-        """'35 computed · 0 interpolated · 1 non-finite' (for a status bar)."""
+        """'35 computed · 0 interpolated · 1 non-finite loss (diverged)' (for a status bar);
+        before the first point, how many there are to compute."""
+        if self.state == "preparing":
+            return f"preparing: {self.total} points to compute"
         return (
             f"{self.computed} computed · {self.interpolated} interpolated · "
-            f"{self.non_finite} non-finite"
+            f"{self._non_finite()}"
         )
+
+    def _non_finite(self) -> str:
+        return self.why or f"{self.non_finite} non-finite"
 
     def banner(self, filled: str = "interpolated") -> str:
         """One line saying a picture is not finished (empty when it is, and all finite).
@@ -53,17 +67,19 @@ class PointCounts:
             done = self.computed + self.non_finite
             parts.append(f"Partial: {done}/{self.total} computed, the rest {filled}")
         if self.non_finite:
-            parts.append(f"{self.non_finite} non-finite (diverged)")
+            parts.append(self._non_finite())
         return " · ".join(parts)
 
 
-def point_counts(values: np.ndarray, done: np.ndarray) -> PointCounts:
-    """Count a grid's points by what a view can draw of them (raw values, before clip/log)."""
+def point_counts(values: np.ndarray, done: np.ndarray, result: Any = None) -> PointCounts:
+    """Count a grid's points by what a view can draw of them (raw values, before clip/log);
+    with ``result`` (whose grid this is), say why the non-finite ones are so."""
     done = np.asarray(done, dtype=bool)
     finite = np.isfinite(np.asarray(values, dtype=float))
     computed = int((done & finite).sum())
     non_finite = int((done & ~finite).sum())
-    return PointCounts(computed, int((~done).sum()), non_finite)
+    why = explain(result, done & ~finite).describe() if non_finite and result is not None else ""
+    return PointCounts(computed, int((~done).sum()), non_finite, why)
 
 
 class PlotStateMixin:

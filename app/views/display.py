@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
+import html
 
 import pyqtgraph as pg
-from PySide6.QtCore import QMarginsF, QObject, QRectF, QSizeF, Qt, Signal
-from PySide6.QtGui import QImage, QPageSize, QPainter, QPdfWriter
+from PySide6.QtCore import QObject, QRectF, QSizeF, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsWidget, QWidget
 
-from lossviz_core.errors import InputError, StoreError
+from lossviz_core.errors import InputError
 
 
 class DisplaySettings(QObject):
@@ -116,6 +116,7 @@ class DisplaySettings(QObject):
 # --- rendering a pyqtgraph plot at any size (shared by the 2-D and 1-D views) ----------
 
 _DEFAULT_LOGICAL = (800, 600)
+BANNER_POINTS = 10
 
 
 def _logical_size(view: QWidget, width: int, height: int) -> QSizeF:
@@ -151,9 +152,10 @@ class _TemporaryGeometry:
 
 
 def set_banner(plot: pg.PlotItem, text: str | None) -> None:
-    """A one-line warning over a plot (or none). The title must not set the plot's minimum
-    width: pyqtgraph makes it the text's width, kept after the title is hidden, which pushed
-    the colour bar out of a narrow view."""
+    """A one-line warning over a plot (or none), cut with '…' to the plot's width (the
+    whole text in its tooltip) and cut again when the plot is resized. The title must not
+    set the plot's minimum width: pyqtgraph makes it the text's width, kept after the title
+    is hidden, which pushed the colour bar out of a narrow view."""
     label = plot.titleLabel
     if not getattr(label, "_lossviz_narrow", False):  # pyqtgraph redoes it on every resize
         def narrow_min() -> None:
@@ -167,10 +169,27 @@ def set_banner(plot: pg.PlotItem, text: str | None) -> None:
 
         label.updateMin = narrow_min
         label._lossviz_narrow = True
+        plot.geometryChanged.connect(lambda: _show_banner(plot))
+    label._lossviz_banner = text or ""
+    _show_banner(plot)
+
+
+def _show_banner(plot: pg.PlotItem) -> None:
+    label = plot.titleLabel
+    text = getattr(label, "_lossviz_banner", "")
     if not text:
         label.setText("")  # no width left behind by the last banner
-    plot.setTitle(text or None, color="#965000", size="10pt", justify="left")
-    label.setToolTip(text or "")
+        plot.setTitle(None)
+        label.setToolTip("")
+        return
+    font = QFont()
+    font.setPointSize(BANNER_POINTS)
+    room = plot.width() - plot.vb.geometry().left() - 12  # the title starts over the plot box
+    shown = QFontMetricsF(font).elidedText(text, Qt.TextElideMode.ElideRight, max(room, 60))
+    shown = html.escape(shown)  # pyqtgraph reads the title as HTML: "< 0" would end it at "<"
+    if shown != label.text or not label.isVisible():
+        plot.setTitle(shown, color="#965000", size=f"{BANNER_POINTS}pt", justify="left")
+    label.setToolTip(text)
 
 
 def validate_size(width: int, height: int) -> tuple[int, int]:
@@ -201,55 +220,3 @@ def render_plot_image(
         )
         painter.end()
     return image
-
-
-def export_plot_vector(view: pg.GraphicsView, item: QGraphicsWidget, path: str) -> None:
-    """Write the plot as SVG (pyqtgraph's exporter) or PDF (QPdfWriter), chosen by suffix."""
-    suffix = os.path.splitext(str(path))[1].lower()
-    if suffix not in (".svg", ".pdf"):
-        raise InputError(f"vector export writes .svg or .pdf, not {suffix or 'no suffix'!r}")
-    w, h = (view.width(), view.height()) if view.isVisible() else _DEFAULT_LOGICAL
-    size = QSizeF(max(w, 200), max(h, 150))
-    try:
-        with _TemporaryGeometry(item, size) as source:
-            if suffix == ".svg":
-                _write_svg(view, source, path)
-            else:
-                _write_pdf(view, source, path)
-    except OSError as err:
-        raise StoreError(f"cannot write {path}: {err}") from None
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
-        raise StoreError(f"cannot write {path}: nothing was written (is the folder writable?)")
-
-
-def _write_svg(view: pg.GraphicsView, source: QRectF, path: str) -> None:
-    from PySide6.QtSvg import QSvgGenerator
-
-    gen = QSvgGenerator()
-    gen.setFileName(str(path))
-    gen.setSize(source.size().toSize())
-    gen.setViewBox(QRectF(0, 0, source.width(), source.height()))
-    gen.setResolution(max(view.logicalDpiX(), 1))  # as the PDF: pyqtgraph assumes screen DPI
-    gen.setTitle("LossViz")
-    _paint_scene(view, source, gen, QRectF(0, 0, source.width(), source.height()), path)
-
-
-def _paint_scene(view: pg.GraphicsView, source: QRectF, device, target: QRectF, path) -> None:
-    # the whole scene, background first: a second ViewBox (1-D accuracy) is not the plot's child
-    painter = QPainter()
-    if not painter.begin(device):
-        raise StoreError(f"cannot write {path}: the file could not be opened for writing")
-    painter.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
-    painter.fillRect(target, view.backgroundBrush())
-    view.scene().render(painter, target, source)
-    painter.end()
-
-
-def _write_pdf(view: pg.GraphicsView, source: QRectF, path: str) -> None:
-    writer = QPdfWriter(str(path))
-    dpi = max(view.logicalDpiX(), 1)  # at another resolution pyqtgraph's cosmetic items misplace
-    writer.setResolution(dpi)
-    writer.setPageSize(QPageSize(source.size() * (72.0 / dpi), QPageSize.Unit.Point))
-    writer.setPageMargins(QMarginsF(0, 0, 0, 0))
-    writer.setCreator("LossViz")
-    _paint_scene(view, source, writer, QRectF(0, 0, writer.width(), writer.height()), path)

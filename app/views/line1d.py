@@ -1,12 +1,14 @@
 """The 1-D view: loss (left axis) and accuracy (right axis) along α, train solid, test dotted.
 
 Accuracy keeps a linear axis of its own when the loss axis is logarithmic; where a loss is
-not finite (diverged) the accuracy of that split is a gap (the evaluator reports chance
-there) and the stretch is shaded grey. The legend has its own row below the plot.
+not finite the accuracy of that split is a gap and the stretch is shaded grey, the legend
+and the banner saying why (a BatchNorm running variance below zero, or a diverged loss).
+The legend has its own row below the plot.
 """
 
 from __future__ import annotations
 
+import html
 import os
 from pathlib import PurePath
 
@@ -16,9 +18,11 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QStackedLayout, QWidget
 
+from lossviz_core.results.nonfinite import explain, non_finite_mask
 from lossviz_core.results.quantities import is_accuracy, is_loss, quantity
 from lossviz_core.results.result import SurfaceResult
 
+from . import paths1d
 from .colormaps import display_values, log_shown
 from .contour2d import NOTE_HTML, placeholder_label, set_placeholder
 from .coverage import (
@@ -29,7 +33,7 @@ from .coverage import (
     PointCounts,
     point_counts,
 )
-from .display import DisplaySettings, export_plot_vector, render_plot_image, set_banner
+from .display import DisplaySettings, render_plot_image, set_banner
 
 LOSS_COLOR = (31, 119, 180)
 ACC_COLOR = (214, 39, 40)
@@ -55,9 +59,9 @@ def endpoint_labels(a: str | None, b: str | None) -> tuple[str, str]:
 
 
 def checkpoint_names(result: SurfaceResult) -> tuple[str, str] | None:
-    """Labels of the checkpoints at α = 0 and α = 1 for a 'target' interpolation, else None."""
+    """Labels of the checkpoints at α = 0 and α = 1 of an interpolation or a curve, else None."""
     recipe = result.recipe
-    if recipe is None or recipe.directions.method != "target":
+    if recipe is None or recipe.directions.method not in paths1d.PATH_METHODS:
         return None
     return endpoint_labels(recipe.model.checkpoint, recipe.directions.param("checkpoint"))
 
@@ -90,7 +94,11 @@ def _pen(q: str, k: int):
         if is_loss(q)
         else OTHER_COLORS[k % len(OTHER_COLORS)]
     )
-    style = Qt.PenStyle.DotLine if quantity(q).split == "test" else Qt.PenStyle.SolidLine
+    test = quantity(q).split == "test" or q.startswith(paths1d.STRAIGHT + "test")
+    if paths1d.is_straight(q):  # a curve's straight line: dashed beside the curve
+        style = Qt.PenStyle.DashDotLine if test else Qt.PenStyle.DashLine
+    else:
+        style = Qt.PenStyle.DotLine if test else Qt.PenStyle.SolidLine
     return pg.mkPen(color, width=2.2, style=style)
 
 
@@ -158,6 +166,7 @@ class LineView1D(PlotStateMixin, QWidget):
         self.plot.addItem(self.note, ignoreBounds=True)
 
         self.curves: dict[str, pg.PlotDataItem] = {}  # one per quantity of the shown result
+        self.bands: dict[str, paths1d.Band] = {}  # ± std over direction seeds
         self.markers: list[pg.InfiniteLine] = []
         self.non_finite_regions: list[pg.LinearRegionItem] = []
 
@@ -178,15 +187,16 @@ class LineView1D(PlotStateMixin, QWidget):
             self.plot.removeItem(m)
         self.markers = []
         self.legend.clear()
-        self._make_curves(() if self.result is None else self.result.quantities)
+        self._make_curves(() if self.result is None else
+                          paths1d.shown_quantities(self.result))
         if self.result is None:
             self.show_message(EMPTY_MESSAGE, EMPTY_HINT)
             return
         self._message = ""
         self.stack.setCurrentWidget(self.plot_widget)
-        for q, c in self.curves.items():
-            self.legend.addItem(c, quantity(q).label)
-        self.fit_legend()
+        self._label_curves()
+        method = self.result.recipe.directions.method if self.result.recipe else None
+        self.plot.setLabel("bottom", "t (along the curve)" if method == "curve" else "α")
         names = checkpoint_names(self.result)
         if names is not None:
             for pos, name, height in zip((0.0, 1.0), names, (0.94, 0.8), strict=True):
@@ -207,14 +217,30 @@ class LineView1D(PlotStateMixin, QWidget):
         self.refresh()
 
     def _make_curves(self, names) -> None:
-        """Curves for ``names``: accuracies on the right axis, the rest on the left."""
+        """Curves for ``names``: accuracies on the right axis, the rest on the left; a band
+        for each that has a spread over direction seeds."""
         for q, c in self.curves.items():
             (self.acc_box if is_accuracy(q) else self.plot).removeItem(c)
-        self.curves = {}
+        for band in self.bands.values():
+            band.remove()
+        self.curves, self.bands = {}, {}
+        values = self.result.values if self.result is not None else {}
         for k, q in enumerate(names):
             curve = pg.PlotDataItem(pen=_pen(q, k), connect="finite")
-            (self.acc_box if is_accuracy(q) else self.plot).addItem(curve)
+            box = self.acc_box if is_accuracy(q) else self.plot
+            if q + paths1d.SPREAD in values:
+                self.bands[q] = paths1d.Band(box, _pen(q, k).color().getRgb()[:3])
+            box.addItem(curve)
             self.curves[q] = curve
+
+    def _label_curves(self) -> None:
+        """The legend: each curve's label (a path's with its barrier once complete)."""
+        self.legend.clear()
+        barriers = paths1d.barriers_of(self.result)
+        for q, c in self.curves.items():
+            self.legend.addItem(c, paths1d.legend_label(self.result, q, barriers))
+        self._legend_complete = self.result.complete
+        self.fit_legend()
 
     def refresh(self) -> None:
         """The same result got more points (or the settings changed): redraw the curves."""
@@ -224,7 +250,7 @@ class LineView1D(PlotStateMixin, QWidget):
         log = self.settings.log_scale
         self.plot.setLogMode(x=False, y=log)
         self._keep_accuracy_linear()
-        bad = self._non_finite_mask()
+        bad = non_finite_mask(r)
         for q, c in self.curves.items():
             if q not in r.values:
                 c.setData([], [])
@@ -240,8 +266,13 @@ class LineView1D(PlotStateMixin, QWidget):
                 if log:
                     v = np.where(v > 0, v, np.nan) if log_shown(q, self.settings) else v
             c.setData(r.x, v, connect="finite")
+            band = self.bands.get(q)
+            if band is not None:
+                band.set(r.x, v, np.asarray(r.values[q + paths1d.SPREAD], float))
+        if r.complete and not getattr(self, "_legend_complete", True):
+            self._label_curves()  # the barriers, now that the path is whole
+        self._counts = counts = point_counts(np.where(bad, np.nan, 0.0), r.done, r)
         self._draw_non_finite(bad)
-        self._counts = counts = point_counts(np.where(bad, np.nan, 0.0), r.done)
         banner = counts.banner("not drawn (gaps)")
         set_banner(self.plot, banner)
         preparing = counts.state == "preparing"
@@ -257,9 +288,6 @@ class LineView1D(PlotStateMixin, QWidget):
         """The plot as an image of exactly width×height pixels."""
         return render_plot_image(self.plot_widget, self.plot, width, height, transparent)
 
-    def export_vector(self, path: str) -> None:
-        """Write the plot as .svg or .pdf."""
-        export_plot_vector(self.plot_widget, self.plot, path)
 
     def show_message(self, text: str, hint: str = "") -> None:
         """No line: a placeholder with ``text`` instead of empty axes."""
@@ -282,17 +310,20 @@ class LineView1D(PlotStateMixin, QWidget):
         head = f"α = {r.x[i]:.4g}"
         if not r.done[i]:
             return f"{head}: not computed yet"
+        point = np.zeros(r.done.shape, dtype=bool)
+        point[i] = True
+        why = explain(r, point).at(i)
         parts = []
         for q in r.quantities:
             v = float(r.values[q][i])
             unit = f" {quantity(q).unit}" if quantity(q).unit else ""
             loss = matching_loss(q, r.values) if is_accuracy(q) else None
             if loss is not None and not np.isfinite(r.values[loss][i]):
-                shown = "— (loss diverged)"
+                shown = f"— ({why})"
             elif np.isfinite(v):
                 shown = f"{v:.4g}{unit}"
             else:
-                shown = f"{v} (diverged)"
+                shown = f"{v} ({why})"
             parts.append(f"{quantity(q).label} = {shown}")
         return f"{head}: " + ", ".join(parts)
 
@@ -308,15 +339,6 @@ class LineView1D(PlotStateMixin, QWidget):
         self.cursorInfo.emit(self.describe_point(x))
 
     # --- drawing ------------------------------------------------------------------------
-    def _non_finite_mask(self) -> np.ndarray:
-        """Computed points where a loss is not finite (diverged)."""
-        r = self.result
-        losses = [q for q in r.values if is_loss(q)] or [r.main_quantity()]
-        bad = np.zeros(r.done.shape, dtype=bool)
-        for q in losses:
-            bad |= ~np.isfinite(np.asarray(r.values[q], float))
-        return bad & r.done
-
     def _draw_non_finite(self, bad: np.ndarray) -> None:
         for region in self.non_finite_regions:
             self.plot.removeItem(region)
@@ -337,7 +359,9 @@ class LineView1D(PlotStateMixin, QWidget):
             region.setZValue(-10)
             self.plot.addItem(region, ignoreBounds=True)
             self.non_finite_regions.append(region)
-        self.legend.addItem(self.non_finite_sample, "loss not finite")
+        # the cause in short (the banner says where); pyqtgraph reads labels as HTML
+        why = explain(self.result, bad).short()
+        self.legend.addItem(self.non_finite_sample, html.escape(f"non-finite: {why}"))
         self.fit_legend()
 
     def fit_legend(self, *_args: object) -> None:
@@ -349,7 +373,12 @@ class LineView1D(PlotStateMixin, QWidget):
         if not entries:
             return
         room = max(self.plot.vb.width(), 1.0) + 40  # the row spans the plot box, about
-        cols = max(1, min(len(entries), LEGEND_COLUMNS, int(room // (max(entries) + 12))))
+        cols = 1
+        for n in range(min(len(entries), LEGEND_COLUMNS), 1, -1):
+            # filled row by row: column c holds entries c, c + n, ...; each as wide as its widest
+            if sum(max(entries[c::n]) + 12 for c in range(n)) <= room:
+                cols = n
+                break
         if cols != self.legend.columnCount:
             self.legend.setColumnCount(cols)
         self.legend.updateGeometry()

@@ -80,6 +80,7 @@ class SurfaceView3D(QWidget):
         self.vrange = (0.0, 1.0)  # display values mapped to the box floor and top
         self._traj_pos = np.zeros((0, 3))
         self._bar_wanted = True
+        self._titles: tuple[str, ...] = ()  # the axis titles the camera was fitted with
 
         self.gl = LinkableGLView()
         self.gl.setBackgroundColor("w")
@@ -163,7 +164,7 @@ class SurfaceView3D(QWidget):
             return
         r = self.result
         q = resolve_quantity(r, self.settings)
-        self._counts = counts = point_counts(r.values[q], r.done)
+        self._counts = counts = point_counts(r.values[q], r.done, r)
         z = self.display_grid()
         cmap_name = colormap_name(self.settings, q)
         preparing = counts.state == "preparing"
@@ -180,6 +181,7 @@ class SurfaceView3D(QWidget):
         self._draw_axes()
         self.overlay.message = (PREPARING_MESSAGE, "") if preparing else None
         self.overlay.banner = counts.banner("interpolated (pale)")
+        self._place_reset_button()
         title = quantity_label(q, log_shown(q, self.settings))
         if preparing:
             self.colorbar.clear()
@@ -370,7 +372,7 @@ class SurfaceView3D(QWidget):
     def _draw_trajectory(self, filled: np.ndarray, shown: bool = True) -> None:
         t = self.result.trajectory
         show = shown and t is not None and len(t.x) > 0
-        self.traj_line.setVisible(show)
+        self.traj_line.setVisible(show and not t.labels)  # named models: no path between
         self.traj_points.setVisible(show)
         if not show:
             self._traj_pos = np.zeros((0, 3))
@@ -397,9 +399,12 @@ class SurfaceView3D(QWidget):
         )
         q = resolve_quantity(r, self.settings)
         xl, yl = r.axis_labels()
+        self._titles = (xl, yl, quantity_label(q, log_shown(q, self.settings)))
         t, pos = r.trajectory, self._traj_pos
         notes = []
-        if t is not None and len(pos):
+        if t is not None and len(pos) and t.labels:  # the models a plane goes through
+            notes = [(pos[k], t.point_label(k)) for k in range(len(pos))]
+        elif t is not None and len(pos):
             notes = [(pos[0], f"epoch {int(t.epochs[0])}"), (pos[-1], f"epoch {int(t.epochs[-1])}")]
         self.overlay.set_axes(
             hx,
@@ -410,7 +415,7 @@ class SurfaceView3D(QWidget):
                 list(zip(self.box_y(yt), yt, strict=True)),
                 list(zip(self.box_z(zt), zt, strict=True)),
             ),
-            titles=(xl, yl, quantity_label(q, log_shown(q, self.settings))),
+            titles=self._titles,
             notes=notes,
             points=pos,
         )
@@ -451,6 +456,12 @@ class SurfaceView3D(QWidget):
             return
         rescaled = self.settings.z_scale != self._z_scale
         self._z_scale = self.settings.z_scale
+        titles = self._titles
         self.refresh()
-        if rescaled:
-            self.camera.refit()  # a taller or flatter box
+        if rescaled or self._titles != titles:
+            self.camera.refit()  # a taller or flatter box, or longer labels to keep in view
+
+    def _place_reset_button(self) -> None:
+        """Top left of the GL area, below the banner while one is shown (never over it)."""
+        below = Overlay3D.banner_height(1.0) + 2 if self.overlay.banner else 0
+        self.reset_button.move(4, 4 + round(below))

@@ -1,4 +1,5 @@
-"""The PCA trajectory on the 2-D map: path, epoch labels that never overlap, hover box."""
+"""The PCA trajectory on the 2-D map: path, epoch labels that never overlap, hover box; or
+the named models a plane goes through (A, B, C): markers with their names, no path."""
 
 from __future__ import annotations
 
@@ -59,10 +60,13 @@ class TrajectoryLayer:
         if self.t is None:
             return
         t = self.t
+        named = bool(t.labels)  # models on their plane: points, not a path between them
+        self.path.setPen(None if named else pg.mkPen(TRAJ_COLOR, width=2))
+        self.path.setSymbolSize(11 if named else 6)
         self.path.setData(np.asarray(t.x, float), np.asarray(t.y, float))
         for k in range(len(t.x)):
             label = pg.TextItem(
-                str(int(t.epochs[k])),
+                t.labels[k] if named else str(int(t.epochs[k])),
                 color=TRAJ_COLOR,
                 anchor=(-0.15, 1.0),
                 fill=pg.mkBrush(*LABEL_FILL),

@@ -22,8 +22,12 @@ def _number(v: float) -> str:
 
 
 def checkpoint_lines(t: Trajectory, k: int) -> list[str]:
-    """['epoch 4', 'loss 0.3125', 'off-plane distance 0.0123'] for checkpoint ``k``."""
+    """['epoch 4', 'loss 0.3125', 'off-plane distance 0.0123'] for checkpoint ``k``
+    (['model B at (1, 0)', 'loss 0.0153'] for a model the plane goes through)."""
     loss = float(np.asarray(t.loss, float)[k]) if len(t.loss) > k else float("nan")
+    if t.labels:
+        return [f"model {t.point_label(k)} at ({t.x[k]:.3g}, {t.y[k]:.3g})",
+                f"loss {_number(loss)}"]
     off = float(np.asarray(t.off_plane, float)[k]) if len(t.off_plane) > k else float("nan")
     return [
         f"epoch {int(t.epochs[k])}",

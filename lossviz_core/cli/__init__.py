@@ -1,4 +1,4 @@
-"""The ``lossviz`` command line: surface, line, train, plot, info, models.
+"""The ``lossviz`` command line: surface, line, connect, align, train, plot, info, models.
 
 Bad input ends with one line on stderr and a non-zero exit, never a traceback
 (set LOSSVIZ_DEBUG=1 to see one for an unexpected error).
@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
 
+from lossviz_core import limits
 from lossviz_core.cli.executor import add_executor_arguments, executor_from_args, workers_note
+from lossviz_core.cli.gates import check_code_allowed
+from lossviz_core.cli.signals import (
+    EXIT_INTERRUPTED,
+    ignore_interrupts,
+    install_interrupts,
+    load_libraries,
+)
 from lossviz_core.cli.study import add_study_parser, run_study_command
 from lossviz_core.errors import InputError, LossVizError
 from lossviz_core.recipe.spec import (
@@ -24,6 +30,7 @@ from lossviz_core.recipe.spec import (
     DIR_TYPES,
     IGNORE_HELP,
     IGNORES,
+    MEMORY_FORMATS,
     MULTI_MODES,
     NORMS,
     PRECISIONS,
@@ -32,10 +39,16 @@ from lossviz_core.recipe.spec import (
     Range,
     Recipe,
 )
-from lossviz_core.resolve import all_choices, choices_of, explain, resolve
+from lossviz_core.resolve import (
+    all_choices,
+    choices_of,
+    downloads_as_asked,
+    explain,
+    resolve,
+    user_code_files,
+)
 
 EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,7 +63,8 @@ def _range(text: str) -> Range:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool = True) -> None:
+def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool = True,
+                eval_batch: bool = True) -> None:
     from lossviz_core.cli import entries as generated
 
     g = p.add_argument_group("model (any PyTorch model: see the README)")
@@ -66,11 +80,15 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool =
                    "checkpoint nor the data says")
     g.add_argument("--run", metavar="RUN_DIR", help="a training run folder: its final "
                    "checkpoint and dataset")
+    g.add_argument("--allow-code", action="store_true", help="run the model or dataset code "
+                   "that a run folder or, with --resume, the result file names (a Python file "
+                   "or an archive); code named by --model/--dataset/--loss runs without it")
     d = p.add_argument_group("data and loss")
     d.add_argument("--dataset", default=None,
                    help=generated.dataset_help() if entries else "a dataset name")
     d.add_argument("--data-root", help="dataset folder (cifar10, torchvision:NAME)")
-    d.add_argument("--download", action="store_true", help="download the dataset if missing")
+    d.add_argument("--download", action="store_true", help="download the dataset (or an hf: "
+                   "model and its tokenizer) if missing")
     d.add_argument("--transform", choices=TRANSFORMS, default="auto",
                    help="images from files: cifar | imagenet | none (tensor in [0, 1])")
     d.add_argument("--image-size", "--size", type=int, dest="image_size",
@@ -90,10 +108,14 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool =
     c = p.add_argument_group("compute")
     c.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     c.add_argument("--precision", choices=PRECISIONS, default="auto")
-    c.add_argument("--batch-size", type=int)
+    if eval_batch:  # connect's --batch-size is its training batch
+        c.add_argument("--batch-size", type=int)
     c.add_argument("--compile", choices=COMPILE_MODES, default="auto")
     c.add_argument("--multi", choices=MULTI_MODES, default="auto",
                    help="several grid points per pass (auto: a probe decides)")
+    c.add_argument("--memory-format", choices=MEMORY_FORMATS, default="auto",
+                   help="image inputs' memory format (auto: channels_last on CUDA, on the CPU "
+                   "whichever a probe finds faster; pin one for bit-identical reruns)")
     c.add_argument("--measure", action="append", metavar="NAME",
                    help=generated.measure_help() if entries else "a measure; repeatable")
     if not output:
@@ -105,8 +127,6 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool =
                    "(with no model options: the recipe stored in --out)")
     o.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     o.add_argument("--plot", help="also draw a figure (.png/.svg/.pdf) when done")
-    o.add_argument("--allow-code", action="store_true", help="with --resume: run the model or "
-                   "dataset code the file names (a Python file or archive)")
 
 
 def _add_directions(p: argparse.ArgumentParser, two_d: bool, entries: bool = True) -> None:
@@ -121,13 +141,21 @@ def _add_directions(p: argparse.ArgumentParser, two_d: bool, entries: bool = Tru
         g.add_argument("--ynorm", choices=NORMS, default=None)
         g.add_argument("--yignore", choices=IGNORES, default=None)
     g.add_argument("--seed", type=int, default=0, help="random direction seed")
+    g.add_argument("--seeds", metavar="FIRST:LAST|N", help="the same landscape for several "
+                   "direction seeds (1:5, or a count from --seed), stored each with their mean "
+                   "and standard deviation per point")
+    if two_d:
+        g.add_argument("--plane", metavar="A,B,C", help="the plane through three models "
+                       "(checkpoints or run folders of one architecture): A at (0, 0), B at "
+                       "(1, 0), C at (c, 1)")
     g.add_argument("--method", help=generated.method_help(two_d) if entries else "a method")
     g.add_argument("--save-directions", help="export the directions to an HDF5 file")
     if entries:  # the parameters each model, data kind, loss, method and measure declares
         generated.add_entry_arguments(p, two_d)
 
 
-ENTRY_COMMANDS = ("surface", "line", "curvature")  # their flags come from the registries
+# their flags come from the registries
+ENTRY_COMMANDS = ("surface", "line", "curvature", "connect", "align")
 
 
 def build_parser(entries_for: tuple[str, ...] = ENTRY_COMMANDS) -> argparse.ArgumentParser:
@@ -153,6 +181,20 @@ def build_parser(entries_for: tuple[str, ...] = ENTRY_COMMANDS) -> argparse.Argu
     _add_directions(ln, two_d=False, entries=on)
     ln.add_argument("--x", type=_range, default=None, help="MIN:MAX:NUM (-1:1:51, or -0.5:1.5:41 "
                     "for an interpolation)")
+
+    from lossviz_core.cli.align import add_align_arguments
+    from lossviz_core.cli.connect import add_connect_arguments
+    from lossviz_core.cli.entries import add_entry_arguments
+
+    cn = sub.add_parser("connect", help="a mode-connecting curve between two models (its bend "
+                        "trained), beside the straight line, with both barriers")
+    on = "connect" in entries_for
+    add_connect_arguments(cn, lambda q, **kw: _add_source(q, entries=on, **kw),
+                          add_entry_arguments if on else lambda *_, **__: None, _range)
+    al = sub.add_parser("align", help="permute B's hidden units to match A's (weight "
+                        "matching), with the barrier before and after")
+    add_align_arguments(al, lambda q, **kw: _add_source(q, entries="align" in entries_for, **kw),
+                        _range)
 
     t = sub.add_parser("train", help="train a model, writing a run folder")
     from lossviz_core.cli.train import add_train_arguments
@@ -191,14 +233,36 @@ def _source_flags() -> tuple[str, ...]:
     from lossviz_core.resolve import entry_choices
 
     selects = (ec.key for ec in entry_choices() if ec.param.selects or ec.param.is_path)
-    return ("demo", "model", "run", "checkpoint", "dataset", *selects)
+    return ("demo", "model", "run", "checkpoint", "dataset", "plane", *selects)
 
 
 def choices_from_args(a: argparse.Namespace, line: bool) -> dict:
     """The resolver's choices for parsed ``surface`` / ``line`` arguments."""
     choices = {k: getattr(a, k) for k in all_choices() if hasattr(a, k)}
     choices["line"] = line
+    if getattr(a, "plane", None):
+        choices.update(plane_choices(a.plane, choices))
     return choices
+
+
+def plane_choices(text: str, given: dict) -> dict:
+    """``--plane A,B,C``: the model's checkpoint (or A's run folder) and the three-model
+    plane's B and C."""
+    from lossviz_core.runs import RUN_FILE, checkpoint_in
+
+    parts = [t.strip() for t in str(text).split(",")]
+    if len(parts) != 3 or not all(parts):
+        raise InputError(f"--plane wants three models A,B,C (checkpoints or run folders), got "
+                         f"{text!r}")
+    clash = [f"--{k}" for k in ("checkpoint", "checkpoint2", "checkpoint3") if given.get(k)]
+    if clash:
+        raise InputError(f"--plane names A, B and C: drop {clash[0]}")
+    a = Path(parts[0]).expanduser()
+    if (a / RUN_FILE).is_file() and not given.get("model"):
+        where = {"run": str(a)}  # its model, dataset and final checkpoint
+    else:
+        where = {"checkpoint": str(checkpoint_in(a))}
+    return {**where, "method": "plane3", "checkpoint2": parts[1], "checkpoint3": parts[2]}
 
 
 def recipe_from_args(a: argparse.Namespace, line: bool) -> Recipe:
@@ -211,21 +275,22 @@ def recipe_from_args(a: argparse.Namespace, line: bool) -> Recipe:
         if not Path(a.out).exists():
             raise InputError(f"{a.out} does not exist: there is nothing to resume; give the "
                              "model and data options to start it")
-        stored = read_result(a.out).recipe
+        try:
+            stored = Recipe.from_specs(read_result(a.out).specs)
+        except InputError as exc:
+            raise InputError(f"{a.out}: its stored recipe is malformed: {exc}") from None
         if stored is None:
             raise InputError(f"{a.out} holds no LossViz recipe (a file from the reference "
                              "implementation?): give the model and data options to resume it")
         if stored.is_line != line:
             raise InputError(f"{a.out} holds a {'line' if stored.is_line else 'surface'}: "
                              f"resume it with `lossviz {'line' if stored.is_line else 'surface'}`")
-        code = user_code_files(stored)
-        if code and not getattr(a, "allow_code", False):
-            raise InputError(f"{a.out} names code to run ({code[0]}); pass --allow-code to run "
-                             "it, or name it yourself with --model / --dataset")
         table = all_choices()
         given = {k: v for k, v in choices_from_args(a, line).items()
                  if k != "line" and v is not None and v != table[k]}
-        return resolve({**choices_of(stored), **given}) if given else stored
+        recipe = resolve({**choices_of(stored), **given}) if given else stored
+        # the file names what to compute, never what may be downloaded
+        return downloads_as_asked(recipe, a.download, a.pretrained is not None)
     return resolve(choices_from_args(a, line))
 
 
@@ -238,10 +303,12 @@ def _run_job(a: argparse.Namespace, two_d: bool) -> int:
     from lossviz_core.results.paths import OutputLock, check_output
 
     recipe = recipe_from_args(a, line=not two_d)
+    check_code_allowed(recipe, a)
     check_grid_fits(recipe)
     out = check_output(a.out, "result file", may_exist=a.resume or a.overwrite,
                        hint="pass --resume to continue it or --overwrite")
-    for path, what in ((a.plot, "figure"), (a.save_directions, "direction file")):
+    for path, what in ((a.plot, "figure"), (a.save_directions, "direction file"),
+                       (getattr(a, "save_curve", None), "curve file")):
         if path:
             check_output(path, what, may_exist=a.overwrite)
     # Reserve the output now, before the long preparation: a second writer is refused at once.
@@ -252,11 +319,11 @@ def _run_job(a: argparse.Namespace, two_d: bool) -> int:
         _say(f"preparing {recipe.model.name} on {recipe.dataset.name} ({why}) ...")
         for note in explain(recipe):
             _say(note)
-        job = _prepare(recipe, out if a.resume else None)
+        job = _prepare(recipe, out if a.resume else None, verbose=a.command == "connect")
         return _compute(a, job, out, lock)
 
 
-def _prepare(recipe: Recipe, resume_from: Path | None):  # noqa: ANN202 (a Job)
+def _prepare(recipe: Recipe, resume_from: Path | None, verbose: bool = False):  # noqa: ANN202
     from lossviz_core.progress import Step
     from lossviz_core.run.job import iter_prepare
 
@@ -267,7 +334,7 @@ def _prepare(recipe: Recipe, resume_from: Path | None):  # noqa: ANN202 (a Job)
         except StopIteration as stop:
             job = stop.value
             break
-        if isinstance(step, Step) and os.environ.get("LOSSVIZ_VERBOSE"):
+        if isinstance(step, Step) and (verbose or os.environ.get("LOSSVIZ_VERBOSE")):
             _say(f"{step.text} ...")
     data = job.data
     _say(f"data: {len(data.train)} train" + (f" + {len(data.test)} test" if data.test is not None
@@ -308,7 +375,7 @@ def _compute(a: argparse.Namespace, job, out: Path, lock) -> int:  # noqa: ANN00
             bar.update(len(chunk.indices))
             bar.set_postfix_str(workers_note(chunk), refresh=False)
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break cleanup
+        ignore_interrupts()  # a second Ctrl-C (or SIGTERM) must not break the cleanup
         bar.close()
         gen.close()
         saved = store.written if store is not None else int(result.done.sum())
@@ -321,14 +388,25 @@ def _compute(a: argparse.Namespace, job, out: Path, lock) -> int:  # noqa: ANN00
         bar.close()  # an error after this prints on its own line, not glued to the bar
     loss = result.values[result.main_quantity()]
     bad = int((~np.isfinite(loss)).sum())
-    if bad:
-        _say(f"warning: {bad} points have a non-finite loss (stored as NaN/inf)")
+    if bad:  # what made them so: a negative BatchNorm variance, or a diverged loss
+        from lossviz_core.results import nonfinite
+
+        _say(f"warning: {bad} points have a non-finite loss (stored as NaN/inf): "
+             f"{nonfinite.explain(result).cause()}")
     _say(f"wrote {out} ({'x'.join(map(str, result.shape))} points, "
          f"min {result.main_quantity()} {np.nanmin(np.where(np.isfinite(loss), loss, np.nan)):.4g})"
          if bad < loss.size else f"wrote {out}")
     replanned = job.workspace.info.get("evaluator", {}).get("replanned")
     if replanned:
         _say(f"changed plan mid-run: {replanned}")
+    from lossviz_core.cli.report import alignment_lines, result_lines
+
+    for line in (*result_lines(result), *alignment_lines(job)):
+        _say(line)
+    if getattr(a, "save_curve", None):
+        from lossviz_core.cli.connect import save_curve
+
+        _say(f"wrote the bend to {save_curve(job, a.save_curve, a.overwrite)}")
     if a.plot:
         from lossviz_core.figures import plot_result
 
@@ -337,29 +415,9 @@ def _compute(a: argparse.Namespace, job, out: Path, lock) -> int:  # noqa: ANN00
     return 0
 
 
-MAX_POINTS = 50_000_000
-
-
 def check_grid_fits(recipe: Recipe) -> None:
     """Refuse, at once, a grid this machine cannot even hold (before any preparation)."""
-    from lossviz_core.device import host_memory_available
-
-    n = recipe.grid.size
-    per_point = 8 * 8 + 2  # up to 8 float64 quantities, the done mask and the plan
-    if n > MAX_POINTS or n * per_point > 0.5 * host_memory_available():
-        size = "x".join(map(str, recipe.grid.shape))
-        raise InputError(f"a {size} grid ({n:.3g} points) is too large to hold here; "
-                         f"use fewer points (at most {MAX_POINTS:.0e})")
-
-
-def user_code_files(recipe: Recipe) -> list[str]:
-    """The files whose code computing ``recipe`` runs (model, dataset, loss)."""
-    from lossviz_core.data import user_code_of as data_code
-    from lossviz_core.sources import user_code_of as model_code
-    from lossviz_core.usercode import user_file
-
-    files = [model_code(recipe.model), data_code(recipe.dataset), user_file(recipe.loss.name)]
-    return list(dict.fromkeys(f for f in files if f))
+    limits.check_grid_fits(recipe.grid.shape)
 
 
 def _plot(a: argparse.Namespace) -> int:
@@ -379,7 +437,7 @@ def _info(a: argparse.Namespace) -> int:
     from lossviz_core.results.store import read_result
 
     if a.file is None:
-        _load_libraries()
+        load_libraries()
         print("\n".join(registry_lines()))
         return 0
     r = read_result(a.file)
@@ -401,12 +459,16 @@ def _info(a: argparse.Namespace) -> int:
     if recipe is not None:
         print("\n".join(recipe_lines(recipe)))
         print(f"  recipe: {recipe.to_json()}")
-    if r.trajectory is not None:
+    if r.trajectory is not None and not r.trajectory.labels:
         ev = r.trajectory.explained_variance
         print(f"  trajectory: {len(r.trajectory.epochs)} checkpoints, explained variance "
               f"{100 * ev[0]:.1f} % / {100 * ev[1]:.1f} %")
     if not r.specs:
         print("  (no LossViz metadata: a file from the reference implementation?)")
+    from lossviz_core.cli.report import result_lines
+
+    for line in result_lines(r):
+        print(f"  {line}")
     return 0
 
 
@@ -424,48 +486,18 @@ def _models(_: argparse.Namespace) -> int:
     return 0
 
 
-def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM (a scheduler, ``kill``) is handled as Ctrl-C: the file keeps what was saved."""
-    raise KeyboardInterrupt
-
-
 #: commands that load torch (and its compiled extensions) before doing anything else
-NEEDS_TORCH = ("surface", "line", "train", "curvature", "study")
-
-
-def _exit_interrupted(signum: int, frame: object) -> None:
-    """Ctrl-C while a compiled library loads: leave at once with one line (nothing is saved yet).
-
-    A KeyboardInterrupt raised inside an extension's import (torch calls back into Python from
-    C++) would abort the process with ``terminate called ...`` instead of unwinding."""
-    os.write(2, b"\nlossviz: interrupted\n")
-    os._exit(EXIT_INTERRUPTED)
-
-
-def _load_libraries() -> None:
-    """Import torch with Ctrl-C (and SIGTERM) leaving cleanly, then restore both handlers.
-    (Not torchvision: it pulls in torch._dynamo, a second, where nothing may need it.)"""
-    if threading.current_thread() is not threading.main_thread():
-        import torch  # noqa: F401
-
-        return
-    previous = {s: signal.signal(s, _exit_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        import torch  # noqa: F401
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+NEEDS_TORCH = ("surface", "line", "connect", "align", "train", "curvature", "study")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+    install_interrupts()
     args = sys.argv[1:] if argv is None else list(argv)
     command = next((t for t in args if not t.startswith("-")), None)
     try:
         if command in NEEDS_TORCH:
-            _load_libraries()  # before the registries load it; a broken torch is one line too
+            load_libraries()  # before the registries load it; a broken torch is one line too
         parser = build_parser(entries_for=(command,) if command in ENTRY_COMMANDS else ())
         a = parser.parse_args(args)
         if a.command is None:
@@ -475,6 +507,14 @@ def main(argv: list[str] | None = None) -> int:
             return _run_job(a, two_d=True)
         if a.command == "line":
             return _run_job(a, two_d=False)
+        if a.command == "connect":
+            from lossviz_core.cli.connect import connect_namespace
+
+            return _run_job(connect_namespace(a), two_d=False)
+        if a.command == "align":
+            from lossviz_core.cli.align import run_align
+
+            return run_align(a)
         if a.command == "train":
             from lossviz_core.cli.train import run_train
 
@@ -488,8 +528,11 @@ def main(argv: list[str] | None = None) -> int:
     except LossVizError as exc:
         print(f"lossviz: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # `lossviz info FILE | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        ignore_interrupts()
         print("\nlossviz: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a one-line message

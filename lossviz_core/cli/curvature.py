@@ -54,11 +54,11 @@ def add_curvature_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_curvature(a: argparse.Namespace) -> int:
-    from lossviz_core.cli import _say, choices_from_args, user_code_files
+    from lossviz_core.cli import _say, check_code_allowed, choices_from_args
     from lossviz_core.curvature.report import CurvatureOptions, write_report
     from lossviz_core.device import threads_for_load
     from lossviz_core.export.curvature import plot_report
-    from lossviz_core.resolve import resolve
+    from lossviz_core.resolve import resolve, user_code_files
     from lossviz_core.results.paths import check_output
     from lossviz_core.run.at_point import iter_curvature
 
@@ -68,6 +68,7 @@ def run_curvature(a: argparse.Namespace) -> int:
     if a.plot:
         check_output(a.plot, "figure", may_exist=a.overwrite)
     recipe = resolve({**choices_from_args(a, line=False), "x": None, "y": None})
+    check_code_allowed(recipe, a)
     options = CurvatureOptions(k=a.top_k, tol=a.tol, maxiter=a.maxiter, solver=a.solver,
                                trace_hvps=a.trace_hvps, density_steps=a.density_steps,
                                rho=a.rho, epsilon=a.epsilon, per_layer=not a.no_per_layer,

@@ -49,8 +49,9 @@ def measure_help() -> str:
 
 def add_entry_arguments(p: argparse.ArgumentParser, two_d: bool) -> None:
     """One flag per parameter the registered entries declare, grouped by entry (a parameter
-    several entries share is one flag)."""
-    seen: set[str] = set()
+    several entries share is one flag; one the command has already, such as --download, is
+    that flag)."""
+    seen = {a.dest for a in p._actions}
     methods = [m for m in DIRECTION_METHODS.all() if (m.planes if two_d else m.lines)]
     groups: list[tuple[str, Any, tuple[Param, ...]]] = [
         *((f"directions: {m.label}", m, m.params) for m in methods),

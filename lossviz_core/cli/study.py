@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lossviz_core.errors import InputError
+
 EXIT_FAILED = 1
 
 
@@ -38,6 +40,10 @@ def add_study_parser(subparsers: Any) -> None:
     run.add_argument("--stop-on-error", action="store_true",
                      help="stop at the first failing unit (default: record it, go on)")
     run.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
+    run.add_argument("--allow-code", action="store_true", help="run the code the study names "
+                     "(a model, dataset or loss in a Python file, an archive)")
+    run.add_argument("--download", action="store_true", help="download data sets and "
+                     "pretrained weights the study needs (nothing downloads without it)")
     add_executor_arguments(run)
 
 
@@ -49,11 +55,11 @@ def run_study_command(a: argparse.Namespace) -> int:
         for b in bundled_studies():
             print(f"{b.name:16s} {b.description}")
         return 0
-    from lossviz_core.studies.catalog import load_study
+    from lossviz_core.studies.catalog import default_folder_name, load_study
     from lossviz_core.studies.status import format_status, study_status
 
     study = load_study(a.study, a.profile)
-    out = Path(a.out) if a.out else default_out(study)
+    out = Path(a.out) if a.out else Path.cwd() / default_folder_name(study)
     if a.study_command == "status" or a.dry_run:
         for line in format_status(study_status(study, out)):
             print(line)
@@ -61,19 +67,22 @@ def run_study_command(a: argparse.Namespace) -> int:
     return _run(a, study, out)
 
 
-def default_out(study: Any) -> Path:
-    """``./NAME`` (``./NAME-PROFILE`` for a profile): a profile's smaller outputs never
-    overwrite the full study's figures."""
-    return Path.cwd() / (study.name + (f"-{study.profile}" if study.profile else ""))
-
-
 def _run(a: argparse.Namespace, study: Any, out: Path) -> int:
     from lossviz_core.cli.executor import executor_from_args
+    from lossviz_core.cli.signals import ignore_interrupts
     from lossviz_core.device import threads_for_load
     from lossviz_core.studies.runner import iter_study
+    from lossviz_core.studies.usercode import study_code_files
 
+    code = study_code_files(study)
+    if code and not a.allow_code:
+        raise InputError(f"the study {a.study} names code to run ({code[0]}); pass "
+                         "--allow-code to run it")
+    for path in code:
+        _say(f"running code from {path}")
     executor = executor_from_args(a)
-    gen = iter_study(study, out, executor=executor, stop_on_error=a.stop_on_error)
+    gen = iter_study(study, out, executor=executor, stop_on_error=a.stop_on_error,
+                     download=a.download)
     try:
         while True:
             try:
@@ -84,6 +93,9 @@ def _run(a: argparse.Namespace, study: Any, out: Path) -> int:
             if type(event).__name__ == "UnitStarted" and getattr(executor, "name", "") != "ray":
                 threads_for_load()  # a long study meets changing load: re-read it per unit
             _print(event)
+    except KeyboardInterrupt:
+        ignore_interrupts()  # another signal must not break the cleanup below
+        raise
     finally:
         gen.close()  # Ctrl-C: locks released, the finished units stay done
     _say(summary.text())

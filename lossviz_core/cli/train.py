@@ -38,9 +38,11 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(a: argparse.Namespace) -> int:
+    from lossviz_core.cli.signals import ignore_interrupts
     from lossviz_core.device import threads_for_load
     from lossviz_core.resolve import absolute_dataset_name, absolute_model_name
     from lossviz_core.train import TrainSpec, iter_training
+    from lossviz_core.train.loop import training_folder
 
     steps = None
     if a.step_epochs:
@@ -61,6 +63,7 @@ def run_train(a: argparse.Namespace) -> int:
     )
     _, why = threads_for_load()  # as surface and curvature do: the cores the load leaves
     print(f"lossviz: training {spec.model} on {spec.dataset.name} ({why}) ...", file=sys.stderr)
+    work = training_folder(a.out, a.overwrite)
     gen = iter_training(spec, a.out, overwrite=a.overwrite)
     try:
         for r in gen:
@@ -68,8 +71,11 @@ def run_train(a: argparse.Namespace) -> int:
             print(f"epoch {r.epoch}/{r.epochs}  lr {r.lr:.4g}  train loss {r.train_loss:.4f} "
                   f"acc {r.train_acc:.2f} %{test}  ({r.seconds:.1f} s)", file=sys.stderr)
     except KeyboardInterrupt:
+        ignore_interrupts()  # another signal must not break the cleanup below
         gen.close()
-        print(f"lossviz: interrupted; the checkpoints saved so far are in {a.out}", file=sys.stderr)
+        kept = f" ({a.out} is kept as it was)" if str(work) != str(a.out) else ""
+        print(f"lossviz: interrupted; the checkpoints saved so far are in {work}{kept}",
+              file=sys.stderr)
         return 130
     print(f"lossviz: wrote run folder {a.out}", file=sys.stderr)
     return 0

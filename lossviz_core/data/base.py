@@ -21,12 +21,22 @@ from lossviz_core.recipe.spec import DatasetSpec
 
 HOST_FRACTION = 0.4  # decoded data may take this share of the host's available memory
 DECODE_BATCH = 256
+# integer inputs a model takes as ids (token ids, categories), never as values
+ID_DTYPES = (torch.int16, torch.int32, torch.int64)
+
+
+def as_inputs(x: torch.Tensor) -> torch.Tensor:
+    """Inputs as a model takes them: ids (int16, int32, int64: token ids) keep their integer
+    dtype, for an embedding; everything else (pixels in uint8, bools, float64 features) is
+    a value, in float32."""
+    return x if x.dtype in ID_DTYPES else x.float()
 
 
 @dataclass
 class Split:
-    """One split as tensors: inputs ``x`` (float32, normalized) and targets ``y``
-    (int64 class labels, or float targets for regression/BCE)."""
+    """One split as tensors: inputs ``x`` (float32, normalized; or integer ids, see
+    :func:`as_inputs`) and targets ``y`` (int64 class labels or token ids, or float targets
+    for regression/BCE)."""
 
     x: torch.Tensor
     y: torch.Tensor
@@ -172,7 +182,8 @@ def _place(part: Any, spec: DatasetSpec, device: torch.device, normalize, name: 
 
 def _to_device(split: Split, device: torch.device, name: str, normalize=None,
                pin: bool = False) -> Split:
-    """``split`` on ``device`` as float32; too large for the GPU: kept pinned on the host.
+    """``split`` on ``device`` as float32 (ids as they are, :func:`as_inputs`); too large
+    for the GPU: kept pinned on the host.
 
     ``normalize`` ((mean, std) per channel): ``x`` travels as uint8 (4x smaller) and is
     normalized there, ``(x / 255 − mean) / std``.
@@ -185,7 +196,7 @@ def _to_device(split: Split, device: torch.device, name: str, normalize=None,
         mean = torch.tensor(normalize[0], device=device).view(1, -1, 1, 1) * 255
         std = torch.tensor(normalize[1], device=device).view(1, -1, 1, 1) * 255
         x = (x.float() - mean) / std
-    x = x.float().contiguous()
+    x = as_inputs(x).contiguous()
     if host and torch.cuda.is_available():
         x = x.pin_memory()
     y = split.y.to(device)
@@ -219,7 +230,7 @@ def decode(ds: Any, workers: int, budget: float | None,
     if budget is not None and n * x0.numel() * 4 > budget:
         return None
     try:
-        x = torch.empty((n, *x0.shape), dtype=torch.float32)
+        x = torch.empty((n, *x0.shape), dtype=as_inputs(x0).dtype)
     except RuntimeError:
         return None
     y_float = isinstance(y0, float) or (isinstance(y0, torch.Tensor) and y0.is_floating_point())

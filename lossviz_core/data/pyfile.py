@@ -1,6 +1,7 @@
 """``FILE.py:FUNCTION``: a user's dataset function, ``FUNCTION(split)`` with split ``"train"``
 or ``"test"``, returning a ``torch.utils.data.Dataset`` of (input, target) pairs, an
-``(x, y)`` pair of tensors, or None (no such split). The file's code runs only because the
+``(x, y)`` pair of tensors, or None (no such split). Integer ids (token sequences: int64,
+int32, int16) stay integers; other inputs become float32. The file's code runs only because the
 user named it.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from lossviz_core.data.base import RawDataset, Split
+from lossviz_core.data.base import RawDataset, Split, as_inputs
 from lossviz_core.data.registry import DataSource
 from lossviz_core.errors import DataError
 from lossviz_core.params import NameParts, Param
@@ -40,7 +41,7 @@ def _as_part(name: str, split: str, value):
         if len(x) != len(y) or len(y) == 0:
             raise DataError(f"{name}({split!r}): x and y must be non-empty and of one length, "
                             f"got {tuple(x.shape)} and {tuple(y.shape)}")
-        return Split(x.float(), y if y.is_floating_point() else y.long())
+        return Split(as_inputs(x), y if y.is_floating_point() else y.long())
     if hasattr(value, "__getitem__") and hasattr(value, "__len__"):
         return value
     raise DataError(f"{name}({split!r}) must return a torch Dataset, an (x, y) pair of "

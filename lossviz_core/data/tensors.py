@@ -1,6 +1,7 @@
 """``tensors:FILE.npz``: arrays ``x``, ``y`` (and optionally ``x_test``, ``y_test``), used as given.
 
-``y`` holds integer class labels (ce, nll, mse) or float targets (mse, bce). The file is
+``y`` holds integer class labels (ce, nll, mse) or float targets (mse, bce); ``x`` is
+float32, or integer ids (int16, int32, int64) kept as they are. The file is
 read with ``allow_pickle=False``: arrays only, never objects. The file declares no class
 count: it comes from all its labels (``max(y) + 1``, marked as such, so that an absurd label
 is refused before a model is sized by it), unless the recipe or a checkpoint gives one.
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lossviz_core.data.base import RawDataset, Split
+from lossviz_core.data.base import RawDataset, Split, as_inputs
 from lossviz_core.data.registry import DataSource
 from lossviz_core.errors import DataError
 from lossviz_core.params import NameParts, Param
@@ -103,7 +104,8 @@ def _tensor_split(path: os.PathLike, x: np.ndarray, y: np.ndarray, xn: str, yn: 
     else:
         raise DataError(f"{path}: {yn} must hold integer class labels or float targets, "
                         f"not {y.dtype}")
-    return Split(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), target)
+    x = np.ascontiguousarray(x, dtype=x.dtype if x.dtype.kind == "i" else np.float32)
+    return Split(as_inputs(torch.from_numpy(x)), target)
 
 
 SOURCE = DataSource(

@@ -10,6 +10,7 @@ reference's file layout in :mod:`.files`.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 from torch import nn
@@ -18,6 +19,7 @@ from lossviz_core.directions.base import (
     DirectionContext,
     DirectionMethod,
     Directions,
+    WeightPath,
     direction_method,
     direction_methods,
     register_method,
@@ -44,7 +46,7 @@ __all__ = [
     "direction_method", "direction_methods", "direction_norm", "is_perturbable",
     "load_directions", "make_directions", "names_of", "normalize_direction",
     "random_direction", "register_method", "save_directions", "target_direction",
-    "tensors_from_state", "weights_of",
+    "tensors_from_state", "weights_of", "WeightPath", "iter_directions",
 ]
 
 
@@ -54,6 +56,21 @@ def make_directions(model: nn.Module, spec: DirectionSpec, two_d: bool, **contex
     ``context``: ``data``, ``loss``, ``device``, ``splits`` for methods that evaluate the
     model (see :class:`DirectionContext`).
     """
+    gen = iter_directions(model, spec, two_d, **context)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def iter_directions(model: nn.Module, spec: DirectionSpec, two_d: bool, **context: Any
+                    ) -> Generator[Any, None, Directions]:
+    """:func:`make_directions` as a generator of the method's progress steps (a method that
+    trains, as a curve's bend does, yields them; stopping the generator stops it)."""
     method = direction_method(spec.method)
-    return method.build(DirectionContext(model, spec, two_d, **context))
+    made = method.build(DirectionContext(model, spec, two_d, **context))
+    if isinstance(made, Generator):
+        made = yield from made
+    return made
 

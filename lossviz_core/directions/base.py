@@ -25,6 +25,20 @@ from lossviz_core.registry import DIRECTION_METHODS
 from lossviz_core.results.result import Trajectory
 
 
+@dataclass(frozen=True)
+class WeightPath:
+    """How a coordinate becomes weights when it is not just θ + α·d₁ + β·d₂.
+
+    ``curve``: ``bezier`` or ``polychain``, a curve t ∈ [0, 1] from A to B in the plane of d₁
+    and d₂ (Garipov et al. 2018; :mod:`lossviz_core.connect.curves`);
+    ``recompute_bn``: BatchNorm's running statistics re-estimated at every point from the
+    training data (the curve literature's practice) instead of interpolated or kept.
+    """
+
+    curve: str | None = None
+    recompute_bn: bool = False
+
+
 @dataclass
 class Directions:
     """d1 (``x``) and optionally d2 (``y``), aligned with ``weights_of(model, dir_type)``.
@@ -33,7 +47,8 @@ class Directions:
     PCA adds ``explained_variance`` and ``pc_angle`` and sets ``trajectory``. ``center``:
     the state the plane is centred on when it is not the model's own (PCA: θ_final).
     ``checkpoints``: ``(epoch, path)`` of the trajectory's points, whose losses the job
-    evaluates after the grid.
+    evaluates after the grid. ``path``: a curve or re-estimated BatchNorm statistics
+    (:class:`WeightPath`); None for the plain plane.
     """
 
     x: list[Tensor]
@@ -44,6 +59,7 @@ class Directions:
     trajectory: Trajectory | None = None
     center: Mapping[str, Tensor] | None = None
     checkpoints: list[tuple[int, str]] | None = None
+    path: WeightPath | None = None
 
     @property
     def two_d(self) -> bool:
@@ -91,6 +107,10 @@ class DirectionContext:
 class DirectionMethod:
     """A direction method: ``build(ctx)`` and what the other layers need to offer it.
 
+    ``build`` returns :class:`Directions`, or is a generator yielding
+    :class:`~lossviz_core.progress.Step` s and returning them (a long preparation, such as
+    training a curve's bend, that shows progress and stops when its caller stops).
+
     ``params``: what it owns (stored in ``DirectionSpec.params``; a flag, a panel row and a
     study key each); ``planes`` / ``lines``: it makes 2-D planes / 1-D lines (d₁ alone);
     ``line_label``: its name in the window's 1-D list; ``needs_data``: it evaluates the model
@@ -99,7 +119,8 @@ class DirectionMethod:
     ``run_param``: a parameter naming a training run that also gives the model and data (PCA);
     ``model_params``: parameters naming other models' checkpoints (the interpolation's B);
     ``title``: how a figure's title names it; ``uses``: which of the spec's shared fields
-    apply (``norm``, ``ignore``, ``seed``: the window shows only those rows).
+    apply (``norm``, ``ignore``, ``seed``: the window shows only those rows); ``measures``:
+    measures every result of it computes besides the loss (a curve's straight line).
     """
 
     name: str
@@ -117,6 +138,7 @@ class DirectionMethod:
     model_params: tuple[str, ...] = ()
     title: str = "{name} directions"
     uses: tuple[str, ...] = ("norm", "ignore", "seed")
+    measures: tuple[str, ...] = ()
     help: str = ""
 
 

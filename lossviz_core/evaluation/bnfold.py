@@ -280,9 +280,12 @@ def fold(plane: Plane, option: str | bool = "auto", traceable: bool = True) -> P
     """``plane`` evaluated through a BN-folded copy of its module when that is possible.
 
     ``option`` False: never fold; ``traceable`` False (capabilities say fx cannot trace the
-    model): nothing to fold. Returns the plane itself when no conv → BN pair is found.
+    model): nothing to fold. Returns the plane itself when no conv → BN pair is found, and for
+    a plane that is not linear in its coordinates (``plane.linear`` False).
     """
-    if option is False or not traceable or not plane.foldable:  # seeded: no θ, d₁, d₂ whole
+    if option is False or not traceable or not getattr(plane, "linear", True):
+        return plane  # a curve or re-estimated BN statistics: the plane writes them itself
+    if not plane.foldable:  # seeded: no θ, d₁, d₂ whole
         return plane
     traced = find_conv_bn_pairs(plane.model)
     if traced is None or not traced[1]:

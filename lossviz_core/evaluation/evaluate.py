@@ -26,9 +26,14 @@ from lossviz_core.evaluation import multipoint as mp
 from lossviz_core.evaluation.bnfold import fold
 from lossviz_core.evaluation.capabilities import Capabilities, detect, set_mode
 from lossviz_core.evaluation.outputs import select_output
-from lossviz_core.losses import LossFunction, batch_stats, resolve_loss
+from lossviz_core.losses import (
+    LossFunction,
+    batch_stats,  # noqa: F401 (train.loop imports it from here)
+    batch_sums,
+    resolve_loss,
+)
 from lossviz_core.plane import Plane, make_plane
-from lossviz_core.recipe.spec import COMPILE_MODES, PRECISIONS
+from lossviz_core.recipe.spec import COMPILE_MODES, MEMORY_FORMATS, PRECISIONS
 
 SPLIT_NAMES = ("train", "test")
 CUDA_MAX_BATCH = 8192
@@ -63,6 +68,7 @@ class Evaluator:
         fold_bn="auto",
         compile="auto",
         multi="auto",
+        memory_format: str = "auto",
         n_points: int | None = None,
         output: str | int | None = None,
         capabilities: Capabilities | None = None,
@@ -76,8 +82,10 @@ class Evaluator:
         )
         compile = "off" if compile is False else compile
         choices = {"precision": PRECISIONS, "compile": COMPILE_MODES}
-        choices |= {"multi": tuple(_MULTI), "fold_bn": ("auto", True, False)}
-        for option, value in zip(choices, (precision, compile, multi, fold_bn), strict=True):
+        choices |= {"multi": tuple(_MULTI), "fold_bn": ("auto", True, False),
+                    "memory format": MEMORY_FORMATS}
+        for option, value in zip(choices, (precision, compile, multi, fold_bn, memory_format),
+                                 strict=True):
             _check(value in choices[option], f"unknown {option} {value!r}; use {choices[option]}")
         _check(batch_size is None or int(batch_size) >= 1, f"batch size must be >= 1: {batch_size}")
         self.device = (
@@ -87,6 +95,7 @@ class Evaluator:
         self.loss = self.loss_fn.name
         self.bf16 = precision == "bf16" or (precision == "auto" and bf16_is_fast(self.device))
         self._compile_option, self._multi_option = compile, _MULTI[multi]
+        self._memory_format = memory_format
         self._user_batch = None if batch_size is None else int(batch_size)
         self.n_points = n_points
         self.model, self._fold_option = model, fold_bn
@@ -101,6 +110,7 @@ class Evaluator:
         self._ready = False
         self._info: dict[str, Any] = {}
         self._has_acc = True
+        self.counts: dict[str, float] = {}  # what each split's mean is over: examples, tokens
         # How points are computed: the probe's decisions, or those a resumed file records
         # (so a resumed surface sums in the same order as an uninterrupted one).
         self.pinned = dict(pinned) if pinned else None
@@ -109,6 +119,12 @@ class Evaluator:
         self._observed = [0.0, 0]  # seconds, points since the last plan
 
     # ---- construction ------------------------------------------------------------------
+    @property
+    def _linear(self) -> bool:
+        """Points are θ + α·d₁ + β·d₂ and nothing more (not a curve, BN not re-estimated):
+        they may be stacked and BatchNorm folded."""
+        return getattr(self.plane, "linear", True)
+
     def _image_inputs(self) -> bool:
         return len(self.input_shape) == 3 and self.device.type != "mps"
 
@@ -120,15 +136,17 @@ class Evaluator:
         return tuple(first.x.shape[1:])
 
     def _set_memory_format(self) -> None:
-        """channels_last for image inputs on CUDA; on the CPU whichever the probe finds faster."""
+        """channels_last for image inputs on CUDA; on the CPU whichever the probe finds faster
+        (the layout the user pinned, if any: the probe then picks the batch only)."""
         if not self._image_inputs() or self.capabilities.scripted:
             return
+        pinned = {"channels_last": (True,), "contiguous": (False,)}.get(self._memory_format)
         if self.device.type == "cuda":
-            self.channels_last = True
+            self.channels_last = pinned[0] if pinned else True
         else:
             probe = mp.sample_of(self.splits[0], mp.CPU_BIG_BATCH)[0].to(self.device)
             self.channels_last, self._cpu_batch = mp.probe_cpu_layout(
-                self.model, probe, self.bf16, self._select
+                self.model, probe, self.bf16, self._select, layouts=pinned or (False, True)
             )
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         self.model.to(memory_format=fmt)
@@ -168,9 +186,11 @@ class Evaluator:
 
     @property
     def quantities(self) -> tuple[str, ...]:
-        """What :meth:`evaluate` returns: ``{split}_loss`` (and ``{split}_acc``) per split."""
+        """What :meth:`evaluate` returns: ``{split}_loss`` (and ``{split}_acc``, and what the
+        loss adds: ``{split}_perplexity``) per split."""
         self._prepare()
         kinds = ("loss", "acc") if self._has_acc else ("loss",)
+        kinds += tuple(q.name for q in self.loss_fn.entry.quantities)
         return tuple(f"{s.name}_{k}" for s in self.splits for k in kinds)
 
     def evaluate(self, coords: np.ndarray) -> dict[str, np.ndarray]:
@@ -235,16 +255,11 @@ class Evaluator:
                 self.plan.restore()
                 set_mode(self.model, was_training)
 
-    def _points(self, a: np.ndarray, b: np.ndarray) -> dict[str, tuple[Tensor, Tensor]]:
-        """Per-split (loss sums, correct counts), shape (k,), on the device."""
+    def _points(self, a: np.ndarray, b: np.ndarray) -> dict[str, tuple[Tensor, ...]]:
+        """Per-split (loss sums, correct sums, counts), shape (k,), on the device."""
         k = len(a)
-        out = {
-            s.name: (
-                torch.empty(k, dtype=torch.float64, device=self.device),
-                torch.empty(k, dtype=torch.float64, device=self.device),
-            )
-            for s in self.splits
-        }
+        out = {s.name: tuple(torch.empty(k, dtype=torch.float64, device=self.device)
+                             for _ in range(3)) for s in self.splits}
         i = 0
         while i < k:
             n = min(self._k, k - i) if self._multi else 1
@@ -259,13 +274,13 @@ class Evaluator:
             if vals is None:  # outside the except block, so the failed pass's memory is freed
                 self._shrink()
                 continue
-            for name, (loss, correct) in vals.items():
-                out[name][0][i : i + n] = loss[:n]
-                out[name][1][i : i + n] = correct[:n]
+            for name, sums in vals.items():
+                for dst, src in zip(out[name], sums, strict=True):
+                    dst[i : i + n] = src[:n]
             i += n
         return out
 
-    def _group(self, a: np.ndarray, b: np.ndarray) -> dict[str, tuple[Tensor, Tensor]]:
+    def _group(self, a: np.ndarray, b: np.ndarray) -> dict[str, tuple[Tensor, ...]]:
         if not self._multi:
             self.plan.write(float(a[0]), float(b[0]))
             return {s.name: self._split_sums(s) for s in self.splits}
@@ -275,10 +290,12 @@ class Evaluator:
         return {s.name: self._split_sums(s, params) for s in self.splits}
 
     def _split_sums(self, split: mp.Split, params: dict[str, Tensor] | None = None):
-        """Sum of per-sample losses and of per-sample accuracy (fp64) over a whole split."""
+        """Sums of the loss and of the accuracy over a whole split, and what they count
+        (examples, or the loss's own count: tokens), fp64."""
         shape = () if params is None else (next(iter(params.values())).shape[0],)
         loss = torch.zeros(shape, dtype=torch.float64, device=self.device)
         correct = torch.zeros(shape, dtype=torch.float64, device=self.device)
+        count = torch.zeros(shape, dtype=torch.float64, device=self.device)
         for xb, yb in self._batches(split):
             with self._autocast():
                 if params is not None:
@@ -287,10 +304,16 @@ class Evaluator:
                     out = self._select(self._fwd(xb))
                 else:  # the tail batch runs eagerly: no second compile for its shape
                     out = self._select(self.plan.module(xb))
-            l_sum, c_sum = batch_stats(out.float(), yb, self.loss_fn, lead=len(shape))
+            l_sum, c_sum, n = batch_sums(self._fp32(out), yb, self.loss_fn, lead=len(shape))
             loss += l_sum
             correct += c_sum
-        return loss.reshape(-1), correct.reshape(-1)
+            count += n
+        return loss.reshape(-1), correct.reshape(-1), count.reshape(-1)
+
+    def _fp32(self, out: Tensor) -> Tensor:
+        """The outputs the loss sums: fp32, unless the loss casts them piece by piece itself
+        (a language model's logits are not copied whole)."""
+        return out if self.loss_fn.entry.casts_outputs else out.float()
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
@@ -308,16 +331,19 @@ class Evaluator:
         for s in range(0, split.n, bs):
             yield split.x[s : s + bs], split.y[s : s + bs]
 
-    def _finish(self, sums: dict[str, tuple[Tensor, Tensor]]) -> dict[str, np.ndarray]:
+    def _finish(self, sums: dict[str, tuple[Tensor, ...]]) -> dict[str, np.ndarray]:
         out = {}
         for s in self.splits:
-            loss, correct = sums[s.name]
-            mean = loss.cpu().numpy() / s.n
+            loss, correct, count = (t.cpu().numpy() for t in sums[s.name])
+            mean = loss / count  # the count is the split's size, or its tokens
+            self.counts[s.name] = float(count[0])
             out[f"{s.name}_loss"] = mean
             if self._has_acc:
-                acc = 100.0 * correct.cpu().numpy() / s.n
+                acc = 100.0 * correct / count
                 # diverged: the logits are NaN/inf, so any "accuracy" there is an argmax tie
                 out[f"{s.name}_acc"] = np.where(np.isfinite(mean), acc, np.nan)
+            for q in self.loss_fn.entry.quantities:
+                out[f"{s.name}_{q.name}"] = q.of_mean(mean)
         return out
 
     def _oom_retry(self, fn):
@@ -366,6 +392,9 @@ class Evaluator:
             raise InputError("multi-point evaluation needs torch.func support, which this model "
                              f"lacks ({self.capabilities.reasons.get('functional')}); use "
                              "multi-point off")
+        if self._multi_option is True and not self._linear:
+            raise InputError("points of a curve, or with BatchNorm re-estimated, are evaluated "
+                             "one at a time: use multi-point off")
         with torch.no_grad():
             was_training = self.model.training
             set_mode(self.model, False)
@@ -397,13 +426,14 @@ class Evaluator:
             xb, yb, t_single = self._oom_retry(measure)
             out = self._eager_autocast(xb[:2])
             self._has_acc = self.loss_fn.has_accuracy(yb, tuple(out.shape[1:]))
-            batch_stats(out.float(), yb[:2], self.loss_fn, lead=0)  # a bad loss fails here
+            batch_sums(self._fp32(out), yb[:2], self.loss_fn, lead=0)  # a bad loss fails here
             if "mode" in pin:
                 self._multi = pin["mode"] == "multi"
                 self._k = int(pin.get("multi_k", 1)) if self._multi else 1
                 per_sample = t_single / xb.shape[0]
             else:
-                multi_option = self._multi_option if self.capabilities.functional else False
+                stackable = self.capabilities.functional and self._linear
+                multi_option = self._multi_option if stackable else False
                 self._multi, self._k, per_sample = mp.probe_multi(
                     multi_option, self.device, self.plan, xb, self._autocast,
                     t_single / xb.shape[0], self._select,
@@ -483,6 +513,7 @@ class Evaluator:
         self._observed[1] += points
         t, n = self._observed
         if (self.pinned or len(self.plans) > 2 or not self.capabilities.functional
+                or not self._linear
                 or t < REPLAN_SECONDS or t / n < REPLAN_FACTOR * self._spp):
             return
         with self._evaluating():

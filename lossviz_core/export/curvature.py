@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from lossviz_core.figures import save_figure
+from lossviz_core.export.figure_file import save_figure
 
 
 def plot_report(report: dict[str, Any], path: str | os.PathLike, dpi: int = 150,

@@ -4,7 +4,7 @@ The figure is made from the result's arrays, not from a widget, so it survives o
 and a vector file is vector. It has exactly the requested size: a PNG is
 ``round(width × dpi) × round(height × dpi)`` pixels, an SVG or PDF page is
 ``width × 72 × height × 72`` points. The result's specs (its recipe included) and the
-options go into the file's metadata (see :func:`lossviz_core.figures.save_figure`).
+options go into the file's metadata (see :func:`lossviz_core.export.figure_file.save_figure`).
 Matplotlib is used through Agg only, never pyplot: a Qt application keeps its backend.
 """
 
@@ -20,20 +20,25 @@ from typing import Any
 import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import is_color_like
+from matplotlib.colors import LogNorm, is_color_like
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from lossviz_core.errors import InputError
 from lossviz_core.export import panels
+from lossviz_core.export.figure_file import check_format, save_figure
+from lossviz_core.export.lines import draw_line
+from lossviz_core.export.panels import draw_trajectory, shown_values
 from lossviz_core.export.titles import recipe_title, wrap
-from lossviz_core.figures import FORMATS, draw_line, draw_trajectory, save_figure, shown_values
 from lossviz_core.recipe.spec import jsonable
+from lossviz_core.results import nonfinite
 from lossviz_core.results import quantities as qreg
 from lossviz_core.results.result import SurfaceResult
 
 KINDS = ("auto", "contour", "filled", "surface", "line", "heatmap")
+ASPECTS = ("free", "equal", "auto")
 MAX_PIXELS = 16384  # per side; what a PNG viewer and Agg handle without trouble
+SAME_SCALE_RATIO = 3.0  # aspect 'auto': α and β to scale unless one span is 3× the other
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,12 @@ class FigureOptions:
     ``quantity`` (None: the main loss; for a line, every quantity), ``colormap`` (None: the
     quantity's registered one), ``log`` (log10 of a loss), ``title`` (None: what the recipe
     says the result is; "" for none). ``partial``: hatch not-computed points with
-    ``missing_color`` and mark diverged ones with ``diverged_color``.
+    ``missing_color``; computed points that are not finite are always drawn in
+    ``diverged_color``, the legend saying why. ``isolines``: thin white isolines at the
+    levels over a heatmap or filled map (as the window's 2-D view). ``aspect``: ``free``,
+    ``equal`` (α and β to scale) or ``auto`` (to scale unless one span is over 3× the
+    other, as the window). A heatmap's colours are linear in the shown values (as the
+    window's); filled bands and contours over decades of loss are log-spaced.
     """
 
     kind: str = "auto"
@@ -69,10 +79,14 @@ class FigureOptions:
     missing_color: str = "0.82"
     diverged_color: str = "#ff00ff"
     font_size: float = 9.0
+    isolines: bool = False
+    aspect: str = "free"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise InputError(f"unknown figure kind {self.kind!r}; choose one of {', '.join(KINDS)}")
+        if self.aspect not in ASPECTS:
+            raise InputError(f"unknown aspect {self.aspect!r}; choose one of {', '.join(ASPECTS)}")
         if not 10 <= float(self.dpi) <= 2400:
             raise InputError(f"dpi must be between 10 and 2400, got {self.dpi}")
         for side, inches in (("width", self.width), ("height", self.height)):
@@ -125,11 +139,14 @@ class FigureOptions:
 def export_figure(result: SurfaceResult, path: str | os.PathLike,
                   options: FigureOptions | None = None) -> Path:
     """Draw ``result`` and write it to ``path`` (.png, .svg or .pdf) at exactly the size of
-    ``options``, with the result's specs, recipe and the options in the metadata.
+    ``options``, with the result's specs, recipe, the options and the colour scale drawn
+    (``colour_scale``: quantity, vmin, vmax, norm, colour map, isolines) in the metadata.
     An existing file is replaced (atomically). Returns the path."""
     options = options or FigureOptions()
     fig = build_figure(result, options)
-    return save_exact(fig, path, options, figure_specs(result, options))
+    specs = figure_specs(result, options)
+    specs["colour_scale"] = figure_scale(result, options)
+    return save_exact(fig, path, options, specs)
 
 
 def build_figure(result: SurfaceResult, options: FigureOptions | None = None) -> Figure:
@@ -138,23 +155,47 @@ def build_figure(result: SurfaceResult, options: FigureOptions | None = None) ->
     kind = resolve_kind(result, o.kind, ("contour", "filled", "heatmap", "surface"))
     fig = new_figure(o)
     if kind == "line":
-        _line_panel(fig, result, o)
+        if o.quantity is not None:
+            panel_quantity(result, o.quantity)
+        draw_line(fig, result, o)
     else:
         q = panel_quantity(result, o.quantity)
         z = shown_values(result.values[q], q, o.log)
-        scale = scale_for([z], q, o)
+        scale = scale_for([z], q, o, kind=kind)
         ax = fig.add_subplot(projection="3d" if kind == "surface" else None)
         m = draw_panel(ax, result, q, z, scale, kind, o)
         if o.colorbar and m is not None and scale is not None:
             panels.add_colorbar(fig, m, ax, scale, o.font_size)
-        if o.partial:
-            counts = panels.mark_partial(ax, result.x, result.y, result.done, result.values[q],
-                                         o.missing_color, o.diverged_color, kind)
-            add_partial_legend(fig, counts, o)
+        counts = panels.mark_partial(ax, result.x, result.y, result.done, result.values[q],
+                                     o.missing_color, o.diverged_color, kind, missing=o.partial)
+        why = nonfinite.explain(result, nonfinite.non_finite_mask(result, q))
+        add_partial_legend(fig, counts, o, why.describe())
     title = recipe_title(result) if o.title is None else o.title
     if title:
         fig.suptitle(wrap(title, o.width, o.font_size + 1), fontsize=o.font_size + 1)
     return fig
+
+
+def figure_scale(result: SurfaceResult, options: FigureOptions | None = None
+                 ) -> dict[str, Any] | None:
+    """The colour scale a figure of ``result`` draws with (None for a line or an empty
+    map): ``quantity``, ``vmin``/``vmax`` and ``isolines`` in shown units (log10 with
+    ``log``), ``norm`` (linear or log colours), ``colormap``, ``log``."""
+    o = options or FigureOptions()
+    kind = resolve_kind(result, o.kind, ("contour", "filled", "heatmap", "surface"))
+    if kind == "line":
+        return None
+    q = panel_quantity(result, o.quantity)
+    scale = scale_for([shown_values(result.values[q], q, o.log)], q, o, kind=kind)
+    if scale is None:
+        return None
+    lo, hi = float(scale.norm.vmin), float(scale.norm.vmax)
+    inside = panels.isoline_levels(scale) if o.isolines else []
+    lines = {"contour": scale.levels, "heatmap": inside, "filled": inside}.get(kind, [])
+    return {"quantity": q, "vmin": lo, "vmax": hi, "colormap": scale.cmap.name,
+            "norm": "log" if isinstance(scale.norm, LogNorm) else "linear",
+            "log": bool(o.log and qreg.quantity(q).loggable), "label": scale.label,
+            "isolines": [float(v) for v in lines]}
 
 
 def draw_panel(ax: Any, result: SurfaceResult, quantity: str, z: np.ndarray,
@@ -179,6 +220,10 @@ def draw_panel(ax: Any, result: SurfaceResult, quantity: str, z: np.ndarray,
             axis.set_major_locator(MaxNLocator(nbins=5))
     else:
         m = panels.draw_map(ax, x, y, z, scale, kind)
+        if o.isolines and kind in ("heatmap", "filled"):
+            panels.draw_isolines(ax, x, y, z, scale)
+        if _to_scale(x, y, o.aspect):
+            ax.set_aspect("equal", adjustable="box")
         if traj is not None:
             draw_trajectory(ax, traj)
         for axis in (ax.xaxis, ax.yaxis):  # no 0.25 steps: "−0.75" labels touch when narrow
@@ -190,12 +235,17 @@ def draw_panel(ax: Any, result: SurfaceResult, quantity: str, z: np.ndarray,
 
 
 def scale_for(arrays: Sequence[np.ndarray], quantity: str, o: FigureOptions,
-              centred: bool = False, label: str | None = None) -> panels.ColourScale | None:
+              centred: bool = False, label: str | None = None, kind: str | None = None
+              ) -> panels.ColourScale | None:
     """The colour scale of ``quantity`` over ``arrays`` (shown values) under options ``o``.
 
     ``vmin``/``vmax``/explicit ``levels`` are converted to log10 when ``o.log`` (except for
-    a ``centred`` difference, whose range is in the difference's own units)."""
+    a ``centred`` difference, whose range is in the difference's own units). Without them a
+    quantity with a fixed scale (the convexity map's 0-1) keeps it, as in the window.
+    A ``heatmap`` (``kind``, default ``o.kind``) colours linearly."""
     q = qreg.quantity(quantity)
+    if q.scale is not None and not o.log and not centred and o.vmin is None and o.vmax is None:
+        o = o.replace(vmin=float(q.scale[0]), vmax=float(q.scale[1]))
     logged = o.log and q.loggable
     convert = logged and not centred
 
@@ -211,7 +261,7 @@ def scale_for(arrays: Sequence[np.ndarray], quantity: str, o: FigureOptions,
     text = label or (f"log10 {q.axis_label()}" if logged else q.axis_label())
     return panels.colour_scale(arrays, cmap, text, levels, shown(o.vmin), shown(o.vmax),
                                geometric=qreg.is_loss(quantity) and not logged and not centred,
-                               centred=centred)
+                               centred=centred, linear=(kind or o.kind) == "heatmap")
 
 
 def resolve_kind(result: SurfaceResult, kind: str, two_d: Sequence[str]) -> str:
@@ -244,9 +294,11 @@ def new_figure(o: FigureOptions) -> Figure:
     return fig
 
 
-def add_partial_legend(fig: Figure, counts: dict[str, int], o: FigureOptions) -> None:
-    """A legend below the panels for hatched (not computed) and diverged points."""
-    handles = panels.partial_handles(counts, o.missing_color, o.diverged_color)
+def add_partial_legend(fig: Figure, counts: dict[str, int], o: FigureOptions,
+                       non_finite: str = "") -> None:
+    """A legend below the panels for hatched (not computed) and non-finite points
+    (``non_finite``: what they are, see :mod:`lossviz_core.results.nonfinite`)."""
+    handles = panels.partial_handles(counts, o.missing_color, o.diverged_color, non_finite)
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
                    fontsize=o.font_size - 1, frameon=False)
@@ -268,10 +320,7 @@ def save_exact(fig: Figure, path: str | os.PathLike, o: FigureOptions, specs: An
     """Save ``fig`` at exactly the size of ``o`` (never a tight bounding box), with
     ``specs`` in the metadata."""
     path = Path(path)
-    fmt = path.suffix.lower()
-    if fmt not in FORMATS:
-        raise InputError(f"cannot save a figure as {path.name!r}: use a .png, .svg or .pdf "
-                         "file name")
+    fmt = check_format(path)
     if fmt == ".png":  # Agg truncates width × dpi to whole pixels: aim a quarter pixel over
         w, h = o.pixels
         fig.set_size_inches((w + 0.25) / o.dpi, (h + 0.25) / o.dpi)
@@ -281,17 +330,9 @@ def save_exact(fig: Figure, path: str | os.PathLike, o: FigureOptions, specs: An
         return save_figure(fig, path, specs, dpi=o.dpi, fmt=fmt)
 
 
-def _line_panel(fig: Figure, result: SurfaceResult, o: FigureOptions) -> None:
-    if o.quantity is not None:
-        panel_quantity(result, o.quantity)
-    draw_line(fig, result, o.quantity, o.log)
-    ax = fig.axes[0]
-    if o.vmin is not None or o.vmax is not None:
-        ax.set_ylim(o.vmin, o.vmax)
-    for a in fig.axes:
-        a.tick_params(labelsize=o.font_size - 1)
-    if o.partial and result.values:
-        q = panel_quantity(result, o.quantity)
-        counts = panels.mark_partial(ax, result.x, None, result.done, result.values[q],
-                                     o.missing_color, o.diverged_color)
-        add_partial_legend(fig, counts, o)
+def _to_scale(x: np.ndarray, y: np.ndarray, aspect: str) -> bool:
+    """Whether α and β are drawn to scale (``aspect``: free, equal or auto)."""
+    if aspect != "auto":
+        return aspect == "equal"
+    w, h = abs(float(x[-1] - x[0])), abs(float(y[-1] - y[0]))
+    return h > 0 and 1 / SAME_SCALE_RATIO <= w / h <= SAME_SCALE_RATIO

@@ -29,6 +29,7 @@ from lossviz_core.export.figure import (
     save_exact,
     scale_for,
 )
+from lossviz_core.export.panels import shown_values
 from lossviz_core.export.titles import (
     differing_fields,
     distinguishing_titles,
@@ -36,7 +37,7 @@ from lossviz_core.export.titles import (
     recipe_title,
     wrap,
 )
-from lossviz_core.figures import shown_values
+from lossviz_core.results import nonfinite
 from lossviz_core.results import quantities as qreg
 from lossviz_core.results.result import SurfaceResult
 
@@ -181,13 +182,12 @@ def _panels(results: Sequence[SurfaceResult], titles: Sequence[str], o: FigureOp
         m = draw_panel(ax, r, q, z, scale, kind, o)
         mappable = mappable if mappable is not None else m
         ax.set_title(wrap(t, o.width / cols, o.font_size), fontsize=o.font_size)
-        if o.partial:
-            c = panels.mark_partial(ax, r.x, r.y, r.done, r.values[q], o.missing_color,
-                                    o.diverged_color, kind)
-            counts = {k: counts[k] + c[k] for k in counts}
+        c = panels.mark_partial(ax, r.x, r.y, r.done, r.values[q], o.missing_color,
+                                o.diverged_color, kind, missing=o.partial)
+        counts = {k: counts[k] + c[k] for k in counts}
     if o.colorbar and mappable is not None and scale is not None:
         panels.add_colorbar(fig, mappable, list(axes[: len(results)]), scale, o.font_size)
-    add_partial_legend(fig, counts, o)
+    add_partial_legend(fig, counts, o, _non_finite(results, q))
     return fig
 
 
@@ -212,9 +212,9 @@ def _difference(results: Sequence[SurfaceResult], titles: Sequence[str],
     ax.set_title(wrap(f"{titles[0]} − {titles[1]}", o.width, o.font_size), fontsize=o.font_size)
     if o.colorbar and m is not None and scale is not None:
         panels.add_colorbar(fig, m, ax, scale, o.font_size)
-    if o.partial:
-        add_partial_legend(fig, panels.mark_partial(ax, diff.x, diff.y, diff.done, d,
-                                                    o.missing_color, o.diverged_color, kind), o)
+    counts = panels.mark_partial(ax, diff.x, diff.y, diff.done, d, o.missing_color,
+                                 o.diverged_color, kind, missing=o.partial)
+    add_partial_legend(fig, counts, o)  # non-finite in a or b: see each result for why
     return fig
 
 
@@ -230,24 +230,34 @@ def _lines(results: Sequence[SurfaceResult], titles: Sequence[str], o: FigureOpt
         # a line's gap shows where it is missing: hatching it would cover the others
         missing = int((~r.done).sum())
         label = f"{t} ({missing} of {r.done.size} not computed)" if o.partial and missing else t
-        ax.plot(r.x, r.values[q], "-", color=f"C{k % 10}", label=label, linewidth=1.2)
-        if o.partial:
-            c = panels.mark_partial(ax, r.x, None, r.done, r.values[q], o.missing_color,
-                                    o.diverged_color, spans=False)
-            counts["diverged"] += c["diverged"]
+        panels.line_with_band(ax, r.x, r, q, f"C{k % 10}", label, linewidth=1.2)
+        straight = qreg.STRAIGHT_PREFIX + q
+        if straight in r.values:  # a curve: its straight line beside it, dashed
+            panels.line_with_band(ax, r.x, r, straight, f"C{k % 10}", f"{t}, straight line",
+                                  1.2)
+        c = panels.mark_partial(ax, r.x, None, r.done, r.values[q], o.missing_color,
+                                o.diverged_color, spans=False)
+        counts["diverged"] += c["diverged"]
     finite = np.concatenate([np.asarray(r.values[q], float).ravel() for r in results])
     if o.log and qreg.quantity(q).loggable and np.any(finite[np.isfinite(finite)] > 0):
         ax.set_yscale("log")
     if o.vmin is not None or o.vmax is not None:
         ax.set_ylim(o.vmin, o.vmax)
     methods = {recipe_fields(r).get("directions.method") for r in results}
-    xlabel = "α (interpolation: θ = (1 − α)·θ_A + α·θ_B)" if methods == {"target"} else "α"
+    xlabel = ("α (interpolation: θ = (1 − α)·θ_A + α·θ_B)" if methods == {"target"} else
+              "t (along the curve from A to B)" if methods == {"curve"} else "α")
     ax.set_xlabel(xlabel, fontsize=o.font_size)
     ax.set_ylabel(qreg.quantity(q).axis_label(), fontsize=o.font_size)
     ax.tick_params(labelsize=o.font_size - 1)
     ax.legend(fontsize=o.font_size - 1, loc="best")
-    add_partial_legend(fig, counts, o)
+    add_partial_legend(fig, counts, o, _non_finite(results, q))
     return fig
+
+
+def _non_finite(results: Sequence[SurfaceResult], q: str) -> str:
+    """What the results' non-finite points of ``q`` are, in one line."""
+    return nonfinite.summary(nonfinite.explain(r, nonfinite.non_finite_mask(r, q))
+                             for r in results)
 
 
 def _grid_text(r: SurfaceResult) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 
 from lossviz_core.atomic import atomic_path
 from lossviz_core.errors import InputError, StoreError
-from lossviz_core.figures import shown_values
+from lossviz_core.export.panels import shown_values
 from lossviz_core.recipe.spec import jsonable
 from lossviz_core.results.result import SurfaceResult
 

@@ -5,7 +5,8 @@ so a compare grid has one shared scale and one colour bar. Grid orientation is t
 project's (design: Conventions): ``z[j, i] = f(x[i], y[j])``, shape (ny, nx).
 
 A partial result is shown as partial: points not computed yet get hatched grey cells,
-points computed but not finite (diverged, e.g. negative BN variances) a distinct colour.
+points computed but not finite a distinct colour, whose legend says why
+(:mod:`lossviz_core.results.nonfinite`: a negative BatchNorm variance, or a diverged loss).
 """
 
 from __future__ import annotations
@@ -23,9 +24,24 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator, ScalarFormatter
 
 from lossviz_core.errors import InputError
+from lossviz_core.results import quantities as qreg
 from lossviz_core.results.result import contour_levels
 
 MISSING_HATCH = "///"
+COLORBAR_GID = "lossviz-colorbar"
+NON_FINITE_ALPHA = 0.22  # a line's non-finite stretch: shaded, the curves stay readable
+ISOLINE_STYLE = {"colors": "white", "alpha": 0.6, "linewidths": 0.7}  # as the window's
+_MAX_EPOCH_LABELS = 12
+_LABEL_GAP = 0.05  # fraction of the axes between two epoch labels
+
+
+def shown_values(values: np.ndarray, quantity: str, log: bool) -> np.ndarray:
+    """The values as drawn: log10 of a log-able quantity when ``log`` (<= 0 becomes NaN)."""
+    z = np.asarray(values, dtype=float)
+    if log and qreg.quantity(quantity).loggable:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(z > 0, np.log10(np.where(z > 0, z, 1.0)), np.nan)
+    return z
 
 
 @dataclass(frozen=True)
@@ -43,10 +59,12 @@ class ColourScale:
 def colour_scale(
     arrays: Sequence[np.ndarray], cmap: str, label: str, levels: int | Sequence[float],
     vmin: float | None = None, vmax: float | None = None, geometric: bool = False,
-    centred: bool = False,
+    centred: bool = False, linear: bool = False,
 ) -> ColourScale | None:
     """The scale over the finite values of all ``arrays`` (or [vmin, vmax]); ``None`` when
-    nothing is finite and no range was given. ``centred``: symmetric about 0 (a difference)."""
+    nothing is finite and no range was given. ``centred``: symmetric about 0 (a difference).
+    Colours follow log-spaced levels (filled bands of a loss over decades) unless
+    ``linear`` (a heatmap: colours linear in the shown values, as the window's)."""
     finite = np.concatenate([np.asarray(a, float)[np.isfinite(a)] for a in arrays] or [[]])
     explicit = None if isinstance(levels, (int, np.integer)) else np.asarray(levels, float)
     lo = vmin if vmin is not None else (explicit[0] if explicit is not None else None)
@@ -61,7 +79,7 @@ def colour_scale(
     if not hi > lo:  # a constant surface: widen so it still gets a colour and a level
         lo, hi = lo - (abs(lo) or 1.0) * 0.5, hi + (abs(hi) or 1.0) * 0.5
     lv = explicit if explicit is not None else contour_levels(lo, hi, int(levels), geometric)
-    norm = LogNorm(lo, hi) if _log_spaced(lv) and lo > 0 else Normalize(lo, hi)
+    norm = LogNorm(lo, hi) if _log_spaced(lv) and lo > 0 and not linear else Normalize(lo, hi)
     below = bool(finite.size and finite.min() < lo)
     above = bool(finite.size and finite.max() > hi)
     extend = {(True, True): "both", (True, False): "min", (False, True): "max"}.get(
@@ -118,6 +136,74 @@ def draw_map(ax: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray, scale: Colour
     return cs
 
 
+def draw_isolines(ax: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray,
+                  scale: ColourScale | None) -> Any:
+    """Thin white isolines over a heatmap or filled map at the scale's levels inside its
+    range (the window's 2-D view draws the same)."""
+    if scale is None or not np.isfinite(z).any():
+        return None
+    levels = isoline_levels(scale)
+    if not levels:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a level not crossing the data is fine
+        return ax.contour(x, y, np.ma.masked_invalid(z), levels=levels, **ISOLINE_STYLE)
+
+
+def isoline_levels(scale: ColourScale) -> list[float]:
+    """The scale's levels strictly inside its range (the ends touch a point at most)."""
+    lo, hi = float(scale.norm.vmin), float(scale.norm.vmax)
+    return [float(v) for v in scale.levels if lo < v < hi]
+
+
+def draw_trajectory(ax: Any, traj: Any) -> None:
+    """The optimizer's path on the plane, red, labelled with epochs where labels fit; named
+    models on their plane (A, B, C) as labelled markers, as Garipov et al.'s Figure 1."""
+    tx, ty = np.asarray(traj.x, float), np.asarray(traj.y, float)
+    if getattr(traj, "labels", None):
+        ax.plot(tx, ty, "o", color="white", markeredgecolor="black", markersize=7, zorder=5)
+        for k, label in enumerate(traj.labels):
+            ax.annotate(label, (tx[k], ty[k]), textcoords="offset points", xytext=(6, 5),
+                        fontsize=9, fontweight="bold", zorder=6,
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7,
+                              "lw": 0})
+        return
+    ax.plot(tx, ty, "r-o", markersize=3, linewidth=1)
+    epochs = np.asarray(traj.epochs)
+    # Label from the last epoch back, skipping points crowded near an already labelled one.
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    u = (tx - x0) / ((x1 - x0) or 1.0)
+    v = (ty - y0) / ((y1 - y0) or 1.0)
+    placed: list[int] = []
+    for k in range(len(epochs) - 1, -1, -1):
+        if len(placed) >= _MAX_EPOCH_LABELS:
+            break
+        if all(np.hypot(u[k] - u[j], v[k] - v[j]) > _LABEL_GAP for j in placed):
+            placed.append(k)
+            ax.annotate(str(int(epochs[k])), (tx[k], ty[k]), textcoords="offset points",
+                        xytext=(3, 3), fontsize=7, color="darkred",  # legible on dark colours
+                        bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none",
+                              "alpha": 0.65})
+
+
+def line_with_band(ax: Any, x: np.ndarray, result: Any, q: str, color: str,
+                   label: str | None = None, linewidth: float = 1.5,
+                   values: np.ndarray | None = None) -> list:
+    """``q`` against ``x`` (test dotted; a curve's straight line dashed), and ± one standard
+    deviation over direction seeds as a band when the result holds it. ``values``: what to
+    draw instead of the stored values (accuracy masked where its loss is not finite)."""
+    straight = q.startswith(qreg.STRAIGHT_PREFIX)
+    test = qreg.quantity(q).split == "test" or q.startswith(qreg.STRAIGHT_PREFIX + "test")
+    style = ("-." if test else "--") if straight else (":" if test else "-")
+    y = np.asarray(result.values[q] if values is None else values, float)
+    lines = ax.plot(x, y, style, color=color, label=label or qreg.quantity(q).label,
+                    linewidth=linewidth)
+    spread = result.values.get(q + qreg.SPREAD_SUFFIX)
+    if spread is not None:
+        ax.fill_between(x, y - spread, y + spread, color=color, alpha=0.18, linewidth=0)
+    return lines
+
+
 def draw_surface3d(ax: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray,
                    scale: ColourScale | None) -> Any:
     """``z`` as a 3-D surface coloured by ``scale``, clipped to its range."""
@@ -139,61 +225,73 @@ def draw_surface3d(ax: Any, x: np.ndarray, y: np.ndarray, z: np.ndarray,
 
 def mark_partial(ax: Any, x: np.ndarray, y: np.ndarray | None, done: np.ndarray,
                  raw: np.ndarray, missing_color: str, diverged_color: str,
-                 kind: str = "heatmap", spans: bool = True) -> dict[str, int]:
-    """Cover not-computed points with hatched grey cells and diverged ones (computed,
-    not finite) with ``diverged_color``; returns how many of each were marked.
+                 kind: str = "heatmap", spans: bool = True, missing: bool = True
+                 ) -> dict[str, int]:
+    """Cover not-computed points with hatched grey cells (unless not ``missing``) and
+    computed, non-finite ones with ``diverged_color``; returns how many of each were marked.
 
     A ``heatmap`` (and a line) marks each point's own cell; ``contour``/``filled`` mark
     the grid cells that have such a point at a corner: the area the contours cannot
     reach, so no white gap is left between drawn and marked; ``surface`` marks the
-    points on the floor of the 3-D box. A line without ``spans`` (one of several overlaid,
-    whose gaps show) marks only its diverged points."""
-    missing = ~np.asarray(done, bool)
-    diverged = ~missing & ~np.isfinite(np.asarray(raw, float))
-    counts = {"missing": int(missing.sum()), "diverged": int(diverged.sum())}
-    three_d = kind == "surface"
-    if three_d:
+    points on the floor of the 3-D box. A line shades its non-finite stretches; without
+    ``spans`` (one of several overlaid, whose gaps show) it marks those points with a
+    cross at the bottom, inside the axes, and leaves its missing stretches as gaps."""
+    not_done = ~np.asarray(done, bool)
+    diverged = ~not_done & ~np.isfinite(np.asarray(raw, float))
+    if not missing:
+        not_done = np.zeros_like(not_done)
+    counts = {"missing": int(not_done.sum()), "diverged": int(diverged.sum())}
+    if kind == "surface":
         lo = ax.get_zlim()[0]
-        for mask, color, marker in ((missing, missing_color, "s"), (diverged, diverged_color, "x")):
+        for mask, color, marker in ((not_done, missing_color, "s"),
+                                    (diverged, diverged_color, "x")):
             jj, ii = np.nonzero(mask)
             if len(ii):
                 ax.scatter(x[ii], y[jj], np.full(len(ii), lo), color=color, marker=marker, s=6,
                            depthshade=False)
         return counts
-    if y is None:  # a line: spans over the missing stretch, marks under diverged points
+    if y is None:
         ex = _edges(x)
-        for i0, i1 in _runs(missing) if spans else ():
-            ax.axvspan(ex[i0], ex[i1], facecolor=missing_color, edgecolor="0.45",
-                       hatch=MISSING_HATCH, linewidth=0, zorder=0)
-        if diverged.any():
-            ax.scatter(x[diverged], np.zeros(int(diverged.sum())), marker="x", s=20, zorder=5,
-                       color=diverged_color, transform=ax.get_xaxis_transform(), clip_on=False)
+        for mask, style in ((not_done, {"facecolor": missing_color, "edgecolor": "0.45",
+                                        "hatch": MISSING_HATCH}),
+                            (diverged, {"facecolor": diverged_color,
+                                        "alpha": NON_FINITE_ALPHA})):
+            for i0, i1 in _runs(mask) if spans else ():
+                ax.axvspan(ex[i0], ex[i1], linewidth=0, zorder=0, **style)
+        if diverged.any() and not spans:
+            ax.scatter(x[diverged], np.full(int(diverged.sum()), 0.03), marker="x", s=20,
+                       zorder=5, color=diverged_color, transform=ax.get_xaxis_transform())
         return counts
     if kind == "heatmap":
         ex, ey = _edges(x), _edges(y)
     else:  # cell (j, i) spans x[i]..x[i+1], y[j]..y[j+1]: any marked corner marks it
         ex, ey = np.asarray(x, float), np.asarray(y, float)
-        missing, diverged = _corner_cells(missing), _corner_cells(diverged)
-    for mask, color, hatch in ((missing, missing_color, MISSING_HATCH),
-                               (diverged, diverged_color, None)):
+        not_done, diverged = _corner_cells(not_done), _corner_cells(diverged)
+    # a hatch takes the edge colour; solid cells get an edge of their own colour, so rows
+    # of cells show no hairline seams in a renderer (as filled bands)
+    for mask, color, hatch, edge, width in ((not_done, missing_color, MISSING_HATCH, "0.45", 0),
+                                            (diverged, diverged_color, None, diverged_color, 1)):
         boxes = [[(ex[i0], ey[j]), (ex[i1], ey[j]), (ex[i1], ey[j + 1]), (ex[i0], ey[j + 1])]
                  for j in range(mask.shape[0]) for i0, i1 in _runs(mask[j])]
         if boxes:
             # above the colours (zorder 1), below isolines, trajectory and labels (2+)
-            ax.add_collection(PolyCollection(boxes, facecolors=color, edgecolors="0.45",
-                                             linewidths=0, hatch=hatch, zorder=1.5))
+            ax.add_collection(PolyCollection(boxes, facecolors=color, edgecolors=edge,
+                                             linewidths=width, hatch=hatch, zorder=1.5))
     return counts
 
 
-def partial_handles(counts: dict[str, int], missing_color: str,
-                    diverged_color: str) -> list[Patch]:
-    """Legend entries for what :func:`mark_partial` drew (none for a complete result)."""
+def partial_handles(counts: dict[str, int], missing_color: str, diverged_color: str,
+                    non_finite: str = "", line: bool = False) -> list[Patch]:
+    """Legend entries for what :func:`mark_partial` drew (none for a complete, finite
+    result). ``non_finite``: what the non-finite points are (default: how many); ``line``:
+    their stretches are shaded (a line's), not filled."""
     out = []
     if counts.get("missing"):
         out.append(Patch(facecolor=missing_color, edgecolor="0.45", hatch=MISSING_HATCH,
                          linewidth=0, label=f"not computed ({counts['missing']} points)"))
     if counts.get("diverged"):
-        out.append(Patch(facecolor=diverged_color, label=f"diverged ({counts['diverged']})"))
+        out.append(Patch(facecolor=diverged_color, alpha=NON_FINITE_ALPHA if line else None,
+                         label=non_finite or f"{counts['diverged']} non-finite"))
     return out
 
 
@@ -204,6 +302,7 @@ def add_colorbar(fig: Any, mappable: Any, axes: Any, scale: ColourScale,
     cb = fig.colorbar(mappable, ax=axes, shrink=0.9,
                       extend=getattr(mappable, "extend", scale.extend))
     cb.set_label(scale.label, fontsize=font_size)
+    cb.ax.set_gid(COLORBAR_GID)  # an SVG reader finds the bar's tick labels under this id
     solids = getattr(cb, "solids", None)
     if solids is not None and not solids.get_rasterized():  # few bands: vector, seamless
         solids.set_edgecolor("face")

@@ -24,7 +24,8 @@ _ORDER = (
     "model.name", "model.checkpoint", "model.pretrained", "model.num_classes", "model.output",
     "dataset.name", "dataset.subsample", "dataset.subsample_seed", "dataset.transform",
     "dataset.size", "dataset.root",
-    "directions.method", "directions.params", "directions.seed", "directions.xnorm", "directions.ynorm",
+    "directions.method", "directions.params", "directions.seed", "directions.seeds",
+    "directions.xnorm", "directions.ynorm",
     "directions.dir_type", "directions.xignore", "directions.yignore",
     "grid.x", "grid.y", "loss.name", "loss.split", "loss.label_smoothing", "measures",
 )
@@ -51,6 +52,7 @@ _LABELS: dict[str, Callable[[Any], str]] = {
     "dataset.size": lambda v: f"{v} px",
     "directions.method": lambda v: _method_title(v),
     "directions.seed": lambda v: f"seed {v}",
+    "directions.seeds": lambda v: seeds_text(v),
     "directions.dir_type": lambda v: str(v),
     "grid.x": lambda v: f"α\u00a0{v}",  # no line break between a name and its range
     "grid.y": lambda v: f"β\u00a0{v}",
@@ -72,16 +74,26 @@ _PAIRS = {k: (f"directions.x{w}", f"directions.y{w}", "norm" if w == "norm" else
 
 def recipe_fields(result: SurfaceResult | Recipe) -> dict[str, Any]:
     """The result's recipe (or a recipe) flattened to ``{"model.name": ..., "grid.x":
-    "-1:1:51", ...}`` (empty for a result without a recipe, e.g. a reference file)."""
+    "-1:1:51", ...}`` (empty for a result without a recipe, e.g. a reference file).
+
+    A result's grid is the one computed (its coordinates), not the ranges asked for: a
+    PCA plane fitted to its trajectory names the fitted ranges; a recipe still to be fitted
+    says so ("fitted, 31 pts")."""
     recipe = result if isinstance(result, Recipe) else result.recipe
     if recipe is None:
         return {}
     out: dict[str, Any] = {}
     _flatten(recipe.to_dict(), "", out)
+    fit = out.pop("grid.fit", False)
     for axis in ("grid.x", "grid.y"):  # ranges read best in the CLI's min:max:num
         r = out.pop(axis + ".min", None), out.pop(axis + ".max", None), out.pop(axis + ".num", None)
         if r[0] is not None:
-            out[axis] = f"{r[0]:g}:{r[1]:g}:{r[2]}"
+            out[axis] = f"fitted, {r[2]} pts" if fit else f"{r[0]:.4g}:{r[1]:.4g}:{r[2]}"
+    if isinstance(result, SurfaceResult):
+        out.pop("grid.y", None)
+        for axis, c in (("grid.x", result.x), ("grid.y", result.y)):
+            if c is not None and len(c):
+                out[axis] = f"{float(c[0]):.4g}:{float(c[-1]):.4g}:{len(c)}"
     return {k: v for k, v in out.items() if k not in _SKIP}
 
 
@@ -96,7 +108,7 @@ def distinguishing_titles(results: Sequence[SurfaceResult]) -> list[str]:
     known = [f for f in fields if f]
     differing = differing_fields(known) if len(known) > 1 else []
     titles = [_title_of(f, known, differing) if f
-              else str((r.specs.get("model") or {}).get("name") or "")
+              else str(r.stored("model").get("name") or "")
               for r, f in zip(results, fields, strict=True)]
     if len(set(titles)) == len(titles) and all(titles):
         return titles
@@ -128,8 +140,8 @@ def recipe_title(result: SurfaceResult | Recipe, skip: Sequence[str] = ()) -> st
     """
     f = recipe_fields(result)
     if not f:
-        specs = {} if isinstance(result, Recipe) else result.specs
-        return str((specs.get("model") or {}).get("name") or "")
+        model = {} if isinstance(result, Recipe) else result.stored("model")
+        return str(model.get("name") or "")
     skip = set(skip)
 
     def has(key: str) -> bool:
@@ -148,8 +160,18 @@ def recipe_title(result: SurfaceResult | Recipe, skip: Sequence[str] = ()) -> st
     parts.append(" ".join(data))
     parts.append(", ".join(_directions_text(f, has)))
     grid = [_LABELS[k](f[k]) for k in ("grid.x", "grid.y") if has(k)]
+    if f.get("directions.method") == "curve" and grid:  # a curve's coordinate is t
+        grid[0] = grid[0].replace("α", "t", 1)
     parts.append(" × ".join(grid))
     return " · ".join(p for p in parts if p)
+
+
+def seeds_text(seeds: Sequence[int]) -> str:
+    """'mean ± std over 5 seeds (1–5)': how a title names a result over direction seeds."""
+    s = list(seeds)
+    run = s == list(range(s[0], s[0] + len(s))) if s else False
+    which = f"{s[0]}–{s[-1]}" if run and len(s) > 2 else ", ".join(map(str, s))
+    return f"mean ± std over {len(s)} seeds ({which})"
 
 
 def wrap(text: str, width_in: float, font_pt: float) -> str:
@@ -163,6 +185,19 @@ def wrap(text: str, width_in: float, font_pt: float) -> str:
         else:
             lines += textwrap.wrap(part, chars, break_on_hyphens=False) or [part]
     return "\n".join(lines)
+
+
+def distinct_tail(path: Any, paths: Sequence[Any]) -> str:
+    """The shortest end of ``path`` (suffix dropped) that the other ``paths`` do not share."""
+    if path is None:
+        return "none"
+    mine = _stem_parts(path)
+    distinct = {_stem_parts(p) for p in paths}
+    for k in range(1, len(mine) + 1):
+        if len({p[-k:] for p in distinct}) == len(distinct):
+            return "/".join(mine[-k:])
+    return str(path)
+
 
 
 # --- internals -------------------------------------------------------------------------
@@ -217,7 +252,9 @@ def _directions_text(f: dict[str, Any], has: Callable[[str], bool]) -> list[str]
     if not out and method:
         out.append(_method_title(method))
     uses = entry.uses if entry is not None else ("norm", "seed")
-    if "seed" in uses and has("directions.seed"):
+    if "seed" in uses and has("directions.seeds"):
+        out.append(seeds_text(f["directions.seeds"]))
+    elif "seed" in uses and has("directions.seed"):
         out.append(_LABELS["directions.seed"](f["directions.seed"]))
     if "norm" in uses:
         xn, yn = f.get("directions.xnorm"), f.get("directions.ynorm")
@@ -237,11 +274,11 @@ def _title_of(f: dict[str, Any], fields: Sequence[dict[str, Any]],
 def _field_text(key: str, value: Any, fields: Sequence[dict[str, Any]],
                 differing: Sequence[str]) -> str:
     if key in _PATHS:
-        return _PATHS[key] + _distinct_tail(value, [f.get(key) for f in fields])
+        return _PATHS[key] + distinct_tail(value, [f.get(key) for f in fields])
     if key.startswith(_PARAMS):
         p = _method_param(key, fields)
         if p is not None and p.is_path:
-            return p.shown(_distinct_tail(value, [f.get(key) for f in fields]))
+            return p.shown(distinct_tail(value, [f.get(key) for f in fields]))
         if p is not None:
             return p.shown(value)
     pair = _PAIRS.get(key)
@@ -274,18 +311,6 @@ def _implied(key: str, keys: Sequence[str], fields: Sequence[dict[str, Any]]) ->
 def _tail(path: Any) -> str:
     p = PurePath(str(path))
     return p.stem or p.name
-
-
-def _distinct_tail(path: Any, paths: Sequence[Any]) -> str:
-    """The shortest end of ``path`` (suffix dropped) that the other ``paths`` do not share."""
-    if path is None:
-        return "none"
-    mine = _stem_parts(path)
-    distinct = {_stem_parts(p) for p in paths}
-    for k in range(1, len(mine) + 1):
-        if len({p[-k:] for p in distinct}) == len(distinct):
-            return "/".join(mine[-k:])
-    return str(path)
 
 
 def _stem_parts(path: Any) -> tuple[str, ...]:

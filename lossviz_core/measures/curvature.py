@@ -118,9 +118,10 @@ def build(ctx: MeasureContext) -> CurvatureMeasure:
 
 
 KIND = MeasureKind(
-    name="curvature", label="the convexity map (Hessian λmax, λmin, |λmin/λmax|)", build=build,
+    name="curvature", label="convexity map (slow)", build=build,
     help="At every point, the Hessian's extreme eigenvalues λmax and λmin and the map "
-    "|λmin/λmax| (the paper's convexity map: blue where the landscape is locally convex)",
+    "|λmin/λmax| (the paper's convexity map: blue where the landscape is locally convex); "
+    "each point costs tens of Hessian-vector products, each a pass over the data",
     quantities=CURVATURE_QUANTITIES, needs_grad=True,
     passes=4 * HVPS_PER_POINT,  # each Hessian-vector product costs ~4 forward passes
     cost=f"about {HVPS_PER_POINT} Hessian-vector products per point, each a pass over the data",

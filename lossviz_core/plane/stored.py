@@ -35,6 +35,7 @@ class Plane:
     stackable = True  # K points at once (stacked) for multi-point evaluation
     foldable = True  # BatchNorm may be folded around it
     refold = False
+    linear = True  # a point is θ + α·d₁ + β·d₂ and nothing more (connect.path: not so)
     generation = 0  # bumped by reattach(): views built on older tensors know they are stale
 
     def __init__(self, model: nn.Module, directions: Any) -> None:

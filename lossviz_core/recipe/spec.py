@@ -33,9 +33,11 @@ SPLITS = ("train", "test", "both")
 PRECISIONS = ("auto", "bf16", "fp32")
 COMPILE_MODES = ("auto", "off", "default", "max-autotune", "max-autotune-no-cudagraphs")
 MULTI_MODES = ("auto", "on", "off")
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 TRANSFORMS = ("auto", "cifar", "imagenet", "none")
 DATA_CACHES = ("auto", "device", "host", "stream")
 RECIPE_VERSION = 2
+MAX_SEED = 2**31 - 1  # the window's seed box (a Qt int) holds no more
 # direction parameters that say how the directions are kept, not which they are (a seeded
 # plane computes the stored plane's values): left out of Recipe.landscape_key()
 KEEPING_PARAMS = ("dir_storage",)
@@ -60,10 +62,63 @@ def canonical_ignore(ignore: str) -> str:
     return "biasbn" if ignore == "biasnorm" else ignore
 
 
+def check_seed(name: str, value: Any) -> int:
+    """``value`` as a seed, InputError unless a whole number in 0 .. MAX_SEED."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer)) or \
+            not float(value).is_integer() or not 0 <= value <= MAX_SEED:
+        raise InputError(f"{name} must be a whole number from 0 to {MAX_SEED}, got {value!r}")
+    return int(value)
+
+
 def check_choice(name: str, value: Any, allowed: tuple) -> None:
     """InputError naming ``name`` unless ``value`` is one of ``allowed``."""
     if value not in allowed:
         raise InputError(f"unknown {name} {value!r}; choose one of {', '.join(map(str, allowed))}")
+
+
+def _shown(v: Any) -> str:
+    kind = {bool: "true/false", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "an object", type(None): "null"}.get(type(v), type(v).__name__)
+    text = json.dumps(v, default=str) if isinstance(v, (str, int, float, bool)) else ""
+    return f"{kind} {text}" if text and len(text) <= 40 else kind
+
+
+def _is(v: Any, kind: str) -> bool:
+    """Whether ``v`` is of the annotation ``kind`` (one part of ``A | B``); names this
+    module does not check (nested specs, Any) pass."""
+    number = isinstance(v, (int, float)) and not isinstance(v, bool)
+    if kind.startswith("tuple["):
+        inner = kind[len("tuple["):-1].split(",")[0].strip()
+        return isinstance(v, (list, tuple)) and all(_is(t, inner) for t in v)
+    if kind.startswith("dict["):
+        return isinstance(v, dict)
+    return {"str": isinstance(v, str), "bool": isinstance(v, bool), "float": number,
+            "int": number and float(v).is_integer(), "None": v is None}.get(kind, True)
+
+
+def _check_type(key: str, v: Any, annotation: str) -> None:
+    kinds = [k.strip() for k in annotation.split("|")]
+    if not any(_is(v, k) for k in kinds):
+        words = {"str": "a string", "int": "a whole number", "float": "a number",
+                 "bool": "true or false", "None": "null", "dict[str, Any]": "an object"}
+        lists = {"str": "strings", "int": "whole numbers", "float": "numbers"}
+        want = " or ".join(
+            f"a list of {lists.get(k[6:-1].split(',')[0].strip(), 'values')}"
+            if k.startswith("tuple[") else words.get(k, k) for k in kinds)
+        raise InputError(f"{key}: expected {want}, got {_shown(v)}")
+
+
+def _checked(make: Any, where: str, *args: Any, **kwargs: Any) -> Any:
+    """``make(...)``, its errors one line prefixed with the key path ``where``."""
+    try:
+        return make(*args, **kwargs)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}" if where and not str(exc).startswith(where)
+                         else str(exc)) from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"{where or getattr(make, '__name__', 'value')}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                         ) from None
 
 
 class _Spec:
@@ -79,22 +134,36 @@ class _Spec:
         return out
 
     @classmethod
-    def from_dict(cls: type[T], d: dict[str, Any] | None) -> T:
-        d = dict(d or {})
+    def from_dict(cls: type[T], d: dict[str, Any] | None, where: str = "") -> T:
+        """The spec a dict (from JSON or TOML) describes; keys it does not know are ignored
+        (a later version's). A wrong type or value is one :class:`InputError` naming the key
+        as the file spells it (``where``: the dict's own key path, e.g. ``recipe.model``)."""
+        if d is None:
+            d = {}
+        if not isinstance(d, dict):
+            raise InputError(f"{where or cls.__name__}: expected an object of "
+                             f"{cls.__name__} fields, got {_shown(d)}")
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             if f.name not in d:
                 continue
             v = d[f.name]
+            key = f"{where}.{f.name}" if where else f.name
             sub = _NESTED.get((cls.__name__, f.name))
             if sub is not None and isinstance(v, dict):
-                v = sub.from_dict(v)
-            elif sub is not None and isinstance(v, str):
-                v = sub.parse(v)
-            elif isinstance(v, list):
-                v = tuple(v)
+                v = sub.from_dict(v, key)
+            elif sub is not None and isinstance(v, str) and hasattr(sub, "parse"):
+                v = _checked(sub.parse, key, v)  # type: ignore[attr-defined]
+            elif sub is not None and not isinstance(v, sub) and not (v is None and "None" in
+                                                                     str(f.type)):
+                raise InputError(f"{key}: expected an object of {sub.__name__} fields, "
+                                 f"got {_shown(v)}")
+            else:
+                _check_type(key, v, str(f.type))
+                if isinstance(v, list):
+                    v = tuple(v)
             kwargs[f.name] = v
-        return cls(**kwargs)
+        return _checked(cls, where, **kwargs)
 
     @classmethod
     def _legacy(cls, d: dict[str, Any], moved: dict[str, tuple[str, str]]) -> dict[str, Any]:
@@ -164,6 +233,8 @@ class ModelSpec(_Spec):
     start from (``DEFAULT`` or a weights name; downloaded only when asked for).
     ``output``: the index or key of the logits when the forward returns a tuple or dict.
     ``num_classes``: the output size when neither the checkpoint nor the data says it.
+    ``download``: the pretrained weights may be downloaded (the user asked, on this command
+    line or with the window's button); not part of what the model is (ignored by ``==``).
     """
 
     name: str = "digits_cnn"
@@ -172,6 +243,7 @@ class ModelSpec(_Spec):
     output: str | None = None
     num_classes: int | None = None
     options: dict[str, Any] = field(default_factory=dict)  # the source's own parameters
+    download: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.num_classes is not None and int(self.num_classes) < 1:
@@ -190,11 +262,13 @@ class DatasetSpec(_Spec):
     ``none`` (to a tensor in [0, 1]); ``size`` / ``mean`` / ``std`` override it.
     ``cache``: where decoded examples live (``auto``: on the device if they fit, else in
     host memory if they fit there, else streamed through a DataLoader every pass).
+    ``download``: a missing data set may be downloaded (the user asked, on this command line
+    or with the window's button); not part of what the data is (ignored by ``==``).
     """
 
     name: str = "digits"
     root: str | None = None
-    download: bool = False
+    download: bool = field(default=False, compare=False)
     subsample: int | None = None
     subsample_seed: int = 0
     transform: str = "auto"
@@ -206,6 +280,8 @@ class DatasetSpec(_Spec):
     options: dict[str, Any] = field(default_factory=dict)  # the data kind's own parameters
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "subsample_seed", check_seed("subsample seed",
+                                                             self.subsample_seed))
         object.__setattr__(self, "options", dict(self.options or {}))
         check_choice("transform", self.transform, TRANSFORMS)
         check_choice("data cache", self.cache, DATA_CACHES)
@@ -231,6 +307,8 @@ class DirectionSpec(_Spec):
     The normalization, ignore rule, ``dir_type`` and seed are the paper's vocabulary shared
     by the methods; ``params`` holds what one method owns (the interpolation's
     ``checkpoint``, the PCA plane's ``run``, the direction ``file``), as its entry declares.
+    ``seeds``: the same landscape for each of these direction seeds (``seed`` is the first),
+    stored each and as their mean and standard deviation (:mod:`lossviz_core.run.seeds`).
     """
 
     method: str = "random"
@@ -241,21 +319,34 @@ class DirectionSpec(_Spec):
     yignore: str = "biasbn"
     seed: int = 0
     params: dict[str, Any] = field(default_factory=dict)
+    seeds: tuple[int, ...] = ()  # several seeds: one landscape each, their mean and spread
 
     # fields of the first recipe versions, now parameters of their methods
     LEGACY = {"target_checkpoint": ("params", "checkpoint"), "pca_run": ("params", "run"),
               "file": ("params", "file")}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> DirectionSpec:
-        return super().from_dict(cls._legacy(d or {}, cls.LEGACY))
+    def from_dict(cls, d: dict[str, Any] | None, where: str = "") -> DirectionSpec:
+        if not isinstance(d, (dict, type(None))):
+            return super().from_dict(d, where)  # one line saying what it is instead
+        return super().from_dict(cls._legacy(d or {}, cls.LEGACY), where)
 
     def param(self, name: str, default: Any = None) -> Any:
         """The method's parameter ``name`` (``default`` when not given)."""
         return self.params.get(name, default)
 
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if not self.seeds:  # one seed: the recipe (and its keys) as before seeds existed
+            d.pop("seeds")
+        return d
+
     def __post_init__(self) -> None:
+        object.__setattr__(self, "seed", check_seed("seed", self.seed))
         object.__setattr__(self, "params", dict(self.params or {}))
+        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds or ()))
+        if self.seeds and len(set(self.seeds)) != len(self.seeds):
+            raise InputError(f"seeds repeat: {', '.join(map(str, self.seeds))}")
         for name, value, allowed in (
             ("dir_type", self.dir_type, DIR_TYPES),
             ("xnorm", self.xnorm, NORMS),
@@ -318,18 +409,21 @@ class LossSpec(_Spec):
 
 @dataclass(frozen=True)
 class ComputeSpec(_Spec):
-    """How to compute: device, precision, batch size, ``torch.compile`` and multi-point."""
+    """How to compute: device, precision, batch size, ``torch.compile``, multi-point and
+    the memory format of image inputs (auto: channels_last on CUDA, the faster on the CPU)."""
 
     device: str = "auto"
     precision: str = "auto"
     batch_size: int | None = None
     compile: str = "auto"
     multi: str = "auto"
+    memory_format: str = "auto"
 
     def __post_init__(self) -> None:
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("compile", self.compile, COMPILE_MODES)
         check_choice("multi-point mode", self.multi, MULTI_MODES)
+        check_choice("memory format", self.memory_format, MEMORY_FORMATS)
         if self.batch_size is not None and int(self.batch_size) < 1:
             raise InputError(f"batch size must be >= 1, got {self.batch_size}")
 
@@ -392,21 +486,24 @@ class Recipe(_Spec):
         """The recipe a result file's specs hold (this version's or the first version's
         ``model``/``dataset``/``directions``/``surface`` layout); None when there is none."""
         specs = specs or {}
-        if isinstance(specs.get("recipe"), dict):
-            return cls.from_dict(specs["recipe"])
+        if "recipe" in specs:
+            return cls.from_dict(specs["recipe"], "recipe")
         if not any(k in specs for k in ("model", "dataset", "directions", "surface")):
             return None
-        s = dict(specs.get("surface") or {})
-        grid = GridSpec.from_dict({k: s[k] for k in ("x", "y") if k in s})
-        loss = LossSpec(**{k2: s[k1] for k1, k2 in (("loss", "name"), ("split", "split"))
-                           if k1 in s})
+        s = specs.get("surface") or {}
+        if not isinstance(s, dict):
+            raise InputError(f"surface: expected an object, got {_shown(s)}")
+        grid = GridSpec.from_dict({k: s[k] for k in ("x", "y") if k in s}, "surface")
+        loss = _checked(LossSpec, "surface", **{k2: s[k1] for k1, k2 in (("loss", "name"),
+                                                                          ("split", "split"))
+                                                 if k1 in s})
         compute = ComputeSpec.from_dict(
-            {k: s[k] for k in ("device", "precision", "batch_size") if k in s}
+            {k: s[k] for k in ("device", "precision", "batch_size") if k in s}, "surface"
         )
         return cls(
-            model=ModelSpec.from_dict(specs.get("model")),
-            dataset=DatasetSpec.from_dict(specs.get("dataset")),
-            directions=DirectionSpec.from_dict(specs.get("directions")),
+            model=ModelSpec.from_dict(specs.get("model"), "model"),
+            dataset=DatasetSpec.from_dict(specs.get("dataset"), "dataset"),
+            directions=DirectionSpec.from_dict(specs.get("directions"), "directions"),
             grid=grid, loss=loss, compute=compute,
         )
 

@@ -12,8 +12,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from lossviz_core.atomic import temp_path  # noqa: F401 (the writers' temporaries)
@@ -94,10 +97,7 @@ class OutputLock:
             return cls(path, None)
         lock = lock_path(path)
         for _ in range(5):
-            try:
-                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
-                raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+            fd = _open_lock(lock, path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -111,22 +111,29 @@ class OutputLock:
             except FileNotFoundError:
                 same = False
             if same:
-                os.ftruncate(fd, 0)
-                os.write(fd, str(os.getpid()).encode())
+                try:  # who holds it, for the message a second writer gets; a full disk
+                    os.ftruncate(fd, 0)  # must not stop a resume that needs no new space
+                    os.pwrite(fd, str(os.getpid()).encode(), 0)
+                except OSError:
+                    pass
                 return cls(path, fd)
             os.close(fd)
         raise StoreError(f"cannot lock {path} for writing; try again")
 
     def release(self) -> None:
-        """Give the file up (and remove the lock file); safe to call twice."""
-        if self._fd is None:
+        """Give the file up (and remove the lock file); safe to call twice, and from a
+        signal that interrupts it (the descriptor is forgotten before it is closed)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
             return
         try:
             lock_path(self.path).unlink(missing_ok=True)
         except OSError:
             pass
-        os.close(self._fd)
-        self._fd = None
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
     def __del__(self) -> None:  # a store nobody finished or closed still lets go
         self.release()
@@ -144,7 +151,7 @@ def being_written(path: str | os.PathLike) -> bool:
     if fcntl is None or not lock.exists():
         return False
     try:
-        fd = os.open(lock, os.O_RDONLY)
+        fd = os.open(lock, os.O_RDONLY | _NOFOLLOW)
     except OSError:
         return False
     try:
@@ -154,6 +161,35 @@ def being_written(path: str | os.PathLike) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _open_lock(lock: Path, path: Path) -> int:
+    """The lock file's descriptor: never through a symbolic link (a planted one would make us
+    truncate its target), and only a regular file of ours with no other name."""
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                     0o644)
+    except OSError as exc:
+        kind = {errno.ELOOP: "a symbolic link", errno.EISDIR: "a folder"}.get(exc.errno)
+        if kind is not None:
+            raise StoreError(f"the lock file {lock} is {kind}; refusing to use it (remove "
+                             "it)") from None
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from None
+    st = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(st.st_mode):
+        problem = _kind(st.st_mode) or "not a regular file"
+    elif hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        problem = "another user's file"
+    elif st.st_nlink > 1:
+        problem = "a file with other names (a hard link)"
+    if problem is not None:
+        os.close(fd)
+        raise StoreError(f"the lock file {lock} is {problem}; refusing to use it (remove it)")
+    return fd
 
 
 def _read_pid(fd: int) -> int | None:
@@ -196,6 +232,37 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def new_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Make folder ``path`` (with missing parents) for a writer; if the writer fails or is
+    stopped before putting anything in them, the folders made here are removed again (a
+    full or read-only disk leaves no empty folders behind)."""
+    path = Path(path)
+    made = []
+    p = path
+    while not p.exists() and p != p.parent:
+        made.append(p)
+        p = p.parent
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        remove_empty(made)
+        raise StoreError(f"cannot make folder {path}: {exc.strerror or exc}") from None
+    try:
+        yield path
+    except BaseException:
+        remove_empty(made)
+        raise
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove each of ``folders`` that is empty (give a folder before its parent)."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
 def partial_path(path: Path) -> Path:
-    """Where a run that replaces ``path`` (``--overwrite``) writes until it is complete."""
+    """Where a run that replaces ``path`` (``--overwrite``: a result file, a run folder)
+    writes until it is complete."""
     return path.with_name(f"{path.stem}.partial{path.suffix}")

@@ -9,6 +9,7 @@ quantity needs no edits anywhere else. A name nobody registered still flows thro
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from lossviz_core.registry import load_plugins
@@ -58,7 +59,41 @@ def quantity(name: str) -> Quantity:
         q = _REGISTRY.get(name)
     if q is not None:
         return q
+    derived = _over_seeds(name)
+    if derived is not None:
+        return derived
     return Quantity(name, name.replace("_", " "))
+
+
+# several direction seeds (run/seeds.py): each seed's value and the spread over the seeds
+_SEEDED = re.compile(r"^(?P<base>.+?)_(?:(?P<std>std)|seed(?P<seed>-?\d+))$")
+SPREAD_SUFFIX, SEED_INFIX = "_std", "_seed"
+STRAIGHT_PREFIX = "line_"  # a curve's straight line beside it (measures/straight.py)
+
+
+def over_seeds(name: str) -> bool:
+    """``{q}_std`` or ``{q}_seed{s}``: a spread over direction seeds or one seed's value."""
+    return _SEEDED.match(name) is not None and _SEEDED.match(name)["base"] in _REGISTRY
+
+
+def drawn_quantities(names) -> list[str]:
+    """What a 1-D view or figure draws as curves: the means over seeds, not each seed's
+    values or their spread (drawn as a band around the mean)."""
+    return [n for n in ordered(names) if not over_seeds(n)]
+
+
+def _over_seeds(name: str) -> Quantity | None:
+    """``{q}_std`` (the standard deviation over direction seeds) and ``{q}_seed{s}`` (seed
+    s's own value) shown as ``q`` is."""
+    m = _SEEDED.match(name)
+    if m is None or m["base"] not in _REGISTRY:
+        return None
+    base = _REGISTRY[m["base"]]
+    if m["std"]:
+        return Quantity(name, f"{base.label}, spread over seeds (std)", base.unit, "cividis",
+                        kind="spread", order=200 + base.order)
+    return Quantity(name, f"{base.label}, seed {m['seed']}", base.unit, base.colormap,
+                    base.loggable, base.kind, order=300 + base.order, scale=base.scale)
 
 
 def registered() -> list[Quantity]:

@@ -12,7 +12,8 @@ from lossviz_core.results import quantities as qreg
 
 @dataclass
 class Trajectory:
-    """Saved checkpoints projected onto a PCA plane (coordinates relative to the final model)."""
+    """Saved checkpoints projected onto a PCA plane (coordinates relative to the final model),
+    or named models lying on their plane (``labels``: the three-model plane's A, B, C)."""
 
     epochs: np.ndarray
     x: np.ndarray
@@ -22,6 +23,11 @@ class Trajectory:
     explained_variance: tuple[float, float] = (float("nan"), float("nan"))
     x_lstsq: np.ndarray | None = None
     y_lstsq: np.ndarray | None = None
+    labels: tuple[str, ...] | None = None  # names of the points (A, B, C); None: epochs
+
+    def point_label(self, k: int) -> str:
+        """What point ``k`` is called: its label, else its epoch."""
+        return self.labels[k] if self.labels else f"epoch {int(self.epochs[k])}"
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {
@@ -35,6 +41,8 @@ class Trajectory:
         if self.x_lstsq is not None and self.y_lstsq is not None:
             out["x_lstsq"] = np.asarray(self.x_lstsq, dtype=float)
             out["y_lstsq"] = np.asarray(self.y_lstsq, dtype=float)
+        if self.labels:
+            out["labels"] = np.array([s.encode() for s in self.labels], dtype="S")
         return out
 
     @classmethod
@@ -49,6 +57,8 @@ class Trajectory:
             explained_variance=(float(ev[0]), float(ev[1])),
             x_lstsq=a.get("x_lstsq"),
             y_lstsq=a.get("y_lstsq"),
+            labels=tuple(v.decode() if isinstance(v, bytes) else str(v) for v in a["labels"])
+            if "labels" in a else None,
         )
 
 
@@ -102,6 +112,12 @@ class SurfaceResult:
     def main_quantity(self) -> str:
         """The loss to show by default: train if present, else test."""
         return qreg.main_quantity(self.values)
+
+    def stored(self, key: str) -> dict[str, Any]:
+        """A table of the stored specs (the first version's ``model``, ``directions``):
+        empty when absent or not a table (a file from elsewhere may hold anything)."""
+        value = self.specs.get(key) if isinstance(self.specs, dict) else None
+        return value if isinstance(value, dict) else {}
 
     @property
     def recipe(self) -> Any:

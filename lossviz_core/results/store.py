@@ -40,7 +40,15 @@ import numpy as np
 from lossviz_core import __version__
 from lossviz_core.atomic import atomic_path
 from lossviz_core.errors import StoreError
-from lossviz_core.results.hdf5 import refuse_foreign_storage
+from lossviz_core.limits import MAX_POINTS
+from lossviz_core.results.hdf5 import (
+    open_file,
+    read_array,
+    read_text,
+    read_trajectory,
+    refuse_foreign_storage,
+    write_hdf5,
+)
 from lossviz_core.results.paths import (
     OutputLock,
     check_input,
@@ -60,29 +68,13 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def _open(path: str | os.PathLike, mode: str, locking: bool = False) -> h5py.File:
-    try:
-        if mode == "r+":
-            return _open_for_writing(path)
-        return h5py.File(path, mode, locking=locking)
-    except FileNotFoundError:
-        raise StoreError(f"no such file: {path}") from None
-    except OSError as exc:
-        text = str(exc).splitlines()[0] if str(exc) else ""
-        if "No space left" in text or getattr(exc, "errno", None) == 28:
-            raise StoreError(f"cannot write {path}: the disk is full") from None
-        raise StoreError(f"cannot open {path} as an HDF5 result file ({exc.__class__.__name__}: "
-                         f"{text})") from None
+STAMP_BYTES = 32
 
 
-def _open_for_writing(path: str | os.PathLike) -> h5py.File:
-    """The writer's handle: no HDF5 file lock (readers must never block it), and no sieve
-    buffer, which would rewrite 64 KiB around every scattered cell of a chunk."""
-    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
-    fapl.set_file_locking(False, True)
-    fapl.set_sieve_buf_size(0)
-    return h5py.File(h5py.h5f.open(os.fsencode(path), h5py.h5f.ACC_RDWR, fapl=fapl))
+def _stamp() -> np.bytes_:
+    """A timestamp of fixed width: rewriting it later changes bytes in place, never the
+    file's layout (a variable-length string would take new space, a full disk refuses it)."""
+    return np.bytes_(_now().encode().ljust(STAMP_BYTES)[:STAMP_BYTES])
 
 
 def _write_all(f: h5py.File, result: SurfaceResult, plans: list[dict] | None = None) -> None:
@@ -96,7 +88,7 @@ def _write_all(f: h5py.File, result: SurfaceResult, plans: list[dict] | None = N
     g.attrs["plans"] = json.dumps(plans or [])
     g.attrs["version"] = __version__
     g.attrs["created"] = _now()
-    g.attrs["updated"] = _now()
+    g.attrs["updated"] = _stamp()
     g["done"] = result.done.astype(np.uint8)
     g["plan"] = np.zeros(result.shape, dtype=np.uint8)
     if result.trajectory is not None:
@@ -114,8 +106,8 @@ def _write_trajectory(g: h5py.Group, traj: Trajectory) -> None:
 def save_result(result: SurfaceResult, path: str | os.PathLike) -> Path:
     """Write a whole result atomically (temporary file, then rename): *Save as*."""
     path = check_output(path, "result file", may_exist=True)
-    with atomic_path(path, "result file") as tmp, h5py.File(tmp, "w") as f:
-        _write_all(f, result)
+    with atomic_path(path, "result file") as tmp:
+        write_hdf5(tmp, lambda f: _write_all(f, result))
     result.path = str(path)
     return path
 
@@ -140,32 +132,31 @@ def read_result(path: str | os.PathLike) -> SurfaceResult:
 
 
 def _read(path: Path) -> SurfaceResult:
-    with _open(path, "r") as f:
+    with open_file(path, "r") as f:
         refuse_foreign_storage(f, path)
-        try:
-            x = np.asarray(f["xcoordinates"][()], dtype=float).reshape(-1)
-        except KeyError:
-            raise StoreError(f"{path} is not a loss-surface file: it has no 'xcoordinates'") from None
-        y = np.asarray(f["ycoordinates"][()], dtype=float).reshape(-1) if "ycoordinates" in f else None
+        if "xcoordinates" not in f:
+            raise StoreError(f"{path} is not a loss-surface file: it has no 'xcoordinates'")
+        x = read_array(f["xcoordinates"], path).reshape(-1)
+        y = read_array(f["ycoordinates"], path).reshape(-1) if "ycoordinates" in f else None
         shape = (len(x),) if y is None else (len(y), len(x))
-        ours = GROUP in f
+        n = int(np.prod(shape))
+        if n > MAX_POINTS:  # each axis alone may pass; their grid must too
+            raise StoreError(f"{path}: its coordinates make a {'x'.join(map(str, shape))} "
+                             f"grid, over the {MAX_POINTS:.0e} points LossViz reads")
+        g = f.get(GROUP)
+        ours = isinstance(g, h5py.Group)
         done = None
-        if ours and "done" in f[GROUP]:  # the mask first: values are written before it
-            done = np.asarray(f[GROUP]["done"][()], dtype=bool).reshape(shape)
+        if ours and "done" in g:  # the mask first: values are written before it
+            done = _grid_array(g["done"], path, shape, dtype=bool)
         values: dict[str, np.ndarray] = {}
         known = {k.name for k in registered()}
         for q in f:
-            if q in COORDINATES or not isinstance(f[q], h5py.Dataset):
+            ds = f[q]
+            if q in COORDINATES or not isinstance(ds, h5py.Dataset):
                 continue
-            if f[q].dtype.kind not in "fiub" or (f[q].size != int(np.prod(shape)) and q not in known):
+            if (ds.dtype.kind not in "fiub" or ds.size != n) and q not in known:
                 continue  # not a grid quantity (text, a scalar, someone else's array)
-            a = np.asarray(f[q][()], dtype=float)
-            if a.size != int(np.prod(shape)):
-                raise StoreError(
-                    f"{path}: '{q}' holds {a.size} values but the coordinates make a "
-                    f"{'x'.join(map(str, shape))} grid"
-                )
-            a = a.reshape(shape)
+            a = _grid_array(ds, path, shape)  # a quantity's name: numbers, one per point
             if not ours:
                 a[a == -1] = np.nan  # the reference's "not computed" sentinel
             values[q] = a
@@ -174,14 +165,9 @@ def _read(path: Path) -> SurfaceResult:
         specs: dict[str, Any] = {}
         trajectory = None
         if ours:
-            g = f[GROUP]
-            try:
-                specs = json.loads(g.attrs.get("specs", "{}"))
-            except ValueError:
-                raise StoreError(f"{path}: the stored specs are not valid JSON") from None
+            specs = _specs(g, path)
             if "trajectory" in g:
-                t = g["trajectory"]
-                trajectory = Trajectory.from_arrays({k: t[k][()] for k in t})
+                trajectory = read_trajectory(g["trajectory"], path)
         if done is None:  # the reference marks points not computed with -1 (now NaN)
             done = np.isfinite(values[main_quantity(values)])
         for a in values.values():
@@ -190,15 +176,42 @@ def _read(path: Path) -> SurfaceResult:
                          trajectory=trajectory, path=str(path))
 
 
+def _grid_array(ds: h5py.Dataset, path: Path, shape: tuple[int, ...],
+                dtype: type = float) -> np.ndarray:
+    """A quantity or mask, its size checked against the grid before it is read."""
+    n = int(np.prod(shape))
+    if isinstance(ds, h5py.Dataset) and ds.size != n:
+        raise StoreError(f"{path}: '{ds.name.lstrip('/')}' holds {ds.size} values but the "
+                         f"coordinates make a {'x'.join(map(str, shape))} grid")
+    return read_array(ds, path, n, dtype=dtype).reshape(shape)
+
+
+def _specs(g: h5py.Group, path: Path) -> dict[str, Any]:
+    try:
+        specs = json.loads(read_text(g, "specs", path, "{}"))
+    except ValueError:
+        raise StoreError(f"{path}: the stored specs are not valid JSON") from None
+    if not isinstance(specs, dict):
+        raise StoreError(f"{path}: the stored specs are a JSON {type(specs).__name__}, not "
+                         "an object (was the file written by LossViz?)")
+    return specs
+
+
 def read_plans(path: str | os.PathLike) -> list[dict]:
-    """How the points of a file were computed (the evaluator's decisions, oldest first)."""
-    with _open(check_input(path, "result file"), "r") as f:
-        if GROUP not in f:
+    """How the points of a file were computed (the evaluator's decisions, oldest first);
+    anything but a list of JSON objects counts as none."""
+    path = check_input(path, "result file")
+    with open_file(path, "r") as f:
+        g = f.get(GROUP)
+        if not isinstance(g, h5py.Group):
             return []
         try:
-            return list(json.loads(f[GROUP].attrs.get("plans", "[]")))
-        except ValueError:
+            plans = json.loads(read_text(g, "plans", path, "[]"))
+        except (ValueError, StoreError):
             return []
+    if not isinstance(plans, list) or not all(isinstance(p, dict) for p in plans):
+        return []
+    return plans
 
 
 class SurfaceStore:
@@ -242,8 +255,7 @@ class SurfaceStore:
                     check_output(work, "result file", may_exist=True)
                     clean_stale_temporaries(work)
                 with atomic_path(work, "result file", exclusive=not exists) as tmp:
-                    with h5py.File(tmp, "w") as f:
-                        _write_all(f, result, plans)
+                    write_hdf5(tmp, lambda f: _write_all(f, result, plans))
                 store = cls(work, target, lock, int(result.done.sum()))
         except BaseException:
             lock.release()
@@ -257,7 +269,7 @@ class SurfaceStore:
         old = read_result(path)
         _check_compatible(path, old, result)
         missing = [q for q in result.quantities if q not in old.values]
-        with _open(path, "r+") as f:
+        with open_file(path, "r+") as f:
             if GROUP not in f:  # a reference file: give it our group, its done mask and plan
                 g = f.create_group(GROUP)
                 g.attrs["specs"] = json.dumps(result.specs)
@@ -288,9 +300,16 @@ class SurfaceStore:
         """Record how points are computed (the evaluator's decisions); ids index this list."""
         if plans == self.plans:
             return
-        with _open(self.path, "r+") as f:
+        with open_file(self.path, "r+") as f:
             f[GROUP].attrs["plans"] = json.dumps(plans)
         self.plans = list(plans)
+
+    def add_quantities(self, names: list[str], shape: tuple[int, ...]) -> None:
+        """Give the file arrays (NaN) for quantities it does not hold yet."""
+        with open_file(self.path, "r+") as f:
+            for q in names:
+                if q not in f:
+                    f[q] = np.full(shape, np.nan)
 
     def write_chunk(self, indices: np.ndarray, values: dict[str, np.ndarray],
                     plan: int = 0) -> None:
@@ -298,7 +317,7 @@ class SurfaceStore:
         order = np.argsort(indices)
         idx = np.asarray(indices, dtype=np.int64)[order]
         try:
-            with _open(self.path, "r+") as f:
+            with open_file(self.path, "r+") as f:
                 for q, v in values.items():
                     if q in f:
                         _write_cells(f[q], idx, np.asarray(v, dtype=float)[order])
@@ -315,14 +334,23 @@ class SurfaceStore:
         self.written += len(idx)
 
     def write_trajectory(self, traj: Trajectory) -> None:
-        with _open(self.path, "r+") as f:
-            _write_trajectory(f[GROUP], traj)
+        """Store the trajectory's losses: in place where the file holds the same trajectory
+        (the file made with it allocated them), so no new space is needed."""
+        with open_file(self.path, "r+") as f:
+            t = f[GROUP].get("trajectory")
+            if isinstance(t, h5py.Group) and "loss" in t and t["loss"].shape == traj.loss.shape:
+                t["loss"][...] = np.asarray(traj.loss, dtype=float)
+            else:
+                _write_trajectory(f[GROUP], traj)
 
     def finish(self) -> Path:
         """The run is complete: stamp it, put a replacing file in place, release the lock."""
         try:
-            with _open(self.path, "r+") as f:
-                f[GROUP].attrs["updated"] = _now()
+            with open_file(self.path, "r+") as f:
+                attrs = f[GROUP].attrs
+                if "updated" in attrs and attrs.get_id("updated").dtype == np.dtype(
+                        f"S{STAMP_BYTES}"):  # in place; an older file's keeps its creation's
+                    attrs.modify("updated", _stamp())
             if self.path != self.target:
                 os.replace(self.path, self.target)
                 self.path = self.target

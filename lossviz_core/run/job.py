@@ -26,6 +26,7 @@ from lossviz_core.results.result import SurfaceResult
 from lossviz_core.results.store import SurfaceStore, read_plans
 from lossviz_core.run.executor import Executor, LocalExecutor
 from lossviz_core.run.grid import make_result
+from lossviz_core.run.seeds import iter_seeded
 from lossviz_core.run.workspace import Workspace, iter_materialize
 from lossviz_core.sources.checkpoints import load_state_dict
 
@@ -111,8 +112,7 @@ class Job:
         try:
             yield from executor.run(self, store)
             traj = self.result.trajectory
-            if (traj is not None and np.isnan(traj.loss).any() and self.evaluator is not None
-                    and self.directions.checkpoints):
+            if traj is not None and np.isnan(traj.loss).any() and self.evaluator is not None:
                 traj.loss = self._trajectory_losses()
                 if store is not None:
                     store.write_trajectory(traj)
@@ -125,8 +125,13 @@ class Job:
 
     def _trajectory_losses(self) -> np.ndarray:
         """The loss at each checkpoint of the trajectory, evaluated from the checkpoints the
-        direction method names (``Directions.checkpoints``)."""
+        direction method names (``Directions.checkpoints``); points without checkpoints (the
+        models a plane goes through) are evaluated where they lie on the plane."""
         key = f"{self.recipe.loss.splits[0]}_loss"
+        traj = self.result.trajectory
+        if not self.directions.checkpoints:
+            coords = np.column_stack([traj.x, traj.y])
+            return np.asarray(self.evaluator.evaluate(coords)[key], dtype=float)
         epochs = list(self.result.trajectory.epochs)
         losses = []
         for epoch, path in self.directions.checkpoints or ():
@@ -143,6 +148,8 @@ def iter_prepare(recipe: Recipe, resume_from: str | os.PathLike | None = None
     decisions (batch, mode, precision, memory format, compile) the rest must share."""
     pinned = resume_decisions(recipe, resume_from) if resume_from is not None else None
     ws = yield from iter_materialize(recipe, pinned=pinned)
+    if recipe.directions.seeds:  # one plane per direction seed, evaluated at every point
+        ws = yield from iter_seeded(ws, pinned)
     if recipe.grid.fit:
         recipe = recipe.replace(grid=fit_to_trajectory(recipe.grid, ws.directions.trajectory))
         ws.recipe = recipe
@@ -183,7 +190,8 @@ def fit_to_trajectory(grid: GridSpec, trajectory: Any) -> GridSpec:
 
 def resume_decisions(recipe: Recipe, path: str | os.PathLike) -> dict[str, Any] | None:
     """The decisions a resumed file's points were computed with (its latest plan), or None
-    for a new file or one without them; a clashing ``--precision`` is one line."""
+    for a new file or one without them; a clashing ``--precision`` or ``--memory-format``
+    is one line."""
     if not os.path.exists(path):
         return None
     plans = read_plans(path)
@@ -194,4 +202,10 @@ def resume_decisions(recipe: Recipe, path: str | os.PathLike) -> dict[str, Any] 
     if asked != "auto" and asked != plan.get("precision"):
         raise InputError(f"{path} was computed in {plan.get('precision')}; resume it with "
                          f"--precision {plan.get('precision')} (or auto), or start a new file")
+    fmt = recipe.compute.memory_format
+    if fmt != "auto" and "channels_last" in plan and (fmt == "channels_last") != bool(
+            plan["channels_last"]):
+        had = "channels_last" if plan["channels_last"] else "contiguous"
+        raise InputError(f"{path} was computed with --memory-format {had}; resume it with "
+                         f"--memory-format {had} (or auto), or start a new file")
     return plan

@@ -133,20 +133,33 @@ class RayExecutor:
         finally:
             if main:  # ray.init makes SIGTERM exit at once; the CLI saves and says how to resume
                 signal.signal(signal.SIGTERM, on_term)
+        if self.address is None:  # a Ray of our own: it must not outlive this process
+            from lossviz_core.run.ray_reaper import start_reaper
+
+            start_reaper()
         return True
 
     # ---- the generator ---------------------------------------------------------------------
     def run(self, job: Any, store: Any = None) -> Generator[Chunk, None, SurfaceResult]:
         """Compute the job's missing points on the cluster, yielding a :class:`RayChunk` per
         finished tile (already in ``job.result`` and the store); stop iterating to cancel."""
+        if job.recipe.directions.seeds:
+            raise InputError("several direction seeds (--seeds) are computed on this machine "
+                             "(--executor local); on Ray, run one job per seed")
         ray = import_ray()
         started = self.connect()
         try:
             yield from self._drive(ray, job, store)
+        except ray.exceptions.RayError as exc:  # Ray itself failed: a lost object, a dead node
+            raise LossVizError(f"Ray failed ({_first_line(exc)}); the points computed so far "
+                               "are saved: rerun with --resume") from None
         finally:
             self._stop(ray)
             if started:
                 ray.shutdown()
+                from lossviz_core.run.ray_reaper import stop_reaper
+
+                stop_reaper()
             if store is not None and not job.result.complete:
                 store.close()  # stopped early: release the file (a complete one is finished)
         return job.result

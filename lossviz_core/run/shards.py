@@ -14,7 +14,9 @@ extra pass). With weights w_k = n_k / N (N = Σ n_k) and the merged mean m = Σ_
 the usual estimator for a weighted mean of K cluster means (a ratio estimator over the
 shards). For equal shards (w_k = 1/K) it is ``numpy.std(m, ddof=1) / sqrt(K)``; it is zero
 when every shard is a copy of the same data. ``{split}_loss_se`` and ``{split}_acc_se`` are
-stored as quantities next to the loss and accuracy.
+stored as quantities next to the loss and accuracy. n_k is what the shard's mean is over:
+its examples, or its tokens for a loss that counts its own (``lm``, ``Evaluator.counts``); a
+quantity the loss derives from its mean (perplexity) comes from the merged mean.
 
 A shard is an :class:`~lossviz_core.evaluation.evaluate.Evaluator` over views ``x[a:b]``,
 ``y[a:b]`` of the workspace's data (no copy), sharing its model and plane and pinned to the
@@ -112,8 +114,6 @@ class ShardedLoss:
         self.splits = tuple(s.name for s in base.splits)
         data = {s: ws.data.split(s) for s in self.splits}
         bounds = {s: shard_bounds(len(data[s]), self.k) for s in self.splits}
-        self.counts = {s: np.array([b - a for a, b in bounds[s]], dtype=np.float64)
-                       for s in self.splits}
         pinned = dict(base.decisions)
         self.shards = []
         for i in range(self.k):
@@ -122,6 +122,7 @@ class ShardedLoss:
                 ws.model, ws.plane, _ShardData(views.get("train"), views.get("test")),
                 splits=self.splits, loss=ws.loss, device=ws.device, precision=c.precision,
                 batch_size=c.batch_size, compile=c.compile, multi=c.multi,
+                memory_format=c.memory_format,
                 n_points=base.n_points, output=r.model.output, capabilities=ws.capabilities,
                 pinned=pinned))
         for shard in self.shards:
@@ -156,19 +157,27 @@ class ShardedLoss:
         parts = [shard.evaluate(coords) for shard in self.shards]
         out: dict[str, np.ndarray] = {}
         for s in self.splits:
+            # what each shard's mean is over: its examples, or its tokens (the lm loss)
+            counts = np.array([shard.counts[s] for shard in self.shards])
             for q in (f"{s}_loss", f"{s}_acc"):
                 if q not in parts[0]:
                     continue
                 means = np.stack([p[q] for p in parts], axis=-1)
-                out[q] = merged_mean(means, self.counts[s])
-                out[q + SE_SUFFIX] = standard_error(means, self.counts[s])
+                out[q] = merged_mean(means, counts)
+                out[q + SE_SUFFIX] = standard_error(means, counts)
+            for extra in self.base.loss_fn.entry.quantities:  # perplexity: of the merged mean
+                out[f"{s}_{extra.name}"] = extra.of_mean(out[f"{s}_loss"])
         return out
 
 
 def shard_workspace(ws: Any, k: int) -> Any:
-    """``ws`` with its loss measure evaluated in ``k`` shards (``k`` = 1: ``ws`` itself)."""
+    """``ws`` with its loss measure evaluated in ``k`` shards (``k`` = 1: ``ws`` itself);
+    a workspace of several direction seeds has each seed's sharded."""
     if int(k) <= 1:
         return ws
+    members = getattr(ws, "members", None)
+    if members:
+        return ws.with_members([shard_workspace(m, k) for m in members])
     if not any(m.name == "loss" for m in ws.measures):
         raise InputError("--shards splits the loss measure's pass; this recipe has no loss")
     measures = [ShardedLoss(ws, k) if m.name == "loss" else m for m in ws.measures]
@@ -195,12 +204,7 @@ def add_quantities(result: SurfaceResult, store: Any, names: tuple[str, ...]) ->
             result.values[q][result.done] = known[q][result.done]
     if store is None or len(known) == len(missing):
         return
-    import h5py
-
-    with h5py.File(store.path, "r+", locking=False) as f:
-        for q in missing:
-            if q not in f:
-                f[q] = np.full(result.shape, np.nan)
+    store.add_quantities(missing, result.shape)
 
 
 def sharded_quantities(ws: Any, k: int) -> tuple[str, ...]:
@@ -221,5 +225,5 @@ class ShardedExecutor:
 
     def run(self, job: Any, store: Any = None) -> Generator[Chunk, None, SurfaceResult]:
         ws = shard_workspace(job.workspace, self.shards)
-        add_quantities(job.result, store, sharded_quantities(job.workspace, self.shards))
+        add_quantities(job.result, store, ws.quantities)
         return iter_surface(ws, job.result, store)

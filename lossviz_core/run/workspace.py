@@ -18,16 +18,22 @@ import numpy as np
 import torch
 from torch import nn
 
+from lossviz_core.connect.path import make_plane
 from lossviz_core.data import Dataset, data_source, load_dataset
 from lossviz_core.device import device_description, pick_device
-from lossviz_core.directions import Directions, direction_method, make_directions
+from lossviz_core.directions import (
+    Directions,
+    direction_method,
+    iter_directions,
+    make_directions,
+)
 from lossviz_core.errors import InputError
 from lossviz_core.evaluation.capabilities import Capabilities, detect, set_mode
 from lossviz_core.evaluation.multipoint import sample_of
 from lossviz_core.evaluation.outputs import select_output
 from lossviz_core.losses import LossFunction, resolve_loss
 from lossviz_core.measures import MeasureContext, measure_kind
-from lossviz_core.plane import Plane, make_plane
+from lossviz_core.plane import Plane
 from lossviz_core.progress import Step, drain
 from lossviz_core.recipe.spec import Recipe
 from lossviz_core.sources import LoadedModel, load_model, model_source
@@ -114,6 +120,20 @@ class Workspace:
         return ws
 
 
+    def with_directions(self, recipe: Recipe, pinned: dict | None = None) -> Workspace:
+        """The same model and data for a recipe with other directions (another seed, the
+        line before alignment): the directions and measures are made anew, around the same
+        θ. ``pinned``: how its points must be computed (the first's decisions)."""
+        d = make_directions(self.model, recipe.directions, not recipe.is_line, data=self.data,
+                            loss=self.loss, device=self.device, splits=recipe.loss.splits)
+        ws = dataclasses.replace(self, recipe=recipe, directions=d,
+                                 plane=make_plane(self.model, d, self.data, recipe.model.checkpoint),
+                                 measures=[])
+        ws.loss = resolve_loss(recipe.loss)
+        ws.measures = build_measures(ws, pinned)
+        return ws
+
+
 def fitted_to_model(recipe: Recipe) -> Any:
     """The dataset spec with its ``auto`` options that follow the model (a data kind's
     ``model_hints``: the image channels) filled in from what the model takes; the recipe
@@ -129,9 +149,16 @@ def fitted_to_model(recipe: Recipe) -> Any:
 
 
 def build_measures(ws: Workspace, pinned: dict | None = None) -> list[Any]:
-    ctx = MeasureContext(ws.model, ws.plane, ws.data, ws.loss, ws.recipe, ws.device,
-                         ws.capabilities, ws.recipe.grid.size, pinned)
-    return [measure_kind(name).build(ctx) for name in ws.recipe.measures]
+    """The recipe's measures; those after the loss evaluate as the loss measure decided (a
+    resumed file records the loss measure's plan only, and pins them all to it)."""
+    out = []
+    for name in ws.recipe.measures:
+        ctx = MeasureContext(ws.model, ws.plane, ws.data, ws.loss, ws.recipe, ws.device,
+                             ws.capabilities, ws.recipe.grid.size, pinned)
+        out.append(measure_kind(name).build(ctx))
+        if pinned is None and name == "loss":
+            pinned = out[-1].decisions
+    return out
 
 
 def materialize(recipe: Recipe, device: torch.device | str | None = None,
@@ -167,12 +194,13 @@ def iter_materialize(
     sample = sample_of(data.train, 2)[0].to(device)
     check_forward(recipe, model, data, sample, select)
     yield Step(f"making {recipe.directions.method} directions", 0.5)
-    if directions is None:
-        directions = make_directions(model, recipe.directions, not recipe.is_line, data=data,
-                                     loss=loss, device=device, splits=recipe.loss.splits)
+    if directions is None:  # a method that trains (a curve's bend) yields its progress
+        directions = yield from iter_directions(
+            model, recipe.directions, not recipe.is_line, data=data, loss=loss, device=device,
+            splits=recipe.loss.splits)
     if directions.center is not None:
         load_into(model, directions.center, source="the plane's centre")
-    plane = make_plane(model, directions, recipe.model.checkpoint)
+    plane = make_plane(model, directions, data, recipe.model.checkpoint)
     if plane.stackable:
         capabilities = detect(model, sample, select)
     else:  # seeded directions: one point at a time, so no vmapped trial forward (its memory)

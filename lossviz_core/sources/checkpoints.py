@@ -58,6 +58,13 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     path = Path(path).expanduser()
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    from lossviz_core.sources.archives import archive_kind
+
+    kind = archive_kind(str(path))
+    if kind is not None:  # torch.load would warn at length, then refuse it
+        prefix = "torchscript" if kind == "torchscript" else "export"
+        raise CheckpointError(f"{path} is a {kind} archive (a whole model with its weights), "
+                              f"not a checkpoint: give it as the model, --model {prefix}:{path}")
     try:
         if path.suffix == ".safetensors":
             from safetensors import safe_open

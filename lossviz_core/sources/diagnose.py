@@ -18,13 +18,26 @@ from lossviz_core.sources import LoadedModel
 
 
 def check_inputs(recipe: Recipe, loaded: LoadedModel, data: Any) -> None:
-    """Refuse data the model cannot take: shapes (from a zoo table) and class labels."""
+    """Refuse data the model cannot take: shapes (from a zoo table), token ids beyond the
+    model's embedding (every id of the data, before any forward)."""
     expected = loaded.source.input_shape(recipe.model.name)
     if expected is not None and tuple(expected) != tuple(data.input_shape):
         raise InputError(
             f"model {recipe.model.name} expects inputs of shape {tuple(expected)} but dataset "
             f"{recipe.dataset.name} has {tuple(data.input_shape)}"
         )
+    embedding = next(((n, m) for n, m in loaded.model.named_modules()
+                      if isinstance(m, nn.Embedding)), None)
+    splits = [s for s in (data.train, data.test) if s is not None and hasattr(s, "x")]
+    if embedding is None or not splits or splits[0].x.is_floating_point():
+        return
+    top = max(int(s.x.max()) for s in splits)
+    rows = embedding[1].num_embeddings
+    if top >= rows:
+        raise InputError(
+            f"dataset {recipe.dataset.name} has token ids up to {top} but model "
+            f"{recipe.model.name}'s embedding {embedding[0]} has {rows} rows (ids 0..{rows - 1});"
+            " tokenize with the model's own tokenizer")
 
 
 def check_forward(recipe: Recipe, model: nn.Module, data: Any, sample: torch.Tensor,
@@ -76,9 +89,12 @@ def _forward_failure(recipe: Recipe, model: nn.Module, data: Any, sample: torch.
         if reasons:
             return f"{head}, but {' and '.join(reasons)} ({type(exc).__name__}: {text})"
     else:
-        wants = _first_layer_expects(model, shape)
+        wants = _first_layer_expects(model, shape, sample.is_floating_point())
         if wants:
             return f"{head}, but {wants} ({type(exc).__name__}: {text}){_fix(recipe)}"
+    if not sample.is_floating_point():
+        head += (f" as integer ids ({str(sample.dtype).replace('torch.', '')}, kept for an "
+                 "embedding; save values as floats)")
     return f"{head}: {type(exc).__name__}: {text}"
 
 
@@ -112,14 +128,20 @@ def _exported_input_shape(model: nn.Module) -> tuple[int | None, ...] | None:
     return None
 
 
-def _first_layer_expects(model: nn.Module, shape: tuple[int, ...]) -> str | None:
-    """What the model's first Conv or Linear layer takes, said only when the data's
-    per-example ``shape`` does not give it that; None otherwise or when none is found."""
+def _first_layer_expects(model: nn.Module, shape: tuple[int, ...], floats: bool = True
+                         ) -> str | None:
+    """What the model's first Conv, Linear or Embedding layer takes, said only when the
+    data's per-example ``shape`` (values: ``floats``; else integer ids) does not give it
+    that; None otherwise or when none is found."""
     for name, m in model.named_modules():
         kind = getattr(m, "original_name", None) or type(m).__name__  # TorchScript keeps it
         if isinstance(m, nn.modules.lazy.LazyModuleMixin):
             return None  # sized by its first input: any shape fits
         where = f"its first layer{' ' + name if name else ''} ({kind})"
+        if isinstance(m, nn.Embedding):
+            return None if not floats else (
+                f"{where} takes integer token ids, and the data gives float values (save the "
+                "ids as integers)")
         if kind in _CONV or isinstance(m, nn.modules.conv._ConvNd):
             c = getattr(m, "in_channels", None)
             if not isinstance(c, int) or c < 1:
@@ -144,11 +166,15 @@ def _first_layer_expects(model: nn.Module, shape: tuple[int, ...]) -> str | None
 def model_facts(spec: Any) -> dict[str, Any]:
     """What a data kind's ``auto`` options may follow, read off the model before its data is
     loaded: ``channels``, the input channels of its first layer (from the zoo's table, or the
-    architecture built on the meta device: no memory, no download). Empty where unreadable."""
+    architecture built on the meta device: no memory, no download); what the source reads
+    off the model's files (``tokenizer``: where the model's tokenizer is). Empty where
+    unreadable."""
     from lossviz_core.sources import model_source
 
     try:
         source = model_source(spec.name)
+        if source.facts is not None:
+            return source.facts(spec)
     except InputError:
         return {}
     shape = source.input_shape(spec.name)

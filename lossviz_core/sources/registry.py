@@ -8,7 +8,9 @@ count be read off a checkpoint; ``carries_weights``: the source comes with train
 (archives, pretrained, a Python function), so no checkpoint is required; ``fixed_classes``:
 the weights fix the output size (archives, pretrained); ``user_code`` names the file whose
 code building the model runs, if any; ``dataset_of``: the dataset a name was made for (the
-zoo's); ``options``: parameters of its own, stored in ``ModelSpec.options``.
+zoo's); ``options``: parameters of its own, stored in ``ModelSpec.options``; ``facts``: what
+a data kind's ``auto`` options may follow (``tokenizer``: the folder holding the model's
+tokenizer; ``channels``), read off the model's files without building it.
 Sources are registered in :data:`lossviz_core.registry.MODEL_SOURCES`.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
@@ -40,6 +43,7 @@ class ModelSource:
     fixed_classes: Callable[[ModelSpec], bool] = lambda spec: False  # ignores num_classes
     input_shape: Callable[[str], tuple[int, ...] | None] = lambda name: None
     dataset_of: Callable[[str], str | None] = lambda name: None
+    facts: Callable[[ModelSpec], dict[str, Any]] | None = None
     pretrained: bool = False  # offers published weights (--pretrained)
     help: str = ""
 

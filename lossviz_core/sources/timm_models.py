@@ -5,6 +5,7 @@ from __future__ import annotations
 from lossviz_core.errors import CheckpointError, InputError
 from lossviz_core.params import NameParts, Param
 from lossviz_core.recipe.spec import ModelSpec
+from lossviz_core.sources.downloads import DownloadRefused, no_download, refused_message
 from lossviz_core.sources.registry import ModelSource
 
 PREFIX = "timm:"
@@ -37,10 +38,14 @@ def build(spec: ModelSpec, num_classes: int | None):
     if spec.pretrained and spec.pretrained != "DEFAULT":
         name = f"{name.split('.')[0]}.{spec.pretrained}"  # timm names weights as model.tag
     try:
-        return timm.create_model(name, pretrained=bool(spec.pretrained), **kwargs)
+        with no_download(spec.download or not spec.pretrained):
+            return timm.create_model(name, pretrained=bool(spec.pretrained), **kwargs)
     except Exception as exc:  # noqa: BLE001 - download failures of every kind
         if not spec.pretrained:
             raise
+        if not spec.download and (isinstance(exc, DownloadRefused) or "offline" in str(exc).lower()
+                                  or "cache" in str(exc).lower()):
+            raise CheckpointError(refused_message(f"timm:{name}", spec.pretrained)) from None
         raise CheckpointError(f"could not get the pretrained weights of timm:{name} "
                               f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from lossviz_core.errors import CheckpointError, InputError
 from lossviz_core.params import NameParts, Param
 from lossviz_core.recipe.spec import ModelSpec
+from lossviz_core.sources.downloads import DownloadRefused, no_download, refused_message
 from lossviz_core.sources.registry import ModelSource
 
 PREFIX = "torchvision:"
@@ -43,7 +44,10 @@ def build(spec: ModelSpec, num_classes: int | None):
     name = _name(spec)
     if spec.pretrained:
         try:
-            model = torchvision.models.get_model(name, weights=spec.pretrained)
+            with no_download(spec.download):
+                model = torchvision.models.get_model(name, weights=spec.pretrained)
+        except DownloadRefused:
+            raise CheckpointError(refused_message(f"torchvision:{name}", spec.pretrained)) from None
         except (ValueError, KeyError) as exc:
             raise InputError(f"torchvision:{name} has no weights {spec.pretrained!r}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - download failures of every kind

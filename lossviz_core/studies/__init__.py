@@ -15,7 +15,12 @@ and :mod:`.figure_spec` (the entries), :mod:`.plan` (units and cache keys),
 :mod:`.catalog` (bundled studies), :mod:`.write`, :mod:`.ray_units`.
 """
 
-from lossviz_core.studies.catalog import bundled_studies, load_study, study_path
+from lossviz_core.studies.catalog import (
+    bundled_studies,
+    default_folder_name,
+    load_study,
+    study_path,
+)
 from lossviz_core.studies.events import (
     StudyPlanned,
     StudySummary,
@@ -36,7 +41,8 @@ from lossviz_core.studies.write import study_text, write_study
 __all__ = [
     "Plan", "Study", "StudyError", "StudyPlanned", "StudyStatus", "StudySummary", "Unit",
     "UnitFailed", "UnitFinished", "UnitProgress", "UnitSkipped", "UnitStarted", "UnitStatus",
-    "bundled_studies", "format_status", "iter_study", "load_study", "make_plan",
+    "bundled_studies", "default_folder_name", "format_status", "iter_study", "load_study",
+    "make_plan",
     "parse_study", "read_figure_specs", "study_path", "study_status", "study_text",
     "write_study",
 ]

@@ -37,6 +37,12 @@ def bundled_studies() -> list[BundledStudy]:
     return out
 
 
+def default_folder_name(study: Study) -> str:
+    """The folder a study's outputs go to when none is named: ``NAME``, or ``NAME-PROFILE``
+    for a profile (its smaller outputs never overwrite the full study's figures)."""
+    return study.name + (f"-{study.profile}" if study.profile else "")
+
+
 def study_path(name_or_path: str | Path) -> Path:
     """The file a study argument names: an existing path, else a bundled study's name."""
     p = Path(name_or_path).expanduser()
@@ -70,10 +76,12 @@ def _from_figure(path: Path, profile: str | None) -> Study:
     from lossviz_core.studies.figures import read_figure_specs
 
     specs = read_figure_specs(path)
-    study = (specs or {}).get("study") if isinstance(specs, dict) else None
-    if not study or "text" not in study:
+    study = specs.get("study") if isinstance(specs, dict) else None
+    if not isinstance(study, dict) or not isinstance(study.get("text"), str):
         raise StudyError(f"{path} was not drawn by a study: it carries no study file")
     origin = study.get("file")
-    where = Path(origin) if origin and Path(origin).is_file() else path
-    return parse_study(study["text"], where, profile or study.get("profile"),
+    where = Path(origin) if isinstance(origin, str) and Path(origin).is_file() else path
+    stored = study.get("profile")
+    return parse_study(study["text"], where, profile or (stored if isinstance(stored, str)
+                                                         else None),
                        label=f"{path.name} (study {study.get('name', '')})")

@@ -13,6 +13,7 @@ checked alone, by the spec class that will hold it, so an error names the one ke
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,12 +37,14 @@ DATASET_KEYS: dict[str, Any] = {
 }
 CORE_RESULT_KEYS: dict[str, Any] = {
     "model": STR, "model_b": STR, "checkpoint": STR, "pretrained": STR, "output": (STR, INT),
+    "model_c": STR, "seeds": (STR, INT, INTS),
     "num_classes": INT, "dataset": STR, "data_root": STR, "download": BOOL, "subsample": INT,
     "subsample_seed": INT, "transform": STR, "image_size": INT, "mean": FLOATS, "std": FLOATS,
     "data_cache": STR, "workers": INT, "split": STR, "loss": STR, "label_smoothing": FLOAT,
     "line": BOOL, "method": STR, "dir_type": STR, "xnorm": STR, "ynorm": STR, "xignore": STR,
     "yignore": STR, "seed": INT, "x": STR, "y": STR,
     "device": STR, "precision": STR, "batch_size": INT, "compile": STR, "multi": STR,
+    "memory_format": STR,
     "measure": (STR, STRS), "fit_ranges": BOOL, "run": STR,
 }
 _KIND_TYPES = {"int": INT, "float": (INT, FLOAT), "bool": BOOL, "floats": (FLOATS, STR)}
@@ -73,6 +76,9 @@ FIGURE_KEYS: dict[str, Any] = {
     "partial": BOOL, "font_size": FLOAT,
 }
 FIGURE_MODES = ("2d", "3d", "lines", "difference")
+# names become files and folders of the output (DIR/runs/NAME-KEY, DIR/figures/NAME.png):
+# no separators, no "..", no absolute paths
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=@ -]{0,99}")
 FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
@@ -96,6 +102,14 @@ def check_keys(src: Source, path: KeyPath, table: dict[str, Any], allowed: dict[
         check_type(src, path + (key,), value, allowed[key])
 
 
+def check_name(src: Source, path: KeyPath, name: str, what: str) -> None:
+    """One-line error unless ``name`` is safe as a file name (it names the entry's output)."""
+    if not SAFE_NAME.fullmatch(name) or name.endswith((" ", ".")):
+        raise src.error(path, f"{what} name {name!r} is not usable as a file name: use up to "
+                        "100 letters, digits, spaces and _ . - + = @, starting with a letter, "
+                        "digit or _ (it names the output's files)")
+
+
 def check_value(src: Source, path: KeyPath, check: Callable[[], Any]) -> Any:
     """Run a spec's own validation; its one-line InputError is reported at ``path``."""
     try:
@@ -109,6 +123,7 @@ def check_value(src: Source, path: KeyPath, check: Callable[[], Any]) -> Any:
 def result_check(key: str, value: Any) -> Callable[[], Any] | None:
     """The spec class that validates result key ``key`` alone (None: types suffice)."""
     from lossviz_core.recipe import spec as s
+    from lossviz_core.recipe.seeds import parse_seeds
 
     direction = ("dir_type", "xnorm", "ynorm", "xignore", "yignore")
     checks: dict[str, Callable[[], Any]] = {
@@ -120,10 +135,11 @@ def result_check(key: str, value: Any) -> Callable[[], Any] | None:
         "subsample": lambda: s.DatasetSpec(subsample=value),
         "image_size": lambda: s.DatasetSpec(size=value),
         "method": lambda: _direction_method(value), "measure": lambda: _measures(value),
+        "seeds": lambda: parse_seeds(value),
     }
     if key in direction:
         return lambda: s.DirectionSpec(**{key: value})
-    if key in ("precision", "compile", "multi", "batch_size"):
+    if key in ("precision", "compile", "multi", "memory_format", "batch_size"):
         return lambda: s.ComputeSpec(**{key: value})
     param = entry_params().get(key)
     if param is not None:

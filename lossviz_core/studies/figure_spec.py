@@ -71,6 +71,7 @@ def _figure(src: Source, path: KeyPath, entry: dict, env: dict, inner: dict,
             results: dict) -> FigureEntry:
     name = str(substitute(src, path, path[-1], env))
     where = ("figures", name)
+    f.check_name(src, where, name, "a figure")
     rest = {k: v for k, v in entry.items() if k != "results"}
     rest = substitute(src, where, rest, env)
     for key, value in rest.items():

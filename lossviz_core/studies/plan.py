@@ -36,7 +36,8 @@ from lossviz_core.studies.spec import ModelEntry, ResultEntry, Study
 KEY_VERSION = 1
 KEY_LENGTH = 16
 # choices that decide how, or where, a grid is computed, not its values
-COMPUTE_ONLY = ("device", "batch_size", "compile", "multi", "data_cache", "workers", "download")
+COMPUTE_ONLY = ("device", "batch_size", "compile", "multi", "memory_format", "data_cache",
+                "workers", "download")
 TRAIN_COMPUTE_ONLY = ("device",)
 DATA_COMPUTE_ONLY = ("cache", "workers", "download")
 _HASHED: dict[tuple[str, int, float], str] = {}
@@ -73,6 +74,7 @@ class Plan:
     study: Study
     out: Path
     units: list[Unit]
+    download: bool = False  # data and weights may be downloaded: the user asked
 
     def __post_init__(self) -> None:
         self._by_key = {u.key: u for u in self.units}
@@ -121,7 +123,8 @@ def _init_unit(m: ModelEntry, out: Path) -> Unit:
 def _train_unit(m: ModelEntry, init: Unit | None, out: Path) -> Unit:
     defaults = type(m.train)().to_dict()  # a field added later, at its default, keeps keys
     train = {k: v for k, v in m.train.to_dict().items()
-             if k not in TRAIN_COMPUTE_ONLY and (k == "dataset" or v != defaults.get(k))}
+             if k not in TRAIN_COMPUTE_ONLY and (k in ("model", "dataset")
+                                                 or v != defaults.get(k))}
     train["model"] = _portable_source(train["model"])
     train["dataset"] = _keyed_data(train["dataset"])
     if init is not None:
@@ -155,8 +158,8 @@ def _grid_unit(r: ResultEntry, trains: dict[str, Unit], out: Path) -> Unit:
         elif k in ("model", "dataset", "loss"):
             v = _portable_source(v, k)
         choices[k] = v
-    runs = {role: trains[name].key for role, name in (("model", r.model), ("model_b", r.model_b))
-            if name is not None}
+    roles = (("model", r.model), ("model_b", r.model_b), ("model_c", r.model_c))
+    runs = {role: trains[name].key for role, name in roles if name is not None}
     spec = {"kind": "grid", "choices": choices, "runs": runs}
     key = key_of(spec)
     return Unit("grid", r.name, key, tuple(runs.values()), spec,
@@ -198,20 +201,10 @@ def _order(inits: list[Unit], trains: list[Unit], grids: list[Unit],
 
 
 def _points(r: ResultEntry) -> int:
-    from lossviz_core.recipe.spec import Range
-    from lossviz_core.registry import DIRECTION_METHODS
-    from lossviz_core.resolve import LINE_RANGE, SURFACE_RANGE
-
-    method = DIRECTION_METHODS.get(r.method)
-
-    def num(key: str, default: Range) -> int:
-        v = r.choices.get(key)
-        return Range.parse(v).num if v else default.num
-
-    if r.line:
-        return num("x", method.line_range or LINE_RANGE)
-    plane = method.plane_range or SURFACE_RANGE
-    return num("x", plane) * num("y", plane)
+    n = 1
+    for k in r.shape:
+        n *= k
+    return n
 
 
 def _keyed_data(d: dict[str, Any]) -> dict[str, Any]:

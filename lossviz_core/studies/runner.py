@@ -46,32 +46,41 @@ from lossviz_core.studies.state import StudyState
 
 Event = Any  # one of the events above
 STUDY_COPY = "study.toml"
+OUTPUT_FOLDERS = ("inits", "runs", "results", "figures")
 
 
 def iter_study(study: Study, out_dir: str | os.PathLike, executor: Any = None,
-               stop_on_error: bool = False) -> Generator[Event, None, StudySummary]:
+               stop_on_error: bool = False, download: bool = False,
+               ) -> Generator[Event, None, StudySummary]:
     """Run ``study`` into ``out_dir``, yielding events; returns what this run did.
 
     ``stop_on_error``: raise a failing unit's error instead of recording it and going on.
+    ``download``: data sets and pretrained weights may be downloaded (the user asked; a
+    study's own ``download`` or ``pretrained`` never grants it).
     """
-    from lossviz_core.results.paths import OutputLock
+    from lossviz_core.results.paths import OutputLock, new_folder, remove_empty
 
     out = Path(out_dir).expanduser().resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        lock = OutputLock.acquire(out / "study")
-    except StoreError:
-        raise StoreError(f"the study folder {out} is being run by another LossViz process; "
-                         "wait for it (lossviz study status) or choose another --out") from None
-    try:
-        return (yield from _run(study, out, executor, stop_on_error))
-    finally:
-        lock.release()
+    with new_folder(out):  # a study that cannot even start leaves no empty folder
+        try:
+            lock = OutputLock.acquire(out / "study")
+        except StoreError as exc:
+            if "another LossViz process" not in str(exc):
+                raise
+            raise StoreError(f"the study folder {out} is being run by another LossViz "
+                             "process; wait for it (lossviz study status) or choose another "
+                             "--out") from None
+        try:
+            return (yield from _run(study, out, executor, stop_on_error, download))
+        finally:
+            lock.release()
+            remove_empty([out / sub for sub in OUTPUT_FOLDERS])  # one a failed unit left
 
 
-def _run(study: Study, out: Path, executor: Any, stop_on_error: bool
+def _run(study: Study, out: Path, executor: Any, stop_on_error: bool, download: bool
          ) -> Generator[Event, None, StudySummary]:
     plan = make_plan(study, out)
+    plan.download = download
     state = StudyState.load(out)
     state.study, state.profile = study.name, study.profile
     _write_copy(study, out)
@@ -159,7 +168,7 @@ def _record(unit: Unit, work: int, summary: StudySummary) -> tuple[Path, ...]:
 def _work(plan: Plan, unit: Unit, state: StudyState, executor: Any
           ) -> Generator[Event, None, int]:
     if unit.kind == "init":
-        write_init(plan.study, unit)
+        write_init(plan.study, unit, plan.download)
         return 0
     if unit.kind == "train":
         return (yield from _train(plan, unit))
@@ -172,6 +181,7 @@ def _work(plan: Plan, unit: Unit, state: StudyState, executor: Any
 def train_spec(plan: Plan, unit: Unit) -> Any:
     """The TrainSpec a training unit runs: the model's, starting from its shared init."""
     spec = plan.study.models[unit.name].train
+    spec = spec.replace(dataset=spec.dataset.replace(download=plan.download))
     if unit.deps:
         spec = spec.replace(init_checkpoint=str(plan.unit(unit.deps[0]).path))
     return spec
@@ -195,7 +205,7 @@ def _train(plan: Plan, unit: Unit) -> Generator[Event, None, int]:
     return epochs
 
 
-def write_init(study: Study, unit: Unit) -> None:
+def write_init(study: Study, unit: Unit, download: bool = False) -> None:
     """The shared initialization of model ``unit.name``: seeded as its own training run
     would be, saved as ``epoch 0``."""
     import torch
@@ -207,7 +217,7 @@ def write_init(study: Study, unit: Unit) -> None:
 
     t = study.models[unit.name].train
     torch.manual_seed(t.seed)
-    data = load_dataset(t.dataset, torch.device("cpu"))
+    data = load_dataset(t.dataset.replace(download=download), torch.device("cpu"))
     model = load_model(ModelSpec(t.model), data.num_classes, require_weights=False).model
     save_checkpoint(model.state_dict(), unit.path, epoch=0, study_unit=unit.key)
 
@@ -215,7 +225,7 @@ def write_init(study: Study, unit: Unit) -> None:
 def grid_recipe(plan: Plan, unit: Unit) -> Any:
     """The recipe of a grid unit: its choices with the study's runs filled in, resolved."""
     from lossviz_core.registry import DIRECTION_METHODS
-    from lossviz_core.resolve import choice_key, resolve
+    from lossviz_core.resolve import choice_key, downloads_as_asked, resolve
     from lossviz_core.runs import read_run
 
     r = plan.study.results[unit.name]
@@ -224,11 +234,11 @@ def grid_recipe(plan: Plan, unit: Unit) -> Any:
     if r.model is not None:
         run_dir = str(plan.find("train", r.model).path)
         choices[method.run_choice or "run"] = run_dir
-    for param, name in zip(method.other_models, (r.model_b,), strict=False):
+    for param, name in zip(method.other_models, r.others, strict=False):
         if name is not None:
             final = read_run(plan.find("train", name).path).final_checkpoint
             choices[choice_key(param)] = str(final)
-    return resolve(choices)
+    return downloads_as_asked(resolve(choices), plan.download, plan.download)
 
 
 def _grid(plan: Plan, unit: Unit, executor: Any) -> Generator[Event, None, int]:

@@ -8,7 +8,8 @@ Layout (``docs/studies.md`` has the whole reference)::
     [models.NAME]   a training run: TrainSpec's fields, ``init`` (share another model's
                     initialization), ``sweep``
     [results.NAME]  a grid: the resolver's choices, ``model`` (a model of the study, or any
-                    model source with ``checkpoint``), ``model_b`` (interpolation), ``sweep``
+                    model source with ``checkpoint``), ``model_b`` (interpolation, curve),
+                    ``model_c`` (the three-model plane), ``sweep``
     [figures.NAME]  panels of results on one colour scale: ``results``, ``rows``, ``cols``,
                     ``mode``, FigureOptions' fields, ``formats``, ``sweep``
     [profiles.NAME] a partial study merged over the rest when that profile is chosen
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lossviz_core.limits import MAX_STUDY_UNITS, check_grid_fits
 from lossviz_core.studies import fields as f
 from lossviz_core.studies.figure_spec import FigureEntry, parse_figures
 from lossviz_core.studies.source import KeyPath, Source, parse_source
@@ -50,13 +52,20 @@ class ModelEntry:
 @dataclass(frozen=True)
 class ResultEntry:
     """A grid to compute: the resolver's ``choices`` and the study models it is made from
-    (``model``: its run; ``model_b``: the interpolation's end)."""
+    (``model``: its run; ``model_b``: the interpolation's or curve's end; ``model_c``: the
+    three-model plane's third)."""
 
     name: str
     choices: dict[str, Any]
     model: str | None = None
     model_b: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
+    model_c: str | None = None
+
+    @property
+    def others(self) -> tuple[str | None, ...]:
+        """The study models filling the method's other models, in order (B, then C)."""
+        return (self.model_b, self.model_c)
 
     @property
     def line(self) -> bool:
@@ -65,6 +74,24 @@ class ResultEntry:
     @property
     def method(self) -> str:
         return str(self.choices.get("method") or "random")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(ny, nx)`` of a plane, ``(nx,)`` of a line: its ranges, else the resolver's."""
+        from lossviz_core.recipe.spec import Range
+        from lossviz_core.registry import DIRECTION_METHODS
+        from lossviz_core.resolve import LINE_RANGE, SURFACE_RANGE
+
+        method = DIRECTION_METHODS.get(self.method)
+
+        def num(key: str, default: Range) -> int:
+            v = self.choices.get(key)
+            return Range.parse(v).num if v else default.num
+
+        if self.line:
+            return (num("x", method.line_range or LINE_RANGE),)
+        plane = method.plane_range or SURFACE_RANGE
+        return (num("y", plane), num("x", plane))
 
 
 @dataclass(frozen=True)
@@ -112,7 +139,13 @@ def parse_study(text: str, path: str | Path | None = None, profile: str | None =
     results = _results(src, tree, named, folder, models)
     entries = _entries(src, tree, "figures", "figure")
     figures = parse_figures(src, entries, named, results)
+    units = len(models) + len(results) + len(figures)
+    if units > MAX_STUDY_UNITS:
+        raise src.error((), f"the study holds {len(models)} models, {len(results)} results and "
+                        f"{len(figures)} figures ({units} units); at most {MAX_STUDY_UNITS}")
     name = head.get("name") or (Path(path).stem if path else "study")
+    if head.get("name") is not None:  # it names the default output folder, ./NAME
+        f.check_name(src, ("study", "name"), name, "the study's")
     return Study(name=name, text=text, path=str(Path(path).resolve()) if path else None,
                  folder=str(folder), models=models, results=results, figures=figures,
                  description=head.get("description", ""), profile=profile,
@@ -127,6 +160,7 @@ def _models(src: Source, tree: dict, named: dict, folder: Path) -> dict[str, Mod
     for path, entry, variables in _swept(src, tree, "models", "model", named):
         for name, fields, values in expand(src, path, entry, variables):
             where = ("models", name)
+            f.check_name(src, where, name, "a model")
             f.check_keys(src, where, fields, f.MODEL_KEYS)
             if "model" not in fields:
                 raise src.error(where, "a model needs `model` (a zoo name, torchvision:NAME, "
@@ -166,6 +200,7 @@ def _results(src: Source, tree: dict, named: dict, folder: Path,
     for path, entry, variables in _swept(src, tree, "results", "result", named):
         for name, fields, values in expand(src, path, entry, variables):
             where = ("results", name)
+            f.check_name(src, where, name, "a result")
             f.check_keys(src, where, fields, f.result_keys())
             for key, value in fields.items():
                 check = f.result_check(key, value)
@@ -173,6 +208,7 @@ def _results(src: Source, tree: dict, named: dict, folder: Path,
                     f.check_value(src, where + (key,), check)
             _unique(src, where, out)
             out[name] = _result(src, where, fields, values, folder, models)
+            f.check_value(src, where, lambda r=out[name]: check_grid_fits(r.shape))
     return out
 
 
@@ -183,6 +219,7 @@ def _result(src: Source, where: KeyPath, fields: dict, values: dict, folder: Pat
 
     method = DIRECTION_METHODS.get(fields.get("method", "random"))
     model, model_b = fields.pop("model", None), fields.pop("model_b", None)
+    model_c = fields.pop("model_c", None)
     if model is None:
         raise src.error(where, "a result needs `model`: a model of this study, or a model "
                         "source (zoo name, FILE.py:FUNCTION, ...) with `checkpoint`")
@@ -197,17 +234,18 @@ def _result(src: Source, where: KeyPath, fields: dict, values: dict, folder: Pat
 
         f.check_value(src, where + ("model",), lambda: model_source(model))
         fields["model"] = f.local_model(model, folder)
-    if model_b is not None and model_b not in models:
-        raise src.error(where + ("model_b",), f"model_b names a model of this study; "
-                        f"{model_b!r} is {_none_of(models)}")
     others = [choice_key(p) for p in method.other_models]
-    if others and model_b is None and not fields.get(others[0]):
-        raise src.error(where, f"the {method.label} (method {method.name}) needs model_b (a "
-                        f"model of this study) or {others[0]} (a file)")
-    if model_b is not None and not others:
-        takes = [m.name for m in DIRECTION_METHODS.all() if m.model_params]
-        raise src.error(where + ("model_b",), "model_b is another model's checkpoint for a "
-                        f"method that takes one: set method = \"{takes[0]}\"")
+    for i, (key, other) in enumerate((("model_b", model_b), ("model_c", model_c))):
+        if other is not None and other not in models:
+            raise src.error(where + (key,), f"{key} names a model of this study; "
+                            f"{other!r} is {_none_of(models)}")
+        if i < len(others) and other is None and not fields.get(others[i]):
+            raise src.error(where, f"the {method.label} (method {method.name}) needs {key} "
+                            f"(a model of this study) or {others[i]} (a file)")
+        if other is not None and i >= len(others):
+            takes = [m.name for m in DIRECTION_METHODS.all() if len(m.model_params) > i]
+            raise src.error(where + (key,), f"{key} is another model's checkpoint for a "
+                            f"method that takes one: set method = \"{takes[0]}\"")
     fields.setdefault("line", not method.planes)  # the paper's interpolation is a line
     for key in f.path_keys():
         if fields.get(key):
@@ -216,7 +254,7 @@ def _result(src: Source, where: KeyPath, fields: dict, values: dict, folder: Pat
         fields["dataset"] = f.local_dataset(fields["dataset"], folder)
     if fields.get("loss"):
         fields["loss"] = f.local_loss(fields["loss"], folder)
-    return ResultEntry(where[1], fields, model if own else None, model_b, values)
+    return ResultEntry(where[1], fields, model if own else None, model_b, values, model_c)
 
 
 def _swept(src: Source, tree: dict, section: str, kind: str,
@@ -247,6 +285,7 @@ def _entries(src: Source, tree: dict, section: str, kind: str) -> list[tuple[Key
 
 def _merge_profile(src: Source, tree: dict, profile: str) -> dict:
     profiles = _table(src, tree, ("profiles",))
+    f.check_name(src, ("profiles",), profile, "a profile")  # it names ./NAME-PROFILE
     if profile not in profiles:
         have = ", ".join(profiles) or "none"
         raise src.error(("profiles",), f"no profile {profile!r} in this study (it has {have})")

@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from lossviz_core.limits import MAX_STUDY_UNITS
 from lossviz_core.studies.source import KeyPath, Source
 
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?:\?([^:{}]*):([^{}]*))?\}")
@@ -130,14 +131,21 @@ def expand(src: Source, path: KeyPath, fields: dict[str, Any],
     """The entry at ``path`` (``(section, name)``) as ``(name, fields, values)`` per
     combination; its name must tell every combination apart."""
     name = path[-1]
+    count = 1
+    for values in variables.values():
+        count *= len(values)
+    if count > MAX_STUDY_UNITS:  # counted before a single entry is made
+        sizes = " x ".join(str(len(v)) for v in variables.values())
+        raise src.error(path + ("sweep",), f"the sweep makes {sizes} = {count} entries; a "
+                        f"study may hold at most {MAX_STUDY_UNITS}")
     out = []
     for env in combinations(variables) if variables else [{}]:
         expanded = str(substitute(src, path, name, env))
         if expanded != name:  # an error in an expanded entry is shown where it is written
             src.origin.setdefault(path[:-1] + (expanded,), path)
         out.append((expanded, substitute(src, path, fields, env), env))
-    names = [n for n, _, _ in out]
-    dup = next((n for n in names if names.count(n) > 1), None)
+    seen: set[str] = set()
+    dup = next((n for n, _, _ in out if n in seen or seen.add(n)), None)
     if dup is not None:
         unused = [v for v in variables if v not in placeholders(name)]
         hint = f": put {{{unused[0]}}} in the name" if unused else ""

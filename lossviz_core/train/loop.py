@@ -10,6 +10,8 @@ batches there. On the CPU the same spec gives bit-identical checkpoints.
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import time
 from collections.abc import Generator
 from contextlib import nullcontext
@@ -23,10 +25,11 @@ from torch import nn
 
 from lossviz_core.data import Dataset, Split, StreamSplit, load_dataset
 from lossviz_core.device import pick_device
-from lossviz_core.errors import InputError
+from lossviz_core.errors import InputError, StoreError
 from lossviz_core.evaluation.evaluate import batch_stats, bf16_is_fast
 from lossviz_core.progress import EpochReport
-from lossviz_core.recipe.spec import PRECISIONS, DatasetSpec, ModelSpec, _Spec
+from lossviz_core.recipe.spec import PRECISIONS, DatasetSpec, ModelSpec, _Spec, check_seed
+from lossviz_core.results.paths import new_folder, partial_path
 from lossviz_core.runs import RUN_FILE, RunInfo, checkpoint_name, read_run, write_run
 from lossviz_core.sources import load_model, model_source
 from lossviz_core.sources.checkpoints import save_checkpoint
@@ -87,6 +90,7 @@ class TrainSpec(_Spec):
         ):
             if value not in allowed:
                 raise InputError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+        object.__setattr__(self, "seed", check_seed("seed", self.seed))
         for name, lo in (("epochs", 1), ("batch_size", 1), ("save_every", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < lo:
@@ -135,11 +139,15 @@ def iter_training(
 
     Saves ``model_0.pt`` (the initialization or ``init_checkpoint``), then a checkpoint
     every ``save_every`` epochs and always the last, and rewrites ``run.json`` after every
-    epoch. A folder that already holds a run raises ``InputError`` unless ``overwrite``.
-    Returns the run's :class:`RunInfo`.
+    epoch. A folder that already holds a run raises ``InputError`` unless ``overwrite``;
+    then the new run trains in ``NAME.partial`` (:func:`training_folder`) and replaces the
+    old one only when complete, so a stopped run leaves the old run whole. A run stopped or
+    failing before its first checkpoint leaves no folder it made. Returns the run's
+    :class:`RunInfo`.
     """
     run_dir = Path(run_dir)
-    info = _prepare_folder(spec, run_dir, overwrite)
+    work = training_folder(run_dir, overwrite)
+    info = _prepare_folder(spec, work, overwrite=True if work != run_dir else overwrite)
     device = pick_device(spec.device)
     torch.manual_seed(spec.seed)
     gen = torch.Generator().manual_seed(spec.seed)  # shuffling and augmentation, CPU-side
@@ -159,31 +167,57 @@ def iter_training(
         torch.backends.cudnn.benchmark = True
     optimizer = _optimizer(spec, model)
 
-    _save(model, run_dir, 0, info, spec)
-    for epoch in range(1, spec.epochs + 1):
-        start = time.perf_counter()
-        lr = lr_at(spec, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        train_loss, train_acc = _train_epoch(
-            model, optimizer, data.train, spec, aug, fill, gen, autocast, channels_last
-        )
-        test_loss = test_acc = None
-        if data.test is not None and len(data.test) > 0:
-            test_loss, test_acc = evaluate_split(model, data.test, spec.loss, autocast,
-                                                 channels_last)
-        seconds = time.perf_counter() - start
-        saved = None
-        if epoch % spec.save_every == 0 or epoch == spec.epochs:
-            saved = str(_save(model, run_dir, epoch, info, spec, acc=test_acc))
-        info.metrics.append({
-            "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
-            "test_loss": test_loss, "test_acc": test_acc, "lr": lr, "seconds": seconds,
-        })
-        write_run(info)
-        yield EpochReport(epoch, spec.epochs, train_loss, train_acc, test_loss, test_acc, lr,
-                          seconds, saved)
+    with new_folder(work):
+        _save(model, work, 0, info, spec)
+        for epoch in range(1, spec.epochs + 1):
+            start = time.perf_counter()
+            lr = lr_at(spec, epoch)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            train_loss, train_acc = _train_epoch(
+                model, optimizer, data.train, spec, aug, fill, gen, autocast, channels_last
+            )
+            test_loss = test_acc = None
+            if data.test is not None and len(data.test) > 0:
+                test_loss, test_acc = evaluate_split(model, data.test, spec.loss, autocast,
+                                                     channels_last)
+            seconds = time.perf_counter() - start
+            saved = None
+            if epoch % spec.save_every == 0 or epoch == spec.epochs:
+                saved = str(_save(model, work, epoch, info, spec, acc=test_acc))
+            info.metrics.append({
+                "epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+                "test_loss": test_loss, "test_acc": test_acc, "lr": lr, "seconds": seconds,
+            })
+            write_run(info)
+            yield EpochReport(epoch, spec.epochs, train_loss, train_acc, test_loss, test_acc, lr,
+                              seconds, saved)
+    if work != run_dir:
+        replace_run(work, run_dir)
     return read_run(run_dir)
+
+
+def training_folder(run_dir: str | Path, overwrite: bool) -> Path:
+    """Where :func:`iter_training` writes: ``run_dir``, or ``NAME.partial`` beside it when it
+    replaces a run already there (``overwrite``)."""
+    run_dir = Path(run_dir)
+    if overwrite and (run_dir / RUN_FILE).exists():
+        return partial_path(run_dir)
+    return run_dir
+
+
+def replace_run(new: Path, run_dir: Path) -> None:
+    """Put the complete run ``new`` in place of the run folder ``run_dir``."""
+    old = run_dir.with_name(f".{run_dir.name}.{os.getpid()}.old")
+    try:
+        os.rename(run_dir, old)
+        os.rename(new, run_dir)
+    except OSError as exc:
+        if old.exists() and not run_dir.exists():
+            os.rename(old, run_dir)  # the old run back where it was
+        raise StoreError(f"cannot replace run folder {run_dir}: {exc.strerror or exc}; the "
+                         f"new run is in {new}") from None
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def evaluate_split(
@@ -222,11 +256,14 @@ def loss_value(out: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
 
 
 def _prepare_folder(spec: TrainSpec, run_dir: Path, overwrite: bool) -> RunInfo:
+    """The new run's RunInfo; an earlier run in ``run_dir`` (an interrupted partial one,
+    whose folder :func:`iter_training` owns) loses its checkpoints."""
     if run_dir.exists() and not run_dir.is_dir():
         raise InputError(f"run folder {run_dir} exists and is not a folder")
     if (run_dir / RUN_FILE).exists():
         if not overwrite:
-            raise InputError(f"{run_dir} already holds a training run; choose an empty folder")
+            raise InputError(f"{run_dir} already holds a training run; choose an empty folder "
+                             "(or --overwrite: it is replaced once the new run is complete)")
         try:
             old = read_run(run_dir)
             for _, path in old.checkpoints:

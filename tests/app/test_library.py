@@ -90,9 +90,6 @@ def test_a_long_grid_asks_first(qtbot, make_window, errors, monkeypatch, counted
     import lossviz.computing as computing
 
     monkeypatch.setattr(computing, "LONG_SECONDS", 0.05)
-    import lossviz.main_window as mw
-
-    monkeypatch.setattr(mw, "LONG_SECONDS", 0.05)
     w = make_window(autostart=False)
     w.state.update(xnum=301, ynum=301)
     w.compute()

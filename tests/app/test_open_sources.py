@@ -202,11 +202,13 @@ def test_a_model_file_asks_once_then_computes(qtbot, make_window, errors, files,
     assert w.result.values["train_loss"][1, 1] == pytest.approx(want, rel=1e-5)
 
 
-def test_refusing_to_run_code_computes_nothing(make_window, errors, files, monkeypatch):
+def test_refusing_to_run_code_computes_nothing(qtbot, make_window, errors, files,
+                                               monkeypatch):
     monkeypatch.setattr(dialogs, "ask_to_run_code", lambda parent, path: False)
     w = make_window(autostart=False)
     w.state.update(source="pyfile", model_file=files["model"], model_function="make")
-    w.compute()
+    w.compute()  # resolved off the GUI thread, then asked about
+    qtbot.waitUntil(lambda: not w.computing, timeout=COMPUTE_MS)
     assert not w.computing and w.result is None and "not trusted" in w.progress_label.text()
 
 

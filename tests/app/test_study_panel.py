@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import COMPUTE_MS
-from lossviz import study_panel
+from lossviz import new_study, study_panel
 from lossviz.views.contour2d import ContourView2D
 from PySide6.QtWidgets import QFileDialog
 
@@ -118,9 +118,9 @@ def test_the_window_runs_a_study_into_the_compare_grid(qtbot, make_window, error
     # New study from these results: the figure's four, checked, written and read back
     panel.figure.setCurrentIndex(panel.figure.findData("depth"))
     target = tmp_path / "mine.toml"
-    monkeypatch.setattr(study_panel.NewStudyDialog, "exec", lambda self: 1)
+    monkeypatch.setattr(new_study.NewStudyDialog, "exec", lambda self: 1)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
-    written = study_panel.ask_new_study(w)
+    written = w.study_panel.new_study()
     assert written == target and errors == []
     mine = load_study(target)
     assert sorted(mine.results) == sorted(names)

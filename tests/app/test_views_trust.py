@@ -349,6 +349,27 @@ def test_diverged_points_are_grey_in_3d(qtbot, make_surface):
     assert "1 non-finite" in view.overlay.banner
 
 
+def test_the_3d_banner_is_never_under_reset_view_and_a_longer_title_stays_in_view(
+        qtbot, make_surface):
+    from lossviz.views.gl3d import Overlay3D
+
+    r = make_surface(done_fraction=0.6)
+    r.values["eig_ratio"] = np.where(r.done, 0.3, np.nan)  # the convexity map: a long title
+    settings = DisplaySettings()
+    view = _show(qtbot, SurfaceView3D(settings), 420, 360)
+    view.set_result(r)
+    assert view.overlay.banner.startswith("Partial")
+    assert view.reset_button.geometry().top() >= Overlay3D.banner_height(1.0)
+    settings.quantity = "eig_ratio"
+    w, h = view.gl.width(), view.gl.height()
+    extent = view.overlay.extent(w, h, view.mvp(w, h), 1.0)
+    titles = [t for *_, t, _ in view.overlay.labels(w, h, view.mvp(w, h), 1.0)]
+    assert "convexity |λmin/λmax|" in titles
+    assert extent.left() >= 0 and extent.right() <= w and extent.top() >= 0
+    view.set_result(make_surface())  # complete: no banner, the button back in the corner
+    assert not view.overlay.banner and view.reset_button.geometry().top() < Overlay3D.banner_height(1.0)
+
+
 # --- the trajectory ---------------------------------------------------------------------
 def _pca(make_surface, n=6) -> SurfaceResult:
     return make_surface(trajectory=_trajectory(n), specs={"directions": {"method": "pca"}})

@@ -415,3 +415,46 @@ def test_no_pyplot_and_no_backend_change(tmp_path):
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["svg", "False"]
+
+
+def test_titles_name_the_computed_grid_not_the_requested_ranges():
+    """A PCA plane fitted to its trajectory is titled by the grid it computed; two such
+    results on other grids never share a title."""
+    from lossviz_core.export import recipe_title
+
+    asked = Recipe(model=ModelSpec("digits_cnn", "/runs/r/model_30.pt"),
+                   directions=DirectionSpec(method="pca", pca_run="/runs/r"),
+                   grid=GridSpec(Range(-1, 2, 31), Range(-1, 1, 21), fit=True))
+    assert "fitted, 31 pts" in recipe_title(asked) and "-1:2:31" not in recipe_title(asked)
+    a = surface(x=np.linspace(-9.02, 1.21, 31), y=np.linspace(-0.6, 1.96, 21))
+    b = surface(x=np.linspace(-7.8, 0.9, 31), y=np.linspace(-0.6, 1.96, 21))
+    for r in (a, b):
+        r.specs = {"recipe": asked.to_dict()}  # the ranges asked for, not those computed
+    assert recipe_title(a).endswith("α\u00a0-9.02:1.21:31 × β\u00a0-0.6:1.96:21")
+    assert recipe_title(a) != recipe_title(b)
+    assert distinguishing_titles([a, b]) == ["α\u00a0-9.02:1.21:31", "α\u00a0-7.8:0.9:31"]
+    assert FigureOptions().title is None and build_figure(a).texts[0].get_text().endswith(
+        "-0.6:1.96:21")
+
+
+def test_a_heatmap_colours_linearly_and_a_fixed_scale_is_kept():
+    """A loss over decades: filled bands log-spaced (LogNorm), a heatmap linear as the
+    window's, its isolines at the window's levels; the convexity map keeps its 0-1 scale."""
+    from matplotlib.colors import LogNorm
+
+    from lossviz_core.results.result import contour_levels
+
+    r = surface(fn=lambda x, y: 0.003 + 4 * x**2 + 5 * y**2)
+    lo, hi = float(np.nanmin(r.values["train_loss"])), float(np.nanmax(r.values["train_loss"]))
+    filled = build_figure(r, FigureOptions(kind="filled"))
+    assert isinstance(filled.axes[0].collections[0].norm, LogNorm)
+    heat = build_figure(r, FigureOptions(kind="heatmap", levels=12, isolines=True))
+    image = heat.axes[0].images[0]
+    assert type(image.norm).__name__ == "Normalize"
+    assert (image.norm.vmin, image.norm.vmax) == pytest.approx((lo, hi))
+    lines = heat.axes[0].collections[0]
+    np.testing.assert_allclose(lines.levels, contour_levels(lo, hi, 12, True)[1:-1])
+    conv = surface()
+    conv.values["eig_ratio"] = np.clip(conv.values["train_loss"] / 10, 0, 0.4)
+    scale = build_figure(conv, FigureOptions(kind="heatmap", quantity="eig_ratio"))
+    assert (scale.axes[0].images[0].norm.vmin, scale.axes[0].images[0].norm.vmax) == (0, 1)

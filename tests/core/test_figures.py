@@ -180,3 +180,22 @@ def test_no_global_backend_or_pyplot(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["svg", "False"]
     assert (tmp_path / "l.png").stat().st_size > 1000
+
+
+def test_a_surface_leaves_a_diverged_point_a_hole_not_a_spike():
+    """An inf loss (diverged) draws exactly as a point without a value: no spike to the top
+    of the box, and the height scale stays that of the finite values."""
+
+    def pixels(value):
+        r = bowl(with_trajectory=False)
+        r.done[:] = True
+        r.values["train_loss"][0, 0] = 1.0
+        r.values["train_loss"][2, 3] = value
+        fig = make_figure(r, kind="surface", size=(4, 3))
+        fig.canvas.draw()
+        return fig, np.asarray(fig.canvas.buffer_rgba())
+
+    fig, spiky = pixels(np.inf)
+    _, hole = pixels(np.nan)
+    np.testing.assert_array_equal(spiky, hole)
+    assert fig.axes[0].get_zlim()[1] == pytest.approx(7.0)  # max of x² + 3y² on the grid

@@ -398,8 +398,10 @@ def test_a_model_file_trains_and_its_run_gives_a_pca_plane(tmp_path, capsys, use
     info = read_run(run_dir)
     assert len(info.checkpoints) == 5
     assert info.metrics[-1]["train_loss"] < info.metrics[0]["train_loss"]
-    code, err = run(capsys, "surface", "--pca", run_dir, "--x=-1:1:3", "--y=-1:1:3",
-                    "--out", tmp_path / "pca.h5")
+    pca = ("surface", "--pca", run_dir, "--x=-1:1:3", "--y=-1:1:3", "--out", tmp_path / "pca.h5")
+    code, err = run(capsys, *pca)  # the run folder names code: the user must agree
+    assert code == 2 and "--allow-code" in err and str(model_py) in err, err
+    code, err = run(capsys, *pca, "--allow-code")
     assert code == 0, err
     r = read_result(tmp_path / "pca.h5")
     assert r.trajectory is not None and len(r.trajectory.epochs) == 5

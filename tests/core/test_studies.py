@@ -355,6 +355,7 @@ results = ["good"]
     grid = status.of("grid", "good")
     assert grid.state == "failed" and grid.message
     assert status.of("figure", "f").state == "blocked"
+    grid.unit.path.parent.mkdir(exist_ok=True)  # (a failed run leaves no empty folder)
     with OutputLock.acquire(grid.unit.path):  # another process writing it: running
         assert study_status(study, tmp_path / "out").of("grid", "good").state == "running"
 

@@ -57,7 +57,7 @@ def blobs(n: int, dims: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def load_blobs(spec) -> RawDataset:
-    n, dims = int(spec.name[len(BLOBS):]), int(spec.options.get("dims", 4))
+    n, dims = int(spec.name[len(BLOBS):]), int(spec.options.get("dims", 2))
     (x, y), (xt, yt) = blobs(n, dims, 0), blobs(n // 2, dims, 1)
     return RawDataset(spec.name, Split(x, y), Split(xt, yt), CLASSES)
 
@@ -67,7 +67,7 @@ DATA = DataSource(
     matches=lambda n: n.startswith(BLOBS), load=load_blobs,
     name_parts=NameParts((Param("blobs_count", "int", default=64, label="Points"),),
                          prefix=BLOBS),
-    options=(Param("dims", "int", default=4, flag="blob-dims", label="Dimensions",
+    options=(Param("dims", "int", default=2, flag="blob-dims", label="Dimensions",
                    minimum=1, help="the dimension of each blob"),),
 )
 
