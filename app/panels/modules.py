@@ -99,6 +99,7 @@ class ModuleTree(QWidget):
 
         for node in root.children:
             add(self.tree, node)
+        self.tree.expandToDepth(0)  # the top-level modules' parts in sight
         self.tree.setColumnWidth(0, 200)
         del blocker
         self._tick_from_state()

@@ -191,5 +191,11 @@ def check_directions(model: nn.Module, directions: Any) -> None:
 
 
 def _like(weight: Tensor, d: Tensor) -> Tensor:
-    """A direction tensor on the weight's device, dtype and memory format."""
+    """A direction tensor on the weight's device, dtype and memory format: ``d`` itself when
+    it is that already and is not the weight itself (``ignore none`` makes a 1-D tensor's
+    direction θ): the plane only reads it, and a copy would hold the weights once more."""
+    if (d.device, d.dtype, d.shape, d.stride()) == (weight.device, weight.dtype, weight.shape,
+                                                    weight.stride()) and \
+            d.untyped_storage().data_ptr() != weight.untyped_storage().data_ptr():
+        return d
     return torch.empty_like(weight).copy_(d)
