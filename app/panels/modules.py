@@ -191,7 +191,10 @@ def model_tree(recipe: Any) -> tuple[ParamNode, str]:
 def list_modules(session: Any, panel: ModuleTree) -> None:
     """Fill ``panel`` with the model the panels describe (the prepared job's when it is
     that model: nothing reloads). ``session``: the window's :class:`~lossviz.session.Session`."""
+    started = []
+
     def loaded(recipe: Any) -> None:
+        started.append(recipe)
         job = session.job
         if job is not None and job.recipe.model == recipe.model:
             from lossviz_core.directions.select import parameter_tree
@@ -203,4 +206,5 @@ def list_modules(session: Any, panel: ModuleTree) -> None:
                            on_error=lambda _m: panel.set_busy(""), parent=panel)
 
     panel.set_busy("Loading the model …")
-    session.resolve_then(loaded, on_error=lambda _m: panel.set_busy(""), parent=panel)
+    # the code not trusted (or the recipe refused): the button comes back
+    session.resolve_then(loaded, on_finish=lambda: started or panel.set_busy(""), parent=panel)
