@@ -105,7 +105,7 @@ def study_generator(study: Any, out: Path, run: bool,
 
 def profiles_of(path: Path) -> list[str]:
     """The ``[profiles.NAME]`` a study file offers (``quick`` for the bundled ones)."""
-    from lossviz_core.studies.source import tomllib
+    from lossviz_core.studies.toml_text import tomllib
 
     try:
         tree = tomllib.loads(path.read_text(encoding="utf-8"))

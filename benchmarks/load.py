@@ -30,7 +30,7 @@ SURFACE = textwrap.dedent("""
     import torch
     from lossviz_core import demo
     from lossviz_core.device import threads_for_load
-    from lossviz_core.evaluation import evaluate
+    from lossviz_core.evaluation import planner
     from lossviz_core.recipe.spec import GridSpec, Range
     from lossviz_core.run.job import prepare
     mode = sys.argv[1]
@@ -40,7 +40,7 @@ SURFACE = textwrap.dedent("""
     else:  # before: every core, the first plan kept
         torch.set_num_threads(os.cpu_count())
         threads = torch.get_num_threads()
-        evaluate.REPLAN_FACTOR = float("inf")
+        planner.REPLAN_FACTOR = float("inf")
     r = demo.recipe("surface").replace(grid=GridSpec(Range(-1, 1, 21), Range(-1, 1, 21)))
     job = prepare(r)
     first = None

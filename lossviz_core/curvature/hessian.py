@@ -297,9 +297,9 @@ class HessianOperator:
         was = self.model.training
         with ExitStack() as stack:
             if self.device.type == "cuda":
-                from lossviz_core.evaluation.evaluate import _cudnn_settings
+                from lossviz_core.evaluation.planner import cudnn_settings
 
-                stack.enter_context(_cudnn_settings(exact=True))
+                stack.enter_context(cudnn_settings(exact=True))
             set_mode(self.model, False)
             try:
                 yield

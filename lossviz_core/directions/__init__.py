@@ -24,7 +24,7 @@ from lossviz_core.directions.base import (
     direction_methods,
     register_method,
 )
-from lossviz_core.directions.files import load_directions, save_directions
+from lossviz_core.directions.hdf5 import load_directions, save_directions
 from lossviz_core.directions.vectors import (
     cosine_similarity,
     direction_norm,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lossviz_core.directions.base import DirectionContext, DirectionMethod, Directions
-from lossviz_core.directions.files import load_directions
+from lossviz_core.directions.hdf5 import load_directions
 from lossviz_core.errors import InputError
 from lossviz_core.params import Param
 

@@ -23,9 +23,21 @@ from torch import Tensor, nn
 from lossviz_core.device import pick_device
 from lossviz_core.errors import CheckpointError, InputError, LossVizError
 from lossviz_core.evaluation import multipoint as mp
+from lossviz_core.evaluation import planner
 from lossviz_core.evaluation.bnfold import fold
 from lossviz_core.evaluation.capabilities import Capabilities, detect, set_mode
 from lossviz_core.evaluation.outputs import select_output
+from lossviz_core.evaluation.planner import (
+    Decision,
+    DecisionLog,
+    Pin,
+    bf16_is_fast,
+    cuda_batch_size,
+    cudnn_settings,
+    layouts_allowed,
+    should_replan,
+    use_memory_format,
+)
 from lossviz_core.losses import (
     LossFunction,
     batch_stats,  # noqa: F401 (train.loop imports it from here)
@@ -36,9 +48,7 @@ from lossviz_core.plane import Plane, make_plane
 from lossviz_core.recipe.spec import COMPILE_MODES, MEMORY_FORMATS, PRECISIONS
 
 SPLIT_NAMES = ("train", "test")
-CUDA_MAX_BATCH = 8192
 CHUNK_SECONDS = 0.5  # work per evaluate() call the evaluator prefers (progress granularity)
-REPLAN_SECONDS, REPLAN_FACTOR = 3.0, 3.0  # probe again after 3 s running 3x slower than probed
 _MULTI = {"auto": "auto", True: True, False: False, "on": True, "off": False}
 
 
@@ -72,7 +82,7 @@ class Evaluator:
         n_points: int | None = None,
         output: str | int | None = None,
         capabilities: Capabilities | None = None,
-        pinned: dict[str, Any] | None = None,
+        pinned: Pin | dict[str, Any] | None = None,
     ) -> None:
         splits = (splits,) if isinstance(splits, str) else tuple(splits)
         splits = SPLIT_NAMES if splits == ("both",) else splits
@@ -113,9 +123,9 @@ class Evaluator:
         self.counts: dict[str, float] = {}  # what each split's mean is over: examples, tokens
         # How points are computed: the probe's decisions, or those a resumed file records
         # (so a resumed surface sums in the same order as an uninterrupted one).
-        self.pinned = dict(pinned) if pinned else None
-        self.plans: list[dict[str, Any]] = []
-        self.plan_id = 0
+        self.pinned = pinned if isinstance(pinned, Pin) or pinned is None else Pin.of(pinned)
+        self.log = DecisionLog()
+        self._compile_mode = "off"  # until the probe decides
         self._observed = [0.0, 0]  # seconds, points since the last plan
 
     # ---- construction ------------------------------------------------------------------
@@ -140,30 +150,25 @@ class Evaluator:
         (the layout the user pinned, if any: the probe then picks the batch only)."""
         if not self._image_inputs() or self.capabilities.scripted:
             return
-        pinned = {"channels_last": (True,), "contiguous": (False,)}.get(self._memory_format)
+        layouts = layouts_allowed(self._memory_format)
         if self.device.type == "cuda":
-            self.channels_last = pinned[0] if pinned else True
+            self.channels_last = layouts[-1]  # channels_last unless the user pinned contiguous
         else:
             probe = mp.sample_of(self.splits[0], mp.CPU_BIG_BATCH)[0].to(self.device)
             self.channels_last, self._cpu_batch = mp.probe_cpu_layout(
-                self.model, probe, self.bf16, self._select, layouts=pinned or (False, True)
+                self.model, probe, self.bf16, self._select, layouts=layouts
             )
-        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-        self.model.to(memory_format=fmt)
-        for s in self.splits:
-            if s.kind == "device":  # the dataset's own tensor is replaced: one copy
-                s.source.x = s.x.contiguous(memory_format=fmt)
+        use_memory_format(self.model, self.splits, self.channels_last)
 
     def _attach(self) -> None:
         """(Re)attach the plane to the model's live tensors and fold BN around it."""
         self.model.to(self.device)
         if self._image_inputs() and not self.capabilities.scripted:
-            fmt = torch.channels_last if self.channels_last else torch.contiguous_format
-            self.model.to(memory_format=fmt)
+            use_memory_format(self.model, [], self.channels_last)
         if self.plane.is_stale() or self.plane.live[0].device != self.device:
             self.plane.reattach()
-        self.plan = fold(self.plane, self._fold_option, self.capabilities.fx)
-        self._fwd = self.plan.module
+        self.folded = fold(self.plane, self._fold_option, self.capabilities.fx)
+        self._fwd = self.folded.module
 
     # ---- public API ----------------------------------------------------------------------
     @property
@@ -182,7 +187,17 @@ class Evaluator:
     def decisions(self) -> dict[str, Any]:
         """How points are computed now (what a result file records per point)."""
         self._prepare()
-        return self.plans[self.plan_id]
+        return self.log.decisions[self.log.current].to_dict()
+
+    @property
+    def decision_log(self) -> list[dict[str, Any]]:
+        """Every decision taken so far, as a result file records them; points name theirs
+        by :attr:`decision_id`."""
+        return self.log.records()
+
+    @property
+    def decision_id(self) -> int:
+        return self.log.current
 
     @property
     def quantities(self) -> tuple[str, ...]:
@@ -222,18 +237,18 @@ class Evaluator:
         if isinstance(state_dict.get("state_dict"), dict):
             state_dict = state_dict["state_dict"]
         self._prepare()
-        missing = [k for k in self.plan.state_names if k not in state_dict]
+        missing = [k for k in self.folded.state_names if k not in state_dict]
         if missing:
             raise CheckpointError(f"the state misses {len(missing)} entries, e.g. {missing[:3]}")
         wrong = [
             k
-            for k, t in zip(self.plan.state_names, self.plan.state_live, strict=True)
+            for k, t in zip(self.folded.state_names, self.folded.state_live, strict=True)
             if tuple(state_dict[k].shape) != tuple(t.shape)
         ]
         if wrong:
             raise CheckpointError(f"the state does not fit the model: wrong shape at {wrong[:3]}")
         with self._evaluating():
-            self.plan.load_state(state_dict)
+            self.folded.load_state(state_dict)
             sums = {s.name: self._split_sums(s) for s in self.splits}
         return {k: float(v[0]) for k, v in self._finish(sums).items()}
 
@@ -241,18 +256,18 @@ class Evaluator:
     @contextmanager
     def _evaluating(self):
         """No autograd (thread-local: entered in the calling thread), eval mode, θ restored."""
-        if self._ready and self.plan.is_stale():  # e.g. another evaluator moved the model
+        if self._ready and self.folded.is_stale():  # e.g. another evaluator moved the model
             self._attach()
         was_training = self.model.training
         with ExitStack() as stack:
             stack.enter_context(torch.no_grad())
             if self.device.type == "cuda":
-                stack.enter_context(_cudnn_settings(exact=not self.bf16))
-            set_mode(self.plan.module, False)
+                stack.enter_context(cudnn_settings(exact=not self.bf16))
+            set_mode(self.folded.module, False)
             try:
                 yield
             finally:
-                self.plan.restore()
+                self.folded.restore()
                 set_mode(self.model, was_training)
 
     def _points(self, a: np.ndarray, b: np.ndarray) -> dict[str, tuple[Tensor, ...]]:
@@ -282,14 +297,14 @@ class Evaluator:
 
     def _group(self, a: np.ndarray, b: np.ndarray) -> dict[str, tuple[Tensor, ...]]:
         if not self._multi:
-            self.plan.write(float(a[0]), float(b[0]))
+            self.folded.write(float(a[0]), float(b[0]))
             return {s.name: self._split_sums(s) for s in self.splits}
         at = torch.as_tensor(a, dtype=torch.float32, device=self.device)
         bt = torch.as_tensor(b, dtype=torch.float32, device=self.device)
-        params = self.plan.stacked(at, bt)
+        params = self.folded.stacked(at, bt)
         return {s.name: self._split_sums(s, params) for s in self.splits}
 
-    def _split_sums(self, split: mp.Split, params: dict[str, Tensor] | None = None):
+    def _split_sums(self, split: mp.EvalSplit, params: dict[str, Tensor] | None = None):
         """Sums of the loss and of the accuracy over a whole split, and what they count
         (examples, or the loss's own count: tokens), fp64."""
         shape = () if params is None else (next(iter(params.values())).shape[0],)
@@ -299,11 +314,11 @@ class Evaluator:
         for xb, yb in self._batches(split):
             with self._autocast():
                 if params is not None:
-                    out = mp.stacked_forward(self.plan.module, params, xb, self._select)
+                    out = mp.stacked_forward(self.folded.module, params, xb, self._select)
                 elif xb.shape[0] == self.batch_size:
                     out = self._select(self._fwd(xb))
                 else:  # the tail batch runs eagerly: no second compile for its shape
-                    out = self._select(self.plan.module(xb))
+                    out = self._select(self.folded.module(xb))
             l_sum, c_sum, n = batch_sums(self._fp32(out), yb, self.loss_fn, lead=len(shape))
             loss += l_sum
             correct += c_sum
@@ -318,7 +333,7 @@ class Evaluator:
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
-    def _batches(self, split: mp.Split):
+    def _batches(self, split: mp.EvalSplit):
         bs = self.batch_size
         if split.kind == "loader":
             yield from mp.from_loader(split, bs, self.device, self.channels_last)
@@ -368,7 +383,7 @@ class Evaluator:
                 "free the GPU, or choose --device cpu"
             )
         self._info.update(batch_size=self.batch_size, multi_k=self._k if self._multi else 1)
-        self._new_plan("out of memory")
+        self._new_decision("out of memory")
 
     # ---- probe and compile ---------------------------------------------------------------
     def _prepare(self) -> None:
@@ -377,9 +392,9 @@ class Evaluator:
         if self._ready:
             return
         start = time.perf_counter()
-        pin = self.pinned or {}
-        if pin.get("precision") in ("bf16", "fp32"):
-            self.bf16 = pin["precision"] == "bf16"
+        pin = self.pinned or Pin()
+        if pin.precision in ("bf16", "fp32"):
+            self.bf16 = pin.precision == "bf16"
         n_max = max(s.n for s in self.splits)
         self.batch_size, self._multi, self._k, self._chunk = 1, False, 1, 1
         self._cpu_batch = mp.CPU_BATCH  # a few hundred; the CPU probe may pick one big batch
@@ -387,7 +402,7 @@ class Evaluator:
         if self.capabilities is None:
             x0 = mp.sample_of(self.splits[0], 2)[0].to(self.device)
             self.capabilities = detect(self.model, x0, self._select)
-        if (self._multi_option is True or pin.get("mode") == "multi") and not (
+        if (self._multi_option is True or pin.mode == "multi") and not (
                 self.capabilities.functional):
             raise InputError("multi-point evaluation needs torch.func support, which this model "
                              f"lacks ({self.capabilities.reasons.get('functional')}); use "
@@ -398,24 +413,24 @@ class Evaluator:
         with torch.no_grad():
             was_training = self.model.training
             set_mode(self.model, False)
-            if "channels_last" in pin:
-                self._pin_memory_format(bool(pin["channels_last"]))
+            if pin.channels_last is not None:
+                self._pin_memory_format(bool(pin.channels_last))
             else:
                 self._set_memory_format()
             set_mode(self.model, was_training)
         self._attach()
         with self._evaluating():
-            self.plan.write(0.0, 0.0)
+            self.folded.write(0.0, 0.0)
             first = self.splits[0]
-            if pin.get("batch_size"):
-                self.batch_size = int(pin["batch_size"])
+            if pin.batch_size:
+                self.batch_size = int(pin.batch_size)
             elif self._user_batch is not None:
                 self.batch_size = min(self._user_batch, n_max)
             elif self.device.type == "cuda":
                 probe_x = mp.sample_of(first, 64)[0].to(self.device)
                 per = mp.sample_bytes(self._eager_autocast, probe_x, self.device)
                 free, _ = torch.cuda.mem_get_info(self.device)
-                self.batch_size = int(max(1, min(CUDA_MAX_BATCH, n_max, 0.4 * free // per)))
+                self.batch_size = cuda_batch_size(per, free, n_max)
             else:
                 self.batch_size = min(self._cpu_batch, n_max)
 
@@ -427,23 +442,23 @@ class Evaluator:
             out = self._eager_autocast(xb[:2])
             self._has_acc = self.loss_fn.has_accuracy(yb, tuple(out.shape[1:]))
             batch_sums(self._fp32(out), yb[:2], self.loss_fn, lead=0)  # a bad loss fails here
-            if "mode" in pin:
-                self._multi = pin["mode"] == "multi"
-                self._k = int(pin.get("multi_k", 1)) if self._multi else 1
+            if pin.mode is not None:
+                self._multi = pin.mode == "multi"
+                self._k = int(pin.multi_k or 1) if self._multi else 1
                 per_sample = t_single / xb.shape[0]
             else:
                 stackable = self.capabilities.functional and self._linear
                 multi_option = self._multi_option if stackable else False
                 self._multi, self._k, per_sample = mp.probe_multi(
-                    multi_option, self.device, self.plan, xb, self._autocast,
+                    multi_option, self.device, self.folded, xb, self._autocast,
                     t_single / xb.shape[0], self._select,
                 )
             self._probe_x = xb
         spp = per_sample * sum(s.n for s in self.splits)
         self._spp = spp
         self._set_chunk(spp)
-        if "compile" in pin:
-            self._compile_mode = "off" if str(pin["compile"]).startswith("off") else pin["compile"]
+        if pin.compile is not None:
+            self._compile_mode = "off" if str(pin.compile).startswith("off") else pin.compile
         else:
             self._compile_mode = mp.choose_compile(
                 self._compile_option, self.device, self._multi, self.n_points, spp
@@ -457,9 +472,9 @@ class Evaluator:
             batch_size=self.batch_size,
             precision="bf16" if self.bf16 else "fp32",
             device=str(self.device),
-            fold_bn=bool(self.plan.pairs),
-            fold_pairs=len(self.plan.pairs),
-            fold_per_point=self.plan.refold,
+            fold_bn=bool(self.folded.pairs),
+            fold_pairs=len(self.folded.pairs),
+            fold_per_point=self.folded.refold,
             compile=self._compile_mode,
             channels_last=self.channels_last,
             warmup_seconds=0.0,
@@ -470,7 +485,7 @@ class Evaluator:
             capabilities=self.capabilities.to_dict(),
             pinned=bool(self.pinned),
         )
-        self.plans = [self._decision("probe" if not self.pinned else "as the file records")]
+        self.log.start(self._decision("probe" if not self.pinned else "as the file records"))
 
     def _set_chunk(self, spp: float) -> None:
         self._chunk = max(1, min(512, round(CHUNK_SECONDS / max(spp, 1e-9))))
@@ -481,26 +496,18 @@ class Evaluator:
         if not self._image_inputs() or self.capabilities.scripted:
             return
         self.channels_last = channels_last
-        fmt = torch.channels_last if channels_last else torch.contiguous_format
-        self.model.to(memory_format=fmt)
-        for s in self.splits:
-            if s.kind == "device":
-                s.source.x = s.x.contiguous(memory_format=fmt)
+        use_memory_format(self.model, self.splits, channels_last)
 
-    def _decision(self, why: str) -> dict[str, Any]:
-        return {"mode": "multi" if self._multi else "single",
-                "multi_k": self._k if self._multi else 1, "batch_size": self.batch_size,
-                "precision": "bf16" if self.bf16 else "fp32",
-                "channels_last": self.channels_last,
-                "compile": getattr(self, "_compile_mode", "off"), "why": why}
+    def _decision(self, why: str) -> Decision:
+        return Decision(mode="multi" if self._multi else "single",
+                        multi_k=self._k if self._multi else 1, batch_size=self.batch_size,
+                        precision="bf16" if self.bf16 else "fp32",
+                        channels_last=self.channels_last, compile=self._compile_mode, why=why)
 
-    def _new_plan(self, why: str) -> None:
+    def _new_decision(self, why: str) -> None:
         """The decisions changed (out of memory, a replan): points from now on say so."""
-        if not self.plans:
-            return
-        self.plans.append(self._decision(why))
-        self.plan_id = len(self.plans) - 1
-        self._observed = [0.0, 0]
+        if self.log.add(self._decision(why)):
+            self._observed = [0.0, 0]
 
     # ---- a plan that holds up on a busy machine ------------------------------------------
     def _observe(self, seconds: float, points: int) -> None:
@@ -512,13 +519,12 @@ class Evaluator:
         self._observed[0] += seconds
         self._observed[1] += points
         t, n = self._observed
-        if (self.pinned or len(self.plans) > 2 or not self.capabilities.functional
-                or not self._linear
-                or t < REPLAN_SECONDS or t / n < REPLAN_FACTOR * self._spp):
+        if (self.pinned or len(self.log.decisions) > 2 or not self.capabilities.functional
+                or not self._linear or not should_replan(t, n, self._spp)):
             return
         with self._evaluating():
             multi, k, per_sample = mp.probe_multi(
-                "auto", self.device, self.plan, self._probe_x, self._autocast,
+                "auto", self.device, self.folded, self._probe_x, self._autocast,
                 mp.time_call(lambda: self._eager_autocast(self._probe_x), self.device)
                 / self._probe_x.shape[0], self._select,
             )
@@ -528,8 +534,8 @@ class Evaluator:
             self._set_chunk(self._spp)
             self._info.update(mode="multi" if multi else "single", multi_k=k if multi else 1,
                               replanned=f"{t / n:.3g} s/point measured, "
-                                        f"{REPLAN_FACTOR}x the probe's estimate")
-            self._new_plan("replanned: far slower than probed")
+                                        f"{planner.REPLAN_FACTOR}x the probe's estimate")
+            self._new_decision("replanned: far slower than probed")
         else:  # the plan stands: measure afresh against what it really costs now, so a
             # probe that stays optimistic (a loaded machine) is not repeated every few seconds
             self._spp = max(self._spp, t / n)
@@ -537,16 +543,16 @@ class Evaluator:
 
     def _eager_autocast(self, x: Tensor) -> Tensor:
         with self._autocast():
-            return self._select(self.plan.module(x))
+            return self._select(self.folded.module(x))
 
     def _maybe_compile(self) -> None:
         """Compile on the first evaluate() (in the worker), timing the warm-up."""
         mode = self._compile_mode
-        if mode == "off" or self._fwd is not self.plan.module:
+        if mode == "off" or self._fwd is not self.folded.module:
             return
         start = time.perf_counter()
-        self._fwd = mp.compile_module(self.plan.module, mode)
-        self.plan.write(0.0, 0.0)
+        self._fwd = mp.compile_module(self.folded.module, mode)
+        self.folded.write(0.0, 0.0)
 
         def warm_up() -> None:
             xb = next(iter(self._batches(self.splits[0])))[0]
@@ -564,40 +570,10 @@ class Evaluator:
                 raise LossVizError(f"torch.compile failed ({type(exc).__name__}: "
                                    f"{str(exc).splitlines()[0] if str(exc) else ''}); "
                                    "use compile 'off'") from None
-            self._fwd, self._compile_mode = self.plan.module, "off"  # auto: run eagerly
+            self._fwd, self._compile_mode = self.folded.module, "off"  # auto: run eagerly
             self._info["compile"] = "off (compile failed)"
-            self.plans[self.plan_id]["compile"] = "off"
+            self.log.amend(compile="off")
         self._info["warmup_seconds"] = time.perf_counter() - start
-
-
-def bf16_is_fast(device: torch.device) -> bool:
-    """The ``auto`` precision rule: bf16 on CUDA GPUs with bf16 tensor cores (Ampere on)."""
-    return device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8
-
-
-@contextmanager
-def _cudnn_settings(exact: bool):
-    """cudnn.benchmark on; TF32 convolutions off for ``fp32`` (exact work); restored after."""
-    cudnn = torch.backends.cudnn
-    conv = getattr(cudnn, "conv", None)
-    # torch >= 2.9 has a per-op fp32_precision API, and refuses the legacy flag once a
-    # process has used the new one.
-    new_api = conv is not None and hasattr(conv, "fp32_precision")
-    saved = cudnn.benchmark, (conv.fp32_precision if new_api else cudnn.allow_tf32)
-    cudnn.benchmark = True
-    if exact:
-        if new_api:
-            conv.fp32_precision = "ieee"
-        else:
-            cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        cudnn.benchmark = saved[0]
-        if new_api:
-            conv.fp32_precision = saved[1]
-        else:
-            cudnn.allow_tf32 = saved[1]
 
 
 def _check(ok: object, message: str) -> None:

@@ -42,7 +42,7 @@ def _identity(out):
 
 
 @dataclass
-class Split:
+class EvalSplit:
     """One evaluation split, sharing its tensors with the dataset (one copy, converted in
     place). ``kind``: ``device`` (sliced there), ``pinned`` (pinned host memory copied on a
     side stream, CUDA only) or ``loader`` (a DataLoader decodes it every pass)."""
@@ -68,7 +68,7 @@ class Split:
         return len(self.source) if self.kind == "loader" else int(self.source.y.shape[0])
 
 
-def load_split(data: Any, name: str, device: torch.device) -> Split:
+def load_split(data: Any, name: str, device: torch.device) -> EvalSplit:
     """``data.<name>`` on ``device`` once; streamed from pinned memory if it cannot fit.
 
     Data already on ``device`` is shared with the dataset (one copy: the evaluator converts
@@ -80,7 +80,7 @@ def load_split(data: Any, name: str, device: torch.device) -> Split:
     if hasattr(split, "loader"):
         if len(split) == 0:
             raise InputError(f"the {name} split is empty")
-        return Split(name, split, "loader")
+        return EvalSplit(name, split, "loader")
     x, y = split.x, split.y
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
         raise InputError(f"the {name} split is empty or its x and y lengths differ")
@@ -91,11 +91,11 @@ def load_split(data: Any, name: str, device: torch.device) -> Split:
     if on_host:
         split.x = x if x.is_pinned() else x.pin_memory()  # pinned once, in place
         split.y = y.to(device)
-        return Split(name, split, "pinned")
+        return EvalSplit(name, split, "pinned")
     if x.device == device or (x.device.type == device.type == "cpu"):
         split.y = y.to(device)
-        return Split(name, split, "device")
-    return Split(name, _Local(x.to(device), y.to(device)), "device")
+        return EvalSplit(name, split, "device")
+    return EvalSplit(name, _Local(x.to(device), y.to(device)), "device")
 
 
 @dataclass
@@ -109,7 +109,7 @@ class _Local:
         return int(self.y.shape[0])
 
 
-def from_loader(split: Split, bs: int, device: torch.device, channels_last: bool):
+def from_loader(split: EvalSplit, bs: int, device: torch.device, channels_last: bool):
     """Batches a DataLoader decodes (pinned for CUDA), moved to ``device``."""
     for xb, yb in split.source.loader(bs, pin=device.type == "cuda"):
         xb = as_inputs(xb.to(device, non_blocking=True))

@@ -173,7 +173,8 @@ def read_trajectory(t: object, path: str | os.PathLike) -> Trajectory:
     """A stored trajectory (``lossviz/trajectory``), its arrays' sizes and lengths checked."""
     if not isinstance(t, h5py.Group):
         raise StoreError(f"{path}: {getattr(t, 'name', 'the trajectory')} is not a group")
-    arrays = {k: read_array(t[k], path, MAX_CHECKPOINTS + 2, dtype=None) for k in t}
+    arrays = {k: _read_names(t[k], path) if k in TEXT_ARRAYS else
+              read_array(t[k], path, MAX_CHECKPOINTS + 2, dtype=None) for k in t}
     try:
         traj = Trajectory.from_arrays(arrays)
         sizes = {len(traj.epochs), len(traj.x), len(traj.y), len(traj.loss)}
@@ -182,6 +183,27 @@ def read_trajectory(t: object, path: str | os.PathLike) -> Trajectory:
     if len(sizes) != 1:
         raise StoreError(f"{path}: the stored trajectory's arrays differ in length")
     return traj
+
+
+# a trajectory's arrays of names: the models on a plane (A, B, C), the runs of a joint PCA plane
+TEXT_ARRAYS = ("labels", "runs")
+MAX_NAME_BYTES = 4096
+
+
+def _read_names(ds: object, path: str | os.PathLike) -> np.ndarray:
+    """An array of short byte strings (names), its count and item size checked first."""
+    if not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in "SO" or ds.ndim != 1:
+        raise StoreError(f"{path}: {getattr(ds, 'name', ds)} is not a list of names")
+    if ds.shape[0] > MAX_CHECKPOINTS + 2 or (ds.dtype.kind == "S"
+                                              and ds.dtype.itemsize > MAX_NAME_BYTES):
+        raise StoreError(f"{path}: {ds.name} holds more names, or longer, than any result's")
+    try:
+        names = ds[()]
+    except (OSError, ValueError, TypeError) as exc:
+        raise StoreError(f"{path}: cannot read {ds.name} ({exc})") from None
+    if any(len(n) > MAX_NAME_BYTES for n in names):
+        raise StoreError(f"{path}: {ds.name} holds a name longer than any result's")
+    return names
 
 
 def _file_size(f: h5py.File) -> int:

@@ -197,7 +197,7 @@ def _specs(g: h5py.Group, path: Path) -> dict[str, Any]:
     return specs
 
 
-def read_plans(path: str | os.PathLike) -> list[dict]:
+def read_decisions(path: str | os.PathLike) -> list[dict]:
     """How the points of a file were computed (the evaluator's decisions, oldest first);
     anything but a list of JSON objects counts as none."""
     path = check_input(path, "result file")
@@ -226,12 +226,12 @@ class SurfaceStore:
 
     def __init__(self, path: Path, target: Path, lock: OutputLock, written: int) -> None:
         self.path, self.target, self.lock, self.written = path, target, lock, written
-        self.plans: list[dict] = []
+        self.decision_log: list[dict] = []
 
     @classmethod
     def open(cls, path: str | os.PathLike, result: SurfaceResult, resume: bool = False,
              overwrite: bool = False, lock: OutputLock | None = None,
-             plans: list[dict] | None = None) -> SurfaceStore:
+             decisions: list[dict] | None = None) -> SurfaceStore:
         """Create ``path`` for ``result``, or with ``resume`` load its finished points into it.
 
         An existing file is never replaced unless ``overwrite`` (and then only once the new
@@ -255,12 +255,12 @@ class SurfaceStore:
                     check_output(work, "result file", may_exist=True)
                     clean_stale_temporaries(work)
                 with atomic_path(work, "result file", exclusive=not exists) as tmp:
-                    write_hdf5(tmp, lambda f: _write_all(f, result, plans))
+                    write_hdf5(tmp, lambda f: _write_all(f, result, decisions))
                 store = cls(work, target, lock, int(result.done.sum()))
         except BaseException:
             lock.release()
             raise
-        store.plans = list(plans or [])
+        store.decision_log = list(decisions or [])
         result.path = str(store.path)
         return store
 
@@ -296,13 +296,13 @@ class SurfaceStore:
             result.trajectory.loss = old.trajectory.loss
         return cls(path, path, lock, int(old.done.sum()))
 
-    def set_plans(self, plans: list[dict]) -> None:
+    def set_decisions(self, plans: list[dict]) -> None:
         """Record how points are computed (the evaluator's decisions); ids index this list."""
-        if plans == self.plans:
+        if plans == self.decision_log:
             return
         with open_file(self.path, "r+") as f:
             f[GROUP].attrs["plans"] = json.dumps(plans)
-        self.plans = list(plans)
+        self.decision_log = list(plans)
 
     def add_quantities(self, names: list[str], shape: tuple[int, ...]) -> None:
         """Give the file arrays (NaN) for quantities it does not hold yet."""

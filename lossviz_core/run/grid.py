@@ -41,7 +41,7 @@ def bisection_depth(n: int) -> np.ndarray:
     return depth
 
 
-def plan_order(shape: tuple[int, ...]) -> np.ndarray:
+def point_order(shape: tuple[int, ...]) -> np.ndarray:
     """Flat C-order indices of a grid of ``shape``, coarse to fine.
 
     A point's level is the larger of its row and column bisection depths; points are
@@ -59,7 +59,7 @@ def plan_order(shape: tuple[int, ...]) -> np.ndarray:
 def fill_missing(z: np.ndarray, done: np.ndarray | None = None) -> np.ndarray:
     """A preview of a partly computed grid: the points not computed yet, interpolated.
 
-    Coarse-to-fine order (:func:`plan_order`) finishes ever finer complete sub-grids; the
+    Coarse-to-fine order (:func:`point_order`) finishes ever finer complete sub-grids; the
     finest complete one is interpolated bilinearly over the whole grid and the finished
     points are kept, so the preview is a smooth version of the final surface that sharpens
     as points arrive. Grids finished in another order fall back to the nearest finished
@@ -119,7 +119,7 @@ def iter_surface(
     iteration: finished chunks stay in ``result`` and the file, and a resumed run computes
     only the rest. The first chunks are small so a coarse preview appears at once.
     """
-    order = plan_order(result.shape)
+    order = point_order(result.shape)
     todo = order[~result.done.reshape(-1)[order]]
     total = int(result.done.size)
     done = total - len(todo)
@@ -131,14 +131,15 @@ def iter_surface(
     try:
         while pos < len(todo):
             idx = todo[pos:pos + size]
-            plan = getattr(evaluator, "plan_id", 0)  # before: evaluate() may change the plan
+            # a point evaluator may keep no decisions (a stand-in): one record, id 0
+            decision = getattr(evaluator, "decision_id", 0)  # before: evaluate() may change it
             values = evaluator.evaluate(grid_coords(result, idx))
             result.apply_chunk(idx, values)
             if store is not None:
-                plans = getattr(evaluator, "plans", None)
-                if plans:
-                    store.set_plans(plans)
-                store.write_chunk(idx, values, plan=plan)
+                log = getattr(evaluator, "decision_log", None)
+                if log:
+                    store.set_decisions(log)
+                store.write_chunk(idx, values, plan=decision)
             pos += len(idx)
             done += len(idx)
             computed += len(idx)

@@ -23,7 +23,7 @@ from lossviz_core.errors import InputError
 from lossviz_core.progress import Chunk, Step, drain
 from lossviz_core.recipe.spec import GridSpec, Range, Recipe, jsonable
 from lossviz_core.results.result import SurfaceResult
-from lossviz_core.results.store import SurfaceStore, read_plans
+from lossviz_core.results.store import SurfaceStore, read_decisions
 from lossviz_core.run.executor import Executor, LocalExecutor
 from lossviz_core.run.grid import make_result
 from lossviz_core.run.seeds import iter_seeded
@@ -104,7 +104,7 @@ class Job:
         self.store = None
         if out is not None:
             self.store = SurfaceStore.open(out, self.result, resume=resume, overwrite=overwrite,
-                                           lock=lock, plans=self.workspace.plans)
+                                           lock=lock, decisions=self.workspace.decision_log)
         return self._run(self.store, executor or LocalExecutor())
 
     def _run(self, store: SurfaceStore | None,
@@ -194,10 +194,10 @@ def resume_decisions(recipe: Recipe, path: str | os.PathLike) -> dict[str, Any] 
     is one line."""
     if not os.path.exists(path):
         return None
-    plans = read_plans(path)
-    if not plans:
+    log = read_decisions(path)
+    if not log:
         return None
-    plan = dict(plans[-1])
+    plan = dict(log[-1])
     asked = recipe.compute.precision
     if asked != "auto" and asked != plan.get("precision"):
         raise InputError(f"{path} was computed in {plan.get('precision')}; resume it with "

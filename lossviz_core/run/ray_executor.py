@@ -31,12 +31,12 @@ import numpy as np
 from lossviz_core.errors import InputError, LossVizError
 from lossviz_core.progress import Chunk
 from lossviz_core.results.result import SurfaceResult
-from lossviz_core.results.store import read_plans
-from lossviz_core.run.grid import grid_coords, plan_order
+from lossviz_core.results.store import read_decisions
+from lossviz_core.run.grid import grid_coords, point_order
 from lossviz_core.run.ray_progress import RayChunk, WorkerStatus
 from lossviz_core.run.ray_worker import PlaneWorker, portable, ship_files, worker_resources
 from lossviz_core.run.shards import add_quantities, sharded_quantities
-from lossviz_core.run.tiles import PlanBook, TileQueue, tile_size
+from lossviz_core.run.tiles import DecisionBook, TileQueue, tile_size
 
 IN_FLIGHT = 2  # tiles queued per worker: the next one is there when one finishes
 FIRST_TILE = 4  # the first tiles are small so a coarse preview appears at once
@@ -166,14 +166,14 @@ class RayExecutor:
 
     def _drive(self, ray: Any, job: Any, store: Any) -> Generator[Chunk, None, None]:
         result = job.result
-        order = plan_order(result.shape)
+        order = point_order(result.shape)
         todo = order[~result.done.reshape(-1)[order]]
         total = int(result.done.size)
         done, computed = total - len(todo), 0
         if not len(todo):
             return
         add_quantities(result, store, sharded_quantities(job.workspace, self.shards))
-        plans = PlanBook(read_plans(store.path) if store is not None and done else None)
+        book = DecisionBook(read_decisions(store.path) if store is not None and done else None)
         start = time.perf_counter()
         self._launch(ray, job, len(todo))
         tiles, stored = TileQueue(todo, total), result.done.reshape(-1).copy()
@@ -187,7 +187,7 @@ class RayExecutor:
                 continue
             tile = slot.inflight.pop(ref)
             try:
-                values, local_plan, local_plans, seconds = ray.get(ref)
+                values, local_id, local_log, seconds = ray.get(ref)
             except ray.exceptions.RayTaskError as exc:
                 raise _worker_error(exc, slot) from None
             except ray.exceptions.RayError as exc:
@@ -199,14 +199,14 @@ class RayExecutor:
             if not len(tile):
                 continue
             stored[tile] = True
-            plan = plans.id_of(local_plans[local_plan], device=slot.status.device, executor="ray")
+            plan = book.id_of(local_log[local_id], device=slot.status.device, executor="ray")
             result.apply_chunk(tile, values)
             if store is not None:
-                store.set_plans(plans.plans)
+                store.set_decisions(book.decision_log)
                 store.write_chunk(tile, values, plan=plan)
             slot.status.points += len(tile)
             slot.status.seconds += seconds
-            slot.chunk_size = tile_size(len(tile), seconds, local_plans[local_plan])
+            slot.chunk_size = tile_size(len(tile), seconds, local_log[local_id])
             done, computed = done + len(tile), computed + len(tile)
             now = time.perf_counter()
             rate_t = now - (self._first_ready or start)  # the rate from when workers computed

@@ -166,14 +166,14 @@ class PlaneWorker:
                              pinned=pinned)
         self.ws = shard_workspace(ws, shards)
         return {"node": socket.gethostname(), "pid": os.getpid(), "device": ws.device_text,
-                "chunk_size": int(self.ws.chunk_size), "plans": list(self.ws.plans),
+                "chunk_size": int(self.ws.chunk_size), "plans": list(self.ws.decision_log),
                 "seconds": time.perf_counter() - start}
 
     def evaluate(self, coords: np.ndarray) -> tuple[dict[str, np.ndarray], int, list, float]:
         """One tile: ``(values, plan id before it, plans, seconds)`` (the plan may change
         during a tile, e.g. after out-of-memory; the tile is recorded under the one it began
         with, as the local executor does)."""
-        plan = self.ws.plan_id
+        plan = self.ws.decision_id
         start = time.perf_counter()
         values = self.ws.evaluate(coords)
-        return values, plan, list(self.ws.plans), time.perf_counter() - start
+        return values, plan, list(self.ws.decision_log), time.perf_counter() - start

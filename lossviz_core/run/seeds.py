@@ -58,12 +58,12 @@ class SeedWorkspace(Workspace):
         return {**self.members[0].info, "seeds": list(self.seeds)}
 
     @property
-    def plans(self) -> list[dict[str, Any]]:
-        return self.members[0].plans
+    def decision_log(self) -> list[dict[str, Any]]:
+        return self.members[0].decision_log
 
     @property
-    def plan_id(self) -> int:
-        return self.members[0].plan_id
+    def decision_id(self) -> int:
+        return self.members[0].decision_id
 
     def evaluate(self, coords: np.ndarray) -> dict[str, np.ndarray]:
         """Each seed's quantities at ``coords``, their mean and standard deviation."""

@@ -138,15 +138,15 @@ class ShardedLoss:
         return self.base.chunk_size  # the same work per point as one pass
 
     @property
-    def plans(self) -> list[dict[str, Any]]:
+    def decision_log(self) -> list[dict[str, Any]]:
         """The shards' decisions (pinned to the one-pass evaluator's: the same ``why``)."""
-        plans = [dict(p, shards=self.k) for p in self.shards[0].plans]
-        plans[0]["why"] = self.base.plans[0]["why"]
-        return plans
+        log = [dict(p, shards=self.k) for p in self.shards[0].decision_log]
+        log[0]["why"] = self.base.decision_log[0]["why"]
+        return log
 
     @property
-    def plan_id(self) -> int:
-        return self.shards[0].plan_id
+    def decision_id(self) -> int:
+        return self.shards[0].decision_id
 
     @property
     def info(self) -> dict[str, Any]:

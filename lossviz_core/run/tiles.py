@@ -37,21 +37,21 @@ class TileQueue:
         self.returned.sort(key=lambda t: self.rank[t[0]])
 
 
-class PlanBook:
-    """The file's ``plans`` list (how points were computed): every worker's decisions,
-    deduplicated, with stable ids.
+class DecisionBook:
+    """The file's decision records (how points were computed; its ``plans`` attribute):
+    every worker's decisions, deduplicated, with stable ids.
 
-    A resumed file keeps its plans (its points were computed by them); a new one lists the
+    A resumed file keeps its records (its points were computed by them); a new one lists the
     workers' decisions only (the driver's own probe computed no point)."""
 
-    def __init__(self, plans: list[dict] | None = None) -> None:
-        self.plans: list[dict] = list(plans or [])
+    def __init__(self, records: list[dict] | None = None) -> None:
+        self.decision_log: list[dict] = list(records or [])
 
     def id_of(self, decision: dict[str, Any], **where: Any) -> int:
         entry = dict(decision, **where)
-        if entry not in self.plans:
-            self.plans.append(entry)
-        return min(self.plans.index(entry), 255)  # the file's plan ids are uint8
+        if entry not in self.decision_log:
+            self.decision_log.append(entry)
+        return min(self.decision_log.index(entry), 255)  # the file's plan ids are uint8
 
 
 def tile_size(points: int, seconds: float, decision: dict[str, Any]) -> int:

@@ -77,15 +77,15 @@ class Workspace:
         return out
 
     @property
-    def plans(self) -> list[dict[str, Any]]:
-        """How points are computed (the loss measure's decisions; ids: :attr:`plan_id`)."""
-        m = next((m for m in self.measures if hasattr(m, "plans")), None)
-        return [] if m is None else m.plans
+    def decision_log(self) -> list[dict[str, Any]]:
+        """How points are computed (the loss measure's decisions; ids: :attr:`decision_id`)."""
+        m = next((m for m in self.measures if hasattr(m, "decision_log")), None)
+        return [] if m is None else m.decision_log
 
     @property
-    def plan_id(self) -> int:
-        m = next((m for m in self.measures if hasattr(m, "plans")), None)
-        return 0 if m is None else m.plan_id
+    def decision_id(self) -> int:
+        m = next((m for m in self.measures if hasattr(m, "decision_log")), None)
+        return 0 if m is None else m.decision_id
 
     def measure(self, name: str) -> Any:
         return next(m for m in self.measures if m.name == name)

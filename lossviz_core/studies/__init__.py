@@ -8,7 +8,7 @@ them and figures that lay results out on one colour scale; values can be swept. 
     status = study_status(study, "out/")                    # done / running / failed / pending
     write_study("mine.toml", ["a.h5", "b.h5"])              # a study from results
 
-Modules: :mod:`.source` (TOML, line numbers, one-line errors), :mod:`.sweep`, :mod:`.spec`
+Modules: :mod:`.toml_text` (TOML, line numbers, one-line errors), :mod:`.sweep`, :mod:`.spec`
 and :mod:`.figure_spec` (the entries), :mod:`.plan` (units and cache keys),
 :mod:`.runner` (``iter_study``), :mod:`.events`, :mod:`.outputs` (what is done),
 :mod:`.state` (``DIR/state.json``), :mod:`.estimate`, :mod:`.status`, :mod:`.figures`,
@@ -33,9 +33,9 @@ from lossviz_core.studies.events import (
 from lossviz_core.studies.figures import read_figure_specs
 from lossviz_core.studies.plan import Plan, Unit, make_plan
 from lossviz_core.studies.runner import iter_study
-from lossviz_core.studies.source import StudyError
 from lossviz_core.studies.spec import Study, parse_study
 from lossviz_core.studies.status import StudyStatus, UnitStatus, format_status, study_status
+from lossviz_core.studies.toml_text import StudyError
 from lossviz_core.studies.write import study_text, write_study
 
 __all__ = [

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lossviz_core.errors import InputError
-from lossviz_core.studies.source import StudyError
 from lossviz_core.studies.spec import Study, parse_study
+from lossviz_core.studies.toml_text import StudyError
 
 BUNDLED = Path(__file__).resolve().parent / "bundled"
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")

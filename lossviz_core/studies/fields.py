@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lossviz_core.errors import InputError
-from lossviz_core.studies.source import KeyPath, Source
+from lossviz_core.studies.toml_text import KeyPath, Source
 
 STR, INT, FLOAT, BOOL = "a string", "a whole number", "a number", "true or false"
 INTS, FLOATS, STRS = "a list of whole numbers", "a list of numbers", "a list of strings"

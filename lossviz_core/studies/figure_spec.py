@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lossviz_core.studies import fields as f
-from lossviz_core.studies.source import KeyPath, Source
 from lossviz_core.studies.sweep import combinations, substitute, sweep_values
+from lossviz_core.studies.toml_text import KeyPath, Source
 
 LAYOUT = ("results", "rows", "cols", "mode", "titles", "formats")
 

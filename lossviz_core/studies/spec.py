@@ -18,7 +18,7 @@ Layout (``docs/studies.md`` has the whole reference)::
 Names and string values may hold ``{placeholders}`` of the entry's swept variables
 (:mod:`lossviz_core.studies.sweep`). Paths are relative to the study file's folder. Every
 mistake is one line naming the file, the line and the key path
-(:class:`~lossviz_core.studies.source.StudyError`).
+(:class:`~lossviz_core.studies.toml_text.StudyError`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from typing import Any
 from lossviz_core.limits import MAX_STUDY_UNITS, check_grid_fits
 from lossviz_core.studies import fields as f
 from lossviz_core.studies.figure_spec import FigureEntry, parse_figures
-from lossviz_core.studies.source import KeyPath, Source, parse_source
 from lossviz_core.studies.sweep import check_list, expand, sweep_values
+from lossviz_core.studies.toml_text import KeyPath, Source, parse_source
 
 SECTIONS = ("study", "sweeps", "defaults", "models", "results", "figures", "profiles")
 STUDY_KEYS = {"name": f.STR, "description": f.STR, "estimates": "a table"}

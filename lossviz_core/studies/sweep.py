@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lossviz_core.limits import MAX_STUDY_UNITS
-from lossviz_core.studies.source import KeyPath, Source
+from lossviz_core.studies.toml_text import KeyPath, Source
 
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)(?:\?([^:{}]*):([^{}]*))?\}")
 SCALARS = (str, int, float, bool)

@@ -19,7 +19,7 @@ from typing import Any
 
 from lossviz_core.atomic import atomic_path
 from lossviz_core.errors import InputError
-from lossviz_core.studies.source import dotted
+from lossviz_core.studies.toml_text import dotted
 
 # choices a study's result never needs written: how it is computed here, or implied
 _SKIP = ("device", "data_cache", "workers", "download", "demo")

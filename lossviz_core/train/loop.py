@@ -26,7 +26,8 @@ from torch import nn
 from lossviz_core.data import Dataset, Split, StreamSplit, load_dataset
 from lossviz_core.device import pick_device
 from lossviz_core.errors import InputError, StoreError
-from lossviz_core.evaluation.evaluate import batch_stats, bf16_is_fast
+from lossviz_core.evaluation.evaluate import batch_stats
+from lossviz_core.evaluation.planner import bf16_is_fast
 from lossviz_core.progress import EpochReport
 from lossviz_core.recipe.spec import PRECISIONS, DatasetSpec, ModelSpec, _Spec, check_seed
 from lossviz_core.results.paths import new_folder, partial_path

@@ -62,9 +62,9 @@ def test_the_window_computes_a_surface_on_ray_workers(qtbot, make_window, errors
     local = drain(prepare(recipe).iter())
     for q in ("train_loss", "train_acc"):
         np.testing.assert_allclose(w.result.values[q], local.values[q], rtol=1e-6, atol=1e-9)
-    from lossviz_core.results.store import read_plans
+    from lossviz_core.results.store import read_decisions
 
-    assert {p["executor"] for p in read_plans(w.entry.path)} == {"ray"}
+    assert {p["executor"] for p in read_decisions(w.entry.path)} == {"ray"}
     assert ray.is_initialized()  # the tests' Ray stays (the window did not start it)
 
 

@@ -46,7 +46,7 @@ def interpolation_with_bn(n: int = 41) -> SurfaceResult:
     x = np.linspace(-0.5, 1.5, n)
     recipe = Recipe(model=ModelSpec("digits_cnn", "/runs/small/a.pt"),
                     directions=DirectionSpec(method="target", dir_type="states",
-                                             target_checkpoint="/runs/large/b.pt"),
+                                             params={"checkpoint": "/runs/large/b.pt"}),
                     grid=GridSpec(Range(-0.5, 1.5, n), None))
     record = bn_record([("bn1", np.array([0.35, 1.0]), np.array([-0.25, 0.1]), np.zeros(2))])
     r = SurfaceResult.empty(x, None, ("train_loss", "train_acc", "test_loss", "test_acc"),

@@ -86,7 +86,7 @@ def surfaces(model, dirs, data, coords):
     for fold in (False, True):
         ev = Evaluator(model, dirs, data, device="cpu", precision="fp32", fold_bn=fold, multi=False)
         out[fold] = ev.evaluate(coords)["train_loss"]
-        out[f"plan{fold}"] = ev.plan
+        out[f"plan{fold}"] = ev.folded
     return out
 
 

@@ -231,7 +231,7 @@ def test_out_of_memory_halves_the_batch_and_retries(monkeypatch):
     with pytest.raises(LossVizError, match="out of GPU memory"):
         ev.evaluate(np.zeros((1, 2)))
     assert all(
-        torch.equal(a, b) for a, b in zip(ev.plan.state_live, ev.plan.state_theta, strict=True)
+        torch.equal(a, b) for a, b in zip(ev.folded.state_live, ev.folded.state_theta, strict=True)
     )
 
 

@@ -28,7 +28,7 @@ from lossviz_core.run.shards import (
     shard_workspace,
     standard_error,
 )
-from lossviz_core.run.tiles import MAX_TILE, PlanBook, TileQueue, tile_size
+from lossviz_core.run.tiles import MAX_TILE, DecisionBook, TileQueue, tile_size
 from lossviz_core.sources.checkpoints import load_into
 
 FP32 = ComputeSpec(device="cpu", precision="fp32")
@@ -136,7 +136,7 @@ def test_tiles_go_out_in_plan_order_and_lost_ones_come_back_first():
     np.testing.assert_array_equal(q.take(10), [8, 2])
     np.testing.assert_array_equal(q.take(10), [6])
     assert not q.left
-    book = PlanBook([{"mode": "single"}])
+    book = DecisionBook([{"mode": "single"}])
     assert book.id_of({"mode": "single"}) == 0
     assert book.id_of({"mode": "multi"}, device="cpu") == 1
     assert book.id_of({"mode": "multi"}, device="cpu") == 1

@@ -423,7 +423,7 @@ def test_titles_name_the_computed_grid_not_the_requested_ranges():
     from lossviz_core.export import recipe_title
 
     asked = Recipe(model=ModelSpec("digits_cnn", "/runs/r/model_30.pt"),
-                   directions=DirectionSpec(method="pca", pca_run="/runs/r"),
+                   directions=DirectionSpec(method="pca", params={"run": "/runs/r"}),
                    grid=GridSpec(Range(-1, 2, 31), Range(-1, 1, 21), fit=True))
     assert "fitted, 31 pts" in recipe_title(asked) and "-1:2:31" not in recipe_title(asked)
     a = surface(x=np.linspace(-9.02, 1.21, 31), y=np.linspace(-0.6, 1.96, 21))

@@ -140,13 +140,13 @@ def test_a_stray_parameter_is_one_line(plugin, capsys):
 def test_the_plugin_runs_on_ray(tmp_path, plugin, cluster):
     """The session's Ray workers see the plugin as a cluster with it installed would
     (conftest puts its folder on their path); the driver registered it through the API."""
-    from lossviz_core.results.store import read_plans
+    from lossviz_core.results.store import read_decisions
 
     local, ray = tmp_path / "local.h5", tmp_path / "ray.h5"
     assert main(["surface", *ARGS, "--out", str(local)]) == 0
     assert main(["surface", *ARGS, "--executor", "ray", "--workers", "1", "--out", str(ray)]) == 0
     a, b = read_result(local), read_result(ray)
-    assert b.done.all() and all(p["executor"] == "ray" for p in read_plans(ray))
+    assert b.done.all() and all(p["executor"] == "ray" for p in read_decisions(ray))
     _expected(b.values, b.x, b.y, plugin)
     for q in a.values:
         np.testing.assert_allclose(b.values[q], a.values[q], rtol=1e-6)

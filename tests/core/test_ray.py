@@ -17,7 +17,7 @@ from lossviz_core import demo
 from lossviz_core.cli import main
 from lossviz_core.progress import drain
 from lossviz_core.recipe.spec import ComputeSpec, GridSpec, Range
-from lossviz_core.results.store import SurfaceStore, read_plans, read_result
+from lossviz_core.results.store import SurfaceStore, read_decisions, read_result
 from lossviz_core.run.job import prepare
 from lossviz_core.run.ray_executor import RayExecutor
 
@@ -61,7 +61,7 @@ def test_ray_surface_equals_the_local_one_for_a_zoo_model(cluster, tmp_path, cap
     assert b.shape == (5, 7) and b.done.all()
     for q in ("train_loss", "train_acc"):
         np.testing.assert_allclose(b.values[q], a.values[q], rtol=1e-6, atol=1e-9)
-    plans = read_plans(tmp_path / "ray.h5")
+    plans = read_decisions(tmp_path / "ray.h5")
     assert plans and all(p["executor"] == "ray" and p["precision"] == "fp32" for p in plans)
 
 

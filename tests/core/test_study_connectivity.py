@@ -12,7 +12,7 @@ from lossviz_core.results.store import read_result
 from lossviz_core.results.summary import path_barriers
 from lossviz_core.studies import load_study, make_plan, parse_study, read_figure_specs
 from lossviz_core.studies.runner import grid_recipe
-from lossviz_core.studies.source import StudyError
+from lossviz_core.studies.toml_text import StudyError
 
 
 @pytest.fixture(scope="module")

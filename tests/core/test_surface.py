@@ -13,7 +13,7 @@ from lossviz_core.run.grid import (
     fill_missing,
     iter_surface,
     make_result,
-    plan_order,
+    point_order,
 )
 
 
@@ -37,7 +37,7 @@ class ClosedForm:
 
 
 def test_plan_order_visits_every_point_once_coarse_first():
-    order = plan_order((5, 9))
+    order = point_order((5, 9))
     assert sorted(order) == list(range(45))
     # The first four points are the corners: the whole range is visible at once.
     assert set(order[:4]) == {0, 8, 36, 44}
@@ -148,7 +148,7 @@ def test_fill_missing_interpolates_a_coarse_preview_of_a_plane():
     # After the coarse levels of a plane f = 2x + 3y, the preview is the plane itself.
     y, x = np.mgrid[0:5, 0:9].astype(float)
     plane = 2 * x + 3 * y
-    order = plan_order(plane.shape)
+    order = point_order(plane.shape)
     partial = np.full(plane.shape, np.nan)
     partial.ravel()[order[:9]] = plane.ravel()[order[:9]]  # corners, centre lines' ends
     np.testing.assert_allclose(fill_missing(partial), plane, atol=1e-9)

@@ -87,7 +87,7 @@ def test_declared_sizes_are_checked_before_anything_is_read(surface, tmp_path, c
             del f[axis]
             f[axis] = np.linspace(-1, 1, 20_000)
     cases.append((wide, "20000x20000 grid, over the 5e+07 points"))
-    from lossviz_core.directions.files import load_directions
+    from lossviz_core.directions.hdf5 import load_directions
     from lossviz_core.recipe.spec import ModelSpec
     from lossviz_core.sources import load_model
 
