@@ -196,3 +196,14 @@ def test_target_interpolates_only_the_chosen_parameters(tmp_path):
                                strict=True):
         want = pb - pa if n.startswith("lm.transformer.h.0.") else torch.zeros_like(pa)
         assert torch.equal(dn, want.detach()), n
+
+
+def test_a_study_result_takes_only_exclude_and_the_storage():
+    from lossviz_core.studies import make_plan, parse_study
+
+    study = parse_study('[study]\nname = "t"\n[models.a]\nmodel = "digits_mlp"\nepochs = 1\n'
+                        '[results.block]\nmodel = "a"\nonly = "transformer.h.1"\n'
+                        'exclude = "*.ln_1"\ndir_storage = "seeded"\n')
+    unit = make_plan(study, "/nonexistent/out").find("grid", "block")
+    assert unit.spec["choices"] == {"only": "transformer.h.1", "exclude": "*.ln_1",
+                                    "dir_storage": "seeded"}
