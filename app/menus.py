@@ -51,6 +51,7 @@ class WindowActions:
         self.session, self.runner, self.display, self.v = session, tasks, display, views
         self.study, self.parent = study, window
         self.training: Any = None
+        self.run_windows: list[Any] = []
         self.compare_sides: dict[str, tuple[Any, str]] = {}
         s, v = session, views
         bar = window.menuBar()
@@ -63,6 +64,7 @@ class WindowActions:
         self._add(m, "&Copy image", self.copy_image, "Ctrl+Shift+C")
         self._add(m, "&Publication figure…", self.ask_figure)
         self._add(m, "Export &mesh (ParaView, OBJ, STL, glTF)…", self.ask_mesh)
+        self._add(m, "Export &animation (GIF, MP4)…", self.ask_animation)
         m.addSeparator()
         self._add(m, "&Quit", window.close, QKeySequence.StandardKey.Quit)
 
@@ -96,6 +98,7 @@ class WindowActions:
         m = bar.addMenu("&Training")
         self._add(m, "&Train a model…", lambda: self.open_training("single"))
         self._add(m, "&Small vs large batch…", lambda: self.open_training("batch"))
+        self._add(m, "&Open run folder (live geometry)…", self.open_run_folder)
 
         m = bar.addMenu("&Help")
         self._add(m, "&Guide", lambda: dialogs.show_guide(window),
@@ -362,6 +365,18 @@ class WindowActions:
         self.training.show()
         self.training.raise_()
         return self.training
+
+    def ask_animation(self) -> Task | None:
+        """*Export animation…*: the shown result's path moving, or the Compare results."""
+        from .animation_dialog import ask_animation
+
+        return ask_animation(self)
+
+    def open_run_folder(self, run_dir: str | None = None) -> Any:
+        """A run folder's edge-of-stability view and path, followed as it trains."""
+        from .run_view import open_run_folder
+
+        return open_run_folder(self, run_dir)
 
     def use_run_for_pca(self, run_dir: str) -> None:
         """The PCA plane of a training run, its ranges fitted to the trajectory (whatever

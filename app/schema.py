@@ -25,6 +25,7 @@ from lossviz_core.resolve import choice_key
 
 SPECIAL_SOURCES = {"demo": "Bundled demo", "run": "Run folder (training run)"}
 LINE_SUFFIX = "1d"
+AUTO_LOSS = "auto"  # the Loss list's choice of no loss: the resolver takes the data's own
 
 CORE: dict[str, Any] = {
     "source": "demo",
@@ -37,7 +38,7 @@ CORE: dict[str, Any] = {
     "transform": "auto",
     "subsample": 0,  # 0: the whole split
     "split": "train",
-    "loss": "ce",
+    "loss": "auto",  # the data's own: ce for labels, lm for token data
     "method": "random",
     "norm": "filter",
     "ignore": "biasbn",
@@ -87,8 +88,10 @@ def window_measures() -> list[Any]:
 
 
 def window_losses() -> dict[str, str]:
-    """The losses the Loss list offers (a loss named by a file is chosen on the command line)."""
-    return {e.name: e.label for e in LOSSES.all() if e.matches is None}
+    """The losses the Loss list offers (a loss named by a file is chosen on the command line);
+    ``auto``: the dataset's own (cross-entropy, next-token cross-entropy for token data)."""
+    return {AUTO_LOSS: "auto (the data's own)",
+            **{e.name: e.label for e in LOSSES.all() if e.matches is None}}
 
 
 def model_sources() -> dict[str, str]:

@@ -134,11 +134,11 @@ def choices_from_state(v: dict[str, Any]) -> dict[str, Any]:
     for p in method.params:
         if p.name != method.run_param:
             c[choice_key(p)] = v[choice_key(p)] or None
-    loss = LOSSES.get(v["loss"])
-    c.update(_options(v, loss.params))
+    auto = v["loss"] == schema.AUTO_LOSS
+    c.update(_options(v, () if auto else LOSSES.get(v["loss"]).params))
     measures = [m.name for m in schema.window_measures() if v[schema.measure_key(m)]]
     c.update(
-        subsample=int(v["subsample"]) or None, split=v["split"], loss=v["loss"],
+        subsample=int(v["subsample"]) or None, split=v["split"], loss=None if auto else v["loss"],
         dir_type=None if v["dir_type"] == "auto" else v["dir_type"],
         xnorm=v["norm"], xignore=v["ignore"], seed=int(v["seed"]),
         seeds=int(v["seeds"]) if "seed" in method.uses and int(v["seeds"]) > 1 else None,

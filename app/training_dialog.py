@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -27,7 +28,9 @@ from PySide6.QtWidgets import (
 from lossviz_core.recipe.spec import DatasetSpec
 
 from . import dialogs
+from .eos_panel import EosPanel
 from .panels.binding import PathEdit, combo, double_spin, int_spin
+from .panels.track import TrackChoice
 from .tasks import Task, TaskRunner
 
 PRESETS = {"single": "Single run", "batch": "Small vs large batch (same initialization)"}
@@ -53,15 +56,23 @@ def training_generator(spec: Any, out: str, preset: str) -> Generator[Any, None,
     from lossviz_core.models import build_model
     from lossviz_core.sources.checkpoints import save_checkpoint
 
-    folder = Path(out)
     torch.manual_seed(spec.seed)
-    init = save_checkpoint(build_model(spec.model), folder / "init.pt", epoch=0)
-    small_bs, large_bs = BATCH_PAIRS.get(spec.dataset.name, BATCH_PAIRS["digits"])
+    init = save_checkpoint(build_model(spec.model), Path(out) / "init.pt", epoch=0)
     runs = []
-    for tag, bs in (("small", small_bs), ("large", large_bs)):
+    for tag, (bs, folder) in run_folders(spec, out, preset).items():
         run_spec = spec.replace(batch_size=bs, init_checkpoint=str(init))
-        runs.append((yield from _tagged(tag, iter_training(run_spec, folder / f"batch_{bs}"))))
+        runs.append((yield from _tagged(tag, iter_training(run_spec, folder))))
     return tuple(runs)
+
+
+def run_folders(spec: Any, out: str, preset: str) -> dict[str, tuple[int, Path]]:
+    """Each run's tag, batch size and folder: one run in ``out``, or the batch preset's two
+    in ``out/batch_<size>``."""
+    if preset != "batch":
+        return {"run": (spec.batch_size, Path(out))}
+    small, large = BATCH_PAIRS.get(spec.dataset.name, BATCH_PAIRS["digits"])
+    return {"small": (small, Path(out) / f"batch_{small}"),
+            "large": (large, Path(out) / f"batch_{large}")}
 
 
 def _tagged(tag: str, gen: Generator) -> Generator[Any, None, Any]:
@@ -125,13 +136,17 @@ class TrainingDialog(QDialog):
         self.seed = int_spin(0, 2**31 - 1)
         self.output = PathEdit("dir")
         self.output.setText(output or default_run_folder("digits_cnn"))
+        self.track = TrackChoice()
+        self.track.setToolTip("the landscape's geometry recorded while training, into "
+                              "RUN/track.jsonl (none checked: not tracked)")
         for label, w in (("Preset", self.preset), ("Model", self.model),
                          ("Dataset", self.dataset), ("Data", self.data_path),
                          ("Optimizer", self.optimizer), ("Learning rate", self.lr),
                          ("Momentum", self.momentum), ("Weight decay", self.weight_decay),
                          ("Schedule", self.schedule), ("Batch size", self.batch),
                          ("Epochs", self.epochs), ("Save every K epochs", self.save_every),
-                         ("Seed", self.seed), ("Output folder", self.output)):
+                         ("Seed", self.seed), ("Output folder", self.output),
+                         ("Track geometry", self.track)):
             form.addRow(label, w)
         self.form = form
         self.preset.currentIndexChanged.connect(self._preset_changed)
@@ -144,9 +159,17 @@ class TrainingDialog(QDialog):
             p.addLegend(offset=(-10, 10))
             p.setLabel("bottom", "epoch")
             p.showGrid(x=True, y=True, alpha=0.3)
-        plots = QVBoxLayout()
+        curves = QWidget()
+        plots = QVBoxLayout(curves)
+        plots.setContentsMargins(0, 0, 0, 0)
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.acc_plot)
+        self.eos = EosPanel(self)  # the tracked records, followed as the run writes them
+        self.eos_tag = ""
+        self._folders: dict[str, tuple[int, Path]] = {}
+        self.plot_tabs = QTabWidget()
+        self.plot_tabs.addTab(curves, "Loss and accuracy")
+        self.plot_tabs.addTab(self.eos, "Edge of stability")
 
         self.progress = QProgressBar()
         self.status = QLabel("Ready.")
@@ -169,7 +192,7 @@ class TrainingDialog(QDialog):
 
         top = QHBoxLayout()
         top.addWidget(form_w, 0)
-        top.addLayout(plots, 1)
+        top.addWidget(self.plot_tabs, 1)
         lay = QVBoxLayout(self)
         lay.addLayout(top, 1)
         lay.addWidget(self.progress)
@@ -205,7 +228,8 @@ class TrainingDialog(QDialog):
             momentum=self.momentum.value(), weight_decay=self.weight_decay.value(),
             schedule=self.schedule.currentData(), batch_size=self.batch.value(),
             epochs=self.epochs.value(), save_every=self.save_every.value(),
-            seed=self.seed.value(),
+            seed=self.seed.value(), track=self.track.measures(),
+            track_every=self.track.every.value(),
         )
 
     # -- running ------------------------------------------------------------------------
@@ -226,6 +250,12 @@ class TrainingDialog(QDialog):
             out = default_run_folder(spec.model)
             self.output.setText(out)
         self._clear_curves()
+        self.eos.view.set_records([])
+        self._folders = run_folders(spec, out, preset)
+        self.eos_tag = ""
+        self.eos.run_dir = None  # not tracked: nothing to follow
+        if spec.track:
+            self._follow_track(next(iter(self._folders)))
         self.run_info = None
         runs = 2 if preset == "batch" else 1
         self.progress.setRange(0, spec.epochs * runs)
@@ -277,9 +307,22 @@ class TrainingDialog(QDialog):
                 curve.setData(xs, ys)
         self.progress.setValue(self.progress.value() + 1)
         label = "" if tag == "run" else f"{tag} batch: "
+        if self.eos.run_dir is not None:
+            self._follow_track(tag)
         test = f", test loss {rep.test_loss:.3f}" if rep.test_loss is not None else ""
         self.status.setText(f"{label}epoch {rep.epoch}/{rep.epochs}: train loss "
                             f"{rep.train_loss:.3f}{test}, {rep.seconds:.1f} s")
+
+    def _follow_track(self, tag: str) -> None:
+        """Show the records of run ``tag`` as its tracker writes them (the batch preset's
+        second run starts the view again: its steps count from 0); read them now."""
+        if tag != self.eos_tag:
+            self.eos_tag = tag
+            name = Path(self._folders[tag][1]).name
+            self.eos.view.title = name if tag == "run" else f"{tag} batch: {name}"
+            self.eos.follow(self._folders[tag][1])
+        else:
+            self.eos.reload()
 
     def _on_returned(self, value: Any) -> None:
         self.run_info = value
@@ -300,6 +343,8 @@ class TrainingDialog(QDialog):
     def _on_finished(self) -> None:
         cancelled = self.worker is not None and self.worker.cancelled
         self.worker = None
+        self.eos.reload()
+        self.eos.stop_following()
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         if cancelled:

@@ -20,6 +20,7 @@ from lossviz_core.data import (
     hfds,
     imagefolder,
     jsonl,
+    shakespeare,
     tensors,
     text,
     tokens,
@@ -40,8 +41,8 @@ from lossviz_core.sources import pyfile as model_pyfile
 TABLE = (
     (MODEL_SOURCES.register, (zoo.SOURCE, tvmodels.SOURCE, timm_models.SOURCE, hf.SOURCE,
                               model_pyfile.SOURCE, archives.SOURCE)),
-    (DATA_SOURCES.register, (digits.SOURCE, cifar10.SOURCE, tvision.SOURCE, imagefolder.SOURCE,
-                             tensors.SOURCE, tokens.SOURCE, text.SOURCE, jsonl.SOURCE,
+    (DATA_SOURCES.register, (digits.SOURCE, shakespeare.SOURCE, cifar10.SOURCE, tvision.SOURCE,
+                             imagefolder.SOURCE, tensors.SOURCE, tokens.SOURCE, text.SOURCE, jsonl.SOURCE,
                              hfds.SOURCE, data_pyfile.SOURCE)),
     (register_loss, (*builtin_losses.LOSSES, lm.LOSS, loss_pyfile.LOSS)),
     (DIRECTION_METHODS.register, (random.METHOD, pca.METHOD, hessian_directions.HESSIAN,

@@ -48,7 +48,7 @@ CORE: dict[str, Any] = {
     # data and loss
     "dataset": None, "data_root": None, "download": False, "subsample": None,
     "subsample_seed": 0, "transform": "auto", "image_size": None, "mean": None, "std": None,
-    "data_cache": "auto", "workers": None, "split": None, "loss": "ce", "label_smoothing": 0.0,
+    "data_cache": "auto", "workers": None, "split": None, "loss": None, "label_smoothing": 0.0,
     # directions
     "line": False, "method": None, "dir_type": None, "xnorm": "filter", "ynorm": None,
     "xignore": "biasbn", "yignore": None, "seed": 0, "seeds": None,
@@ -114,8 +114,9 @@ def resolve(choices: Mapping[str, Any]) -> Recipe:
     model, dataset = _model_and_data(c, method, base)
     directions = _directions(c, method, base)
     grid = _grid(c, method, line, base)
-    loss = LOSSES.get(str(c["loss"]))
-    loss_spec = LossSpec(name=_loss_name(c["loss"]),
+    loss_name = c["loss"] or _default_loss(dataset, base)
+    loss = LOSSES.get(str(loss_name))
+    loss_spec = LossSpec(name=_loss_name(loss_name),
                          split=c["split"] or (base.loss.split if base else "train"),
                          label_smoothing=float(c["label_smoothing"] or 0.0),
                          params=_params(c, loss.params))
@@ -209,7 +210,8 @@ def _run_dir(c: dict, method: Any, base: Recipe | None) -> str | None:
     if not run_dir:
         raise InputError(f"the {method.label} needs a training run folder "
                          f"({p.cli_flag} {p.metavar or 'RUN_DIR'})")
-    others = [q.cli_flag for q in method.params if q is not p and q.selects and _given(c, q)]
+    # other models' checkpoints would fight the run's centre; the method's own options do not
+    others = [q.cli_flag for q in method.other_models if _given(c, q)]
     if c["checkpoint"] or others:
         raise InputError(f"{p.cli_flag} centres the plane on the run's final checkpoint with "
                          f"its own directions: drop {' / '.join(['--checkpoint', *others])}")
@@ -398,6 +400,15 @@ def _bare_path(name: str, folder: Path | None) -> str:
     p = Path(name).expanduser()
     p = folder / p if folder is not None and not p.is_absolute() else p
     return str(p.resolve()) if p.exists() else name
+
+
+def _default_loss(dataset: DatasetSpec, base: Recipe | None) -> str:
+    """The loss unless one is chosen: a resumed recipe's, else the data's own (``lm`` for
+    token data, ``ce`` for labels)."""
+    if base is not None:
+        return base.loss.name
+    kind = DATA_SOURCES.find(dataset.name)
+    return kind.default_loss if kind is not None else "ce"
 
 
 def _loss_name(name: str) -> str:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lossviz_core.models import DATASETS as ZOO_DATASETS
 from lossviz_core.registry import DATA_SOURCES, DIRECTION_METHODS, MODEL_SOURCES
 from lossviz_core.resolve import choice_key
 
@@ -113,7 +114,18 @@ class SourcePanel(QWidget):
         lay.addWidget(data_box)
 
         state.changed.connect(self._update_visibility)
+        state.changed.connect(self._follow_zoo_dataset)
         self._update_visibility()
+
+    def _follow_zoo_dataset(self, name: str) -> None:
+        """A zoo model brings the dataset it was made for (tiny_gpt: the bundled text) when
+        the Dataset panel holds another zoo dataset, not data of the user's own."""
+        s = self.state
+        if name not in ("model", "source") or s["source"] != "zoo" or not s["model"]:
+            return
+        own = MODEL_SOURCES.named("zoo").dataset_of(s["model"])
+        if own and own != s["dataset"] and s["dataset"] in ZOO_DATASETS:
+            s.set("dataset", own)
 
     def _entry_rows(self, form: QFormLayout, entries: list[Any]) -> dict[QWidget, set[str]]:
         """Rows for each entry's name parts (named as they are) and options (by their

@@ -1,4 +1,5 @@
-"""The ``lossviz`` command line: surface, line, connect, align, train, plot, info, models.
+"""The ``lossviz`` command line: surface, line, connect, align, train, plot, info, models,
+animate, eos.
 
 Bad input ends with one line on stderr and a non-zero exit, never a traceback
 (set LOSSVIZ_DEBUG=1 to see one for an unexpected error).
@@ -102,8 +103,9 @@ def _add_source(p: argparse.ArgumentParser, output: bool = True, entries: bool =
     d.add_argument("--subsample", type=int, help="use N random examples of each split")
     d.add_argument("--subsample-seed", type=int, default=0)
     d.add_argument("--split", choices=SPLITS, default=None)
-    d.add_argument("--loss", default="ce",
-                   help=generated.loss_help() if entries else "a loss name")
+    d.add_argument("--loss", default=None,
+                   help=(generated.loss_help() if entries else "a loss name")
+                   + " (default: the data's own: ce, or lm for token data)")
     d.add_argument("--label-smoothing", type=float, default=0.0, help="for ce")
     c = p.add_argument_group("compute")
     c.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
@@ -225,6 +227,11 @@ def build_parser(entries_for: tuple[str, ...] = ENTRY_COMMANDS) -> argparse.Argu
     i.add_argument("file", nargs="?")
     sub.add_parser("models", help="list the model zoo and the other model sources")
     add_study_parser(sub)
+    from lossviz_core.cli.animate import add_animate_parser
+    from lossviz_core.cli.eos import add_eos_parser
+
+    add_animate_parser(sub)
+    add_eos_parser(sub)
     return p
 
 
@@ -487,7 +494,8 @@ def _models(_: argparse.Namespace) -> int:
 
 
 #: commands that load torch (and its compiled extensions) before doing anything else
-NEEDS_TORCH = ("surface", "line", "connect", "align", "train", "curvature", "study")
+NEEDS_TORCH = ("surface", "line", "connect", "align", "train", "curvature", "study",
+               "animate")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -523,6 +531,14 @@ def main(argv: list[str] | None = None) -> int:
             from lossviz_core.cli.curvature import run_curvature
 
             return run_curvature(a)
+        if a.command == "animate":
+            from lossviz_core.cli.animate import run_animate
+
+            return run_animate(a)
+        if a.command == "eos":
+            from lossviz_core.cli.eos import run_eos
+
+            return run_eos(a)
         return {"plot": _plot, "info": _info, "models": _models,
                 "study": run_study_command}[a.command](a)
     except LossVizError as exc:

@@ -36,8 +36,9 @@ def add_curvature_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--hessian-subsample", type=int, help="a seeded subset of N examples")
     g.add_argument("--tol", type=float, default=1e-3, help="eigenvalue tolerance (1e-3)")
     g.add_argument("--maxiter", type=int, help="iteration cap per eigen-solve")
-    g.add_argument("--solver", choices=("scipy", "torch"), default="scipy",
-                   help="scipy's ARPACK eigsh, or a torch Lanczos on the device")
+    g.add_argument("--solver", choices=("scipy", "torch"), default="torch",
+                   help="torch: one Lanczos run on the device for the eigenvalues, λmin and "
+                   "the density (the default); scipy: ARPACK's eigsh for each")
     g.add_argument("--trace-hvps", type=int, default=99, help="products for Hutch++ (99)")
     g.add_argument("--density-steps", type=int, default=60, help="Lanczos steps for the "
                    "spectral density (60)")

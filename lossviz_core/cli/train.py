@@ -12,8 +12,9 @@ from lossviz_core.recipe.spec import DatasetSpec
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="zoo name, torchvision:NAME, timm:NAME or "
                    "FILE.py:FUNCTION")
-    p.add_argument("--dataset", default="digits", help="digits | cifar10 | tensors:FILE.npz | "
-                   "torchvision:NAME | imagefolder:DIR | FILE.py:FUNCTION")
+    p.add_argument("--dataset", default="digits", help="digits | shakespeare (bundled text: "
+                   "a language model, next-token loss) | cifar10 | tensors:FILE.npz | "
+                   "torchvision:NAME | imagefolder:DIR | tokens:FILE.npy | FILE.py:FUNCTION")
     p.add_argument("--data-root", help="dataset folder (cifar10)")
     p.add_argument("--download", action="store_true", help="download the dataset if missing")
     p.add_argument("--subsample", type=int)
@@ -33,8 +34,31 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", choices=("auto", "on", "off"), default="auto")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
+    from lossviz_core.track.measures import TRACK_MEASURES
+
+    t = p.add_argument_group("geometry during training (RUN/track.jsonl)")
+    t.add_argument("--track", metavar="MEASURES", help="comma-separated: " + "; ".join(
+        f"{m.name}: {m.label}" for m in TRACK_MEASURES.values()))
+    t.add_argument("--track-every", type=int, default=100, metavar="N",
+                   help="record every N optimizer steps and at the last (100)")
+    t.add_argument("--track-examples", type=int, default=256, metavar="N",
+                   help="the probe: a seeded subsample of N training examples (256)")
     p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+
+
+def track_line(r: dict) -> str:
+    """One record as the progress line shows it."""
+    parts = [f"step {r['step']}"]
+    if r.get("lambda_max") is not None:
+        parts.append(f"λmax {r['lambda_max']:.4g}")
+    if r.get("lr"):
+        parts.append(f"2/lr {2 / r['lr']:.4g}")
+    if r.get("sharpness") is not None:
+        parts.append(f"critical sharpness {r['sharpness']:.4g}")
+    if r.get("grad_norm") is not None:
+        parts.append(f"‖∇L‖ {r['grad_norm']:.3g}")
+    return ", ".join(parts) + f"  (+{r['seconds']:.2f} s)"
 
 
 def run_train(a: argparse.Namespace) -> int:
@@ -59,7 +83,8 @@ def run_train(a: argparse.Namespace) -> int:
         weight_decay=a.weight_decay, schedule=a.schedule, step_epochs=steps, gamma=a.gamma,
         batch_size=a.batch_size, epochs=a.epochs, save_every=a.save_every, seed=a.seed,
         init_checkpoint=a.init_checkpoint, augment=a.augment, device=a.device,
-        precision=a.precision,
+        precision=a.precision, track=tuple((a.track or "").split(",")) if a.track else (),
+        track_every=a.track_every, track_examples=a.track_examples,
     )
     _, why = threads_for_load()  # as surface and curvature do: the cores the load leaves
     print(f"lossviz: training {spec.model} on {spec.dataset.name} ({why}) ...", file=sys.stderr)
@@ -70,6 +95,8 @@ def run_train(a: argparse.Namespace) -> int:
             test = "" if r.test_loss is None else f"  test loss {r.test_loss:.4f} acc {r.test_acc:.2f} %"
             print(f"epoch {r.epoch}/{r.epochs}  lr {r.lr:.4g}  train loss {r.train_loss:.4f} "
                   f"acc {r.train_acc:.2f} %{test}  ({r.seconds:.1f} s)", file=sys.stderr)
+            for record in r.extra.get("track", ()):
+                print("  " + track_line(record), file=sys.stderr)
     except KeyboardInterrupt:
         ignore_interrupts()  # another signal must not break the cleanup below
         gen.close()

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lossviz_core.curvature.lanczos import lanczos
+from lossviz_core.curvature.lanczos import Krylov, lanczos
 
 
 @dataclass
@@ -60,18 +60,30 @@ def slq(op: Any, steps: int = 60, runs: int = 1, seed: int = 0, grid_points: int
     starts = probes if probes is not None else [op.random_vector(gen, "rademacher")
                                                 for _ in range(int(runs))]
     m = max(1, min(int(steps), op.size))
-    nodes = np.zeros((len(starts), m))
-    weights = np.zeros((len(starts), m))
-    for r, v in enumerate(starts):
-        kr = lanczos(op.hvp, v.to(op.device, op.dtype), m)
-        theta, s = kr.ritz()
+    krylovs = [lanczos(op.hvp, v.to(op.device, op.dtype), m) for v in starts]
+    return quadrature(krylovs, m, grid_points, sigma, op.hvps - before,
+                      time.perf_counter() - start)
+
+
+def quadrature(krylovs: list[Krylov], steps: int, grid_points: int = 512,
+               sigma: float | None = None, hvps: int = 0, seconds: float = 0.0
+               ) -> SpectralDensity:
+    """The SLQ density of Lanczos runs already made (each from a normalized Rademacher
+    start): the first ``steps`` steps of each (a longer run is cut: T's leading block is
+    what ``steps`` steps would have made)."""
+    m = int(steps)
+    nodes = np.zeros((len(krylovs), m))
+    weights = np.zeros((len(krylovs), m))
+    for r, kr in enumerate(krylovs):
+        n = min(m, len(kr.alphas))
+        head = Krylov(kr.alphas[:n], kr.betas[:n], kr.basis[:n])
+        theta, s = head.ritz()
         nodes[r, : len(theta)] = theta
         weights[r, : len(theta)] = s[0] ** 2
         if len(theta) < m:
             nodes[r, len(theta):] = theta[-1]
     grid, values, width = smooth(nodes, weights, grid_points, sigma)
-    return SpectralDensity(nodes, weights, grid, values, width, op.hvps - before,
-                           time.perf_counter() - start)
+    return SpectralDensity(nodes, weights, grid, values, width, hvps, seconds)
 
 
 def smooth(nodes: np.ndarray, weights: np.ndarray, points: int = 512,

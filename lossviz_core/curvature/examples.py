@@ -51,7 +51,8 @@ class Examples:
 
     def batches(self, batch_size: int, device: torch.device,
                 dtype: torch.dtype = torch.float32) -> Iterator[tuple[Tensor, Tensor]]:
-        """``(x, y)`` on ``device``, inputs as ``dtype``; every pass sums the same examples."""
+        """``(x, y)`` on ``device``, float inputs as ``dtype``; every pass sums the same
+        examples."""
         for part in self.parts:
             if part.stream:
                 data = part.source if part.index is None else torch.utils.data.Subset(
@@ -78,7 +79,8 @@ class Examples:
 
 
 def _place(x: Tensor, y: Tensor, device: torch.device, dtype: torch.dtype):
-    x = x.to(device, non_blocking=True).to(dtype)
+    x = x.to(device, non_blocking=True)
+    x = x.to(dtype) if x.is_floating_point() else x  # token ids stay integers
     y = y.to(device, non_blocking=True)
     return x, (y.to(dtype) if y.is_floating_point() else y.long())
 

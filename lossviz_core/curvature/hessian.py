@@ -4,11 +4,13 @@
 (:mod:`.examples`), with respect to a chosen set of tensors: ``perturbed`` (the tensors the
 directions move, so the curvature and the surface describe the same space: with
 ``ignore=biasbn`` biases and BatchNorm are fixed) or ``all`` (every parameter, as PyHessian
-does). A Hessian-vector product is forward-over-reverse (``torch.func.jvp`` of
-``torch.func.grad``; on the CPU ``vjp`` of ``grad``, which measured faster there) through
-``functional_call`` on the model as it is, unfolded and in eval
-mode (BatchNorm uses its running statistics, so L is a function of the weights alone),
-summed batch by batch. The model is never written: the point lives in the operator.
+does). A Hessian-vector product (:mod:`.products`) is by default one backward pass through
+the gradient's graph, built once per point (``graph``), or, when that graph would not fit
+in memory, forward-over-reverse per batch (``vjp`` of ``grad`` on the CPU, where it measured
+faster), through ``functional_call`` on the model in eval mode (BatchNorm uses its running
+statistics, so L is a function of the weights alone) with BatchNorm folded into the
+preceding convolution where torch.fx can trace the model. The model is never written: the
+point lives in the operator.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad, grad_and_value, jvp, vjp
+from torch.func import grad_and_value
 
 from lossviz_core.curvature.examples import Examples
 from lossviz_core.curvature.params import (
@@ -33,15 +35,21 @@ from lossviz_core.curvature.params import (
     plane_names,
     plane_point,
 )
+from lossviz_core.curvature.products import (
+    FALLBACK_MODE,
+    FOLD_OPTIONS,
+    HVP_MODES,
+    GradientGraph,
+    folded_forward,
+    forward,
+    func_product,
+    graph_budget,
+)
 from lossviz_core.errors import InputError, LossVizError
 from lossviz_core.evaluation.capabilities import set_mode
 from lossviz_core.evaluation.outputs import select_output
 from lossviz_core.losses import LossFunction, batch_stats, resolve_loss
 
-HVP_MODES = ("auto", "fwd-rev", "rev-rev")  # jvp of grad, or vjp of grad
-# auto: forward-over-reverse, except on the CPU, where vjp of grad measured 15-20 % faster
-# (benchmarks/curvature.py: digits CNN, 1 thread)
-AUTO_MODE = {"cpu": "rev-rev"}
 DTYPES = {"fp32": torch.float32, "fp64": torch.float64}
 DEFAULT_BATCH = {"cuda": 1024, "cpu": 2048, "mps": 512}
 
@@ -53,24 +61,31 @@ class HessianOperator:
     differentiate; ``examples``: what L sums over; ``point``: named tensors of the point
     (default: the model's own); every other float tensor of the model's state is held at
     its value. ``dtype``: ``fp32`` (GPU work) or ``fp64`` (exact work: the whole state and
-    the inputs are cast). ``mode``: ``fwd-rev`` (forward-over-reverse, ``jvp(grad)``),
-    ``rev-rev`` (``vjp(grad)``) or ``auto`` (``fwd-rev``; ``rev-rev`` on the CPU, where it
-    measured faster). ``hvps``, ``gradients``, ``losses``: passes over the data so far.
+    the inputs are cast). ``mode``: ``graph`` (the gradient's graph kept, one backward per
+    product), ``fwd-rev`` (``jvp(grad)``), ``rev-rev`` (``vjp(grad)``), ``rev-fwd``
+    (``grad(jvp)``) or ``auto`` (``graph`` while it fits in memory, else ``rev-rev`` on the
+    CPU and ``fwd-rev`` elsewhere). ``fold_bn``: evaluate with eval-mode BatchNorm folded
+    into the convolutions (``auto``: where torch.fx traces the model; the Hessian is the
+    same; ``folded``: the :func:`~.products.folded_forward` of this model, already traced).
+    ``hvps``, ``gradients``, ``losses``: passes over the data so far.
     """
 
     def __init__(self, model: nn.Module, names: Sequence[str], examples: Examples,
                  loss: str | LossFunction = "ce", *, point: Mapping[str, Tensor] | None = None,
                  dtype: str = "fp32", batch_size: int | None = None,
                  output: str | int | None = None, device: torch.device | str | None = None,
-                 plane: Any = None, selection: str = "custom", mode: str = "auto") -> None:
+                 plane: Any = None, selection: str = "custom", mode: str = "auto",
+                 fold_bn: str | bool = "auto", folded: Any = None) -> None:
         if isinstance(model, torch.jit.ScriptModule):
             raise InputError("curvature needs torch.func, which cannot differentiate a "
                              "TorchScript module; load the model from its Python source")
         if dtype not in DTYPES:
             raise InputError(f"unknown curvature precision {dtype!r}; choose fp32 or fp64")
         if mode not in HVP_MODES:
-            raise InputError(f"unknown Hessian-vector product mode {mode!r}; use auto, "
-                             "fwd-rev or rev-rev")
+            raise InputError(f"unknown Hessian-vector product mode {mode!r}; use "
+                             f"{', '.join(HVP_MODES)}")
+        if fold_bn not in FOLD_OPTIONS:
+            raise InputError(f"unknown BatchNorm folding {fold_bn!r}; use auto, True or False")
         if not names:
             raise InputError("no parameters to compute the curvature for (the directions "
                              "move none); use --hessian-params all")
@@ -96,9 +111,13 @@ class HessianOperator:
         self.device = torch.device(device) if device is not None else first.device
         self._theta = {n: t.to(self.device) for n, t in self._theta.items()}
         self._fixed = {n: t.to(self.device) for n, t in self._fixed.items()}
-        if mode == "auto":
-            mode = AUTO_MODE.get(self.device.type, "fwd-rev")
-        self.mode = mode
+        self.requested_mode, self.fold_bn = mode, fold_bn
+        self.mode = "graph" if mode == "auto" else mode
+        self._graph: GradientGraph | None = None
+        self.graph_note = ""
+        # traced once per model and shared by the operators made from this one
+        self._fold = None if fold_bn is False else (
+            folded if folded is not None else folded_forward(model, fold_bn))
         self.shapes = [tuple(self._theta[n].shape) for n in self.names]
         self.sizes = [int(np.prod(s)) if s else 1 for s in self.shapes]
         self.size = int(sum(self.sizes))
@@ -136,7 +155,8 @@ class HessianOperator:
         op = HessianOperator(self.model, names, self.examples, self.loss_fn, point=point,
                              dtype=self.precision, batch_size=self.batch_size,
                              output=self.output, device=self.device, plane=self.plane,
-                             selection=self.selection, mode=self.mode)
+                             selection=self.selection, mode=self.requested_mode,
+                             fold_bn=self.fold_bn, folded=self._fold)
         op.coords, op.on_pass = self.coords, self.on_pass
         return op
 
@@ -184,20 +204,28 @@ class HessianOperator:
 
     # ---- products and values -----------------------------------------------------------
     def hvp(self, v: Tensor) -> Tensor:
-        """H·v, summed batch by batch (one forward-over-reverse pass over the examples)."""
+        """H·v: one backward through the kept gradient graph (``graph``), or summed batch by
+        batch by torch.func (one pass over the examples)."""
         start = time.perf_counter()
         tangent = self.unflatten(v.to(self.device, self.dtype))
         n = self.examples.n
+        if self.mode == "graph" and self._graph is None:
+            self._build_graph()
+        out = None
+        if self.mode == "graph":
+            try:
+                with self._mode():
+                    out = self.flatten(self._graph.product(tangent))
+            except torch.cuda.OutOfMemoryError:
+                self._drop_graph("a product through it ran out of GPU memory")
+        if out is None:
+            def one(x: Tensor, y: Tensor) -> Tensor:
+                loss = lambda p: self._mean_loss(p, x, y, n)  # noqa: E731
+                return self.flatten(func_product(self.mode, loss, self._theta, tangent))
 
-        def one(x: Tensor, y: Tensor) -> Tensor:
-            g = lambda p: grad(self._mean_loss)(p, x, y, n)  # noqa: E731
-            if self.mode == "rev-rev":
-                return self.flatten(vjp(g, self._theta)[1](tangent)[0])
-            return self.flatten(jvp(g, (self._theta,), (tangent,))[1])
-
-        with warnings.catch_warnings():  # torch's first jvp scripts its decompositions
-            warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated")
-            out = self._sum(one)
+            with warnings.catch_warnings():  # torch's first jvp scripts its decompositions
+                warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated")
+                out = self._sum(one)
         self.hvps += 1
         self.hvp_seconds += time.perf_counter() - start
         self._passed("hvp")
@@ -219,6 +247,18 @@ class HessianOperator:
             return out - shift * np.asarray(x).reshape(-1) if shift else out
 
         return LinearOperator((self.size, self.size), matvec=mv, dtype=np.float64)
+
+    @property
+    def graph_value(self) -> float | None:
+        """L at the point when the kept gradient graph is built (else None)."""
+        return None if self._graph is None else self._graph.value
+
+    def value_and_gradient(self) -> tuple[float, Tensor]:
+        """L and ∇L (flat) at the point: read off the kept gradient graph once products have
+        built it (no pass over the data), else :meth:`loss_and_grad`."""
+        if self._graph is None:
+            return self.loss_and_grad()
+        return self._graph.value, self.flatten([g.detach() for g in self._graph.grads])
 
     def loss_and_grad(self, delta: Tensor | None = None) -> tuple[float, Tensor]:
         """L and ∇L (flat) at the point moved by ``delta`` (flat, optional)."""
@@ -247,6 +287,7 @@ class HessianOperator:
         """What this Hessian is: parameters, precision, examples, passes so far."""
         return {"params": self.selection, "n_params": self.size, "tensors": len(self.names),
                 "precision": self.precision, "batch_size": self.batch_size, "mode": self.mode,
+                "bn_folded": self._fold is not None, "graph_note": self.graph_note,
                 "device": str(self.device), "loss": self.loss_fn.name, "point": list(self.coords),
                 "hvps": self.hvps, **self.examples.describe()}
 
@@ -261,8 +302,33 @@ class HessianOperator:
         d = self.unflatten(delta.to(self.device, self.dtype))
         return {k: t + d[k] for k, t in self._theta.items()}
 
+    def _build_graph(self) -> None:
+        """Keep ∇L's graph for the products, or fall back per batch when it would not fit."""
+        n = self.examples.n
+        graph = GradientGraph(self._theta, graph_budget(self.device))
+        batches = sum(-(-len(p) // self.batch_size) for p in self.examples.parts)
+        try:
+            with self._mode():
+                ok = graph.build(self.examples.batches(self.batch_size, self.device, self.dtype),
+                                 batches, lambda p, x, y: self._mean_loss(p, x, y, n))
+        except torch.cuda.OutOfMemoryError:
+            ok = False
+            torch.cuda.empty_cache()
+        if ok:
+            self._graph = graph
+            return
+        self._drop_graph(f"the gradient graph (~{graph.saved_bytes / 2**20:.0f} MiB) does not "
+                         "fit in memory")
+
+    def _drop_graph(self, why: str) -> None:
+        self._graph = None
+        self.mode = FALLBACK_MODE.get(self.device.type, "fwd-rev")
+        self.graph_note = f"{why}: {self.mode} per batch"
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
     def _mean_loss(self, variables: dict[str, Tensor], x: Tensor, y: Tensor, n: int) -> Tensor:
-        out = functional_call(self.model, (variables, self._fixed), (x,))
+        out = forward(self.model, self._fold, variables, self._fixed, x)
         out = select_output(out, self.output)
         total, _ = batch_stats(out.to(self.dtype), y, self.loss_fn, lead=0)
         return total / n

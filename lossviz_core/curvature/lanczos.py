@@ -4,7 +4,10 @@ Every vector stays a torch tensor on the operator's device (only the small T goe
 numpy), with full re-orthogonalization (two Gram-Schmidt passes against the whole basis),
 so in fp32 the Ritz values do not pick up ghost copies. :func:`lanczos` runs a fixed number
 of steps (stochastic Lanczos quadrature); :func:`lanczos_eigs` grows the basis until the
-wanted Ritz pairs meet ARPACK's own test, ‖H·y − θ·y‖ = |β·s_last| ≤ tol·|θ|.
+wanted Ritz pairs meet ARPACK's own test, ‖H·y − θ·y‖ = |β·s_last| ≤ tol·|θ|;
+:func:`lanczos_spectrum` grows one basis until the top k, the bottom one and at least
+``min_steps`` steps are there (the curvature report's eigenvalues, λmin and density from
+one Krylov space).
 """
 
 from __future__ import annotations
@@ -112,3 +115,52 @@ def lanczos_eigs(matvec: Callable[[Tensor], Tensor], v0: Tensor, k: int = 1, whi
         vectors = torch.cat([vectors, vectors.new_zeros(missing, vectors.shape[1])])
         converged += [False] * missing
     return values, vectors, converged, len(kr.alphas)
+
+
+@dataclass
+class Spectrum:
+    """One Krylov space's answers: ``top`` (k values, largest first, unit ``vectors``
+    (k, P) and ``converged``), ``bottom`` (λmin) and whether it converged."""
+
+    krylov: Krylov
+    top: np.ndarray
+    vectors: Tensor
+    converged: list[bool]
+    bottom: float
+    bottom_converged: bool
+
+
+def lanczos_spectrum(matvec: Callable[[Tensor], Tensor], v0: Tensor, k: int = 1,
+                     tol: float = 1e-3, min_steps: int = 0, maxiter: int = 300) -> Spectrum:
+    """Lanczos from ``v0`` until the top ``k`` Ritz values meet the residual test
+    (≤ tol·|θ|), the bottom one meets it relative to the spectrum's span (≤ tol·(θmax −
+    θmin), the accuracy the shift λmin − λmax gives), and ``min_steps`` steps are done."""
+
+    def tests(kr: Krylov):
+        vals, vecs = kr.ritz()
+        order = np.argsort(-vals)
+        top, low = order[:k], order[-1]
+        span = max(float(vals[order[0]] - vals[low]), 1e-30)
+        bound = np.abs(kr.betas[-1] * vecs[-1])
+        ok_top = bound[top] <= tol * np.maximum(np.abs(vals[top]), 1e-30)
+        return vals, vecs, top, low, ok_top, bool(bound[low] <= tol * span)
+
+    def done(kr: Krylov) -> bool:
+        if len(kr.alphas) < max(k + 1, min_steps):
+            return False
+        _, _, _, _, ok_top, ok_low = tests(kr)
+        return bool(ok_top.all()) and ok_low
+
+    kr = lanczos(matvec, v0, maxiter, stop=done)
+    vals, vecs, top, low, ok_top, ok_low = tests(kr)
+    exact = kr.betas[-1] <= 1e-10 * (np.abs(kr.alphas).max() or 1.0)
+    s = torch.as_tensor(vecs[:, top], dtype=kr.basis.dtype, device=kr.basis.device)
+    values = vals[top]
+    vectors = (kr.basis.T @ s).T
+    converged = [bool(c) or bool(exact) for c in ok_top]
+    if len(top) < k:
+        missing = k - len(top)
+        values = np.concatenate([values, np.full(missing, np.nan)])
+        vectors = torch.cat([vectors, vectors.new_zeros(missing, vectors.shape[1])])
+        converged += [False] * missing
+    return Spectrum(kr, values, vectors, converged, float(vals[low]), ok_low or bool(exact))

@@ -7,6 +7,11 @@ the report, a JSON-able dict with at least ``eigenvalues`` (top k, largest first
 ``lambda_min``, ``trace``, ``trace_stderr``, ``per_layer``, ``sharpness``, ``density``
 (``grid`` and ``values``), ``converged`` and ``examples``. Work at a point costs tens to
 hundreds of products, each one pass over the examples: :func:`plan` says how many first.
+
+With the ``torch`` solver (the default) one Lanczos run from a Rademacher vector gives the
+top eigenvalues, λmin and the spectral density together (grown until all three are there),
+and the trace deflates with that run's basis (``krylov``): its part of the trace is free
+and its products go to the residual alone. ``scipy`` runs ARPACK per part, as before.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from lossviz_core.curvature.density import slq
-from lossviz_core.curvature.eigen import lambda_min, top_eigenpairs
+from lossviz_core.curvature.density import quadrature, slq
+from lossviz_core.curvature.eigen import TORCH_MAXITER, EigenResult, lambda_min, top_eigenpairs
+from lossviz_core.curvature.lanczos import lanczos_spectrum
 from lossviz_core.curvature.layers import layer_groups, per_layer_top
 from lossviz_core.curvature.sharpness import average_sharpness, epsilon_sharpness, sam_sharpness
-from lossviz_core.curvature.trace import estimate_trace
+from lossviz_core.curvature.trace import deflated, estimate_trace
 from lossviz_core.progress import Step, drain
 
 # passes per part, as Hessian-vector products: ARPACK's default basis is 20 vectors and
@@ -40,8 +46,8 @@ class CurvatureOptions:
     k: int = 5
     tol: float = 1e-3
     maxiter: int | None = None
-    solver: str = "scipy"
-    trace: str = "hutchpp"
+    solver: str = "torch"
+    trace: str = "krylov"
     trace_hvps: int = 99
     density_steps: int = 60
     density_runs: int = 1
@@ -64,8 +70,13 @@ def plan(op: Any, options: CurvatureOptions | None = None,
     """The planned work in Hessian-vector products per part, and an ETA when the seconds
     one product takes are known (measured so far by ``op`` if not given)."""
     o = options or CurvatureOptions()
-    parts = {"eigenvalues": _ARPACK_HVPS + 2 * o.k + o.k, "lambda_min": _ARPACK_HVPS,
-             "trace": o.trace_hvps, "density": o.density_steps * o.density_runs}
+    if _one_krylov(o):  # eigenvalues, λmin and the density from one Lanczos run
+        parts = {"eigenvalues": max(o.density_steps, _ARPACK_HVPS // 2 + o.k),
+                 "trace": o.trace_hvps // 3,
+                 "density": o.density_steps * (o.density_runs - 1)}
+    else:
+        parts = {"eigenvalues": _ARPACK_HVPS + 2 * o.k + o.k, "lambda_min": _ARPACK_HVPS,
+                 "trace": o.trace_hvps, "density": o.density_steps * o.density_runs}
     if o.per_layer:
         parts["per_layer"] = _ARPACK_HVPS * len(layer_groups(op.names, o.layer_by)) // 2
     if o.sharpness:
@@ -111,14 +122,17 @@ def iter_curvature_report(op: Any, options: CurvatureOptions | None = None
 
     yield step("eigenvalues")
     k = min(o.k, op.size)
-    top = top_eigenpairs(op, k, o.tol, o.maxiter, o.solver, o.seed, vectors=False,
-                         residuals=True)
-    yield step("lambda_min")
-    low = lambda_min(op, float(top.values[0]), o.tol, o.maxiter, o.solver, o.seed)
-    yield step("trace")
-    tr = estimate_trace(op, o.trace, o.trace_hvps, o.seed)
-    yield step("density")
-    dens = slq(op, o.density_steps, o.density_runs, o.seed)
+    if _one_krylov(o):
+        top, low, dens, tr = yield from _from_one_krylov(op, o, k, step)
+    else:
+        top = top_eigenpairs(op, k, o.tol, o.maxiter, o.solver, o.seed, vectors=False,
+                             residuals=True)
+        yield step("lambda_min")
+        low = lambda_min(op, float(top.values[0]), o.tol, o.maxiter, o.solver, o.seed)
+        yield step("trace")
+        tr = estimate_trace(op, o.trace, o.trace_hvps, o.seed)
+        yield step("density")
+        dens = slq(op, o.density_steps, o.density_runs, o.seed)
     layers: dict[str, Any] = {}
     if o.per_layer:
         yield step("per_layer")
@@ -148,6 +162,49 @@ def iter_curvature_report(op: Any, options: CurvatureOptions | None = None
     }
     report["hessian"]["hvps"] = op.hvps
     return json.loads(json.dumps(report, default=_json_default))
+
+
+def _one_krylov(o: CurvatureOptions) -> bool:
+    return o.solver == "torch" and o.trace in ("krylov", "hutchpp", "hutchinson")
+
+
+def _from_one_krylov(op: Any, o: CurvatureOptions, k: int, step: Any):
+    """The top k, λmin, the density and the trace from one Lanczos run (see the module
+    docstring): yields the steps of the parts after it, returns (top, low, density, trace)."""
+    start, before = time.perf_counter(), op.hvps
+    import torch
+
+    gen = torch.Generator().manual_seed(int(o.seed))  # slq's probes, drawn the same way
+    v0 = op.random_vector(gen, "rademacher")
+    spec = lanczos_spectrum(op.hvp, v0, k, o.tol, min(o.density_steps, op.size),
+                            o.maxiter or TORCH_MAXITER)
+    seconds, spent = time.perf_counter() - start, op.hvps - before
+    residuals = [float((op.hvp(v) - lam * v).norm()) for v, lam in
+                 zip(spec.vectors, spec.top, strict=True)]
+    top = EigenResult(spec.top, None, spec.converged, spent + k, seconds, "torch", o.tol,
+                      residuals, {"krylov_steps": len(spec.krylov.alphas)})
+    low = EigenResult(np.array([spec.bottom]), None, [spec.bottom_converged], 0, 0.0, "torch",
+                      o.tol, None, {"from": "the eigenvalues' Lanczos run"})
+    yield step("density")
+    krylovs = [spec.krylov]
+    if o.density_runs > 1:  # further runs from the next probes, as slq draws them
+        more = [op.random_vector(gen, "rademacher") for _ in range(o.density_runs - 1)]
+        krylovs += list(_more_runs(op, more, o.density_steps))
+    dens = quadrature(krylovs, min(o.density_steps, op.size), hvps=op.hvps - before,
+                      seconds=time.perf_counter() - start)
+    yield step("trace")
+    if o.trace == "krylov":
+        tr = deflated(op, spec.krylov.basis, spec.krylov.alphas, o.trace_hvps // 3, o.seed)
+    else:
+        tr = estimate_trace(op, o.trace, o.trace_hvps, o.seed)
+    return top, low, dens, tr
+
+
+def _more_runs(op: Any, probes: list, steps: int):
+    from lossviz_core.curvature.lanczos import lanczos
+
+    for v in probes:
+        yield lanczos(op.hvp, v, min(steps, op.size))
 
 
 def curvature_report(op: Any, options: CurvatureOptions | None = None) -> dict[str, Any]:

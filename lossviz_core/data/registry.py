@@ -7,8 +7,9 @@ rows compose such a name) and turns a :class:`~lossviz_core.recipe.spec.DatasetS
 whose code reading the data runs, if any; ``options``: parameters of its own (stored in
 ``DatasetSpec.options``); ``uses``: which of the spec's common fields apply to it (the
 window shows only those rows); ``model_hints``: options whose ``auto`` value follows the
-model (``channels``: the input channels of its first layer), filled in before loading. Sources are registered in
-:data:`lossviz_core.registry.DATA_SOURCES`.
+model (``channels``: the input channels of its first layer), filled in before loading;
+``default_loss``: the loss a recipe on this data uses unless one is chosen (``lm`` for token
+data). Sources are registered in :data:`lossviz_core.registry.DATA_SOURCES`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class DataSource:
     uses: tuple[str, ...] = ()
     model_hints: tuple[str, ...] = ()  # facts about the model its "auto" options follow
     user_code: Callable[[str], str | None] = lambda name: None
+    default_loss: str = "ce"
     help: str = ""
 
 

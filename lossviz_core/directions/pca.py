@@ -7,7 +7,10 @@ subfolders such as transformers' ``checkpoint-500/model.safetensors``), ordered 
 number in their names; the last is the final model. Every checkpoint is flattened and the
 math is :mod:`lossviz_core.directions.trajectory`'s. The plane is centred on the final
 checkpoint: it comes back as :attr:`Directions.center`, and the model passed in is left as
-it was.
+it was. With other runs (``--pca-with RUN2``, ``--pca-with2``, ``--pca-with3``) every run's
+path lies on one plane, fitted to all of them (``--pca-fit joint``: through every
+run's final point) or to the first alone (``first``), each path labelled by its
+optimizer, learning rate and batch size.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from lossviz_core.directions.base import (
 )
 from lossviz_core.directions.select import SELECTION_PARAMS, Selection
 from lossviz_core.directions.trajectory import (  # noqa: F401 (re-exported for callers)
+    FITS,
     biasbn_mask,
     flatten,
+    joint_pca_plane,
     pca_plane,
     project,
     unchosen_mask,
@@ -49,6 +54,7 @@ from lossviz_core.runs import RUN_FILE, RunInfo, read_run
 from lossviz_core.sources.checkpoints import load_state_dict
 
 MIN_CHECKPOINTS = 3
+OTHER_RUNS = ("with_run", "with_run2", "with_run3")
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".t7")
 # a trainer's other files beside the model's weights
 NOT_WEIGHTS = re.compile(r"optimizer|scheduler|rng_state|training_args|trainer_state|scaler")
@@ -171,6 +177,75 @@ def pca_directions(
     return dirs.fill_info()
 
 
+def joint_pca_directions(
+    model: nn.Module,
+    run_dirs: list[str | os.PathLike],
+    dir_type: str = "weights",
+    ignore: str = "biasbn",
+    fit: str = "joint",
+) -> Directions:
+    """One PCA plane for several runs' trajectories, centred on the first run's end.
+
+    As :func:`pca_directions`, with every run's checkpoints projected; ``trajectory.run``
+    says which run a point belongs to and ``trajectory.runs`` labels them (optimizer,
+    learning rate, batch size). ``fit``: ``joint`` (all runs; the plane holds every run's
+    final point for two or three runs) or ``first`` (the first run's plane). Each run needs
+    two checkpoints, and together at least three.
+    """
+    check_dir_type(dir_type)
+    runs = [read_run(d) for d in run_dirs]
+    short = [str(r.path) for r in runs if len(r.checkpoints) < 2]
+    if short:
+        raise InputError(f"run folder {short[0]} has one checkpoint; a path on a PCA plane "
+                         "needs at least two")
+    if fit == "first" and len(runs[0].checkpoints) < MIN_CHECKPOINTS:
+        raise InputError(f"run folder {runs[0].path} has {len(runs[0].checkpoints)} "
+                         f"checkpoints; its own PCA plane needs {MIN_CHECKPOINTS} (or --pca-fit "
+                         "joint)")
+    thetas, run_index, epochs, ckpts = [], [], [], []
+    for k, run in enumerate(runs):
+        for e, p in run.checkpoints:
+            try:
+                thetas.append(flatten(tensors_from_state(model, p, dir_type)))
+            except CheckpointError as exc:
+                raise InputError(f"run {run.path} (model {run.model_name!r}) cannot be used "
+                                 f"with the model of {runs[0].path}: {exc}") from None
+            run_index.append(k)
+            epochs.append(int(e))
+            ckpts.append((int(e), str(p)))
+    center = load_state_dict(runs[0].final_checkpoint)
+    like = weights_of(model, dir_type)
+    plane = joint_pca_plane(thetas, np.array(run_index),
+                            biasbn_mask(like) if ignore == "biasbn" else None, fit)
+    labels = run_labels(runs)
+    trajectory = Trajectory(
+        epochs=np.array(epochs), x=plane.x, y=plane.y, off_plane=plane.off_plane,
+        loss=np.full(len(epochs), np.nan), explained_variance=plane.explained_variance,
+        x_lstsq=plane.x_lstsq, y_lstsq=plane.y_lstsq, run=np.array(run_index), runs=labels)
+    info = {"method": "pca", "run": str(runs[0].path), "runs": [str(r.path) for r in runs],
+            "labels": list(labels), "fit": fit, "ignore": ignore, "epochs": epochs,
+            "explained_variance": list(plane.explained_variance),
+            "singular_values": list(plane.singular_values), "pc_angle": plane.pc_angle}
+    dirs = Directions(unflatten(plane.pc1, like), unflatten(plane.pc2, like), dir_type,
+                      names_of(model, dir_type), info, trajectory, center, checkpoints=ckpts)
+    return dirs.fill_info()
+
+
+def run_labels(runs: list[RunInfo]) -> tuple[str, ...]:
+    """Each run's optimizer, learning rate and batch size (its folder's name when run.json
+    says none of them, or when two runs would read the same)."""
+    labels = []
+    for r in runs:
+        t = r.train
+        parts = [str(t["optimizer"]).upper() if t.get("optimizer") else "",
+                 f"lr {t['lr']:g}" if isinstance(t.get("lr"), (int, float)) else "",
+                 f"batch {t['batch_size']}" if t.get("batch_size") else ""]
+        labels.append(", ".join(p for p in parts if p) or r.path.name)
+    if len(set(labels)) < len(labels):
+        labels = [f"{label} ({r.path.name})" for label, r in zip(labels, runs, strict=True)]
+    return tuple(labels)
+
+
 def build(ctx: DirectionContext) -> Directions:
     s = ctx.spec
     run = s.param("run")
@@ -178,11 +253,24 @@ def build(ctx: DirectionContext) -> Directions:
         raise InputError("the pca method needs a run folder or checkpoints: --pca RUN_DIR or "
                          "--pca 'CKPTS/step_*.safetensors'")
     selection = Selection.of(s)
-    dirs = pca_directions(ctx.model, run, s.dir_type, s.xignore,
-                          selection.chosen(ctx.model, s.dir_type))
-    dirs.info.update(selection.info())
+    others = [s.param(name) for name in OTHER_RUNS if s.param(name)]
+    if others:
+        if not selection.everything:
+            raise InputError("--only / --exclude take one run's PCA plane, not a joint one "
+                             "(drop --pca-with)")
+        if s.xignore not in ("biasbn", "none"):
+            raise InputError(f"unknown ignore {s.xignore!r}; choose one of biasbn, none")
+        dirs = joint_pca_directions(ctx.model, [run, *others], s.dir_type, s.xignore,
+                                    s.param("fit") or "joint")
+    else:
+        dirs = pca_directions(ctx.model, run, s.dir_type, s.xignore,
+                              selection.chosen(ctx.model, s.dir_type))
+        dirs.info.update(selection.info())
     return dirs if ctx.two_d else dirs.line()
 
+
+_WITH_HELP = ("another training run drawn on the same PCA plane (the same model; from the same "
+              "initialization to compare optimizers or batch sizes)")
 
 METHOD = DirectionMethod(
     name="pca", build=build, label="PCA plane (run folder)", lines=False, run_param="run",
@@ -193,5 +281,15 @@ METHOD = DirectionMethod(
                   "checkpoint is the centre): a run folder, a folder of checkpoints or a "
                   "quoted glob of checkpoint files; without run.json name --model and "
                   "--dataset"),
+            Param("with_run", "folder", flag="pca-with", label="With run", title="with {}",
+                  metavar="RUN_DIR", help=_WITH_HELP),
+            Param("with_run2", "folder", flag="pca-with2", label="With run (2)",
+                  title="with {}", metavar="RUN_DIR", help=_WITH_HELP),
+            Param("with_run3", "folder", flag="pca-with3", label="With run (3)",
+                  title="with {}", metavar="RUN_DIR", help=_WITH_HELP),
+            Param("fit", "str", default="joint", choices=FITS, flag="pca-fit",
+                  label="Plane fitted to",
+                  help="joint: every run's checkpoints (the plane holds each run's end); "
+                  "first: the first run's, the others projected onto it"),
             *SELECTION_PARAMS),
 )

@@ -3,8 +3,10 @@
 After Li et al. (NeurIPS 2018), section 7, and the reference's ``projection.py``: rows
 θ_e − θ_final over the saved checkpoints, scikit-learn PCA, the top two components as
 d1, d2; each checkpoint's coordinates by cosine projection (the reference's
-``project_1D``) and by least squares, and its distance off the plane. Pure math: the
-``pca`` method (:mod:`lossviz_core.directions.pca`) reads the run and calls this.
+``project_1D``) and by least squares, and its distance off the plane. Several runs on one
+plane (:func:`joint_pca_plane`): the rows of every run, centred on the first run's end, with
+the plane made to hold every run's final point when there are two or three runs. Pure math:
+the ``pca`` method (:mod:`lossviz_core.directions.pca`) reads the runs and calls this.
 """
 
 from __future__ import annotations
@@ -99,6 +101,79 @@ class PcaPlane:
     def pc_angle(self) -> float:
         """cos(pc1, pc2): zero up to rounding."""
         return float(self.pc1 @ self.pc2 / (np.linalg.norm(self.pc1) * np.linalg.norm(self.pc2)))
+
+
+FITS = ("joint", "first")
+
+
+def joint_pca_plane(thetas: list[np.ndarray], run: np.ndarray,
+                    ignore_mask: np.ndarray | None = None, fit: str = "joint") -> PcaPlane:
+    """One plane for several runs' trajectories; ``thetas`` in run order (``run[i]``: the
+    run of row i, each run's checkpoints in epoch order), centred on the first run's final.
+
+    ``fit="first"``: the first run's PCA plane, the others projected onto it. ``joint``:
+    the best plane (most variance of all rows) among those through every run's final point
+    — the span of the finals' differences, completed by the top principal component of what
+    is left — when those differences span one or two dimensions (two or three runs); with
+    more runs, the PCA plane of every row. Coordinates and off-plane distances as
+    :func:`pca_plane`.
+    """
+    if fit not in FITS:
+        raise InputError(f"unknown PCA fit {fit!r}; choose one of {', '.join(FITS)}")
+    run = np.asarray(run)
+    finals = [int(np.flatnonzero(run == r)[-1]) for r in np.unique(run)]
+    center = thetas[finals[0]]
+    deltas = np.stack([t - center for t in thetas])
+    if fit == "first":
+        first = pca_plane([thetas[i] for i in np.flatnonzero(run == run[finals[0]])],
+                          ignore_mask)
+        d1, d2 = first.pc1, first.pc2
+    else:
+        rows = deltas.copy()
+        if ignore_mask is not None:
+            rows[:, ignore_mask] = 0.0
+        d1, d2 = _plane_through_finals(rows, rows[finals[1:]])
+    centred = deltas - deltas.mean(axis=0)
+    if ignore_mask is not None:
+        centred[:, ignore_mask] = 0.0
+    spread = np.array([np.sum((centred @ d) ** 2) for d in (d1, d2)])
+    total = float(np.sum(centred ** 2)) or 1.0
+    x, y, xl, yl, off = project(deltas, d1, d2)
+    return PcaPlane(d1, d2, (float(spread[0] / total), float(spread[1] / total)),
+                    tuple(float(v) for v in np.sqrt(spread)), x, y, xl, yl, off)
+
+
+def _plane_through_finals(rows: np.ndarray, finals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal d1, d2 (d1 the direction of most variance of ``rows`` in the plane)
+    spanning the finals' differences when they span 1 or 2 dimensions."""
+    from sklearn.decomposition import PCA
+
+    q, r = np.linalg.qr(finals.T) if len(finals) else (np.zeros((rows.shape[1], 0)), None)
+    rank = 0 if r is None else int(np.sum(np.abs(np.diag(r)) > 1e-12 * max(1.0, np.abs(r).max())))
+    if rank == 2 and len(finals) == 2:
+        basis = q[:, :2]
+    elif rank == 1 and len(finals) == 1:
+        q1 = q[:, 0]
+        rest = rows - np.outer(rows @ q1, q1)
+        rest_c = rest - rest.mean(axis=0)
+        if np.allclose(rest_c, 0):  # every row on the line: any second direction will do
+            other = np.zeros_like(q1)
+            other[int(np.argmin(np.abs(q1)))] = 1.0
+            other -= (other @ q1) * q1
+        else:
+            other = PCA(n_components=1, svd_solver="full").fit(rest).components_[0]
+            other -= (other @ q1) * q1  # orthogonal to rounding
+        basis = np.stack([q1, other / np.linalg.norm(other)], axis=1)
+    else:
+        pca = PCA(n_components=2, svd_solver="full").fit(rows)
+        return pca.components_[0], pca.components_[1]
+    coords = (rows - rows.mean(axis=0)) @ basis
+    _, u = np.linalg.eigh(coords.T @ coords)
+    d = basis @ u[:, ::-1]  # principal axes of the rows within the plane, largest first
+    for k in range(2):  # a reproducible sign: the largest-magnitude entry positive
+        if d[np.argmax(np.abs(d[:, k])), k] < 0:
+            d[:, k] = -d[:, k]
+    return d[:, 0], d[:, 1]
 
 
 def pca_plane(thetas: list[np.ndarray], ignore_mask: np.ndarray | None = None) -> PcaPlane:

@@ -40,7 +40,6 @@ from lossviz_core.evaluation.planner import (
 )
 from lossviz_core.losses import (
     LossFunction,
-    batch_stats,  # noqa: F401 (train.loop imports it from here)
     batch_sums,
     resolve_loss,
 )

@@ -28,7 +28,7 @@ from lossviz_core.errors import InputError
 from lossviz_core.export import panels
 from lossviz_core.export.figure_file import check_format, save_figure
 from lossviz_core.export.lines import draw_line
-from lossviz_core.export.panels import draw_trajectory, shown_values
+from lossviz_core.export.panels import draw_trajectory, draw_trajectory3d, shown_values
 from lossviz_core.export.titles import recipe_title, wrap
 from lossviz_core.recipe.spec import jsonable
 from lossviz_core.results import nonfinite
@@ -213,7 +213,7 @@ def draw_panel(ax: Any, result: SurfaceResult, quantity: str, z: np.ndarray,
         if traj is not None and qreg.is_loss(quantity):
             tz = shown_values(traj.loss, quantity, o.log)
             if np.isfinite(tz).any():
-                ax.plot(traj.x, traj.y, tz, "r-o", markersize=3, zorder=10)
+                draw_trajectory3d(ax, traj, tz)
         if not o.colorbar:  # else the colour bar says what the height is
             ax.set_zlabel(scale.label if scale else "", fontsize=o.font_size)
         for axis in (ax.xaxis, ax.yaxis, ax.zaxis):  # 3-D tick labels crowd quickly

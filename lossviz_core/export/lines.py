@@ -36,7 +36,9 @@ def draw_line(fig: Figure, result: SurfaceResult, o: Any) -> dict[str, Any]:
     x = np.asarray(result.x, float)
     wanted = [o.quantity] if o.quantity is not None else qreg.drawn_quantities(result.values)
     accs = [q for q in wanted if qreg.is_accuracy(q)]
-    losses = [q for q in wanted if q not in accs]
+    # perplexity, exp(loss), on the loss axis would flatten the loss curves: only when asked
+    losses = [q for q in wanted if q not in accs
+              and (o.quantity is not None or qreg.quantity(q).kind != "perplexity")]
     ax = fig.add_subplot()
     handles: list[Any] = []
     recipe = result.recipe

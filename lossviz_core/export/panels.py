@@ -156,9 +156,20 @@ def isoline_levels(scale: ColourScale) -> list[float]:
     return [float(v) for v in scale.levels if lo < v < hi]
 
 
+PATH_COLOURS = ("r", "deepskyblue", "orange", "lime")  # each run's path: seen on viridis
+
+
+def trajectory_paths(traj: Any) -> list[tuple[str, np.ndarray, str]]:
+    """``(label, point indices, colour)`` of each run's path (one red path for one run)."""
+    paths = traj.paths() if hasattr(traj, "paths") else [("", np.arange(len(traj.x)))]
+    return [(label, idx, PATH_COLOURS[k % len(PATH_COLOURS)])
+            for k, (label, idx) in enumerate(paths)]
+
+
 def draw_trajectory(ax: Any, traj: Any) -> None:
-    """The optimizer's path on the plane, red, labelled with epochs where labels fit; named
-    models on their plane (A, B, C) as labelled markers, as Garipov et al.'s Figure 1."""
+    """The optimizer's path on the plane (each run's in its colour, with a legend when
+    labelled), labelled with epochs where labels fit; named models on their plane (A, B, C)
+    as labelled markers, as Garipov et al.'s Figure 1."""
     tx, ty = np.asarray(traj.x, float), np.asarray(traj.y, float)
     if getattr(traj, "labels", None):
         ax.plot(tx, ty, "o", color="white", markeredgecolor="black", markersize=7, zorder=5)
@@ -168,22 +179,37 @@ def draw_trajectory(ax: Any, traj: Any) -> None:
                         bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7,
                               "lw": 0})
         return
-    ax.plot(tx, ty, "r-o", markersize=3, linewidth=1)
     epochs = np.asarray(traj.epochs)
     # Label from the last epoch back, skipping points crowded near an already labelled one.
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     u = (tx - x0) / ((x1 - x0) or 1.0)
     v = (ty - y0) / ((y1 - y0) or 1.0)
     placed: list[int] = []
-    for k in range(len(epochs) - 1, -1, -1):
-        if len(placed) >= _MAX_EPOCH_LABELS:
-            break
-        if all(np.hypot(u[k] - u[j], v[k] - v[j]) > _LABEL_GAP for j in placed):
-            placed.append(k)
-            ax.annotate(str(int(epochs[k])), (tx[k], ty[k]), textcoords="offset points",
-                        xytext=(3, 3), fontsize=7, color="darkred",  # legible on dark colours
-                        bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none",
-                              "alpha": 0.65})
+    labelled = False
+    for label, idx, colour in trajectory_paths(traj):
+        ax.plot(tx[idx], ty[idx], "-o", color=colour, markersize=3, linewidth=1,
+                label=label or None)
+        labelled = labelled or bool(label)
+        for k in idx[::-1]:
+            if len(placed) >= _MAX_EPOCH_LABELS:
+                break
+            if all(np.hypot(u[k] - u[j], v[k] - v[j]) > _LABEL_GAP for j in placed):
+                placed.append(k)
+                ax.annotate(str(int(epochs[k])), (tx[k], ty[k]), textcoords="offset points",
+                            xytext=(3, 3), fontsize=7,  # darkred: legible on dark colours
+                            color="darkred" if colour == "r" else colour,
+                            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none",
+                                  "alpha": 0.65})
+    if labelled:
+        ax.legend(fontsize=7, loc="best", framealpha=0.8)
+
+
+def draw_trajectory3d(ax: Any, traj: Any, tz: np.ndarray) -> None:
+    """Each run's path over a 3-D surface at heights ``tz`` (the shown losses)."""
+    tx, ty = np.asarray(traj.x, float), np.asarray(traj.y, float)
+    for label, idx, colour in trajectory_paths(traj):
+        ax.plot(tx[idx], ty[idx], np.asarray(tz)[idx], "-o", color=colour, markersize=3,
+                zorder=10, label=label or None)
 
 
 def line_with_band(ax: Any, x: np.ndarray, result: Any, q: str, color: str,

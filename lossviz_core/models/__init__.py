@@ -16,11 +16,12 @@ from torch import nn
 from ..errors import InputError
 from .cifar_resnet import cifar_resnet
 from .digits import DIGITS_RESNET_DEPTHS, DigitsCNN, DigitsMLP, digits_resnet
+from .gpt import CONTEXT, GPT_DEPTHS, VOCAB, tiny_gpt
 from .vgg import vgg9
 
 __all__ = ["ModelInfo", "build_model", "list_models", "model_info", "register_model"]
 
-DATASETS = ("digits", "cifar10")
+DATASETS = ("digits", "cifar10", "shakespeare")
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,19 @@ def _register_builtin() -> None:
                 **digits,
                 description=f"digits ResNet-{depth}: 8/16 channels, {(depth - 2) // 4} blocks "
                 "per stage, " + ("with skip connections" if short else "without skip connections"),
+            )
+
+    text = dict(dataset="shakespeare", input_shape=(CONTEXT,), num_classes=VOCAB)
+    register_model("tiny_gpt", tiny_gpt, family="gpt", **text,
+                   description="tiny GPT for the bundled text: 2 blocks, width 64, bytes")
+    for depth in GPT_DEPTHS:  # the depth study on text (with and without residuals)
+        for residual in (True, False):
+            register_model(
+                f"tiny_gpt{depth}" + ("" if residual else "_nores"),
+                partial(tiny_gpt, depth=depth, residual=residual),
+                family="gpt" if residual else "gpt_nores", **text,
+                description=f"tiny GPT, {depth} block{'s' * (depth > 1)} of width 64, "
+                + ("with residual connections" if residual else "without residual connections"),
             )
 
 

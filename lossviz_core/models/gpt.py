@@ -17,6 +17,8 @@ from torch import Tensor, nn
 
 VOCAB = 256  # bytes
 CONTEXT = 64
+# Depths of the tiny GPTs in the zoo (``tiny_gpt{depth}``, with and without residuals)
+GPT_DEPTHS = (1, 2, 4, 8)
 
 
 class Block(nn.Module):
@@ -35,7 +37,11 @@ class Block(nn.Module):
         q, k, v = self.qkv(x).split(c, dim=-1)
         shape = (b, t, self.heads, c // self.heads)
         q, k, v = (z.view(shape).transpose(1, 2) for z in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        # written out, not F.scaled_dot_product_attention: torch.func.vmap (several grid
+        # points per pass) has no batching rule for its CPU kernel and falls back to a loop
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(c // self.heads)
+        causal = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+        y = scores.masked_fill(~causal, float("-inf")).softmax(-1) @ v
         return self.proj(y.transpose(1, 2).reshape(b, t, c))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -80,4 +86,5 @@ class TinyGPT(nn.Module):
 
 
 def tiny_gpt(num_classes: int = VOCAB, depth: int = 2, residual: bool = True) -> TinyGPT:
+    """The zoo's ``tiny_gpt`` (``depth`` blocks; ``residual`` False: no skip connections)."""
     return TinyGPT(num_classes, depth=depth, residual=residual)

@@ -13,7 +13,10 @@ from lossviz_core.results import quantities as qreg
 @dataclass
 class Trajectory:
     """Saved checkpoints projected onto a PCA plane (coordinates relative to the final model),
-    or named models lying on their plane (``labels``: the three-model plane's A, B, C)."""
+    or named models lying on their plane (``labels``: the three-model plane's A, B, C).
+
+    Several runs on one plane: ``run`` holds each point's run (an index into ``runs``, their
+    labels); a run's points are consecutive, in epoch order."""
 
     epochs: np.ndarray
     x: np.ndarray
@@ -23,7 +26,16 @@ class Trajectory:
     explained_variance: tuple[float, float] = (float("nan"), float("nan"))
     x_lstsq: np.ndarray | None = None
     y_lstsq: np.ndarray | None = None
+    run: np.ndarray | None = None
+    runs: tuple[str, ...] = ()
     labels: tuple[str, ...] | None = None  # names of the points (A, B, C); None: epochs
+
+    def paths(self) -> list[tuple[str, np.ndarray]]:
+        """``(label, indices)`` of each run's points (one unlabelled path for a single run)."""
+        if self.run is None or not len(self.runs):
+            return [("", np.arange(len(self.x)))]
+        run = np.asarray(self.run)
+        return [(label, np.flatnonzero(run == k)) for k, label in enumerate(self.runs)]
 
     def point_label(self, k: int) -> str:
         """What point ``k`` is called: its label, else its epoch."""
@@ -41,6 +53,9 @@ class Trajectory:
         if self.x_lstsq is not None and self.y_lstsq is not None:
             out["x_lstsq"] = np.asarray(self.x_lstsq, dtype=float)
             out["y_lstsq"] = np.asarray(self.y_lstsq, dtype=float)
+        if self.run is not None:
+            out["run"] = np.asarray(self.run, dtype=np.int32)
+            out["runs"] = np.array([s.encode("utf-8") for s in self.runs], dtype=bytes)
         if self.labels:
             out["labels"] = np.array([s.encode() for s in self.labels], dtype="S")
         return out
@@ -57,6 +72,9 @@ class Trajectory:
             explained_variance=(float(ev[0]), float(ev[1])),
             x_lstsq=a.get("x_lstsq"),
             y_lstsq=a.get("y_lstsq"),
+            run=None if a.get("run") is None else np.asarray(a["run"], dtype=int),
+            runs=tuple(v.decode("utf-8") if isinstance(v, bytes) else str(v)
+                       for v in a.get("runs", ())),
             labels=tuple(v.decode() if isinstance(v, bytes) else str(v) for v in a["labels"])
             if "labels" in a else None,
         )

@@ -4,7 +4,9 @@
 every epoch and returns the :class:`RunInfo`; stopping the iteration cancels the run and
 leaves a valid run folder holding what was saved so far. The data stays on the device and
 is shuffled by a seeded ``torch.randperm`` (no DataLoader); augmentation acts on whole
-batches there. On the CPU the same spec gives bit-identical checkpoints.
+batches there. On the CPU the same spec gives bit-identical checkpoints. Token data (integer
+id sequences, ``shakespeare``, ``tokens:``...) trains a language model on the ``lm`` loss,
+the mean next-token cross-entropy over tokens, its accuracy the token accuracy.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,18 +28,20 @@ from torch import nn
 from lossviz_core.data import Dataset, Split, StreamSplit, load_dataset
 from lossviz_core.device import pick_device
 from lossviz_core.errors import InputError, StoreError
-from lossviz_core.evaluation.evaluate import batch_stats
 from lossviz_core.evaluation.planner import bf16_is_fast
+from lossviz_core.losses import batch_sums
+from lossviz_core.losses.lm import IGNORE_INDEX
 from lossviz_core.progress import EpochReport
 from lossviz_core.recipe.spec import PRECISIONS, DatasetSpec, ModelSpec, _Spec, check_seed
 from lossviz_core.results.paths import new_folder, partial_path
 from lossviz_core.runs import RUN_FILE, RunInfo, checkpoint_name, read_run, write_run
 from lossviz_core.sources import load_model, model_source
 from lossviz_core.sources.checkpoints import save_checkpoint
+from lossviz_core.track import Tracker, check_measures
 from lossviz_core.train.augment import AUGMENTS, Augmentation, augment_batch, resolve_augment
 
 OPTIMIZERS = ("sgd", "adam")
-TRAIN_LOSSES = ("ce", "mse")
+TRAIN_LOSSES = ("ce", "mse", "lm")
 SCHEDULES = ("constant", "step", "cosine")
 # The reference trains 300 epochs and decays the rate at 150, 225 and 275.
 REFERENCE_MILESTONES = (150 / 300, 225 / 300, 275 / 300)
@@ -53,8 +57,11 @@ class TrainSpec(_Spec):
     the reference's 150/225/275 of 300 scaled to ``epochs``); ``cosine`` anneals per epoch.
     ``augment``: ``auto`` (random crop + flip for CIFAR-shaped images, none for digits),
     ``none``, ``crop``, ``flip``, ``crop_flip``. ``precision`` ``auto`` is bf16 autocast on
-    CUDA and fp32 elsewhere. ``init_checkpoint`` starts from saved weights instead of a
-    seeded initialization.
+    CUDA and fp32 elsewhere. ``loss``: ``ce`` (on token data: next-token, as ``lm``),
+    ``mse``, ``lm``. ``init_checkpoint`` starts from saved weights instead of a
+    seeded initialization. ``track``: measures the :class:`~lossviz_core.track.Tracker`
+    records every ``track_every`` optimizer steps (and at the last) into ``RUN/track.jsonl``,
+    on a seeded subsample of ``track_examples`` training examples.
     """
 
     model: str = "digits_cnn"
@@ -76,6 +83,9 @@ class TrainSpec(_Spec):
     device: str = "auto"
     precision: str = "auto"
     loss: str = "ce"
+    track: tuple[str, ...] = ()
+    track_every: int = 100
+    track_examples: int = 256
 
     def __post_init__(self) -> None:
         if isinstance(self.dataset, dict):
@@ -91,8 +101,13 @@ class TrainSpec(_Spec):
         ):
             if value not in allowed:
                 raise InputError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+        if self.track:
+            object.__setattr__(self, "track", check_measures(self.track))
+        else:
+            object.__setattr__(self, "track", ())
         object.__setattr__(self, "seed", check_seed("seed", self.seed))
-        for name, lo in (("epochs", 1), ("batch_size", 1), ("save_every", 1)):
+        for name, lo in (("epochs", 1), ("batch_size", 1), ("save_every", 1),
+                         ("track_every", 1), ("track_examples", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < lo:
                 raise InputError(f"{name} must be a whole number >= {lo}, got {value}")
@@ -159,6 +174,7 @@ def iter_training(
     # before a model is sized by the labels (training takes its class count from them)
     check_label_classes(spec.dataset.name, data, fix="relabel the classes 0..K-1")
     model = _build(spec, data, device)
+    loss = training_loss(spec.loss, data)
     aug = resolve_augment(spec.augment, tuple(data.input_shape))
     fill = data.train.x.amin(dim=(0, 2, 3)).to(device) if aug.pad else None  # channel black
     autocast = _autocast(spec.precision, device)
@@ -167,20 +183,25 @@ def iter_training(
         model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
     optimizer = _optimizer(spec, model)
-
     with new_folder(work):
+        tracker = _tracker(spec, work, model, data, optimizer, info,
+                           True if work != run_dir else overwrite)
         _save(model, work, 0, info, spec)
         for epoch in range(1, spec.epochs + 1):
             start = time.perf_counter()
             lr = lr_at(spec, epoch)
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            made = len(tracker.records) if tracker else 0
+            after_step = None if tracker is None else \
+                (lambda loss, epoch=epoch: tracker.step(loss, epoch))
             train_loss, train_acc = _train_epoch(
-                model, optimizer, data.train, spec, aug, fill, gen, autocast, channels_last
+                model, optimizer, data.train, spec, loss, (aug, fill, gen), autocast, channels_last,
+                after_step,
             )
             test_loss = test_acc = None
             if data.test is not None and len(data.test) > 0:
-                test_loss, test_acc = evaluate_split(model, data.test, spec.loss, autocast,
+                test_loss, test_acc = evaluate_split(model, data.test, loss, autocast,
                                                      channels_last)
             seconds = time.perf_counter() - start
             saved = None
@@ -191,8 +212,11 @@ def iter_training(
                 "test_loss": test_loss, "test_acc": test_acc, "lr": lr, "seconds": seconds,
             })
             write_run(info)
+            if tracker is not None and epoch == spec.epochs:
+                tracker.finish(epoch=epoch)
+            extra = {"track": tracker.records[made:]} if tracker is not None else {}
             yield EpochReport(epoch, spec.epochs, train_loss, train_acc, test_loss, test_acc, lr,
-                              seconds, saved)
+                              seconds, saved, extra)
     if work != run_dir:
         replace_run(work, run_dir)
     return read_run(run_dir)
@@ -225,11 +249,13 @@ def evaluate_split(
     model: nn.Module, split: Split, loss: str = "ce", autocast: Any = None,
     channels_last: bool = False, batch_size: int = EVAL_BATCH,
 ) -> tuple[float, float]:
-    """Mean loss and accuracy (percent, as the reference) of ``model.eval()`` on ``split``."""
+    """Mean loss and accuracy (percent, as the reference) of ``model.eval()`` on ``split``:
+    over examples, or over predicted tokens for ``lm`` (token accuracy)."""
     model.eval()
     dev = _device_of(model)
     total = torch.zeros((), dtype=torch.float64, device=dev)
     correct = torch.zeros((), dtype=torch.float64, device=dev)
+    count = torch.zeros((), dtype=torch.float64, device=dev)
     with torch.no_grad():
         for i in range(0, len(split), batch_size):
             xb = split.x[i : i + batch_size].to(dev, non_blocking=True)
@@ -238,19 +264,53 @@ def evaluate_split(
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with autocast or nullcontext():
                 out = model(xb)
-            loss_sum, n_correct = batch_stats(out.float(), yb, loss)  # the evaluator's definition
-            total += loss_sum
-            correct += n_correct
-    n = len(split)
-    return float(total) / n, 100.0 * float(correct) / n
+            sums = batch_sums(out.float(), yb, loss)  # the evaluator's definition
+            total += sums[0]
+            correct += sums[1]
+            count += sums[2]
+    return float(total / count), 100.0 * float(correct / count)
 
 
 def loss_value(out: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
     """Batch-mean training loss: cross-entropy, or MSE between softmax and one-hot (the
-    reference); the same definition as :func:`lossviz_core.evaluation.evaluate.batch_stats`."""
+    reference); the same definition as :func:`lossviz_core.losses.batch_sums`."""
     if loss == "mse":
         return F.mse_loss(F.softmax(out, dim=1), F.one_hot(y, out.shape[1]).to(out.dtype))
+    if loss == "lm":
+        return next_token_loss(out, y)[0]
     return F.cross_entropy(out, y)
+
+
+def next_token_loss(out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(mean next-token cross-entropy, correct predictions, predicted tokens) of logits
+    (B, T, V) for ids (B, T): position t against token t + 1, targets −100 left out (the
+    ``lm`` loss's definition, :mod:`lossviz_core.losses.lm`)."""
+    logits, target = out[:, :-1], y[:, 1:]
+    keep = target != IGNORE_INDEX
+    mean = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                           ignore_index=IGNORE_INDEX)
+    correct = ((logits.detach().argmax(-1) == target) & keep).sum()
+    return mean, correct, keep.sum()
+
+
+def is_token_data(data: Dataset) -> bool:
+    """Integer id sequences with targets of the same shape: a language model's data."""
+    train = data.train
+    return (isinstance(train, Split) and train.x.dim() == 2 and not train.x.is_floating_point()
+            and tuple(train.y.shape) == tuple(train.x.shape))
+
+
+def training_loss(loss: str, data: Dataset) -> str:
+    """The loss trained on ``data``: ``lm`` for token data (where ``ce`` means next-token
+    cross-entropy), ``loss`` otherwise; ``InputError`` for a loss the data cannot take."""
+    tokens = is_token_data(data)
+    if tokens and loss == "mse":
+        raise InputError(f"dataset {data.name} holds token sequences: train a language model "
+                         "on the lm loss (next-token cross-entropy), not mse")
+    if not tokens and loss == "lm":
+        raise InputError(f"the lm loss needs token sequences, and dataset {data.name} holds "
+                         "labelled examples; use ce or mse")
+    return "lm" if tokens else loss
 
 
 # --- internals -------------------------------------------------------------------------
@@ -298,6 +358,28 @@ def _build(spec: TrainSpec, data: Dataset, device: torch.device) -> nn.Module:
     return model.to(device)
 
 
+def _tracker(spec: TrainSpec, run_dir: Path, model: nn.Module, data: Dataset,
+             optimizer: torch.optim.Optimizer, info: RunInfo, overwrite: bool
+             ) -> Tracker | None:
+    """The spec's tracker: a seeded subsample of the training split as its probe."""
+    if not spec.track:
+        return None
+    from lossviz_core.curvature.examples import examples_of
+
+    examples = examples_of(data, "train", spec.track_examples, spec.seed)
+    per_epoch = steps_per_epoch(len(data.train), spec.batch_size)
+    return Tracker(run_dir, model, examples=examples, loss=spec.loss, every=spec.track_every,
+                   measures=spec.track, optimizer=optimizer, seed=spec.seed,
+                   total_steps=per_epoch * spec.epochs, overwrite=overwrite,
+                   model_spec=info.model, dataset_spec=info.dataset, train=spec.to_dict())
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Optimizer steps in one epoch of ``n`` examples (a last batch of one is skipped)."""
+    full, rest = divmod(n, batch_size)
+    return full + (1 if rest >= 2 or (rest == 1 and full == 0) else 0)
+
+
 def _device_of(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
@@ -322,16 +404,20 @@ def _autocast(precision: str, device: torch.device) -> Any:
 
 def _train_epoch(
     model: nn.Module, optimizer: torch.optim.Optimizer, split: Split, spec: TrainSpec,
-    aug: Augmentation, fill: torch.Tensor | None, gen: torch.Generator, autocast: Any,
-    channels_last: bool,
+    loss_name: str, augmenting: tuple[Augmentation, torch.Tensor | None, torch.Generator],
+    autocast: Any, channels_last: bool, after_step: Callable[[torch.Tensor], Any] | None = None,
 ) -> tuple[float, float]:
-    """One pass over a seeded permutation; returns the running mean loss and accuracy (%)."""
+    """One pass over a seeded permutation; returns the running mean loss and accuracy (%),
+    over examples or, for ``lm``, over predicted tokens. ``after_step(loss)`` runs after
+    every optimizer step (the tracker)."""
+    aug, fill, gen = augmenting
     model.train()
     n = len(split)
     dev = _device_of(model)
     perm = torch.randperm(n, generator=gen).to(split.x.device)
     total = torch.zeros((), dtype=torch.float64, device=dev)
     correct = torch.zeros((), dtype=torch.int64, device=dev)
+    counted = torch.zeros((), dtype=torch.int64, device=dev)
     seen = 0
     for i in range(0, n, spec.batch_size):
         idx = perm[i : i + spec.batch_size]
@@ -348,18 +434,25 @@ def _train_epoch(
             with autocast or nullcontext():
                 out = model(xb)
             out = out.float()
-            loss = loss_value(out, yb, spec.loss)
+            if loss_name == "lm":
+                loss, n_correct, count = next_token_loss(out, yb)
+            else:
+                loss = loss_value(out, yb, loss_name)
+                n_correct, count = (out.detach().argmax(1) == yb).sum(), len(yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
         optimizer.step()
+        if after_step is not None:
+            after_step(loss.detach())
         # Accumulate on the device: no host sync per batch.
-        total += loss.detach().double() * len(yb)
-        correct += (out.detach().argmax(1) == yb).sum()
+        total += loss.detach().double() * count
+        correct += n_correct
+        counted += count
         seen += len(yb)
-    loss_mean = float(total) / seen
+    loss_mean = float(total) / float(counted)
     if not math.isfinite(loss_mean):
         raise InputError(f"training diverged (loss {loss_mean}); lower the learning rate")
-    return loss_mean, 100.0 * float(correct) / seen
+    return loss_mean, 100.0 * float(correct) / float(counted)
 
 
 def _save(model: nn.Module, run_dir: Path, epoch: int, info: RunInfo, spec: TrainSpec,

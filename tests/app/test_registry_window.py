@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lossviz.schema import model_sources, window_losses, window_methods
+from lossviz.schema import model_sources, window_losses, window_measures, window_methods
 from lossviz.state import recipe_from_state, state_from_recipe
 
 from lossviz_core import demo
 from lossviz_core.cli import build_parser, recipe_from_args
-from lossviz_core.registry import DATA_SOURCES, DIRECTION_METHODS, LOSSES, MEASURES, MODEL_SOURCES
+from lossviz_core.registry import DATA_SOURCES, DIRECTION_METHODS, LOSSES, MODEL_SOURCES
 from lossviz_core.resolve import choice_key
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1] / "plugin"
@@ -118,12 +118,11 @@ def _entry_cases(samples) -> list[tuple[str, dict, dict, bool]]:
         opts = {choice_key(p): _value(p, samples) for p in loss.params}
         cases.append((f"loss {loss.name}", {"source": "demo", "loss": loss.name, **opts},
                       {"demo": True, "loss": loss.name, **opts}, False))
-    for kind in MEASURES.all():
-        if kind.name != "loss":
-            opts = {choice_key(p): _value(p, samples) for p in kind.params}
-            cases.append((f"measure {kind.name}",
-                          {"source": "demo", f"measure_{kind.name}": True, **opts},
-                          {"demo": True, "measure": kind.name, **opts}, False))
+    for kind in window_measures():  # a method's own measures come with the method (above)
+        opts = {choice_key(p): _value(p, samples) for p in kind.params}
+        cases.append((f"measure {kind.name}",
+                      {"source": "demo", f"measure_{kind.name}": True, **opts},
+                      {"demo": True, "measure": kind.name, **opts}, False))
     return cases
 
 

@@ -14,7 +14,8 @@ import pytest
 
 SLOW_MODULES = ("test_trust", "test_ray", "test_studies", "test_studies_ray", "test_benchmarks",
                 "test_plugins", "test_curvature_cli", "test_readme", "test_isolation",
-                "test_layers", "test_lm_hf", "test_connect", "test_study_connectivity")
+                "test_layers", "test_lm_hf", "test_connect", "test_study_connectivity",
+                "test_study_shakespeare")
 SLOW_TESTS = (
     "test_nested_resnet_folds_without_touching_the_model", "test_demo_surface_plot_and_info",
     "test_convexity_map_is_stored_beside_the_loss_and_resumes",
@@ -34,6 +35,9 @@ SLOW_TESTS = (
     "test_a_grayscale_model_reads_an_image_folder_in_one_channel",
     "test_plane_and_curve_report_the_barrier_before_and_after",
     "test_seeds_resume_from_the_file_alone", "test_plane_resumes_from_its_file_alone",
+    "test_training_reports_the_plain_next_token_loss_and_token_accuracy",
+    "test_the_landscape_centre_is_the_plain_next_token_loss",
+    "test_the_pca_plane_of_a_training_run_and_the_interpolation_between_two",
 )
 
 
@@ -82,6 +86,18 @@ def cut_after_one_chunk(monkeypatch):
         monkeypatch.setattr("lossviz_core.run.executor.iter_surface", interrupted)
 
     return arm
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny products gain nothing from a second thread, and on a shared 2-core machine two
+    OpenMP threads contend: one, restored after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

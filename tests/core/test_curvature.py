@@ -465,7 +465,19 @@ def test_report_is_written_and_drawn(tmp_path):
     assert report["lambda_min"] == pytest.approx(vals[0], abs=1e-6 * vals[-1])
     assert report["trace"] == pytest.approx(np.trace(h), rel=1e-8)
     assert all(report["converged"]["eigenvalues"]) and report["converged"]["lambda_min"]
-    assert report["hvps"] >= 3 * 43 and report["plan"]["hvps"] > 100
+    # the torch default: one Krylov space (at most 43 steps: it is invariant by then) for
+    # eigenvalues, λmin, density and trace; ARPACK and Hutch++ spend theirs part by part
+    assert report["details"]["eigenvalues"]["krylov_steps"] <= 43
+    assert report["hvps"] >= 43 and report["plan"]["hvps"] > 43
+    arpack = curvature_report(op, CurvatureOptions(k=3, tol=1e-8, trace_hvps=3 * 43,
+                                                   density_steps=43, epsilon_steps=3,
+                                                   sam_steps=2, average_samples=4,
+                                                   solver="scipy", trace="hutchpp"))
+    assert arpack["hvps"] >= 3 * 43 and arpack["plan"]["hvps"] > 100
+    np.testing.assert_allclose(arpack["eigenvalues"], report["eigenvalues"], rtol=1e-6)
+    assert arpack["trace"] == pytest.approx(report["trace"], rel=1e-8)
+    np.testing.assert_allclose(arpack["density"]["values"], report["density"]["values"],
+                               rtol=1e-6, atol=1e-9)
     path = write_report(report, tmp_path / "curv.json")
     assert path.read_text().startswith("{")
     png = plot_report(report, tmp_path / "curv.png")

@@ -1,0 +1,99 @@
+"""What ``lossviz animate`` is given, turned into results: result files, or a run folder.
+
+A result file (``.h5``) is read as it is. A run folder is computed: for a sequence, the
+landscape around each of its checkpoints on a random filter-normalized plane (the same seed
+for every checkpoint, so the frames differ only by where training is); for a trajectory,
+the PCA plane of the run with its path. Computing is a generator of
+:class:`~lossviz_core.progress.Step` s like the engine's others (stop iterating to cancel);
+``keep`` saves each computed landscape as a result file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Sequence
+from pathlib import Path
+
+from lossviz_core.errors import InputError
+from lossviz_core.progress import Step
+from lossviz_core.resolve import resolve
+from lossviz_core.results.result import SurfaceResult
+from lossviz_core.results.store import read_result
+from lossviz_core.run.job import iter_prepare
+from lossviz_core.runs import RUN_FILE, read_run
+
+DEFAULT_RANGE = "-1:1:21"
+
+
+def is_run_folder(path: str | os.PathLike) -> bool:
+    return (Path(path) / RUN_FILE).is_file()
+
+
+def iter_inputs(paths: Sequence[str | os.PathLike], mode: str, x: str = DEFAULT_RANGE,
+                y: str = DEFAULT_RANGE, keep: str | os.PathLike | None = None
+                ) -> Generator[Step, None, tuple[list[SurfaceResult], list[str]]]:
+    """The results ``paths`` name (result files as they are, a run folder computed for
+    ``mode`` ``sequence`` or ``trajectory``) and a title for each."""
+    results: list[SurfaceResult] = []
+    titles: list[str] = []
+    for p in paths:
+        if is_run_folder(p):
+            if mode == "trajectory":
+                r = yield from _computed({"pca": str(p), "x": x, "y": y, "fit_ranges": True},
+                                         _kept(keep, Path(p).name + "-pca"), f"PCA plane of {p}")
+                results.append(r)
+                titles.append("")
+            else:
+                rs, ts = yield from iter_run_landscapes(p, x, y, keep)
+                results += rs
+                titles += ts
+        elif Path(p).is_file():
+            results.append(read_result(p))
+            titles.append("")
+        else:
+            raise InputError(f"{p} is neither a result file nor a run folder (run.json)")
+    return results, titles
+
+
+def iter_run_landscapes(run_dir: str | os.PathLike, x: str = DEFAULT_RANGE,
+                        y: str = DEFAULT_RANGE, keep: str | os.PathLike | None = None
+                        ) -> Generator[Step, None, tuple[list[SurfaceResult], list[str]]]:
+    """The landscape around each checkpoint of a run (see the module docstring)."""
+    run = read_run(run_dir)
+    base = resolve({"run": str(run.path), "x": x, "y": y})
+    results, titles = [], []
+    for k, (epoch, path) in enumerate(run.checkpoints):
+        recipe = base.replace(model=base.model.replace(checkpoint=str(Path(path).resolve())))
+        yield Step(f"landscape {k + 1}/{len(run.checkpoints)} (epoch {epoch})",
+                   k / len(run.checkpoints))
+        r = yield from _computed(recipe, _kept(keep, f"{Path(run_dir).name}-epoch{epoch}"),
+                                 f"epoch {epoch}")
+        results.append(r)
+        titles.append(f"epoch {epoch}")
+    return results, titles
+
+
+def _kept(keep: str | os.PathLike | None, stem: str) -> Path | None:
+    if keep is None:
+        return None
+    Path(keep).mkdir(parents=True, exist_ok=True)
+    return Path(keep) / f"{stem}.h5"
+
+
+def _computed(recipe_or_choices, out: Path | None, what: str
+              ) -> Generator[Step, None, SurfaceResult]:
+    recipe = recipe_or_choices if not isinstance(recipe_or_choices, dict) else \
+        resolve(recipe_or_choices)
+    if out is not None and out.exists():
+        return read_result(out)
+    job = yield from iter_prepare(recipe)
+    gen = job.iter(out=out)
+    try:
+        while True:
+            chunk = next(gen)
+            yield Step(f"{what}: {chunk.done}/{chunk.total} points",
+                       chunk.done / max(chunk.total, 1))
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        gen.close()
