@@ -212,7 +212,7 @@ def test_curvature_at_a_point_of_a_seeded_plane_equals_the_stored_ones():
     from lossviz_core.resolve import resolve
     from lossviz_core.run.at_point import iter_curvature
 
-    options = CurvatureOptions(k=1, per_layer=False, trace_hvps=3, density_steps=0)
+    options = CurvatureOptions(k=1, per_layer=False, trace_hvps=3, density_steps=8)
     reports = [drain(iter_curvature(resolve({"demo": True, "dir_storage": storage}), options,
                                     at=(0.5, -0.25), subsample=16))
                for storage in ("stored", "seeded")]
