@@ -15,6 +15,7 @@ on, and on a failure or a cancel before any point puts back what was shown.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -23,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .messages import clock, title_of
+from lossviz_core.recipe.spec import Range
+
+from .messages import clock, describe
 
 LONG_SECONDS = 180.0  # a grid estimated longer than this asks first
 
@@ -262,7 +265,7 @@ class Computation:
         s = self.s
         self.shown = True
         if self.entry is None:
-            self.entry = s.library.new(self.recipe, title_of(self.recipe), path=self.target.out,
+            self.entry = s.library.new(self.recipe, describe(self.job.result), path=self.target.out,
                                        held=self.job.recipe)
         s.entry = self.entry
         s.show(self.job.result)
@@ -307,3 +310,23 @@ class Computation:
             elif self.stopping:
                 s.say("Cancelled: nothing was computed.")
         s.finished(self)
+
+
+def snapped(lo: float, hi: float, axis: Range) -> Range:
+    """``lo``…``hi`` (a zoom rectangle's side) moved to the nearest points of ``axis``'s
+    grid, with ``axis``'s point count: the zoomed grid starts and ends on points of the grid
+    it was drawn on, never at −0.5115:0.4893. A side narrower than one step keeps the
+    step it lies in."""
+    if axis.num < 2:
+        return Range(lo, hi, axis.num)
+    step = (axis.max - axis.min) / (axis.num - 1)
+
+    def point(k: int) -> float:  # the grid's own coordinate (as np.linspace makes it)
+        v = axis.max if k == axis.num - 1 else axis.min + k * step
+        return 0.0 if abs(v) < 1e-9 * step else v  # θ itself, not 5.6e-17
+
+    a, b = round((lo - axis.min) / step), round((hi - axis.min) / step)
+    if b <= a:
+        a = math.floor(((lo + hi) / 2 - axis.min) / step)
+        b = a + 1
+    return Range(point(a), point(b), axis.num)

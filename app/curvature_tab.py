@@ -119,8 +119,13 @@ class CurvatureTab(QWidget):
         self.density_plot.setLogMode(y=True)
         self.density_plot.setToolTip("The Hessian's spectral density by stochastic Lanczos "
                                      "quadrature (log scale)")
-        self.layer_plot = pg.PlotWidget(title="top eigenvalue per layer")
+        self.layer_plot = pg.PlotWidget(title="top λ per layer")
         self.layer_plot.setBackground("w")
+        for plot in (self.density_plot, self.layer_plot):
+            # room right of the axis box: the last tick label is drawn whole, not cut
+            plot.getPlotItem().layout.setContentsMargins(4, 4, 18, 4)
+            # a title no wider than the plot: the plot item is never wider than its widget
+            plot.setTitle(plot.getPlotItem().titleLabel.text, size="9pt")
         plots = QSplitter(Qt.Orientation.Vertical)
         plots.addWidget(self.density_plot)
         plots.addWidget(self.layer_plot)

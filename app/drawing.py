@@ -19,6 +19,8 @@ from lossviz_core.results.result import SurfaceResult
 from .messages import clock, describe
 from .views.coverage import PREPARING_MESSAGE
 
+COUNTS_TIP = ("Points of the shown landscape: computed, interpolated (the preview between "
+              "them) and non-finite (and why, where it is known)")
 REPAINT_MS = 100  # ≤ 10 repaints per second: redrawing both views costs ~35 ms on llvmpipe
 
 
@@ -39,8 +41,7 @@ class Drawing:
         self.cursor_label = QLabel("")
         self.progress_label = QLabel("")
         self.counts_label = QLabel("")
-        self.counts_label.setToolTip("Points of the shown landscape: computed, interpolated "
-                                     "(the preview between them) and non-finite (diverged)")
+        self.counts_label.setToolTip(COUNTS_TIP)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.setTextVisible(True)
@@ -174,6 +175,8 @@ class Drawing:
         (nothing while no point is computed: the views say "Preparing …")."""
         text = "" if counts is None or counts.state == "preparing" else counts.describe()
         self.counts_label.setText(text)
+        why = counts.why if counts is not None and counts.non_finite else ""
+        self.counts_label.setToolTip(f"{COUNTS_TIP}\n{why}" if why else COUNTS_TIP)
 
     def _show_cursor(self, text: str, view: Any = None) -> None:
         """The cursor read-out in the status bar, from ``view`` (None: cleared)."""

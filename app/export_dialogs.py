@@ -26,6 +26,7 @@ from lossviz_core.errors import InputError
 from lossviz_core.results.quantities import quantity as registered_quantity
 
 from . import settings_store
+from .panels.binding import guard_wheel
 
 if TYPE_CHECKING:  # matplotlib loads when a figure is drawn, not when the window starts
     from lossviz_core.export import FigureOptions
@@ -58,6 +59,7 @@ def _buttons(dialog: QDialog, form: QFormLayout) -> None:
     buttons.accepted.connect(dialog.accept)
     buttons.rejected.connect(dialog.reject)
     form.addRow(buttons)
+    guard_wheel(dialog)  # the wheel over an unfocused field changes nothing
 
 
 def _select(combo: QComboBox, data: Any) -> None:

@@ -34,6 +34,7 @@ from .curvature_tab import CurvatureTab
 from .drawing import Drawing
 from .library import ResultsLibrary
 from .menus import Views, WindowActions
+from .panels.binding import guard_wheel
 from .panels.compute import ComputePanel
 from .panels.directions import DirectionsPanel
 from .panels.display import DisplayPanel
@@ -129,6 +130,7 @@ class MainWindow(Drawing, QMainWindow):
             self.view3d, self.view2d, self.view1d, self.compare, self.tabs, self.surface_split,
             self.settings_dock, self.results_dock), self.study_panel, self)
         self._set_icon()
+        guard_wheel(self)  # scrolling the panels edits no value
         self.init_drawing()
         self.watcher = FileWatcher(self.session.watched, self.tasks, self)
         self._stale_timer = QTimer(self)

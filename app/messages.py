@@ -57,8 +57,10 @@ def title_of(recipe: Any) -> str:
 
 
 def describe(result: Any) -> str:
-    """What distinguishes a result: its recipe in a few words, or its file."""
-    recipe = result.recipe
-    if recipe is not None:
-        return title_of(recipe)
+    """What distinguishes a result: its recipe in a few words with the grid it computed (a
+    fitted PCA plane's fitted ranges), or its file."""
+    if result.recipe is not None:
+        from lossviz_core.export.titles import recipe_title
+
+        return recipe_title(result)
     return str(result.path) if result.path else "a landscape"

@@ -172,3 +172,57 @@ def defaults() -> dict[str, Any]:
 
 
 DEFAULTS: dict[str, Any] = defaults()  # the built-in entries' (tests, settings files)
+
+
+def switched(name: str, old: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """What no longer fits after the user switched ``name`` (``source`` or ``method``) from
+    ``old`` to ``values[name]``: ``{setting: value it goes back to}``.
+
+    A new Source drops the previous model's checkpoint (its weights, and the class count
+    its output layer gives, are another network's), output, pretrained weights and options.
+    A new Method drops the parameters only the others take, a run folder the new one does
+    not read, and ranges made for another kind of line or plane (a fitted PCA plane's
+    −0.5978…1.9615, an interpolation's −0.5…1.5): the new method's starting ranges, with
+    the point counts kept."""
+    new = values[name]
+    if new == old:
+        return {}
+    out: dict[str, Any] = {}
+    method = DIRECTION_METHODS.get(window_method(values["method"])[0])
+    keeps_run = values["source"] == "run" or method.run_param is not None
+    if not keeps_run:
+        out["run_dir"] = ""
+    if name == "source":
+        out.update(checkpoint="", output="", pretrained=False)
+        if new not in SPECIAL_SOURCES and MODEL_SOURCES.named(new).pretrained:
+            out.pop("pretrained")
+        mine = set() if new in SPECIAL_SOURCES else _option_keys([MODEL_SOURCES.named(new)])
+        out.update({k: DEFAULTS.get(k) for k in _option_keys(MODEL_SOURCES.all()) - mine})
+    elif name == "method":
+        mine = {choice_key(p) for p in method.params}
+        others = {choice_key(p) for m in DIRECTION_METHODS.all() for p in m.params
+                  if p.name != m.run_param}
+        out.update({k: DEFAULTS.get(k) for k in others - mine})
+        if fits_trajectory(new):
+            out["fit_ranges"] = True  # a PCA plane is fitted unless the user says not
+        before, now = _start_ranges(old, values), _start_ranges(new, values)
+        if before != now and hasattr(now, "min"):  # a fitted plane: the fit decides
+            out.update(xmin=now.min, xmax=now.max)
+            if not window_method(new)[1]:
+                out.update(ymin=now.min, ymax=now.max)
+    return {k: v for k, v in out.items() if v is not None and values.get(k) != v}
+
+
+def _option_keys(entries: Any) -> set[str]:
+    return {choice_key(p) for e in entries for p in e.options}
+
+
+def _start_ranges(value: str, values: dict[str, Any]) -> Any:
+    """The ranges ``value``'s method starts with (a fitted plane: ``("fitted",)``)."""
+    from lossviz_core.resolve import LINE_RANGE, SURFACE_RANGE
+
+    name, line = window_method(value)
+    method = DIRECTION_METHODS.get(name)
+    if fits_trajectory(value) and values.get("fit_ranges", True):
+        return ("fitted",)
+    return (method.line_range or LINE_RANGE) if line else (method.plane_range or SURFACE_RANGE)

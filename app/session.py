@@ -20,7 +20,7 @@ from typing import Any
 
 from lossviz_core.errors import LossVizError
 
-from .computing import Computation, Shown, Target
+from .computing import Computation, Shown, Target, snapped
 
 
 class Event:
@@ -378,8 +378,7 @@ class Session:
 
     # ---- zoom -----------------------------------------------------------------------------
     def zoom_to(self, xmin: float, xmax: float, ymin: float, ymax: float) -> None:
-        """Recompute at full resolution inside the rectangle."""
-        from lossviz_core.recipe.spec import Range
+        """Recompute at full resolution inside the rectangle, its sides on grid points."""
 
         if self.state.is_line or not (xmax > xmin and ymax > ymin):
             return
@@ -390,7 +389,7 @@ class Session:
             return
         self.zoom_history.append(current)
         x, y = current
-        self.state.set_ranges(Range(xmin, xmax, x.num), Range(ymin, ymax, y.num))
+        self.state.set_ranges(snapped(xmin, xmax, x), snapped(ymin, ymax, y))
         self.events.zoom.emit(len(self.zoom_history))
         self.compute()
 

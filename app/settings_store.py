@@ -7,6 +7,7 @@ Tests redirect the location with ``QSettings.setPath(IniFormat, UserScope, tmp)`
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings
@@ -162,6 +163,8 @@ def library_folder() -> str:
     return str(default_folder())
 
 
-def was_saved() -> bool:
-    """True after the first launch has written its settings."""
-    return "compute" in open_settings().childGroups()
+def results_folder(*parts: str) -> Path:
+    """Where the window writes what the user makes besides landscapes (training runs under
+    ``runs/``, a bundled study's outputs under ``studies/``): inside the user's results
+    folder (the library's), never the current directory or the installed package."""
+    return Path(library_folder()).joinpath(*parts)

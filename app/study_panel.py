@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 
 from lossviz_core.errors import LossVizError
 
-from . import dialogs
+from . import dialogs, settings_store
 from .panels.binding import PathEdit
 
 if TYPE_CHECKING:
@@ -262,9 +262,8 @@ class StudyPanel(QWidget):
         self.study = study
         if out is None and keep_out and self.out_edit.text():
             out = self.out_edit.text()
-        if out is None:  # beside the study file, as the command line's ./NAME
-            base = self.path.parent if os.access(self.path.parent, os.W_OK) else Path.cwd()
-            out = base / default_folder_name(study)
+        if out is None:  # beside the user's study file; a bundled one's in the results folder
+            out = study_folder(self.path, default_folder_name(study))
         self.out = Path(out).expanduser().resolve()
         self.out_edit.blockSignals(True)
         self.out_edit.setText(str(self.out))
@@ -528,3 +527,15 @@ def _brush(colour: str) -> Any:
     from PySide6.QtGui import QBrush, QColor
 
     return QBrush(QColor(colour))
+
+
+def study_folder(path: Path, name: str) -> Path:
+    """Where a study's outputs go when none is named: beside the user's own study file, as
+    the command line's ``./NAME``; a bundled study's (inside the installed package) or one
+    in a folder the user cannot write to, in the user's results folder (``studies/``)."""
+    from lossviz_core.studies.catalog import BUNDLED
+
+    parent = Path(path).resolve().parent
+    if parent == BUNDLED.resolve() or not os.access(parent, os.W_OK):
+        return settings_store.results_folder("studies", name)
+    return parent / name

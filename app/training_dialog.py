@@ -6,8 +6,6 @@ sharp-vs-flat experiment) and asks the window for the 1-D interpolation between 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -29,62 +27,30 @@ from lossviz_core.recipe.spec import DatasetSpec
 
 from . import dialogs
 from .eos_panel import EosPanel
-from .panels.binding import PathEdit, combo, double_spin, int_spin
+from .panels.binding import PathEdit, combo, double_spin, guard_wheel, int_spin
 from .panels.track import TrackChoice
 from .tasks import Task, TaskRunner
+from .training_runs import (
+    PRESETS,
+    TRAIN_IMAGES,
+    batch_pair,
+    default_run_folder,
+    run_folders,
+    training_generator,
+)
 
-PRESETS = {"single": "Single run", "batch": "Small vs large batch (same initialization)"}
-# (small, large) batch sizes of the paper's experiment, scaled down for the 1,400-image digits
-BATCH_PAIRS = {"cifar10": (64, 4096), "digits": (16, 1024)}
 _PENS = {"train": {"width": 2}, "test": {"width": 2, "style": Qt.PenStyle.DotLine}}
 _COLOURS = {"run": "#1f77b4", "small": "#d62728", "large": "#2ca02c"}
 
 
-def default_run_folder(model: str) -> str:
-    return str(Path.home() / "lossviz-runs" / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}")
-
-
-def training_generator(spec: Any, out: str, preset: str) -> Generator[Any, None, Any]:
-    """Yield (tag, EpochReport); return the RunInfo, or (small RunInfo, large RunInfo)."""
-    from lossviz_core.train import iter_training
-
-    if preset != "batch":
-        info = yield from _tagged("run", iter_training(spec, out))
-        return info
-    import torch
-
-    from lossviz_core.models import build_model
-    from lossviz_core.sources.checkpoints import save_checkpoint
-
-    torch.manual_seed(spec.seed)
-    init = save_checkpoint(build_model(spec.model), Path(out) / "init.pt", epoch=0)
-    runs = []
-    for tag, (bs, folder) in run_folders(spec, out, preset).items():
-        run_spec = spec.replace(batch_size=bs, init_checkpoint=str(init))
-        runs.append((yield from _tagged(tag, iter_training(run_spec, folder))))
-    return tuple(runs)
-
-
-def run_folders(spec: Any, out: str, preset: str) -> dict[str, tuple[int, Path]]:
-    """Each run's tag, batch size and folder: one run in ``out``, or the batch preset's two
-    in ``out/batch_<size>``."""
-    if preset != "batch":
-        return {"run": (spec.batch_size, Path(out))}
-    small, large = BATCH_PAIRS.get(spec.dataset.name, BATCH_PAIRS["digits"])
-    return {"small": (small, Path(out) / f"batch_{small}"),
-            "large": (large, Path(out) / f"batch_{large}")}
-
-
-def _tagged(tag: str, gen: Generator) -> Generator[Any, None, Any]:
-    try:
-        while True:
-            try:
-                item = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            yield tag, item
-    finally:
-        gen.close()  # the training generator's own finally runs on cancel
+def _legend_below(widget: pg.PlotWidget) -> None:
+    """The plot's legend in its own row under the axes (two columns): it never covers a
+    curve, as the 1-D view's; curves named when plotted join it."""
+    item = widget.getPlotItem()
+    legend = pg.LegendItem(offset=None, colCount=2, frame=False, labelTextColor=(40, 40, 40))
+    item.layout.addItem(legend, 4, 1)
+    item.layout.setAlignment(legend, Qt.AlignmentFlag.AlignHCenter)
+    item.legend = legend
 
 
 class TrainingDialog(QDialog):
@@ -130,12 +96,22 @@ class TrainingDialog(QDialog):
         self.schedule = combo(list(SCHEDULES))
         self.batch = int_spin(1, 65536)
         self.batch.setValue(128)
+        self.batches = QWidget()  # the preset's two batch sizes, shown and editable
+        self.small_batch, self.large_batch = int_spin(1, 65536), int_spin(1, 65536)
+        pair = QHBoxLayout(self.batches)
+        pair.setContentsMargins(0, 0, 0, 0)
+        for label, spin in (("small", self.small_batch), ("large", self.large_batch)):
+            pair.addWidget(QLabel(label))
+            pair.addWidget(spin, 1)
+        self.batches.setToolTip("The two runs' batch sizes: the seed report's 64 and 4096 on "
+                                "CIFAR-10, scaled to the dataset's training images")
         self.epochs = int_spin(1, 10000)
         self.epochs.setValue(10)
         self.save_every = int_spin(1, 10000)
         self.seed = int_spin(0, 2**31 - 1)
         self.output = PathEdit("dir")
-        self.output.setText(output or default_run_folder("digits_cnn"))
+        self._default_out = "" if output else default_run_folder("digits_cnn")
+        self.output.setText(output or self._default_out)
         self.track = TrackChoice()
         self.track.setToolTip("the landscape's geometry recorded while training, into "
                               "RUN/track.jsonl (none checked: not tracked)")
@@ -144,6 +120,7 @@ class TrainingDialog(QDialog):
                          ("Optimizer", self.optimizer), ("Learning rate", self.lr),
                          ("Momentum", self.momentum), ("Weight decay", self.weight_decay),
                          ("Schedule", self.schedule), ("Batch size", self.batch),
+                         ("Batch sizes", self.batches),
                          ("Epochs", self.epochs), ("Save every K epochs", self.save_every),
                          ("Seed", self.seed), ("Output folder", self.output),
                          ("Track geometry", self.track)):
@@ -151,12 +128,14 @@ class TrainingDialog(QDialog):
         self.form = form
         self.preset.currentIndexChanged.connect(self._preset_changed)
         self.dataset.currentIndexChanged.connect(self._dataset_changed)
+        self.model.currentIndexChanged.connect(lambda _i: self._name_output())
         self._dataset_changed()
+        self._preset_changed()
 
         self.loss_plot = pg.PlotWidget(title="loss")
         self.acc_plot = pg.PlotWidget(title="accuracy (%)")
         for p in (self.loss_plot, self.acc_plot):
-            p.addLegend(offset=(-10, 10))
+            _legend_below(p)
             p.setLabel("bottom", "epoch")
             p.showGrid(x=True, y=True, alpha=0.3)
         curves = QWidget()
@@ -198,6 +177,7 @@ class TrainingDialog(QDialog):
         lay.addWidget(self.progress)
         lay.addWidget(self.status)
         lay.addLayout(buttons)
+        guard_wheel(self)
 
     # -- set-up -----------------------------------------------------------------------
 
@@ -205,12 +185,36 @@ class TrainingDialog(QDialog):
         name = self.dataset.currentData()
         self.form.setRowVisible(self.data_path, name != "digits")
         self.data_path.mode = "dir" if name == "cifar10" else "file"
+        small, large = batch_pair(TRAIN_IMAGES.get(name))
+        self.small_batch.setValue(small)
+        self.large_batch.setValue(large)
+        self._name_output()
 
     def _preset_changed(self, *_args: object) -> None:
         batch = self.preset.currentData() == "batch"
         self.form.setRowVisible(self.batch, not batch)
+        self.form.setRowVisible(self.batches, batch)
         if batch:
             self.epochs.setValue(min(self.epochs.value(), 10))
+        if self.worker is None and hasattr(self, "loss_plot"):
+            self._clear_curves()  # another experiment: the last one's curves go
+        self._name_output()
+
+    def batches_chosen(self) -> tuple[int, int] | None:
+        """The preset's (small, large) batch sizes; None for a single run."""
+        if self.preset.currentData() != "batch":
+            return None
+        return self.small_batch.value(), self.large_batch.value()
+
+    def _name_output(self) -> None:
+        """A default output folder follows the model and preset and is new for each run (a
+        second run never writes into the first's folder); one the user chose stays."""
+        text = self.output.text().strip()
+        if text and text != self._default_out:
+            return
+        model = self.model.currentData() or "model"
+        self._default_out = default_run_folder(model, self.batches_chosen())
+        self.output.setText(self._default_out)
 
     def train_spec(self) -> Any:
         """The TrainSpec the form describes (raises LossVizError on bad input)."""
@@ -245,13 +249,16 @@ class TrainingDialog(QDialog):
 
             dialogs.show_error(self, *describe_exception(exc))
             return
+        self._name_output()
         out, preset = self.output.text().strip(), self.preset.currentData()
-        if not out:
-            out = default_run_folder(spec.model)
-            self.output.setText(out)
+        batches = self.batches_chosen()
+        if preset == "batch" and batches[0] >= batches[1]:
+            dialogs.show_error(self, f"The small batch ({batches[0]}) must be smaller than "
+                               f"the large one ({batches[1]}).")
+            return
         self._clear_curves()
         self.eos.view.set_records([])
-        self._folders = run_folders(spec, out, preset)
+        self._folders = run_folders(spec, out, preset, batches)
         self.eos_tag = ""
         self.eos.run_dir = None  # not tracked: nothing to follow
         if spec.track:
@@ -265,7 +272,7 @@ class TrainingDialog(QDialog):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.pca_button.setEnabled(False)
-        self.worker = self.tasks.start(lambda: training_generator(spec, out, preset),
+        self.worker = self.tasks.start(lambda: training_generator(spec, out, preset, batches),
                                        on_item=self._on_epoch, on_done=self._on_returned,
                                        on_error=self._on_error, on_finish=self._on_finished,
                                        parent=self, no_grad=False)  # training: gradients

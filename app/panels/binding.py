@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, Signal
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -17,7 +18,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .. import schema
 from ..state import ComputeState
+
+
+class WheelGuard(QObject):
+    """Spin boxes and combo boxes take the mouse wheel only when focused: scrolling a panel
+    past them scrolls the panel (the event goes on to the parent) and edits nothing."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt naming)
+        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) \
+                and not watched.hasFocus():
+            event.ignore()  # ignored and filtered: Qt hands the wheel to the parent
+            return True
+        return False
+
+
+_WHEEL_GUARD: WheelGuard | None = None
+
+
+def guard_wheel(root: QWidget) -> None:
+    """Install the one :class:`WheelGuard` on every spin box and combo box under ``root``
+    (and focus them by click or Tab only, never by the wheel)."""
+    global _WHEEL_GUARD
+    if _WHEEL_GUARD is None:
+        _WHEEL_GUARD = WheelGuard()
+    for w in root.findChildren(QAbstractSpinBox) + root.findChildren(QComboBox):
+        w.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        w.removeEventFilter(_WHEEL_GUARD)  # installed once however often a root is guarded
+        w.installEventFilter(_WHEEL_GUARD)
 
 
 def combo(items: dict[str, str] | list[str]) -> QComboBox:
@@ -62,6 +91,24 @@ def bind(widget: QWidget, state: ComputeState, name: str) -> QWidget:
         widget.editingFinished.connect(lambda: state.set(name, widget.text()))
     state.changed.connect(lambda key: key == name and _write(widget, state[name]))
     return widget
+
+
+def switch_combo(items: dict[str, str], state: ComputeState, name: str) -> QComboBox:
+    """A combo box bound to ``state[name]`` (Source, Method) whose switch by the user resets
+    the settings that no longer fit (:func:`lossviz.schema.switched`); a recipe or saved
+    settings filling the panels reset nothing."""
+    box = combo(items)
+    before: dict[str, Any] = {}
+    # connected before bind(): runs while the state still holds the value switched from
+    box.currentIndexChanged.connect(lambda _i: before.__setitem__(name, state[name]))
+    bind(box, state, name)
+
+    def activated(_index: int) -> None:
+        if name in before:
+            state.update(**schema.switched(name, before.pop(name), state.snapshot()))
+
+    box.activated.connect(activated)
+    return box
 
 
 class PathEdit(QWidget):
@@ -153,6 +200,51 @@ def editable(items: list[str], state: ComputeState, name: str, full: Any = None)
     box.currentTextChanged.connect(lambda text: state.set(name, text))
     state.changed.connect(lambda key: key == name and box.currentText() != state[name]
                           and box.setCurrentText(str(state[name])))
+    return box
+
+
+def top_level_callables(path: str) -> list[str]:
+    """The functions and classes a Python file defines at its top level (and names bound to
+    a lambda), in file order, public ones first: read with :mod:`ast`, never imported or
+    run. Empty when the file cannot be read or parsed."""
+    import ast
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), filename=path)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return []
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    names = list(dict.fromkeys(names))
+    return [n for n in names if not n.startswith("_")] + [n for n in names if n.startswith("_")]
+
+
+def function_combo(state: ComputeState, name: str, file_key: str) -> QComboBox:
+    """An editable list of the callables ``state[file_key]`` defines, bound to
+    ``state[name]``; a file chosen while the function is not one of its own picks its
+    first."""
+    box = editable([], state, name)
+
+    def offer(key: str = file_key) -> None:
+        if key != file_key:
+            return
+        found = top_level_callables(state[file_key]) if state[file_key] else []
+        text = str(state[name])
+        blocker = QSignalBlocker(box)
+        box.clear()
+        box.addItems(found)
+        box.setCurrentText(text)
+        del blocker
+        if found and text not in found:
+            state.set(name, found[0])
+
+    offer()
+    state.changed.connect(offer)
     return box
 
 

@@ -14,7 +14,7 @@ from lossviz_core.resolve import choice_key
 
 from .. import schema
 from ..state import ComputeState
-from .binding import bind, combo, int_spin, param_widget
+from .binding import bind, combo, int_spin, param_widget, switch_combo
 from .modules import ModuleTree
 
 
@@ -31,8 +31,8 @@ class DirectionsPanel(QWidget):
         box = QGroupBox("Directions")
         self.form = form = QFormLayout(box)
         methods = schema.window_methods()
-        self.method = bind(combo({v: label for v, (_m, _line, label) in methods.items()}),
-                           state, "method")
+        self.method = switch_combo({v: label for v, (_m, _line, label) in methods.items()},
+                                   state, "method")
         self.norm = bind(combo(list(NORMS)), state, "norm")
         self.ignore = bind(combo({"biasbn": "ignore bias/norm", "none": "include bias/norm"}),
                            state, "ignore")

@@ -23,7 +23,15 @@ from lossviz_core.resolve import choice_key
 
 from .. import schema
 from ..state import ComputeState
-from .binding import PathEdit, bind, combo, int_spin, param_widget
+from .binding import (
+    PathEdit,
+    bind,
+    combo,
+    function_combo,
+    int_spin,
+    param_widget,
+    switch_combo,
+)
 
 CHECKPOINT_FILTER = "Checkpoints (*.pt *.pth *.t7 *.ckpt *.safetensors *.bin);;All files (*)"
 TRANSFORMS = {"auto": "auto (the dataset's usual)", "cifar": "CIFAR normalization",
@@ -49,12 +57,13 @@ class SourcePanel(QWidget):
     def __init__(self, state: ComputeState) -> None:
         super().__init__()
         self.state = state
+        self._functions: dict[str, str] = {}  # {function setting: its file's setting}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
 
         model_box = QGroupBox("Model")
         self.model_form = form = QFormLayout(model_box)
-        self.source = bind(combo(schema.model_sources()), state, "source")
+        self.source = switch_combo(schema.model_sources(), state, "source")
         self.source.setToolTip("Where the network comes from: the bundled demo, "
                                + ", ".join(s.label for s in MODEL_SOURCES.all())
                                + ", or a training run folder")
@@ -131,6 +140,12 @@ class SourcePanel(QWidget):
         """Rows for each entry's name parts (named as they are) and options (by their
         choice); ``{widget: names of the entries it belongs to}``."""
         named = [(e, p, p.name) for e in entries for p in e.name_parts.params]
+        # a Python file's Function: offered from the file's functions
+        for e in entries:
+            files = [p.name for p in e.name_parts.params if p.kind == "code"]
+            for p in e.name_parts.params:
+                if files and p.name.endswith("_function"):
+                    self._functions[p.name] = files[0]
         options = [(e, p, choice_key(p)) for e in entries for p in e.options]
         return self._rows(form, named + options)
 
@@ -140,7 +155,9 @@ class SourcePanel(QWidget):
         made: dict[str, QWidget] = {}
         for entry, p, name in items:
             if name not in made:
-                made[name] = param_widget(p, self.state, name)
+                made[name] = (function_combo(self.state, name, self._functions[name])
+                              if name in self._functions else param_widget(p, self.state, name))
+                made[name].setToolTip(p.help or p.label)
                 setattr(self, name, made[name])
                 form.addRow(p.label or p.name, made[name])
             rows.setdefault(made[name], set()).add(entry.name)

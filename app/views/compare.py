@@ -3,7 +3,10 @@
 Modes: ``2d`` (heatmaps with isolines), ``3d`` (surfaces whose cameras move together),
 ``difference`` (a − b for two surfaces on the same grid, a diverging scale centred at 0)
 and ``lines`` (1-D results overlaid in one plot). ``auto`` picks lines for 1-D results and
-3-D otherwise. Every pane is titled by what distinguishes its result from the others.
+3-D otherwise; 1-D results beside surfaces get one overlay pane of their own (never dropped).
+The overlay draws the Display panel's quantity, both losses, or any one quantity the
+results hold (*Curves*). Every pane is titled by what distinguishes its result from the
+others.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ MODES = {"auto": "auto", "2d": "2-D maps", "3d": "3-D surfaces",
 _TITLE_PX = 24  # title band above each pane in an exported image, at window scale
 LINE_COLORS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14),
                (140, 86, 75))
+CURVES = {"display": "the Display quantity", "losses": "train + test loss"}
+LINE_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine,
+               Qt.PenStyle.DashDotLine)
+LINES_TITLE = "1-D results"
 EMPTY = ("Nothing to compare yet: right-click a result in the Results list and choose "
          "'Add to compare' (or Compare ▸ Add current).")
 
@@ -82,6 +89,13 @@ class CompareView(QWidget):
         self.mode_box.setToolTip("How the results are laid out: heatmaps, surfaces with linked "
                                  "cameras, the difference of two surfaces, or 1-D curves")
         self.mode_box.currentIndexChanged.connect(lambda _i: self._rebuild())
+        self.curves = QComboBox()  # which quantities the 1-D overlay draws
+        for value, label in CURVES.items():
+            self.curves.addItem(label, value)
+        self.curves.setToolTip("The 1-D overlay's curves: the Display panel's quantity, the "
+                               "train and test loss, or one quantity the results hold")
+        self.curves.currentIndexChanged.connect(lambda _i: self._draw_lines())
+        self.plot = None  # the 1-D overlay's plot item (None: no overlay shown)
         self.clear_button = QPushButton("Clear")
         self.clear_button.setToolTip("Remove every result from the comparison")
         self.clear_button.clicked.connect(lambda: self.set_results([], []))
@@ -91,6 +105,7 @@ class CompareView(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Show as"))
         bar.addWidget(self.mode_box)
+        bar.addWidget(self.curves)
         bar.addWidget(self.clear_button)
         bar.addWidget(self.info, 1)
         self.grid = QGridLayout()
@@ -154,8 +169,8 @@ class CompareView(QWidget):
 
     def refresh(self) -> None:
         """A result got more points or the display changed: redraw on the shared scale."""
+        self._draw_lines()
         if self.mode == "lines":
-            self._draw_lines()
             return
         for pane in self.panes:
             if isinstance(pane, (SurfaceView3D, ContourView2D)):
@@ -189,6 +204,7 @@ class CompareView(QWidget):
             self.grid.removeWidget(w)
             w.deleteLater()
         self.panes, self.labels = [], []
+        self.plot = None
 
     def _rebuild(self) -> None:
         self._clear()
@@ -196,11 +212,17 @@ class CompareView(QWidget):
         self.info.setText("" if self.results else EMPTY)
         if not self.results:
             return
+        lines = [r for r in self.results if r is not None and r.is_line]
+        self._offer_curves(lines)
         if mode == "lines":
             self._build_lines()
+            surfaces = sum(r is not None and not r.is_line for r in self.results)
+            if surfaces:
+                self.info.setText(f"{surfaces} surface{'s' * (surfaces > 1)} not in the 1-D "
+                                  "overlay: show as 2-D maps or 3-D surfaces to see them")
             return
         shown = self._shown(mode)
-        rows, cols = self.shape(len(shown))
+        rows, cols = self.shape(len(shown) + bool(lines))
         for i, (result, title) in enumerate(shown):
             label = QLabel(title)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -224,6 +246,16 @@ class CompareView(QWidget):
             self.labels.append(label)
             if isinstance(pane, SurfaceView3D):
                 pane.gl.cameraChanged.connect(lambda src=pane: self._follow(src))
+        if lines:  # the 1-D results beside the surfaces: one overlay pane, after them
+            r, c = divmod(len(shown), cols)
+            label = QLabel(LINES_TITLE)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setStyleSheet("font-weight: bold")
+            self.grid.addWidget(label, 2 * r, c)
+            self.grid.addWidget(self._line_pane(), 2 * r + 1, c)
+            self.grid.setRowStretch(2 * r + 1, 1)
+            self.labels.append(label)
+            self._draw_lines()
         if mode != "difference":
             self._share_range()
         if mode == "3d" and self.panes:
@@ -246,42 +278,78 @@ class CompareView(QWidget):
             self.info.setText(f"No difference: {exc}; showing the two maps.")
             return surfaces
 
-    def _build_lines(self) -> None:
+    def _line_pane(self) -> pg.PlotWidget:
         widget = pg.PlotWidget()
         widget.setBackground("w")
         self.plot = widget.getPlotItem()
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "α")
         self.legend = self.plot.addLegend(offset=(-10, 10))
-        self.grid.addWidget(widget, 0, 0)
         self.panes.append(widget)
+        return widget
+
+    def _build_lines(self) -> None:
+        self.grid.addWidget(self._line_pane(), 0, 0)
         self._draw_lines()
 
+    def _offer_curves(self, lines: list[SurfaceResult]) -> None:
+        """The Curves list: the fixed choices, then every quantity the 1-D results hold."""
+        held = list(dict.fromkeys(q for r in lines for q in r.quantities))
+        chosen = self.curves.currentData()
+        self.curves.blockSignals(True)
+        while self.curves.count() > len(CURVES):
+            self.curves.removeItem(self.curves.count() - 1)
+        for q in held:
+            self.curves.addItem(quantity(q).label, q)
+        self.curves.setCurrentIndex(max(self.curves.findData(chosen), 0))
+        self.curves.blockSignals(False)
+        self.curves.setVisible(bool(lines))
+
+    def line_quantities(self, r: SurfaceResult) -> list[str]:
+        """The quantities of ``r`` the 1-D overlay draws (the Curves choice)."""
+        chosen = self.curves.currentData()
+        if chosen == "losses":
+            return [q for q in ("train_loss", "test_loss") if q in r.values] or [
+                r.main_quantity()]
+        if chosen not in (None, "display"):
+            return [chosen] if chosen in r.values else []
+        q = self.settings.quantity
+        return [q if q in r.values else r.main_quantity()]
+
     def _draw_lines(self) -> None:
-        if not self.panes or not hasattr(self, "plot"):
+        if self.plot is None:
             return
         self.plot.clear()
         self.legend.clear()
+        drawn: list[str] = []
         for k, (r, title) in enumerate(zip(self.results, self.titles, strict=True)):
             if r is None or not r.is_line:
                 continue
-            q = self.settings.quantity if self.settings.quantity in r.values else (
-                r.main_quantity())
             color = LINE_COLORS[k % len(LINE_COLORS)]
-            pen = pg.mkPen(color, width=2)
-            v = np.asarray(r.values[q], float)
-            item = self.plot.plot(r.x, v, pen=pen, connect="finite")
-            self.legend.addItem(item, title)
-            spread = r.values.get(q + paths1d.SPREAD)  # several direction seeds: their band
-            if spread is not None:
-                paths1d.Band(self.plot, pg.mkColor(color).getRgb()[:3]).set(r.x, v, spread)
-            straight = r.values.get(paths1d.STRAIGHT + q)  # a curve: its straight line too
-            if straight is not None:
-                dashed = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine)
-                self.legend.addItem(self.plot.plot(r.x, np.asarray(straight, float), pen=dashed,
-                                                   connect="finite"), f"{title}, straight line")
-            self.plot.setLabel("left", quantity(q).axis_label())
+            qs = self.line_quantities(r)
+            for j, q in enumerate(qs):
+                style = LINE_STYLES[j % len(LINE_STYLES)]
+                name = title if len(qs) == 1 else f"{title}, {quantity(q).label}"
+                self._draw_line(r, q, name, pg.mkPen(color, width=2, style=style))
+                drawn.append(q)
+        if drawn:
+            same = len(set(drawn)) == 1
+            self.plot.setLabel("left", quantity(drawn[0]).axis_label() if same else "loss")
         self.plot.setLogMode(y=self.settings.log_scale)
+
+    def _draw_line(self, r: SurfaceResult, q: str, name: str, pen: object) -> None:
+        """One curve of the overlay, with its seeds' band and a curve's straight line."""
+        v = np.asarray(r.values[q], float)
+        self.legend.addItem(self.plot.plot(r.x, v, pen=pen, connect="finite"), name)
+        color = pen.color()
+        spread = r.values.get(q + paths1d.SPREAD)  # several direction seeds: their band
+        if spread is not None:
+            paths1d.Band(self.plot, color.getRgb()[:3]).set(r.x, v, spread)
+        straight = r.values.get(paths1d.STRAIGHT + q)  # a curve: its straight line too
+        if straight is not None:
+            dashed = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine)
+            self.legend.addItem(self.plot.plot(r.x, np.asarray(straight, float), pen=dashed,
+                                               connect="finite"), f"{name}, straight line")
 
     def _share_range(self) -> None:
         shown = [p for p in self.panes
@@ -327,6 +395,9 @@ class CompareView(QWidget):
             x0, y0 = c * cell_w, r * cell_h
             if (h := cell_h - band) > 0 and hasattr(pane, "grab_image"):
                 painter.drawImage(x0, y0 + band, pane.grab_image(cell_w, h, transparent))
+            elif h > 0 and isinstance(pane, pg.PlotWidget):  # the 1-D overlay beside them
+                painter.drawImage(x0, y0 + band, render_plot_image(pane, pane.getPlotItem(),
+                                                                   cell_w, h, transparent))
             painter.drawText(QRectF(x0, y0, cell_w, band), Qt.AlignmentFlag.AlignCenter,
                              label.text())
         painter.end()

@@ -202,16 +202,28 @@ class Overlay3D(GLGraphicsItem):
 
         hx, hy, top = a["hx"], a["hy"], a["top"]
         xt, yt, zt = a["ticks"]
-        for b, v in xt:
-            at((b, -hy - _OFF, 0), format_tick(v), dx=0.5, dy=1.0)
-        for b, v in yt:
-            at((hx + _OFF, b, 0), format_tick(v), dx=0.0, dy=0.5)
-        for b, v in zt:
-            at((-hx - _OFF, -hy - _OFF, b), format_tick(v), dx=1.0, dy=0.4)
+        # the axis titles first, then every tick label that overlaps nothing placed before
+        # it (a small or turned view thins its ticks rather than print them over each other)
+        taken: list[QRectF] = []
         xl, yl, zl = a["titles"]
-        at((0, -hy - 3.2 * _OFF, 0), xl, dx=0.5, dy=1.0)
-        at((hx + 3.2 * _OFF, 0, 0), yl, dx=0.0, dy=0.5)
-        at((-hx, -hy, top + _OFF), zl, dx=0.5, dy=0.0)
+        for p, text, dx, dy in (((0, -hy - 3.2 * _OFF, 0), xl, 0.5, 1.0),
+                                ((hx + 3.2 * _OFF, 0, 0), yl, 0.0, 0.5),
+                                ((-hx, -hy, top + _OFF), zl, 0.5, 0.0)):
+            rect = at(p, text, dx=dx, dy=dy)
+            while any(rect.intersects(r) for r in taken):  # below the title it meets
+                out.pop()
+                dy += 1.3
+                rect = at(p, text, dx=dx, dy=dy)
+            taken.append(rect)
+        gap = 3.0 * scale
+        for p, v, dx, dy in ([((b, -hy - _OFF, 0), v, 0.5, 1.0) for b, v in xt]
+                             + [((hx + _OFF, b, 0), v, 0.0, 0.5) for b, v in yt]
+                             + [((-hx - _OFF, -hy - _OFF, b), v, 1.0, 0.4) for b, v in zt]):
+            rect = at(p, format_tick(v), dx=dx, dy=dy)
+            if any(rect.adjusted(-gap, 0, gap, 0).intersects(r) for r in taken):
+                out.pop()
+            else:
+                taken.append(rect)
         placed: list[QRectF] = []
         for p, text in a["notes"]:
             # first and last epoch: the second goes to the other side if they would overlap

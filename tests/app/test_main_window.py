@@ -52,22 +52,28 @@ def test_rectangle_zoom_recomputes_inside_the_rectangle(qtbot, make_window, erro
     prepared = []
     real = job_module.iter_prepare
     monkeypatch.setattr(job_module, "iter_prepare", lambda *a: prepared.append(a) or real(*a))
-    w.view2d.zoomRequested.emit(-0.5, 0.25, -0.2, 0.6)
-    assert w.ranges_panel.range_text() == "α -0.5:0.25:7, β -0.2:0.6:5"
+    # the rectangle's sides move to the nearest grid points (steps 1/3 and 1/2)
+    w.view2d.zoomRequested.emit(-0.45, 0.3, -0.3, 0.6)
+    assert w.ranges_panel.range_text() == "α -0.3333:0.3333:7, β -0.5:0.5:5"
     wait_idle(qtbot, w)
     assert errors == []
     assert w.result is not first
-    assert_complete(w.result, np.linspace(-0.5, 0.25, 7), np.linspace(-0.2, 0.6, 5))
+    parent = np.linspace(-1, 1, 7)  # the zoom's ends are two of its points
+    assert_complete(w.result, np.linspace(parent[2], parent[4], 7), np.linspace(-0.5, 0.5, 5))
     assert prepared == [], "a zoom reuses the loaded model and directions (Job.with_recipe)"
     assert w.compute_panel.back.isEnabled()
-    # (α, β) = (0, 0) is on both grids (i=4, j=1 after the zoom): the same model, same value
-    np.testing.assert_allclose(w.result.values["train_loss"][1, 4],
-                               first.values["train_loss"][2, 3], rtol=1e-4)
+    # every third α and every other β of the zoom is a point of the first grid: the same
+    # model at the same (α, β), the same value
+    np.testing.assert_allclose(w.result.x[::3], first.x[2:5], atol=1e-12)
+    np.testing.assert_allclose(w.result.y[::2], first.y[1:4], atol=1e-12)
+    np.testing.assert_allclose(w.result.values["train_loss"][::2, ::3],
+                               first.values["train_loss"][1:4, 2:5], rtol=1e-4, atol=1e-5)
 
     w.view2d.zoomRequested.emit(-0.25, 0.0, 0.0, 0.4)
     wait_idle(qtbot, w)
+    assert w.ranges_panel.range_text() == "α -0.2222:0:7, β 0:0.5:5"
     w.compute_panel.back.click()
-    assert w.ranges_panel.range_text() == "α -0.5:0.25:7, β -0.2:0.6:5"
+    assert w.ranges_panel.range_text() == "α -0.3333:0.3333:7, β -0.5:0.5:5"
     wait_idle(qtbot, w)
     w.compute_panel.reset.click()
     assert w.ranges_panel.range_text() == "α -1:1:7, β -1:1:5"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 from lossviz.session import Session
 
 from lossviz_core import demo
@@ -96,11 +97,17 @@ def test_zoom_in_back_and_reset_restore_the_ranges():
     s.compute = lambda: computed.append((state.x, state.y))
     depths = []
     s.events.zoom.connect(depths.append)
-    s.zoom_to(-0.5, 0.5, 0.0, 1.0)
-    s.zoom_to(-0.25, 0.0, 0.25, 0.5)
-    assert (state.x, state.y) == (Range(-0.25, 0.0, 7), Range(0.25, 0.5, 5))
+    # the rectangles' sides move to the nearest grid points (steps 1/3 and 1/2, then 1/9
+    # and 1/4): the zoomed grids line up with the ones they were drawn on
+    parent = np.linspace(-1, 1, 7)
+    s.zoom_to(-0.3, 0.36, 0.1, 0.9)
+    first = (Range(parent[2], parent[4], 7), Range(0.0, 1.0, 5))
+    assert (state.x, state.y) == first
+    s.zoom_to(-0.2, 0.02, 0.3, 0.45)
+    inner = np.linspace(parent[2], parent[4], 7)
+    assert (state.x, state.y) == (Range(inner[1], 0.0, 7), Range(0.25, 0.5, 5))
     s.zoom_back()
-    assert (state.x, state.y) == (Range(-0.5, 0.5, 7), Range(0.0, 1.0, 5))
+    assert (state.x, state.y) == first
     s.zoom_reset()
     assert (state.x, state.y) == (Range(-1, 1, 7), Range(-1, 1, 5))
     assert depths == [1, 2, 1, 0] and len(computed) == 4
