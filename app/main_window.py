@@ -38,6 +38,7 @@ from .panels.binding import guard_wheel
 from .panels.compute import ComputePanel
 from .panels.directions import DirectionsPanel
 from .panels.display import DisplayPanel
+from .panels.modules import list_modules
 from .panels.ranges import RangesPanel
 from .panels.results import ResultsPanel
 from .panels.source import SourcePanel
@@ -230,6 +231,8 @@ class MainWindow(Drawing, QMainWindow):
         self.compute_panel.back.clicked.connect(s.zoom_back)
         self.compute_panel.reset.clicked.connect(s.zoom_reset)
         self.directions_panel.newDirectionsRequested.connect(lambda: s.compute())
+        modules = self.directions_panel.modules
+        modules.listRequested.connect(lambda: list_modules(s, modules))
         self.source_panel.downloadRequested.connect(lambda: self.actions_.download_cifar())
         inner = QWidget()
         lay = QVBoxLayout(inner)

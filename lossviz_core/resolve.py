@@ -222,10 +222,13 @@ def _model_and_data(c: dict, method: Any, base: Recipe | None
                     ) -> tuple[ModelSpec, DatasetSpec]:
     run_dir = _run_dir(c, method, base)
     run = None
-    if run_dir:
+    if run_dir and (Path(run_dir) / "run.json").is_file():
         from lossviz_core.runs import read_run
 
         run = read_run(existing(run_dir, "run folder"))
+    elif run_dir and method.run_param is not None and not c["model"] and base is None:
+        raise InputError(f"{run_dir} is not a run folder (no run.json to name the model): "
+                         "name the model and data, --model NAME --dataset NAME")
     if run is not None:
         model = ModelSpec(c["model"] or run.model_name, str(run.final_checkpoint.resolve()))
     elif base is not None:

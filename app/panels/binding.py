@@ -265,7 +265,8 @@ def param_widget(param: Any, state: ComputeState, name: str) -> QWidget:
         first = [str(state[name])] if state[name] else []
         w = editable(first, state, name, param.suggestions)
     elif param.is_path:
-        mode = "dir" if kind == "folder" else "file"
+        # a "path" (a transformers model or tokenizer) is a folder save_pretrained wrote
+        mode = "dir" if kind in ("folder", "path") else "file"
         file_filter = PYTHON_FILTER if kind == "code" else "All files (*)"
         w = bind(PathEdit(mode, file_filter, param.metavar or ""), state, name)
     else:

@@ -1,6 +1,7 @@
 """Direction method controls: the registered methods (planes and 1-D lines), the shared
 normalization / ignore / seed rows where the method uses them, and one row per parameter
-the chosen method declares (generated from the registry)."""
+the chosen method declares (generated from the registry); for the methods that take
+``--only`` / ``--exclude``, the model's modules as a tree to tick (:mod:`.modules`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from lossviz_core.resolve import choice_key
 from .. import schema
 from ..state import ComputeState
 from .binding import bind, combo, int_spin, param_widget, switch_combo
+from .modules import ModuleTree
 
 
 class DirectionsPanel(QWidget):
@@ -32,8 +34,8 @@ class DirectionsPanel(QWidget):
         self.method = switch_combo({v: label for v, (_m, _line, label) in methods.items()},
                                    state, "method")
         self.norm = bind(combo(list(NORMS)), state, "norm")
-        self.ignore = bind(combo({"biasbn": "ignore bias/BN", "none": "include bias/BN"}), state,
-                           "ignore")
+        self.ignore = bind(combo({"biasbn": "ignore bias/norm", "none": "include bias/norm"}),
+                           state, "ignore")
         self.dir_type = bind(combo({"auto": "auto (states for an interpolation)",
                                     "weights": "weights (keep BN stats)",
                                     "states": "states (whole state_dict)"}), state, "dir_type")
@@ -47,8 +49,8 @@ class DirectionsPanel(QWidget):
         self.norm.setToolTip("filter: each filter of d is scaled to the norm of the same filter "
                              "of θ (the paper's filter normalization); layer: per tensor; "
                              "weight: d ⊙ θ; dfilter/dlayer: unit norm; none: raw")
-        self.ignore.setToolTip("ignore: biases and BatchNorm parameters are not perturbed "
-                               "(the paper's default)")
+        self.ignore.setToolTip("ignore: biases and norm layers (BatchNorm, LayerNorm, RMSNorm) "
+                               "are not perturbed (the paper's default, --xignore biasbn)")
         self.seed = bind(int_spin(0, 2**31 - 1), state, "seed")
         self.seed.setToolTip("The random directions' seed: the same seed gives the same plane")
         self.seeds = bind(int_spin(1, 100), state, "seeds")
@@ -60,7 +62,7 @@ class DirectionsPanel(QWidget):
         self.new_dirs.clicked.connect(self._new_directions)
         form.addRow("Method", self.method)
         form.addRow("Normalization", self.norm)
-        form.addRow("Bias / BN", self.ignore)
+        form.addRow("Bias / norm", self.ignore)
         form.addRow("Perturb", self.dir_type)
         self.note = QLabel("")  # why states or weights (the resolver's explain), when it matters
         self.note.setWordWrap(True)
@@ -82,6 +84,8 @@ class DirectionsPanel(QWidget):
                     setattr(self, f"param_{name}", w)
                     form.addRow(p.label or p.name, w)
                 self.param_rows.setdefault(w, set()).add(m.name)
+        self.modules = ModuleTree(state)
+        form.addRow(self.modules)
         lay.addWidget(box)
         state.changed.connect(self._on_changed)
         self._on_changed("")
@@ -104,3 +108,4 @@ class DirectionsPanel(QWidget):
         self.ignore.setEnabled("ignore" in method.uses)
         for w, owners in self.param_rows.items():
             self.form.setRowVisible(w, method.name in owners)
+        self.form.setRowVisible(self.modules, any(p.name == "only" for p in method.params))

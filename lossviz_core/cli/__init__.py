@@ -29,6 +29,7 @@ from lossviz_core.recipe.spec import (
     COMPILE_MODES,
     DATA_CACHES,
     DIR_TYPES,
+    IGNORE_HELP,
     IGNORES,
     MEMORY_FORMATS,
     MULTI_MODES,
@@ -137,7 +138,7 @@ def _add_directions(p: argparse.ArgumentParser, two_d: bool, entries: bool = Tru
     g.add_argument("--dir-type", choices=DIR_TYPES, default=None,
                    help="weights (default) | states (default for an interpolation)")
     g.add_argument("--xnorm", choices=NORMS, default="filter")
-    g.add_argument("--xignore", choices=IGNORES, default="biasbn")
+    g.add_argument("--xignore", choices=IGNORES, default="biasbn", help=IGNORE_HELP)
     if two_d:
         g.add_argument("--ynorm", choices=NORMS, default=None)
         g.add_argument("--yignore", choices=IGNORES, default=None)

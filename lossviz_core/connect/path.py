@@ -19,6 +19,7 @@ from lossviz_core.connect.bn import recompute_bn
 from lossviz_core.connect.curves import check_curve, coordinates
 from lossviz_core.errors import InputError
 from lossviz_core.plane import Plane
+from lossviz_core.plane import make_plane as straight_plane
 
 
 class PathPlane(Plane):
@@ -55,10 +56,12 @@ class PathPlane(Plane):
                          "at a time (multi-point off)")
 
 
-def make_plane(model: nn.Module, directions: Any, data: Any = None) -> Plane:
+def make_plane(model: nn.Module, directions: Any, data: Any = None,
+               checkpoint: Any = None) -> Plane:
     """The plane of ``directions`` on ``model``: a :class:`PathPlane` when they carry a path
-    (training data from ``data`` re-estimates BatchNorm)."""
+    (training data from ``data`` re-estimates BatchNorm), else the straight plane of
+    :func:`lossviz_core.plane.make_plane` (seeded directions read θ from ``checkpoint``)."""
     path = getattr(directions, "path", None)
     if path is None or (path.curve is None and not path.recompute_bn):
-        return Plane(model, directions)
+        return straight_plane(model, directions, checkpoint)
     return PathPlane(model, directions, getattr(data, "train", None))

@@ -1,17 +1,24 @@
 """``pca``: the plane of the top two principal directions of a training run's trajectory.
 
-Reads the run folder (``run.json`` + one checkpoint per saved epoch), flattens every
-checkpoint, and calls the math in :mod:`lossviz_core.directions.trajectory`. The plane is
-centred on the run's final checkpoint: it comes back as :attr:`Directions.center`, and the
-model passed in is left as it was. With other runs (``--pca-with RUN2``, ``--pca-with2``,
-``--pca-with3``) every run's path lies on one plane, fitted to all of them (``--pca-fit
-joint``: through every run's final point) or to the first alone (``first``), each path
-labelled by its optimizer, learning rate and batch size.
+The trajectory is a run folder (``run.json`` + one checkpoint per saved epoch, which also
+names the model and data), a glob of checkpoint files (``"ckpts/step_*.safetensors"``) or
+a folder of checkpoints written by any trainer (files such as ``step_100.pt``, or
+subfolders such as transformers' ``checkpoint-500/model.safetensors``), ordered by the
+number in their names; the last is the final model. Every checkpoint is flattened and the
+math is :mod:`lossviz_core.directions.trajectory`'s. The plane is centred on the final
+checkpoint: it comes back as :attr:`Directions.center`, and the model passed in is left as
+it was. With other runs (``--pca-with RUN2``, ``--pca-with2``, ``--pca-with3``) every run's
+path lies on one plane, fitted to all of them (``--pca-fit joint``: through every
+run's final point) or to the first alone (``first``), each path labelled by its
+optimizer, learning rate and batch size.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import re
+from pathlib import Path
 
 import numpy as np
 from torch import nn
@@ -21,6 +28,7 @@ from lossviz_core.directions.base import (
     DirectionMethod,
     Directions,
 )
+from lossviz_core.directions.select import SELECTION_PARAMS, Selection
 from lossviz_core.directions.trajectory import (  # noqa: F401 (re-exported for callers)
     FITS,
     biasbn_mask,
@@ -28,17 +36,74 @@ from lossviz_core.directions.trajectory import (  # noqa: F401 (re-exported for 
     joint_pca_plane,
     pca_plane,
     project,
+    unchosen_mask,
     unflatten,
 )
-from lossviz_core.directions.weights import check_dir_type, names_of, tensors_from_state, weights_of
+from lossviz_core.directions.vectors import check_ignore
+from lossviz_core.directions.weights import (
+    check_dir_type,
+    names_of,
+    tensors_from_state,
+    weights_of,
+    with_tied,
+)
 from lossviz_core.errors import CheckpointError, InputError
 from lossviz_core.params import Param
 from lossviz_core.results.result import Trajectory
-from lossviz_core.runs import RunInfo, read_run
+from lossviz_core.runs import RUN_FILE, RunInfo, read_run
 from lossviz_core.sources.checkpoints import load_state_dict
 
 MIN_CHECKPOINTS = 3
 OTHER_RUNS = ("with_run", "with_run2", "with_run3")
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".t7")
+# a trainer's other files beside the model's weights
+NOT_WEIGHTS = re.compile(r"optimizer|scheduler|rng_state|training_args|trainer_state|scaler")
+MODEL_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def trajectory_of(source: str | os.PathLike) -> RunInfo:
+    """The checkpoints of a trajectory, in order (:class:`RunInfo`; ``model`` and ``dataset``
+    are empty unless a ``run.json`` names them): a run folder, a glob of checkpoint files or
+    a folder of checkpoints. InputError when it names none."""
+    text = os.path.expanduser(str(source))
+    if glob.has_magic(text):
+        found = [Path(p) for p in glob.glob(text)]
+        where = f"{source!r} matches"
+    else:
+        folder = Path(text)
+        if (folder / RUN_FILE).is_file():
+            return read_run(folder)
+        if not folder.is_dir():
+            raise InputError(f"run folder or checkpoints not found: {source}")
+        found = list(folder.iterdir())
+        where = f"folder {folder} holds"
+    files = [f for f in map(_weights_in, found) if f is not None]
+    if not files:
+        raise InputError(f"{where} no checkpoint ({', '.join(CHECKPOINT_SUFFIXES)} files, or "
+                         f"folders holding {' or '.join(MODEL_FILES)})")
+    ordered = sorted(files, key=lambda f: (_step(f), str(f)))
+    steps = [_step(f) for f in ordered]
+    epochs = steps if len(set(steps)) == len(steps) and -1 not in steps else range(len(files))
+    path = Path(text).parent if glob.has_magic(text) else Path(text)
+    return RunInfo(path=path, model={}, dataset={}, train={"source": str(source)},
+                   checkpoints=[(int(e), f) for e, f in zip(epochs, ordered, strict=True)])
+
+
+def _weights_in(p: Path) -> Path | None:
+    """``p`` itself when it is a checkpoint file, the model file in it when it is a
+    trainer's checkpoint folder, else None."""
+    if p.is_file():
+        return p if p.suffix in CHECKPOINT_SUFFIXES and not NOT_WEIGHTS.search(p.name) else None
+    if p.is_dir():
+        return next((p / m for m in MODEL_FILES if (p / m).is_file()), None)
+    return None
+
+
+def _step(p: Path) -> int:
+    """The step or epoch a checkpoint's name says (its last number; -1 when none)."""
+    name = p.parent.name if p.name in MODEL_FILES else p.stem
+    numbers = re.findall(r"\d+", name)
+    return int(numbers[-1]) if numbers else -1
 
 
 def pca_directions(
@@ -46,11 +111,15 @@ def pca_directions(
     run_dir: str | os.PathLike,
     dir_type: str = "weights",
     ignore: str = "biasbn",
+    chosen: list[bool] | None = None,
 ) -> Directions:
     """d1, d2 = the top two principal components of a run's trajectory, centred on its end.
 
-    Rows are flatten(θ_e − θ_final) for every saved checkpoint; ``ignore='biasbn'`` zeroes
-    the entries of tensors with dim <= 1 in the rows (and so in d1, d2). ``info`` gets
+    ``run_dir``: what :func:`trajectory_of` reads. Rows are flatten(θ_e − θ_final) for every
+    saved checkpoint; ``ignore='biasbn'`` zeroes
+    the entries of tensors with dim <= 1 in the rows (and so in d1, d2), and so does
+    ``chosen`` (one flag per tensor, :mod:`.select`) for the tensors it leaves out: the PCA is
+    that of the chosen parameters' trajectory. ``info`` gets
     ``explained_variance`` (two ratios) and ``pc_angle`` (cos(pc1, pc2)); ``trajectory``
     gets each checkpoint's cosine and least-squares coordinates and its distance off the
     plane (measured on all float entries) with ``loss`` NaN (the surface job fills it);
@@ -58,25 +127,29 @@ def pca_directions(
     another model, raises InputError.
     """
     check_dir_type(dir_type)
-    if ignore not in ("biasbn", "none"):
-        raise InputError(f"unknown ignore {ignore!r}; choose one of biasbn, none")
-    run = read_run(run_dir)
+    ignore = check_ignore(ignore)
+    run = trajectory_of(run_dir)
     if len(run.checkpoints) < MIN_CHECKPOINTS:
         raise InputError(
-            f"run folder {run.path} has {len(run.checkpoints)} checkpoint(s); PCA directions "
+            f"{run_dir} has {len(run.checkpoints)} checkpoint(s); PCA directions "
             f"need at least {MIN_CHECKPOINTS} saved epochs"
         )
     epochs = np.array([e for e, _ in run.checkpoints])
     try:
         thetas = [flatten(tensors_from_state(model, p, dir_type)) for _, p in run.checkpoints]
-        center = load_state_dict(run.final_checkpoint)
+        center = with_tied(model, load_state_dict(run.final_checkpoint))
         tensors_from_state(model, center, "states")  # the centre must fit the whole model
     except CheckpointError as exc:
         raise InputError(
-            f"run {run.path} (model {run.model_name!r}) cannot be used: {exc}"
+            f"run {run_dir} (model {run.model.get('name') or type(model).__name__}) cannot be "
+            f"used: {exc}"
         ) from None
     like = weights_of(model, dir_type)
-    plane = pca_plane(thetas, biasbn_mask(like) if ignore == "biasbn" else None)
+    mask = biasbn_mask(like) if ignore == "biasbn" else None
+    if chosen is not None and not all(chosen):
+        left_out = unchosen_mask(like, chosen)
+        mask = left_out if mask is None else mask | left_out
+    plane = pca_plane(thetas, mask)
     trajectory = Trajectory(
         epochs=epochs,
         x=plane.x,
@@ -89,7 +162,7 @@ def pca_directions(
     )
     info = {
         "method": "pca",
-        "run": str(run.path),
+        "run": str(run_dir),
         "ignore": ignore,
         "epochs": [int(e) for e in epochs],
         "explained_variance": list(plane.explained_variance),
@@ -177,15 +250,22 @@ def build(ctx: DirectionContext) -> Directions:
     s = ctx.spec
     run = s.param("run")
     if not run:
-        raise InputError("the pca method needs a run folder (a training run's checkpoints): --pca RUN_DIR")
+        raise InputError("the pca method needs a run folder or checkpoints: --pca RUN_DIR or "
+                         "--pca 'CKPTS/step_*.safetensors'")
+    selection = Selection.of(s)
     others = [s.param(name) for name in OTHER_RUNS if s.param(name)]
     if others:
+        if not selection.everything:
+            raise InputError("--only / --exclude take one run's PCA plane, not a joint one "
+                             "(drop --pca-with)")
         if s.xignore not in ("biasbn", "none"):
             raise InputError(f"unknown ignore {s.xignore!r}; choose one of biasbn, none")
         dirs = joint_pca_directions(ctx.model, [run, *others], s.dir_type, s.xignore,
                                     s.param("fit") or "joint")
     else:
-        dirs = pca_directions(ctx.model, run, s.dir_type, s.xignore)
+        dirs = pca_directions(ctx.model, run, s.dir_type, s.xignore,
+                              selection.chosen(ctx.model, s.dir_type))
+        dirs.info.update(selection.info())
     return dirs if ctx.two_d else dirs.line()
 
 
@@ -196,9 +276,11 @@ METHOD = DirectionMethod(
     name="pca", build=build, label="PCA plane (run folder)", lines=False, run_param="run",
     title="PCA directions", uses=("ignore",),
     params=(Param("run", "folder", flag="pca", label="Run folder", selects=True,
-                  title="PCA of {}", metavar="RUN_DIR",
+                  title="PCA of {}", metavar="RUN_DIR|GLOB", must_exist=False,
                   help="PCA plane through a training run's trajectory (its final "
-                  "checkpoint is the centre)"),
+                  "checkpoint is the centre): a run folder, a folder of checkpoints or a "
+                  "quoted glob of checkpoint files; without run.json name --model and "
+                  "--dataset"),
             Param("with_run", "folder", flag="pca-with", label="With run", title="with {}",
                   metavar="RUN_DIR", help=_WITH_HELP),
             Param("with_run2", "folder", flag="pca-with2", label="With run (2)",
@@ -208,5 +290,6 @@ METHOD = DirectionMethod(
             Param("fit", "str", default="joint", choices=FITS, flag="pca-fit",
                   label="Plane fitted to",
                   help="joint: every run's checkpoints (the plane holds each run's end); "
-                  "first: the first run's, the others projected onto it")),
+                  "first: the first run's, the others projected onto it"),
+            *SELECTION_PARAMS),
 )

@@ -2,7 +2,8 @@
 
 In 2-D, d2 is random (seeded, as ``random``'s d1 would be). ``--align`` permutes B's hidden
 units to match A's first (weight matching, :mod:`lossviz_core.align`); ``--recompute-bn``
-re-estimates BatchNorm statistics at every point from the training data.
+re-estimates BatchNorm statistics at every point from the training data. ``--only`` /
+``--exclude`` interpolate some parameters only (the rest stay θ_A's).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from lossviz_core.directions.base import (
     WeightPath,
 )
 from lossviz_core.directions.others import other_state
+from lossviz_core.directions.select import SELECTION_PARAMS, Selection
 from lossviz_core.directions.vectors import random_direction, target_direction
 from lossviz_core.directions.weights import names_of
 from lossviz_core.errors import InputError
@@ -26,11 +28,14 @@ def build(ctx: DirectionContext) -> Directions:
     target = s.param("checkpoint")
     if not target:
         raise InputError("the target method needs a target checkpoint (θ_B): --checkpoint2 FILE")
+    selection = Selection.of(s)
+    chosen = selection.chosen(ctx.model, dt)
     state_b, info = other_state(ctx.model, target, "B", bool(s.param("align")))
-    x = target_direction(ctx.model, state_b, dt)
-    y = random_direction(ctx.model, dt, s.ynorm, s.yignore, ctx.generator()) if ctx.two_d else None
+    x = target_direction(ctx.model, state_b, dt, chosen=chosen)
+    y = (random_direction(ctx.model, dt, s.ynorm, s.yignore, ctx.generator(), chosen)
+         if ctx.two_d else None)
     info = {"method": "target", "target_checkpoint": str(target),
-            **{k: v for k, v in info.items() if k != "checkpoint"}}
+            **{k: v for k, v in info.items() if k != "checkpoint"}, **selection.info()}
     path = WeightPath(recompute_bn=True) if s.param("recompute_bn") else None
     return Directions(x, y, dt, names_of(ctx.model, dt), info, path=path).fill_info(seed=s.seed)
 
@@ -49,5 +54,6 @@ METHOD = DirectionMethod(
             Param("recompute_bn", "bool", default=False, flag="recompute-bn",
                   label="Re-estimate BatchNorm", title="BN re-estimated",
                   help="re-estimate BatchNorm statistics at every point from the training "
-                       "data (instead of interpolating them)")),
+                       "data (instead of interpolating them)"),
+            *SELECTION_PARAMS),
 )

@@ -52,6 +52,15 @@ def biasbn_mask(like: list[Tensor]) -> np.ndarray:
     )
 
 
+def unchosen_mask(like: list[Tensor], chosen: list[bool]) -> np.ndarray:
+    """A flat boolean mask (in :func:`flatten` order): True on entries of the tensors
+    ``chosen`` leaves out."""
+    return np.concatenate(
+        [np.full(t.numel(), not keep) for t, keep in zip(like, chosen, strict=True)
+         if is_perturbable(t)] or [np.zeros(0, bool)]
+    )
+
+
 def project(
     deltas: np.ndarray, d1: np.ndarray, d2: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -180,7 +189,9 @@ def pca_plane(thetas: list[np.ndarray], ignore_mask: np.ndarray | None = None) -
     if ignore_mask is not None:
         rows[:, ignore_mask] = 0.0
     pca = PCA(n_components=2, svd_solver="full").fit(rows)
-    pc1, pc2 = pca.components_[0], pca.components_[1]
+    pc1, pc2 = pca.components_[0].copy(), pca.components_[1].copy()
+    if ignore_mask is not None:  # exactly zero there, not the SVD's 1e-16: those stay θ
+        pc1[ignore_mask] = pc2[ignore_mask] = 0.0
     x, y, xl, yl, off = project(deltas, pc1, pc2)
     return PcaPlane(pc1, pc2, tuple(float(v) for v in pca.explained_variance_ratio_),
                     tuple(float(v) for v in pca.singular_values_), x, y, xl, yl, off)

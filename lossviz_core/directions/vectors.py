@@ -15,20 +15,47 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lossviz_core.directions.weights import is_perturbable, tensors_from_state, weights_of
+from lossviz_core.directions.weights import (
+    is_perturbable,
+    names_of,
+    tensors_from_state,
+    weights_of,
+)
 from lossviz_core.errors import InputError
-from lossviz_core.recipe.spec import NORMS
+from lossviz_core.recipe.spec import IGNORES, NORMS, canonical_ignore
 
 
-def normalize_direction(direction: Tensor, weights: Tensor, norm: str = "filter") -> Tensor:
+def output_axes(model: nn.Module, dir_type: str = "weights") -> list[int]:
+    """The axis of each tensor's output units (its "filters"), aligned with ``weights_of``.
+
+    0 for a convolution's output filters, a Linear's rows (attention projections included)
+    and an Embedding's token rows; 1 for the weight of transformers' ``Conv1D`` (GPT-2's
+    attention and MLP projections), which stores its matrix as (in, out).
+    """
+    modules = dict(model.named_modules())
+    axes = []
+    for name in names_of(model, dir_type):
+        owner, _, leaf = name.rpartition(".")
+        module = modules.get(owner)
+        transposed = type(module).__name__ == "Conv1D" and hasattr(module, "nf")
+        axes.append(1 if leaf == "weight" and transposed else 0)
+    return axes
+
+
+def normalize_direction(
+    direction: Tensor, weights: Tensor, norm: str = "filter", axis: int = 0
+) -> Tensor:
     """Rescale one direction tensor in place against its weights; returns it.
 
-    ``filter``: each slice along dim 0 gets ‖d_i‖ = ‖θ_i‖; ``layer``: ‖d‖ = ‖θ‖;
-    ``weight``: d ⊙ θ; ``dfilter`` / ``dlayer``: unit norm per filter / per tensor;
-    ``none``: unchanged. The 1e-10 guards are the reference's.
+    ``filter``: each slice along ``axis`` (the output units, see :func:`output_axes`) gets
+    ‖d_i‖ = ‖θ_i‖; ``layer``: ‖d‖ = ‖θ‖; ``weight``: d ⊙ θ; ``dfilter`` / ``dlayer``: unit
+    norm per filter / per tensor; ``none``: unchanged. The 1e-10 guards are the reference's.
     """
     if norm not in NORMS:
         raise InputError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+    if axis and norm in ("filter", "dfilter") and direction.dim() > axis:
+        normalize_direction(direction.transpose(0, axis), weights.transpose(0, axis), norm)
+        return direction
     if norm in ("filter", "dfilter"):
         n = direction.shape[0] if direction.dim() else 1
         scale = 1.0 / (direction.reshape(n, -1).norm(dim=1) + 1e-10)
@@ -53,48 +80,66 @@ def random_direction(
     norm: str = "filter",
     ignore: str = "biasbn",
     generator: torch.Generator | None = None,
+    chosen: list[bool] | None = None,
 ) -> list[Tensor]:
     """A Gaussian direction with the shapes of ``weights_of(model, dir_type)``, normalized.
 
     Drawn on the CPU in float32 from ``generator`` (the global RNG if ``None``) and
-    normalized there, then moved to each tensor's device and dtype: the same seed gives
-    the same direction on any device. Tensors with dim <= 1 (biases, BN) are zero with
+    normalized there (per output unit, :func:`output_axes`), then moved to each tensor's
+    device and dtype: the same seed gives the same direction on any device. Tensors with
+    dim <= 1 (biases and norm layers: BatchNorm, LayerNorm, RMSNorm) are zero with
     ``ignore='biasbn'``, else a copy of θ (reference semantics); integer buffers are zero.
+    ``chosen``: one flag per tensor (:class:`~lossviz_core.directions.select.Selection`);
+    the others are zero, after drawing, so the chosen entries do not depend on the choice.
     """
-    if ignore not in ("biasbn", "none"):
-        raise InputError(f"unknown ignore {ignore!r}; choose one of biasbn, none")
+    ignore = check_ignore(ignore)
     if norm not in NORMS:
         raise InputError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+    weights = weights_of(model, dir_type)
+    chosen = [True] * len(weights) if chosen is None else chosen
     out = []
-    for w in weights_of(model, dir_type):
+    for w, axis, keep in zip(weights, output_axes(model, dir_type), chosen, strict=True):
         if not is_perturbable(w):
             out.append(torch.zeros_like(w))
             continue
         # every float tensor draws, so d's conv entries do not depend on ``ignore``
         d = torch.randn(w.shape, generator=generator, dtype=torch.float32)
-        if w.dim() <= 1:
-            d = torch.zeros_like(d) if ignore == "biasbn" else w.detach().to("cpu", torch.float32)
+        if not keep or (w.dim() <= 1 and ignore == "biasbn"):
+            d = torch.zeros_like(d)
+        elif w.dim() <= 1:
+            d = w.detach().to("cpu", torch.float32)
         else:
-            normalize_direction(d, w.detach().to("cpu", torch.float32), norm)
+            normalize_direction(d, w.detach().to("cpu", torch.float32), norm, axis)
         out.append(d.to(device=w.device, dtype=w.dtype))
     return out
 
 
+def check_ignore(ignore: str) -> str:
+    """``ignore`` as the recipe stores it (``biasnorm`` reads ``biasbn``); InputError if
+    unknown."""
+    if ignore not in IGNORES:
+        raise InputError(f"unknown ignore {ignore!r}; choose one of {', '.join(IGNORES)}")
+    return canonical_ignore(ignore)
+
+
 def target_direction(
-    model: nn.Module, state_b: Any, dir_type: str = "weights", state_a: Any = None
+    model: nn.Module, state_b: Any, dir_type: str = "weights", state_a: Any = None,
+    chosen: list[bool] | None = None,
 ) -> list[Tensor]:
     """d = θ_B − θ_A, unnormalized (θ_A: the model's current weights when ``state_a`` is None).
 
-    ``state_a`` / ``state_b``: state dicts or checkpoint paths. Integer buffers get zeros.
+    ``state_a`` / ``state_b``: state dicts or checkpoint paths. Integer buffers get zeros,
+    and so do the tensors ``chosen`` leaves out.
     """
     theta_b = tensors_from_state(model, state_b, dir_type)
     if state_a is None:
         theta_a = [w.detach() for w in weights_of(model, dir_type)]
     else:
         theta_a = tensors_from_state(model, state_a, dir_type)
+    chosen = [True] * len(theta_a) if chosen is None else chosen
     return [
-        b - a if is_perturbable(a) else torch.zeros_like(a)
-        for a, b in zip(theta_a, theta_b, strict=True)
+        b - a if is_perturbable(a) and keep else torch.zeros_like(a)
+        for a, b, keep in zip(theta_a, theta_b, chosen, strict=True)
     ]
 
 

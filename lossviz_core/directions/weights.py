@@ -44,12 +44,27 @@ def is_perturbable(t: Tensor) -> bool:
     return t.is_floating_point() or t.is_complex()
 
 
+def with_tied(model: nn.Module, state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """``state`` with the names it lacks of tensors the model ties to one it has (a language
+    model's output embedding, which safetensors files store once, under the input's name)."""
+    own = model.state_dict(keep_vars=True)
+    by_storage: dict[int, str] = {}
+    for k, v in own.items():
+        if k in state and v.numel():
+            by_storage.setdefault(v.data_ptr(), k)
+    out = dict(state)
+    for k, v in own.items():
+        if k not in out and v.numel() and v.data_ptr() in by_storage:
+            out[k] = state[by_storage[v.data_ptr()]]
+    return out
+
+
 def tensors_from_state(model: nn.Module, state: Any, dir_type: str = "weights") -> list[Tensor]:
     """The entries of ``state`` (dict or checkpoint path) aligned with ``weights_of(model)``.
 
     A missing key or a wrong shape raises :class:`CheckpointError` naming them.
     """
-    sd = state if isinstance(state, Mapping) else load_state_dict(state)
+    sd = with_tied(model, state if isinstance(state, Mapping) else load_state_dict(state))
     names, ref = names_of(model, dir_type), weights_of(model, dir_type)
     # integer buffers are never perturbed: a checkpoint may lack them (PyTorch < 0.4)
     sd = {**{n: w for n, w in zip(names, ref, strict=True) if not is_perturbable(w)}, **sd}

@@ -285,6 +285,8 @@ def fold(plane: Plane, option: str | bool = "auto", traceable: bool = True) -> P
     """
     if option is False or not traceable or not getattr(plane, "linear", True):
         return plane  # a curve or re-estimated BN statistics: the plane writes them itself
+    if not plane.foldable:  # seeded: no θ, d₁, d₂ whole
+        return plane
     traced = find_conv_bn_pairs(plane.model)
     if traced is None or not traced[1]:
         return plane

@@ -43,7 +43,7 @@ from lossviz_core.losses import (
     batch_sums,
     resolve_loss,
 )
-from lossviz_core.plane import Plane
+from lossviz_core.plane import Plane, make_plane
 from lossviz_core.recipe.spec import COMPILE_MODES, MEMORY_FORMATS, PRECISIONS
 
 SPLIT_NAMES = ("train", "test")
@@ -110,7 +110,7 @@ class Evaluator:
         self.model, self._fold_option = model, fold_bn
         self._select = partial(select_output, key=output)
         self.capabilities = capabilities
-        self.plane = directions if isinstance(directions, Plane) else Plane(model, directions)
+        self.plane = directions if isinstance(directions, Plane) else make_plane(model, directions)
         self.directions = self.plane.directions
         self.splits = [mp.load_split(data, s, self.device) for s in splits]
         self.two_d = self.plane.two_d

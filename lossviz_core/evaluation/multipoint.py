@@ -235,6 +235,11 @@ def probe_multi(
     ``option``: "auto" (probe), True (force), False (never). ``plan``: the evaluator's
     plane (a Plane or FoldedPlane: ``theta``, ``stacked``, ``module``).
     """
+    if not getattr(plan, "stackable", True):  # seeded directions: one point at a time
+        if option is True:
+            raise InputError("seeded directions are evaluated one point at a time; use "
+                             "multi-point off (or --dir-storage stored)")
+        return False, 1, single_per_sample
     n_params = sum(t.numel() for t in plan.theta)
     if option is False or (option == "auto" and n_params > MULTI_MAX_PARAMS.get(device.type, 0)):
         return False, 1, single_per_sample

@@ -52,8 +52,9 @@ def next_token_sums(out: Tensor, y: Tensor, lead: int = 0,
     dims = tuple(range(lead, out.dim() - 1))  # the batch and token dimensions
     for r in range(0, b, rows):
         for s in range(0, t - 1, step):
-            logits = out[..., r:r + rows, s:s + step, :].float()
-            target = y[r:r + rows, s + 1:s + 1 + step].expand(logits.shape[:-1])
+            e = min(s + step, t - 1)  # the last position predicts nothing
+            logits = out[..., r:r + rows, s:e, :].float()
+            target = y[r:r + rows, s + 1:e + 1].expand(logits.shape[:-1])
             keep = target != IGNORE_INDEX
             index = target.masked_fill(~keep, 0)
             picked = logits.gather(-1, index.unsqueeze(-1)).squeeze(-1)

@@ -24,7 +24,11 @@ from lossviz_core.recipe.seeds import MAX_SEEDS
 T = TypeVar("T", bound="_Spec")
 
 NORMS = ("filter", "layer", "weight", "dfilter", "dlayer", "none")
-IGNORES = ("biasbn", "none")
+# biasbn: biases and norm layers (every 1-D tensor: BatchNorm, LayerNorm, RMSNorm) get no
+# direction; ``biasnorm`` says the same and is stored as ``biasbn`` (the reference's word)
+IGNORES = ("biasbn", "biasnorm", "none")
+IGNORE_HELP = ("biasbn (or biasnorm): biases and norm layers (BatchNorm, LayerNorm, RMSNorm: "
+               "every 1-D tensor) stay at θ; none: the direction there is θ itself")
 DIR_TYPES = ("weights", "states")
 SPLITS = ("train", "test", "both")
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -35,6 +39,9 @@ TRANSFORMS = ("auto", "cifar", "imagenet", "none")
 DATA_CACHES = ("auto", "device", "host", "stream")
 RECIPE_VERSION = 2
 MAX_SEED = 2**31 - 1  # the window's seed box (a Qt int) holds no more
+# direction parameters that say how the directions are kept, not which they are (a seeded
+# plane computes the stored plane's values): left out of Recipe.landscape_key()
+KEEPING_PARAMS = ("dir_storage",)
 
 
 def json_default(o: Any) -> Any:
@@ -49,6 +56,11 @@ def json_default(o: Any) -> Any:
 def jsonable(obj: Any) -> Any:
     """``obj`` as plain JSON types (what a result file stores)."""
     return json.loads(json.dumps(obj, default=json_default))
+
+
+def canonical_ignore(ignore: str) -> str:
+    """The ignore rule as a recipe stores it: ``biasnorm`` is ``biasbn``."""
+    return "biasbn" if ignore == "biasnorm" else ignore
 
 
 def check_seed(name: str, value: Any) -> int:
@@ -361,6 +373,8 @@ class DirectionSpec(_Spec):
             ("yignore", self.yignore, IGNORES),
         ):
             check_choice(name, value, allowed)
+        object.__setattr__(self, "xignore", canonical_ignore(self.xignore))
+        object.__setattr__(self, "yignore", canonical_ignore(self.yignore))
 
 
 @dataclass(frozen=True)
@@ -460,6 +474,8 @@ class Recipe(_Spec):
         only, whatever the panels showed before the fit."""
         d = _identity(self.to_dict())
         d.pop("compute")
+        for how in KEEPING_PARAMS:  # how the directions are kept, not what they are
+            d["directions"]["params"].pop(how, None)
         if self.grid.fit:
             d["grid"] = {"fit": True, "x": self.grid.x.num,
                          "y": None if self.grid.y is None else self.grid.y.num}

@@ -127,7 +127,8 @@ class Workspace:
         d = make_directions(self.model, recipe.directions, not recipe.is_line, data=self.data,
                             loss=self.loss, device=self.device, splits=recipe.loss.splits)
         ws = dataclasses.replace(self, recipe=recipe, directions=d,
-                                 plane=make_plane(self.model, d, self.data), measures=[])
+                                 plane=make_plane(self.model, d, self.data, recipe.model.checkpoint),
+                                 measures=[])
         ws.loss = resolve_loss(recipe.loss)
         ws.measures = build_measures(ws, pinned)
         return ws
@@ -199,8 +200,12 @@ def iter_materialize(
             splits=recipe.loss.splits)
     if directions.center is not None:
         load_into(model, directions.center, source="the plane's centre")
-    capabilities = detect(model, sample, select)
-    plane = make_plane(model, directions, data)
+    plane = make_plane(model, directions, data, recipe.model.checkpoint)
+    if plane.stackable:
+        capabilities = detect(model, sample, select)
+    else:  # seeded directions: one point at a time, so no vmapped trial forward (its memory)
+        capabilities = detect(model, None, select)
+        capabilities.reasons["functional"] = "seeded directions are evaluated one point at a time"
     ws = Workspace(recipe, device, model, data, directions, plane, loss, capabilities, [],
                    loaded)
     yield Step("probing how to evaluate fastest", 0.7)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 from types import SimpleNamespace
 
 import numpy as np
@@ -18,12 +17,13 @@ import torch
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
+from hf_files import save_gpt2  # noqa: E402
+from hf_files import texts as _texts  # noqa: E402
 from transformers import (  # noqa: E402
     AutoTokenizer,
     GPT2Config,
     GPT2ForSequenceClassification,
     GPT2LMHeadModel,
-    PreTrainedTokenizerFast,
 )
 
 from lossviz_core.cli import main  # noqa: E402
@@ -33,39 +33,14 @@ from lossviz_core.evaluation.evaluate import Evaluator  # noqa: E402
 from lossviz_core.recipe.spec import DirectionSpec  # noqa: E402
 from lossviz_core.results.store import read_result  # noqa: E402
 
-WORDS = ("the loss landscape of a network is a surface over two directions in weight space "
-         "sharp minima generalize worse than flat ones skip connections keep it smooth").split()
 SEQ = 32
 LINE = ("--x=-0.5:0.5:3", "--device", "cpu", "--precision", "fp32")
-
-
-def _texts(n: int, seed: int) -> list[str]:
-    rng = random.Random(seed)
-    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 40))) + "."
-            for _ in range(n)]
 
 
 @pytest.fixture(scope="module")
 def gpt2(tmp_path_factory):
     """A folder with a 2-layer GPT-2 (d_model 32) and its byte-level BPE tokenizer."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    folder = tmp_path_factory.mktemp("gpt2")
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(_texts(200, 0), trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<|endoftext|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
-    eos = fast.eos_token_id
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(fast), n_positions=64, n_embd=32,
-                                       n_layer=2, n_head=2, bos_token_id=eos,
-                                       eos_token_id=eos))
-    model.save_pretrained(folder)
-    fast.save_pretrained(folder)
-    return folder
+    return save_gpt2(tmp_path_factory.mktemp("gpt2"))
 
 
 def _reference(folder):

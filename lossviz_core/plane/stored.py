@@ -1,4 +1,4 @@
-"""The plane θ + α·d₁ + β·d₂ through a model's weights: the paper's central object.
+"""The plane with stored directions: θ, d₁ and d₂ held as tensors beside the model.
 
 A :class:`Plane` holds θ (a copy of the model's tensors the directions perturb), d₁ and d₂
 aligned with them, and the model's own tensors. ``write(α, β)`` puts θ + α·d₁ + β·d₂ into
@@ -32,6 +32,8 @@ class Plane:
     """
 
     pairs: tuple = ()  # no BatchNorm folded here (see bnfold.FoldedPlane)
+    stackable = True  # K points at once (stacked) for multi-point evaluation
+    foldable = True  # BatchNorm may be folded around it
     refold = False
     linear = True  # a point is θ + α·d₁ + β·d₂ and nothing more (connect.path: not so)
     generation = 0  # bumped by reattach(): views built on older tensors know they are stale
@@ -43,8 +45,9 @@ class Plane:
         self.dir_type = getattr(directions, "dir_type", "weights")
         self.two_d = directions.y is not None
         state = model.state_dict()
-        # every float tensor of the state: restored after each call, loaded by load_state
-        self.state_names = [k for k, v in state.items() if v.is_floating_point()]
+        # every float tensor of the state: restored after each call, loaded by load_state;
+        # a tied tensor under its first name only (checkpoints often store it once)
+        self.state_names = first_names(state)
         self.state_live = [state[k] for k in self.state_names]
         self.state_theta = [t.clone() for t in self.state_live]
         theta_by_name = dict(zip(self.state_names, self.state_theta, strict=True))
@@ -145,6 +148,20 @@ class Plane:
         }
 
 
+def first_names(state: Mapping[str, Tensor]) -> list[str]:
+    """The float tensors of a state dict, each storage once, under its first name."""
+    seen, out = set(), []
+    for k, v in state.items():
+        if not v.is_floating_point():
+            continue
+        if v.numel():
+            if v.data_ptr() in seen:
+                continue
+            seen.add(v.data_ptr())
+        out.append(k)
+    return out
+
+
 def stack_points(theta: Tensor, d1: Tensor, d2: Tensor, a: Tensor, b: Tensor) -> Tensor:
     """θ + a_k·d₁ + b_k·d₂ for every k: shape (K, *θ.shape)."""
     shape = (a.shape[0],) + (1,) * theta.dim()
@@ -163,8 +180,9 @@ def check_directions(model: nn.Module, directions: Any) -> None:
                 f"the {label} direction has {len(d)} tensors but the model has "
                 f"{len(weights)} {dir_type}; it was made for another model"
             )
+        shapes = getattr(d, "shapes", None) or [tuple(t.shape) for t in d]  # seeded: no tensors
         bad = [
-            n for n, w, t in zip(names, weights, d, strict=True) if tuple(w.shape) != tuple(t.shape)
+            n for n, w, s in zip(names, weights, shapes, strict=True) if tuple(w.shape) != tuple(s)
         ]
         if bad:
             raise InputError(
@@ -173,5 +191,11 @@ def check_directions(model: nn.Module, directions: Any) -> None:
 
 
 def _like(weight: Tensor, d: Tensor) -> Tensor:
-    """A direction tensor on the weight's device, dtype and memory format."""
+    """A direction tensor on the weight's device, dtype and memory format: ``d`` itself when
+    it is that already and is not the weight itself (``ignore none`` makes a 1-D tensor's
+    direction θ): the plane only reads it, and a copy would hold the weights once more."""
+    if (d.device, d.dtype, d.shape, d.stride()) == (weight.device, weight.dtype, weight.shape,
+                                                    weight.stride()) and \
+            d.untyped_storage().data_ptr() != weight.untyped_storage().data_ptr():
+        return d
     return torch.empty_like(weight).copy_(d)
