@@ -4,6 +4,7 @@ Compare's 1-D results and a zoom that lands on the grid."""
 
 from __future__ import annotations
 
+from conftest import _line  # at collection: the app's conftest, not the engine's
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
@@ -210,7 +211,6 @@ def test_compare_keeps_1d_results_beside_surfaces_and_draws_the_chosen_curves(
         qtbot, make_window, make_surface, line_result):
     import numpy as np
     import pyqtgraph as pg
-    from conftest import _line
     from lossviz.views.surface3d import SurfaceView3D
 
     w = make_window(autostart=False)
