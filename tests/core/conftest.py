@@ -19,7 +19,8 @@ SLOW_MODULES = ("test_trust", "test_trust_inputs", "test_trust_plans", "test_ray
                 # measured over 1 s a module in `-m fast --durations=0` (2026-12-07)
                 "test_trust_disk", "test_trust_files", "test_trust_code", "test_trust_writes",
                 "test_animate", "test_lm_pytorch", "test_align", "test_directions_seeded",
-                "test_track_callbacks", "test_track_train")
+                "test_track_callbacks", "test_track_train", "test_executors", "test_export_files",
+                "test_curvature_products", "test_track", "test_plane3")
 SLOW_TESTS = (
     "test_nested_resnet_folds_without_touching_the_model", "test_demo_surface_plot_and_info",
     "test_convexity_map_is_stored_beside_the_loss_and_resumes",
