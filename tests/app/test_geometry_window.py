@@ -78,7 +78,13 @@ def test_a_curve_beside_its_straight_line_with_both_barriers(qtbot, make_window,
     wait_idle(qtbot, w, 4 * COMPUTE_MS)
     assert errors == []
     view = w.view1d
-    labels = [label.text for _, label in view.legend.items]
+
+    def legend() -> list[str]:
+        return [label.text for _, label in view.legend.items]
+
+    # the barriers are written into the legend once the whole path is drawn
+    qtbot.waitUntil(lambda: any("barrier" in s for s in legend()), timeout=COMPUTE_MS)
+    labels = legend()
     assert any("curve (barrier" in s for s in labels), labels
     assert any("straight line (barrier" in s for s in labels), labels
     pen = view.curves["line_train_loss"].opts["pen"]
