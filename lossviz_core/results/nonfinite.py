@@ -40,12 +40,13 @@ def running_var_record(model: Any, plane: Any) -> dict[str, Any]:
     aligned); ``model``: its module, whose BatchNorm layers give ``eps``."""
     modules = dict(model.named_modules())
     layers = []
-    for name, theta, d1, d2 in zip(plane.names, plane.theta, plane.d1, plane.d2, strict=True):
+    for j, name in enumerate(plane.names):
         if not name.endswith(_SUFFIX):
-            continue
+            continue  # only these tensors are made (a seeded plane draws each on request)
         layer = name[: -len(_SUFFIX)]
         eps = float(getattr(modules.get(layer), "eps", 0.0))
-        layers.append((layer, _numpy(theta) + eps, _numpy(d1), _numpy(d2)))
+        layers.append((layer, _numpy(plane.theta[j]) + eps, _numpy(plane.d1[j]),
+                       _numpy(plane.d2[j])))
     return bn_record(layers)
 
 

@@ -219,3 +219,20 @@ def test_curvature_at_a_point_of_a_seeded_plane_equals_the_stored_ones():
     stored, seeded = reports
     assert seeded["eigenvalues"] == pytest.approx(stored["eigenvalues"], rel=1e-5)
     assert seeded["trace"] == pytest.approx(stored["trace"], rel=1e-5)
+
+
+def test_a_seeded_surface_never_makes_a_whole_tensor(tmp_path, capsys, monkeypatch):
+    """Nothing on the way to a grid (the loss measure's running-variance record included)
+    asks a seeded plane for whole θ, d₁ or d₂ tensors of a model without BatchNorm: each
+    would cost a tensor's size again (the largest, the embedding, 1.5× at once)."""
+    made = []
+    for name in ("_direction", "_theta_whole"):
+        real = getattr(SeededPlane, name)
+        monkeypatch.setattr(SeededPlane, name,
+                            lambda self, *a, _real=real, _n=name: made.append(_n)
+                            or _real(self, *a))
+    out = tmp_path / "seeded.h5"
+    assert main(["surface", *ARGS, "--dir-storage", "seeded", "--out", str(out)]) == 0, (
+        capsys.readouterr().err)
+    assert made == []
+    assert np.isfinite(read_result(out).values["train_loss"]).all()
