@@ -13,7 +13,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from lossviz_core.align.spec import Axis, PermutationSpec
@@ -67,6 +66,8 @@ def weight_matching(spec: PermutationSpec, state_a: State, state_b: State,
     if not perms:
         return perms, 0
     by_tensor = spec.axes_of()
+    from scipy.optimize import linear_sum_assignment  # scipy.optimize: half a second to load
+
     rng = np.random.default_rng(seed)
     order = list(perms)
     for sweep in range(1, max_iterations + 1):

@@ -1,15 +1,5 @@
-"""Animations of loss landscapes: the trajectory moving over a landscape, or a sequence of
-landscapes (one per checkpoint) on one colour scale, as a GIF or an MP4.
-
-::
-
-    from lossviz_core.animate import AnimationOptions, animate
-    animate([read_result("pca.h5")], "pca.gif", AnimationOptions(kind="surface", rotate=90))
-
-Each frame is the still export of its state (:mod:`.frames`), encoded by imageio
-(:mod:`.encode`); :func:`iter_animation` yields a :class:`~lossviz_core.progress.Step` per
-frame so a window or a command line can show progress and cancel.
-"""
+"""What an animation is made of and how it is made: the API that
+:mod:`lossviz_core.animate` names (imported when first used, as it loads matplotlib)."""
 
 from __future__ import annotations
 
@@ -20,11 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lossviz_core.animate.encode import FORMATS, check_target, write_frames
+from lossviz_core.animate import KINDS, MODES
+from lossviz_core.animate.encode import check_target, write_frames
 from lossviz_core.animate.frames import (
     State,
-    cut_trajectory,
-    render,
     render_frames,
     sequence_states,
     trajectory_states,
@@ -33,9 +22,6 @@ from lossviz_core.errors import InputError
 from lossviz_core.export.figure import FigureOptions
 from lossviz_core.progress import Step, drain
 from lossviz_core.results.result import SurfaceResult
-
-MODES = ("auto", "trajectory", "sequence")
-KINDS = ("filled", "contour", "heatmap", "surface")
 
 
 @dataclass(frozen=True)
@@ -145,6 +131,3 @@ def frames_of(results: Sequence[SurfaceResult], options: AnimationOptions) -> It
     states, _ = plan_states(results, options)
     return render_frames(iter(states))
 
-
-__all__ = ["FORMATS", "KINDS", "MODES", "AnimationOptions", "State", "animate",
-           "cut_trajectory", "frames_of", "iter_animation", "plan_states", "render"]

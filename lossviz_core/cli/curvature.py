@@ -59,7 +59,6 @@ def run_curvature(a: argparse.Namespace) -> int:
     from lossviz_core.cli.gates import admit_code
     from lossviz_core.curvature.report import CurvatureOptions, write_report
     from lossviz_core.device import threads_for_load
-    from lossviz_core.export.curvature import plot_report
     from lossviz_core.resolve import resolve
     from lossviz_core.results.paths import check_output
     from lossviz_core.run.at_point import iter_curvature
@@ -104,6 +103,8 @@ def run_curvature(a: argparse.Namespace) -> int:
         _say("warning: not every eigenvalue converged (see 'converged'; raise --maxiter)")
     _say(f"wrote {a.out}")
     if a.plot:
+        from lossviz_core.export.curvature import plot_report  # matplotlib: when drawing
+
         plot_report(report, a.plot)
         _say(f"drew {a.plot}")
     print(f"{a.out}", file=sys.stdout)

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.func import grad_and_value
 
 from lossviz_core.curvature.examples import Examples
 from lossviz_core.curvature.params import (
@@ -265,8 +264,14 @@ class HessianOperator:
         p, n = self._moved(delta), self.examples.n
 
         def one(x: Tensor, y: Tensor) -> Tensor:
-            g, value = grad_and_value(self._mean_loss)(p, x, y, n)
-            return self.flatten(g), value.detach()
+            # plain autograd, not torch.func.grad: that loads torch._dynamo (~2 s at start)
+            with torch.enable_grad():
+                leaves = {k: v.detach().requires_grad_(True) for k, v in p.items()}
+                value = self._mean_loss(leaves, x, y, n)
+                g = torch.autograd.grad(value, list(leaves.values()), allow_unused=True)
+            grads = {k: torch.zeros_like(v) if d is None else d
+                     for (k, v), d in zip(leaves.items(), g, strict=True)}
+            return self.flatten(grads), value.detach()
 
         g, value = self._sum(one)
         self.gradients += 1

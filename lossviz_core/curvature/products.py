@@ -141,8 +141,11 @@ class GradientGraph:
         outs = [t for t, v in zip(self.grads, leaves, strict=True) if t.requires_grad]
         vs = [tangent[n] for n, t in zip(self.names, self.grads, strict=True) if t.requires_grad]
         with torch.enable_grad():
-            hv = torch.autograd.grad(outs, leaves, grad_outputs=vs, retain_graph=True,
-                                     allow_unused=True)
+            # d⟨∇L, v⟩/dθ with v held constant: the same backward as grad_outputs=v (the
+            # product's first step multiplies v by 1.0), without grad_outputs, whose checks
+            # load torch's symbolic shapes and sympy (most of a second at start)
+            dot = sum((g * v).sum() for g, v in zip(outs, vs, strict=True))
+            hv = torch.autograd.grad(dot, leaves, retain_graph=True, allow_unused=True)
         return {n: torch.zeros_like(v) if h is None else h
                 for n, h, v in zip(self.names, hv, leaves, strict=True)}
 

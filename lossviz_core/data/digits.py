@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,17 +18,37 @@ from lossviz_core.recipe.spec import DatasetSpec
 DIGITS_TEST_SIZE = 360
 
 
-@lru_cache(maxsize=1)
-def _digits_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+SPLIT_FILE = Path(__file__).with_name("splits") / "digits.npz"
+
+
+def _digits_raw() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits (pixels 0..16 as float64, labels), read from the CSV that ships
+    with scikit-learn, as ``load_digits`` reads it, without importing scikit-learn (a
+    second at every start); ``load_digits`` itself where that file is not found."""
+    spec = importlib.util.find_spec("sklearn")
+    folders = (spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        csv = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if csv.is_file():
+            with gzip.open(csv) as f:
+                data = np.loadtxt(f, delimiter=",")
+            return data[:, :-1], data[:, -1].astype(np.int64)
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     bunch = load_digits()
-    x = bunch.data.astype(np.float32) / 16.0
-    y = bunch.target.astype(np.int64)
-    x_tr, x_te, y_tr, y_te = train_test_split(
-        x, y, test_size=DIGITS_TEST_SIZE, random_state=0, stratify=y
-    )
+    return bunch.data, bunch.target
+
+
+@lru_cache(maxsize=1)
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    data, target = _digits_raw()
+    x = data.astype(np.float32) / 16.0
+    y = target.astype(np.int64)
+    # The stratified split (test_size=360, random_state=0) made once with scikit-learn's
+    # train_test_split: scripts/make_digits_split.py.
+    with np.load(SPLIT_FILE) as split:
+        train, test = split["train"].astype(np.int64), split["test"].astype(np.int64)
+    x_tr, x_te, y_tr, y_te = x[train], x[test], y[train], y[test]
     # One scalar mean and std, from the training split only.
     mean, std = float(x_tr.mean()), float(x_tr.std())
     x_tr = ((x_tr - mean) / std).reshape(-1, 1, 8, 8)
