@@ -183,6 +183,7 @@ def joint_pca_directions(
     dir_type: str = "weights",
     ignore: str = "biasbn",
     fit: str = "joint",
+    chosen: list[bool] | None = None,
 ) -> Directions:
     """One PCA plane for several runs' trajectories, centred on the first run's end.
 
@@ -215,8 +216,11 @@ def joint_pca_directions(
             ckpts.append((int(e), str(p)))
     center = load_state_dict(runs[0].final_checkpoint)
     like = weights_of(model, dir_type)
-    plane = joint_pca_plane(thetas, np.array(run_index),
-                            biasbn_mask(like) if ignore == "biasbn" else None, fit)
+    mask = biasbn_mask(like) if ignore == "biasbn" else None
+    if chosen is not None and not all(chosen):  # --only / --exclude: as for one run
+        left_out = unchosen_mask(like, chosen)
+        mask = left_out if mask is None else mask | left_out
+    plane = joint_pca_plane(thetas, np.array(run_index), mask, fit)
     labels = run_labels(runs)
     trajectory = Trajectory(
         epochs=np.array(epochs), x=plane.x, y=plane.y, off_plane=plane.off_plane,
@@ -254,18 +258,15 @@ def build(ctx: DirectionContext) -> Directions:
                          "--pca 'CKPTS/step_*.safetensors'")
     selection = Selection.of(s)
     others = [s.param(name) for name in OTHER_RUNS if s.param(name)]
+    chosen = selection.chosen(ctx.model, s.dir_type)
     if others:
-        if not selection.everything:
-            raise InputError("--only / --exclude take one run's PCA plane, not a joint one "
-                             "(drop --pca-with)")
         if s.xignore not in ("biasbn", "none"):
             raise InputError(f"unknown ignore {s.xignore!r}; choose one of biasbn, none")
         dirs = joint_pca_directions(ctx.model, [run, *others], s.dir_type, s.xignore,
-                                    s.param("fit") or "joint")
+                                    s.param("fit") or "joint", chosen)
     else:
-        dirs = pca_directions(ctx.model, run, s.dir_type, s.xignore,
-                              selection.chosen(ctx.model, s.dir_type))
-        dirs.info.update(selection.info())
+        dirs = pca_directions(ctx.model, run, s.dir_type, s.xignore, chosen)
+    dirs.info.update(selection.info())
     return dirs if ctx.two_d else dirs.line()
 
 

@@ -111,3 +111,45 @@ def test_run_labels_and_point_names_read_back_and_other_text_is_refused(tmp_path
         f["lossviz/trajectory/loss"] = np.array([b"2", b"1", b"2", b"1"])
     with pytest.raises(LossVizError, match="loss holds"):
         read_result(path)
+
+
+def test_a_joint_plane_of_the_chosen_parameters_only(tmp_path, capsys):
+    """--only on a joint plane: the directions move the chosen tensors alone, and in their
+    subspace the plane holds the shared start and both runs' ends."""
+    runs = []
+    for name, opt in (("sgd", ["--optimizer", "sgd", "--lr", "0.1"]),
+                      ("adam", ["--optimizer", "adam", "--lr", "0.01"])):
+        runs.append(tmp_path / name)
+        assert main(["train", "--model", "digits_mlp", "--epochs", "1", "--seed", "0", *opt,
+                     "--out", str(runs[-1])]) == 0, capsys.readouterr().err
+    job = prepare(resolve({"pca": str(runs[0]), "pca_with": str(runs[1]), "xignore": "none",
+                           "only": "fc2.*", "x": "-1:1:3", "y": "-1:1:3"}))
+    dirs = job.workspace.directions
+    for name, d1, d2 in zip(dirs.names, dirs.x, dirs.y, strict=True):
+        moved = name.startswith("fc2.")
+        assert bool(d1.any()) == moved and bool(d2.any()) == moved, name
+    assert dirs.info["only"] == ["fc2.*"]
+
+    def fc2(path) -> np.ndarray:
+        state = torch.load(path, weights_only=True)["state_dict"]
+        return torch.cat([state["fc2.weight"].reshape(-1), state["fc2.bias"]]).double().numpy()
+
+    a, b = read_run(runs[0]), read_run(runs[1])
+    end_a = fc2(a.checkpoints[-1][1])
+    diffs = np.stack([fc2(b.checkpoints[-1][1]) - end_a, fc2(a.checkpoints[0][1]) - end_a], 1)
+    basis = np.stack([torch.cat([d[-2].reshape(-1), d[-1]]).double().numpy()
+                      for d in (dirs.x, dirs.y)], 1)
+    coef, *_ = np.linalg.lstsq(basis, diffs, rcond=None)
+    np.testing.assert_allclose(basis @ coef, diffs, atol=1e-6 * np.abs(diffs).max())
+    traj = job.result.trajectory
+    assert list(traj.run) == [0, 0, 1, 1]
+
+    def fc1(path) -> np.ndarray:
+        state = torch.load(path, weights_only=True)["state_dict"]
+        return torch.cat([state["fc1.weight"].reshape(-1), state["fc1.bias"]]).double().numpy()
+
+    # off the plane by exactly what it leaves out: the other tensors' distance from the centre
+    ckpts = [p for _, p in a.checkpoints] + [p for _, p in b.checkpoints]
+    away = [np.linalg.norm(fc1(p) - fc1(a.checkpoints[-1][1])) for p in ckpts]
+    np.testing.assert_allclose(traj.off_plane, away, rtol=1e-5, atol=1e-6)
+    assert traj.off_plane[1] == 0.0 and min(traj.off_plane[[0, 2, 3]]) > 0.1
