@@ -89,6 +89,7 @@ class HessianOperator:
             raise InputError("no parameters to compute the curvature for (the directions "
                              "move none); use --hessian-params all")
         self.model, self.examples, self.output = model, examples, output
+        self._count: float | None = None
         self.loss_fn = loss if isinstance(loss, LossFunction) else resolve_loss(loss)
         self.precision, self.dtype = dtype, DTYPES[dtype]
         self.plane, self.selection, self.coords = plane, selection, (0.0, 0.0)
@@ -207,7 +208,7 @@ class HessianOperator:
         batch by torch.func (one pass over the examples)."""
         start = time.perf_counter()
         tangent = self.unflatten(v.to(self.device, self.dtype))
-        n = self.examples.n
+        n = self.count
         if self.mode == "graph" and self._graph is None:
             self._build_graph()
         out = None
@@ -261,7 +262,7 @@ class HessianOperator:
 
     def loss_and_grad(self, delta: Tensor | None = None) -> tuple[float, Tensor]:
         """L and ∇L (flat) at the point moved by ``delta`` (flat, optional)."""
-        p, n = self._moved(delta), self.examples.n
+        p, n = self._moved(delta), self.count
 
         def one(x: Tensor, y: Tensor) -> Tensor:
             # plain autograd, not torch.func.grad: that loads torch._dynamo (~2 s at start)
@@ -280,12 +281,25 @@ class HessianOperator:
 
     def loss(self, delta: Tensor | None = None) -> float:
         """L at the point moved by ``delta`` (flat, optional); no gradients."""
-        p, n = self._moved(delta), self.examples.n
+        p, n = self._moved(delta), self.count
         with torch.no_grad():
             value = self._sum(lambda x, y: self._mean_loss(p, x, y, n).reshape(1))
         self.losses += 1
         self._passed("loss")
         return float(value[0])
+
+    @property
+    def count(self) -> float:
+        """What the loss is a mean over: the examples, or the loss's own count (``lm``: the
+        predicted tokens of every sequence, counted once from the targets)."""
+        if self._count is None:
+            own = self.loss_fn.entry.count
+            self._count = float(self.examples.n) if own is None else float(sum(
+                own(y) for _, y in self.examples.batches(self.batch_size, self.device,
+                                                          self.dtype)))
+            if self._count <= 0:
+                raise InputError("the examples have no targets to compute the curvature of")
+        return self._count
 
     @property
     def info(self) -> dict[str, Any]:
@@ -309,7 +323,7 @@ class HessianOperator:
 
     def _build_graph(self) -> None:
         """Keep ∇L's graph for the products, or fall back per batch when it would not fit."""
-        n = self.examples.n
+        n = self.count
         graph = GradientGraph(self._theta, graph_budget(self.device))
         batches = sum(-(-len(p) // self.batch_size) for p in self.examples.parts)
         try:

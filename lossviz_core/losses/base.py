@@ -80,6 +80,9 @@ class Loss:
     casts_outputs: bool = False
     sample_dims: int = 1  # of one example's output: logits (C,) 1, next-token logits (T, V) 2
     help: str = ""
+    # where ``stats`` gives its own count: that count from a batch's targets alone (what a
+    # Hessian of the mean loss divides by before any output exists); None: the batch size
+    count: Callable[[Tensor], float] | None = None
 
 
 @dataclass(frozen=True)

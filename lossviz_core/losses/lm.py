@@ -86,6 +86,11 @@ def _stats(out: Tensor, y: Tensor, loss: LossFunction, lead: int):
     return next_token_sums(out, y, lead)
 
 
+def predicted_tokens(y: Tensor) -> float:
+    """What a batch's mean is over: its predicted tokens (position 1 on, −100 left out)."""
+    return float((y[:, 1:] != IGNORE_INDEX).sum()) if y.dim() == 2 else float(y.shape[0])
+
+
 def perplexity(mean_loss: np.ndarray) -> np.ndarray:
     """exp(mean next-token loss); inf where the loss has diverged past exp's range."""
     with np.errstate(over="ignore"):
@@ -97,7 +102,7 @@ PERPLEXITY = SplitQuantity("perplexity", "perplexity", perplexity)
 LOSS = Loss(
     name="lm", label="next-token cross-entropy (language model)", stats=_stats,
     accuracy=lambda targets, shape: True, quantities=(PERPLEXITY,), casts_outputs=True,
-    sample_dims=2,
+    sample_dims=2, count=predicted_tokens,
     help="a causal language model's loss: the mean over every predicted token (targets "
     "-100 left out), as transformers' model(ids, labels=ids).loss; token accuracy and "
     "perplexity",

@@ -129,3 +129,42 @@ def test_wrong_shapes_are_one_line():
         batch_sums(torch.randn(2, 1, 5), torch.zeros(2, 1, dtype=torch.int64), "lm")
     with pytest.raises(InputError, match="use --loss lm"):  # ce on a language model
         batch_sums(torch.randn(2, 6, 5), torch.zeros(2, 6, dtype=torch.int64), "ce", lead=0)
+
+
+def test_a_language_models_hessian_is_that_of_the_mean_over_predicted_tokens():
+    """The curvature of ``lm`` is the Hessian of the loss the grid shows (the mean over every
+    predicted token, −100 left out), not of a sum over tokens divided by sequences."""
+    from types import SimpleNamespace
+
+    from lossviz_core.curvature import HessianOperator, examples_of
+
+    torch.manual_seed(0)
+    vocab = 11
+    model = torch.nn.Sequential(torch.nn.Embedding(vocab, 4), torch.nn.Tanh(),
+                                torch.nn.Linear(4, vocab))
+    ids = torch.randint(0, vocab, (5, 7))
+    targets = ids.clone()
+    targets[0, 3:] = IGNORE_INDEX  # padding: left out of the mean
+    targets[2, 5] = IGNORE_INDEX
+    op = HessianOperator.from_model(model, examples_of(SimpleNamespace(x=ids, y=targets)), "lm",
+                                    params="all", batch_size=2)
+    assert op.count == 5 * 6 - 4 - 1
+
+    names = op.names
+
+    def plain(*tensors):
+        logits = torch.func.functional_call(model, dict(zip(names, tensors, strict=True)), (ids,))
+        return F.cross_entropy(logits[:, :-1].reshape(-1, vocab), targets[:, 1:].reshape(-1),
+                               ignore_index=IGNORE_INDEX)
+
+    theta = tuple(dict(model.named_parameters())[n].detach() for n in names)
+    v = op.random_vector(torch.Generator().manual_seed(1))
+    parts = op.unflatten(v)
+    _, hv = torch.autograd.functional.hvp(plain, theta, tuple(parts[n] for n in names))
+    torch.testing.assert_close(op.hvp(v), op.flatten(list(hv)), rtol=1e-4, atol=1e-6)
+    value, grad = op.loss_and_grad()
+    leaves = [t.clone().requires_grad_(True) for t in theta]
+    loss = plain(*leaves)
+    assert value == pytest.approx(float(loss), rel=1e-6)
+    torch.testing.assert_close(grad, op.flatten(list(torch.autograd.grad(loss, leaves))),
+                               rtol=1e-5, atol=1e-7)
