@@ -32,6 +32,7 @@ from lossviz_core.curvature.lanczos import lanczos_spectrum
 from lossviz_core.curvature.layers import layer_groups, per_layer_top
 from lossviz_core.curvature.sharpness import average_sharpness, epsilon_sharpness, sam_sharpness
 from lossviz_core.curvature.trace import deflated, estimate_trace
+from lossviz_core.errors import InputError
 from lossviz_core.progress import Step, drain
 
 # passes per part, as Hessian-vector products: ARPACK's default basis is 20 vectors and
@@ -61,8 +62,27 @@ class CurvatureOptions:
     average_samples: int = 20
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        """Refuse values no solver can use, in one line naming the option (and its flag)."""
+        least = {"k": 1, "trace_hvps": 3, "density_steps": 2, "density_runs": 1,
+                 "epsilon_steps": 1, "sam_steps": 1, "average_samples": 2}
+        for name, low in least.items():
+            if getattr(self, name) < low:
+                raise InputError(f"{_option(name)} must be at least {low}, got "
+                                 f"{getattr(self, name)}")
+        if self.maxiter is not None and self.maxiter < 1:
+            raise InputError(f"{_option('maxiter')} must be at least 1, got {self.maxiter}")
+        for name in ("tol", "epsilon", "rho"):
+            if not getattr(self, name) > 0:  # also NaN
+                raise InputError(f"{_option(name)} must be positive, got {getattr(self, name)}")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _option(name: str) -> str:
+    """An option as the command line names it (``k`` is ``--top-k``)."""
+    return "--top-k" if name == "k" else "--" + name.replace("_", "-")
 
 
 def plan(op: Any, options: CurvatureOptions | None = None,

@@ -70,3 +70,18 @@ def test_a_surface_with_the_convexity_map(tmp_path, capsys):
     assert r.recipe.measures == ("loss", "curvature")
     assert main(["info", str(out)]) == 0
     assert "convexity |λmin/λmax|" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    (["--density-steps", "0"], "--density-steps must be at least 2, got 0"),
+    (["--maxiter", "0"], "--maxiter must be at least 1, got 0"),
+    (["--trace-hvps", "1"], "--trace-hvps must be at least 3, got 1"),
+    (["--tol", "-1"], "--tol must be positive, got -1.0"),
+    (["--epsilon", "nan"], "--epsilon must be positive, got nan"),
+])
+def test_options_no_solver_can_use_are_one_line_before_any_work(tmp_path, capsys, flags, says):
+    out = tmp_path / "c.json"
+    assert main(["curvature", "--demo", *flags, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == f"lossviz: error: {says}"
+    assert "Traceback" not in err and "products" not in err and not out.exists()
