@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from lossviz_core.plane import Plane, stack_points
+from lossviz_core.plane import Plane, stack_points, write_point
 
 BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
@@ -225,11 +225,7 @@ class FoldedPlane:
     @torch.no_grad()
     def write(self, a: float, b: float = 0.0) -> None:
         """Write θ + a·d₁ + b·d₂ into the folded module's tensors (in place, on the device)."""
-        torch._foreach_copy_(self.live, self.theta)
-        if a != 0.0:
-            torch._foreach_add_(self.live, self.d1, alpha=a)
-        if b != 0.0:
-            torch._foreach_add_(self.live, self.d2, alpha=b)
+        write_point(self.live, self.theta, self.d1, self.d2, a, b)
         if self.refold:
             self.refold_all()
 

@@ -22,9 +22,10 @@ from torch import nn
 
 from lossviz_core.directions.seeded import SeededDirections
 from lossviz_core.plane.seeded import SeededPlane
-from lossviz_core.plane.stored import Plane, check_directions, stack_points
+from lossviz_core.plane.stored import Plane, check_directions, stack_points, write_point
 
-__all__ = ["Plane", "SeededPlane", "check_directions", "make_plane", "stack_points"]
+__all__ = ["Plane", "SeededPlane", "check_directions", "make_plane", "stack_points",
+           "write_point"]
 
 
 def make_plane(model: nn.Module, directions: Any,

@@ -13,7 +13,7 @@ around a plane; the plane itself knows nothing of it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -21,6 +21,18 @@ from torch import Tensor, nn
 
 from lossviz_core.directions.weights import names_of, weights_of
 from lossviz_core.errors import InputError
+
+
+def write_point(live: Sequence[Tensor], theta: Sequence[Tensor], d1: Sequence[Tensor],
+                d2: Sequence[Tensor], a: float, b: float) -> None:
+    """``live`` = θ + a·d₁ + b·d₂, in place, element by element in that order (θ, then
+    + a·d₁, then + b·d₂): the one arithmetic every stored point is written with, so a folded
+    view and a resumed grid give the same bits."""
+    torch._foreach_copy_(live, theta)
+    if a != 0.0:
+        torch._foreach_add_(live, d1, alpha=a)
+    if b != 0.0:
+        torch._foreach_add_(live, d2, alpha=b)
 
 
 class Plane:
@@ -83,11 +95,7 @@ class Plane:
     @torch.no_grad()
     def write(self, a: float, b: float = 0.0) -> None:
         """Write θ + a·d₁ + b·d₂ into the model's tensors (in place, on their device)."""
-        torch._foreach_copy_(self.live, self.theta)
-        if a != 0.0:
-            torch._foreach_add_(self.live, self.d1, alpha=a)
-        if b != 0.0:
-            torch._foreach_add_(self.live, self.d2, alpha=b)
+        write_point(self.live, self.theta, self.d1, self.d2, a, b)
 
     @torch.no_grad()
     def restore(self) -> None:
