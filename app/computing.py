@@ -228,6 +228,7 @@ class Computation:
         s = self.s
         self.timings["prepared"] = time.perf_counter()
         self.job = s.job = job  # kept for a zoom, even if this grid is not computed
+        s.events.prepared.emit(job)
         if self.entry is not None:
             s.library.prepared(self.entry, job.recipe)  # e.g. ranges fitted to the path
         if self.stopping:

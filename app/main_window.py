@@ -311,6 +311,8 @@ class MainWindow(Drawing, QMainWindow):
         ev.status.connect(self._status)
         ev.stale.connect(self.stale_banner.setVisible)
         ev.note.connect(self.directions_panel.set_note)
+        ev.prepared.connect(self.directions_panel.modules.offer_job)
+        ev.recipe.connect(self.directions_panel.modules.panels_changed)
         ev.zoom.connect(self.compute_panel.set_zoom_depth)
         ev.workers.connect(self._workers_line)
         ev.workers_changed.connect(self._show_workers)

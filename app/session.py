@@ -43,6 +43,8 @@ class SessionEvents:
 
     shown: Event = field(default_factory=Event)  # result | None, reveal: bool
     preparing: Event = field(default_factory=Event)  # () the model and data load
+    prepared: Event = field(default_factory=Event)  # job: the model is loaded (its modules
+    # can be listed without loading it again)
     progress: Event = field(default_factory=Event)  # done, total: the grid is known
     points: Event = field(default_factory=Event)  # chunk: new points in the shown result
     redraw: Event = field(default_factory=Event)  # () the shown result changed in place
@@ -50,6 +52,7 @@ class SessionEvents:
     status: Event = field(default_factory=Event)  # text, why ("" or the longer reason)
     stale: Event = field(default_factory=Event)  # bool
     note: Event = field(default_factory=Event)  # text: why the recipe is as it is
+    recipe: Event = field(default_factory=Event)  # recipe | None: what the panels describe
     zoom: Event = field(default_factory=Event)  # depth of the zoom history
     workers: Event = field(default_factory=Event)  # text: the Ray line ("" clears it, None
     # clears a "connecting" line only)
@@ -356,6 +359,7 @@ class Session:
                 return
             # why the recipe is as it is (states or weights for an interpolation)
             self.events.note.emit(" ".join(explain(recipe)) if recipe is not None else "")
+            self.events.recipe.emit(recipe)
             self.set_stale(self.is_stale(recipe))
 
         self.tasks.call(wanted, answer, quiet=True)

@@ -33,7 +33,8 @@ PATH = Qt.ItemDataRole.UserRole
 
 class ModuleTree(QWidget):
     """The tree, the Only/Exclude choice and a button to list the model's modules
-    (``listRequested``: the window loads the model and calls :meth:`set_tree`)."""
+    (``listRequested``: the window loads the model and calls :meth:`set_tree`); a computed
+    model's modules are listed as soon as it is loaded (:meth:`offer_job`)."""
 
     listRequested = Signal()
 
@@ -41,6 +42,7 @@ class ModuleTree(QWidget):
         super().__init__()
         self.state = state
         self.root: ParamNode | None = None
+        self.model: Any = None  # the model spec the tree is of
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
@@ -78,9 +80,10 @@ class ModuleTree(QWidget):
         self.status.setText(text)
         self.list_button.setEnabled(not text)
 
-    def set_tree(self, root: ParamNode, model_name: str = "") -> None:
-        """Show ``root``'s modules, ticked as the current globs say."""
-        self.root = root
+    def set_tree(self, root: ParamNode, model_name: str = "", model: Any = None) -> None:
+        """Show ``root``'s modules, ticked as the current globs say; ``model``: the recipe's
+        model spec they are of (when the panels name another, the tree goes)."""
+        self.root, self.model = root, model
         blocker = QSignalBlocker(self.tree)
         self.tree.clear()
 
@@ -106,6 +109,30 @@ class ModuleTree(QWidget):
         self.tree.show()
         self.set_busy("")
         self.status.setText(f"{model_name}: {root.numel:,} parameters" if model_name else "")
+
+    def offer_job(self, job: Any) -> None:
+        """A prepared job's model: listed at once (it is loaded already) unless these are its
+        modules."""
+        if self.root is not None and self.model == job.recipe.model:
+            return
+        from lossviz_core.directions.select import parameter_tree
+
+        dir_type = job.recipe.directions.dir_type or "weights"
+        self.set_tree(parameter_tree(job.model, dir_type), job.recipe.model.name,
+                      job.recipe.model)
+
+    def panels_changed(self, recipe: Any) -> None:
+        """The panels now describe ``recipe`` (None: not a recipe yet): a tree of another
+        model goes (the ticks live on in Only / Exclude and come back with the new tree)."""
+        if self.root is None or recipe is None or self.model is None:
+            return
+        if recipe.model != self.model:
+            self.root = self.model = None
+            blocker = QSignalBlocker(self.tree)
+            self.tree.clear()
+            del blocker
+            self.tree.hide()
+            self.status.setText("The Source panel names another model: list its modules.")
 
     def items(self) -> list[QTreeWidgetItem]:
         out: list[QTreeWidgetItem] = []
@@ -170,7 +197,7 @@ class ModuleTree(QWidget):
         self.tree.viewport().update()
 
 
-def model_tree(recipe: Any) -> tuple[ParamNode, str]:
+def model_tree(recipe: Any) -> tuple[ParamNode, str, Any]:
     """The parameter tree of ``recipe``'s model (in a worker: it loads the model)."""
     from lossviz_core.directions.select import parameter_tree
     from lossviz_core.errors import InputError
@@ -184,8 +211,8 @@ def model_tree(recipe: Any) -> tuple[ParamNode, str]:
 
         data = load_dataset(fitted_to_model(recipe), "cpu")
         loaded = load_model(recipe.model, data.num_classes, require_weights=False)
-    return parameter_tree(loaded.model, recipe.directions.dir_type or "weights"), \
-        recipe.model.name
+    return (parameter_tree(loaded.model, recipe.directions.dir_type or "weights"),
+            recipe.model.name, recipe.model)
 
 
 def list_modules(session: Any, panel: ModuleTree) -> None:
@@ -200,9 +227,9 @@ def list_modules(session: Any, panel: ModuleTree) -> None:
             from lossviz_core.directions.select import parameter_tree
 
             panel.set_tree(parameter_tree(job.model, recipe.directions.dir_type or "weights"),
-                           recipe.model.name)
+                           recipe.model.name, recipe.model)
             return
-        session.tasks.call(lambda: model_tree(recipe), lambda pair: panel.set_tree(*pair),
+        session.tasks.call(lambda: model_tree(recipe), lambda tree: panel.set_tree(*tree),
                            on_error=lambda _m: panel.set_busy(""), parent=panel)
 
     panel.set_busy("Loading the model …")

@@ -43,6 +43,11 @@ def test_ticking_a_module_restricts_the_plane_and_the_centre_is_plain_pytorch(
     w = make_window()
     qtbot.waitUntil(lambda: not w.computing, timeout=COMPUTE_MS)
     sp, dp = w.source_panel, w.directions_panel
+    tree = dp.modules
+    # the demo's model, loaded to compute, is listed without a click
+    assert tree.root is not None and tree.model == w.session.job.recipe.model
+    assert {tree.tree.topLevelItem(i).text(0) for i in range(tree.tree.topLevelItemCount())} \
+        == {name.split(".")[0] for name, _ in w.session.job.model.named_parameters()}
     assert sp.source.findData("hf") >= 0 and isinstance(sp.hf_model, PathEdit)
     assert sp.hf_model.mode == "dir"  # save_pretrained writes a folder
     for kind in ("text", "tokens", "jsonl", "hfds"):
@@ -54,7 +59,9 @@ def test_ticking_a_module_restricts_the_plane_and_the_centre_is_plain_pytorch(
                    xmin=-1.0, xmax=1.0, xnum=3, ymin=-1.0, ymax=1.0, ynum=3,
                    device="cpu", precision="fp32")
     assert sp.model_form.isRowVisible(sp.hf_model)
-    tree = dp.modules
+    # the panels name another model now: the demo's tree goes, the button lists the new one
+    qtbot.waitUntil(lambda: tree.root is None, timeout=COMPUTE_MS)
+    assert tree.tree.isHidden() and "another model" in tree.status.text()
     assert dp.form.isRowVisible(tree) and dp.form.isRowVisible(dp.param_dir_storage)
     assert dp.param_dir_storage.findData("seeded") >= 0
 
