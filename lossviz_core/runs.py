@@ -41,6 +41,11 @@ class RunInfo:
     def model_name(self) -> str:
         return str(self.model.get("name"))
 
+    @property
+    def unit(self) -> str:
+        """What the checkpoints' numbers count: ``step`` (a tracker's) or ``epoch``."""
+        return "step" if self.train.get("unit") == "step" else "epoch"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "model": self.model,

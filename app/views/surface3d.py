@@ -405,7 +405,7 @@ class SurfaceView3D(QWidget):
         if t is not None and len(pos) and t.labels:  # the models a plane goes through
             notes = [(pos[k], t.point_label(k)) for k in range(len(pos))]
         elif t is not None and len(pos):
-            notes = [(pos[0], f"epoch {int(t.epochs[0])}"), (pos[-1], f"epoch {int(t.epochs[-1])}")]
+            notes = [(pos[0], t.point_label(0)), (pos[-1], t.point_label(len(t.epochs) - 1))]
         self.overlay.set_axes(
             hx,
             hy,

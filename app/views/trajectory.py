@@ -30,7 +30,7 @@ def checkpoint_lines(t: Trajectory, k: int) -> list[str]:
                 f"loss {_number(loss)}"]
     off = float(np.asarray(t.off_plane, float)[k]) if len(t.off_plane) > k else float("nan")
     return [
-        f"epoch {int(t.epochs[k])}",
+        t.point_label(k),
         f"loss {_number(loss)}",
         f"off-plane distance {_number(off)}",
     ]

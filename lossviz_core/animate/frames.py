@@ -75,7 +75,7 @@ def cut_trajectory(traj: Trajectory, fraction: float) -> Trajectory:
                       y=take(traj.y), off_plane=take(traj.off_plane), loss=take(traj.loss),
                       explained_variance=traj.explained_variance,
                       x_lstsq=take(traj.x_lstsq), y_lstsq=take(traj.y_lstsq),
-                      run=take(traj.run, interpolate=False), runs=traj.runs)
+                      run=take(traj.run, interpolate=False), runs=traj.runs, unit=traj.unit)
 
 
 def sequence_states(results: Sequence[SurfaceResult], frames: int, options: FigureOptions,

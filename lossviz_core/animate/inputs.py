@@ -69,14 +69,15 @@ def iter_run_landscapes(run_dir: str | os.PathLike, x: str = DEFAULT_RANGE,
     run = read_run(run_dir)
     base = admitted(resolve({"run": str(run.path), "x": x, "y": y}), run_dir, allow_code)
     results, titles = [], []
+    unit = run.unit
     for k, (epoch, path) in enumerate(run.checkpoints):
         recipe = base.replace(model=base.model.replace(checkpoint=str(Path(path).resolve())))
-        yield Step(f"landscape {k + 1}/{len(run.checkpoints)} (epoch {epoch})",
+        yield Step(f"landscape {k + 1}/{len(run.checkpoints)} ({unit} {epoch})",
                    k / len(run.checkpoints))
         r = yield from _computed(recipe, _kept(keep, f"{Path(run_dir).name}-epoch{epoch}"),
-                                 f"epoch {epoch}")
+                                 f"{unit} {epoch}")
         results.append(r)
-        titles.append(f"epoch {epoch}")
+        titles.append(f"{unit} {epoch}")
     return results, titles
 
 

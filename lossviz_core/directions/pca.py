@@ -159,6 +159,7 @@ def pca_directions(
         explained_variance=plane.explained_variance,
         x_lstsq=plane.x_lstsq,
         y_lstsq=plane.y_lstsq,
+        unit=run.unit,
     )
     info = {
         "method": "pca",
@@ -225,7 +226,8 @@ def joint_pca_directions(
     trajectory = Trajectory(
         epochs=np.array(epochs), x=plane.x, y=plane.y, off_plane=plane.off_plane,
         loss=np.full(len(epochs), np.nan), explained_variance=plane.explained_variance,
-        x_lstsq=plane.x_lstsq, y_lstsq=plane.y_lstsq, run=np.array(run_index), runs=labels)
+        x_lstsq=plane.x_lstsq, y_lstsq=plane.y_lstsq, run=np.array(run_index), runs=labels,
+        unit=runs[0].unit)
     info = {"method": "pca", "run": str(runs[0].path), "runs": [str(r.path) for r in runs],
             "labels": list(labels), "fit": fit, "ignore": ignore, "epochs": epochs,
             "explained_variance": list(plane.explained_variance),

@@ -186,7 +186,7 @@ def read_trajectory(t: object, path: str | os.PathLike) -> Trajectory:
 
 
 # a trajectory's arrays of names: the models on a plane (A, B, C), the runs of a joint PCA plane
-TEXT_ARRAYS = ("labels", "runs")
+TEXT_ARRAYS = ("labels", "runs", "unit")
 MAX_NAME_BYTES = 4096
 
 

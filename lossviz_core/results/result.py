@@ -29,6 +29,7 @@ class Trajectory:
     run: np.ndarray | None = None
     runs: tuple[str, ...] = ()
     labels: tuple[str, ...] | None = None  # names of the points (A, B, C); None: epochs
+    unit: str = "epoch"  # what ``epochs`` count: "epoch", or "step" (a tracker's checkpoints)
 
     def paths(self) -> list[tuple[str, np.ndarray]]:
         """``(label, indices)`` of each run's points (one unlabelled path for a single run)."""
@@ -38,8 +39,8 @@ class Trajectory:
         return [(label, np.flatnonzero(run == k)) for k, label in enumerate(self.runs)]
 
     def point_label(self, k: int) -> str:
-        """What point ``k`` is called: its label, else its epoch."""
-        return self.labels[k] if self.labels else f"epoch {int(self.epochs[k])}"
+        """What point ``k`` is called: its label, else its epoch (or step)."""
+        return self.labels[k] if self.labels else f"{self.unit} {int(self.epochs[k])}"
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {
@@ -58,6 +59,8 @@ class Trajectory:
             out["runs"] = np.array([s.encode("utf-8") for s in self.runs], dtype=bytes)
         if self.labels:
             out["labels"] = np.array([s.encode() for s in self.labels], dtype="S")
+        if self.unit != "epoch":
+            out["unit"] = np.array([self.unit.encode()], dtype="S")
         return out
 
     @classmethod
@@ -77,7 +80,12 @@ class Trajectory:
                        for v in a.get("runs", ())),
             labels=tuple(v.decode() if isinstance(v, bytes) else str(v) for v in a["labels"])
             if "labels" in a else None,
+            unit=_text(a["unit"][0]) if "unit" in a and len(a["unit"]) else "epoch",
         )
+
+
+def _text(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 @dataclass

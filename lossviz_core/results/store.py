@@ -9,7 +9,8 @@ Layout (design: Files)::
     lossviz/done         (ny, nx) or (nx,) uint8
     lossviz/plan         (ny, nx) or (nx,) uint8: which of ``plans`` computed each point
     lossviz/trajectory/  epochs, x, y, off_plane, loss, explained_variance [, x_lstsq, y_lstsq,
-                         run, runs (several runs), labels (A, B, C): byte strings]
+                         run, runs (several runs), labels (A, B, C), unit (b"step" for a
+                         tracker's steps; none: epochs): byte strings]
 
 Every array is allocated whole when the file is made; a chunk of finished points then
 writes exactly its own cells (an HDF5 point selection) and no metadata, so a chunk costs

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from lossviz_core.cli import main
+from lossviz_core.results.store import read_result
 from lossviz_core.runs import read_run
 from lossviz_core.track import read_track
 
@@ -44,6 +45,13 @@ def test_the_last_tracked_lambda_max_equals_lossviz_curvature_on_the_checkpoint(
     steps = read_run(run / "steps")
     assert [e for e, _ in steps.checkpoints] == [r["step"] for r in records]
     assert steps.model_name == "digits_cnn"
+    # a PCA plane of them counts steps, in the file and in every label drawn from it
+    plane = tmp_path / "steps.h5"
+    assert main(["surface", "--pca", str(run / "steps"), "--x=-1:1:3", "--y=-1:1:3",
+                 "--out", str(plane)]) == 0, capsys.readouterr().err
+    traj = read_result(plane).trajectory
+    assert traj.unit == "step" and list(traj.epochs) == [r["step"] for r in records]
+    assert traj.point_label(0) == f"step {records[0]['step']}"
     # bad input: one line, nothing trained
     assert main(["train", "--model", "digits_cnn", "--track", "lambda_max,wrong",
                  "--out", str(tmp_path / "bad")]) == 2
