@@ -103,10 +103,18 @@ def _computed(recipe_or_choices, out: Path | None, what: str
               ) -> Generator[Step, None, SurfaceResult]:
     recipe = recipe_or_choices if not isinstance(recipe_or_choices, dict) else \
         resolve(recipe_or_choices)
-    if out is not None and out.exists():
-        return read_result(out)
-    job = yield from iter_prepare(recipe)
-    gen = job.iter(out=out)
+    resume = False
+    if out is not None and out.exists():  # kept by an earlier --keep: reused only if it is
+        kept = read_result(out)           # this landscape; finished where it stopped
+        if kept.recipe is None or kept.recipe.landscape_key() != recipe.landscape_key():
+            raise InputError(f"{out} holds another landscape than {what}'s (kept with "
+                             "other ranges or another run?); remove it or keep in another "
+                             "folder")
+        if kept.done.all():
+            return kept
+        resume = True
+    job = yield from iter_prepare(recipe, out if resume else None)
+    gen = job.iter(out=out, resume=resume)
     try:
         while True:
             chunk = next(gen)

@@ -158,3 +158,21 @@ def test_a_run_folder_animates_its_checkpoints_landscapes(tmp_path, capsys):
     assert last.recipe.model.checkpoint.endswith("model_1.pt")
     # training lowered the loss at the centre of the plane: epoch 1's centre is the lower
     assert last.values["train_loss"][2, 2] < first.values["train_loss"][2, 2]
+    # kept landscapes are reused only where they are the ones asked for: one cut short is
+    # finished (equal to the whole), other ranges are one line
+    import h5py
+
+    whole = last.values["train_loss"].copy()
+    with h5py.File(kept[1], "r+") as f:
+        f["lossviz/done"][0, :] = 0
+    code = main(["animate", str(run), "--out", str(tmp_path / "again.gif"), "--x=-1:1:5",
+                 "--y=-1:1:5", "--duration", "1", "--fps", "2", "--keep", str(keep)])
+    assert code == 0, capsys.readouterr().err
+    again = read_result(kept[1])
+    assert again.done.all()
+    np.testing.assert_allclose(again.values["train_loss"], whole, rtol=1e-6)
+    code = main(["animate", str(run), "--out", str(tmp_path / "other.gif"), "--x=-2:2:5",
+                 "--y=-1:1:5", "--duration", "1", "--fps", "2", "--keep", str(keep)])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "holds another landscape" in err[-1] and str(kept[0]) in err[-1]
