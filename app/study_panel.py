@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
@@ -56,11 +57,12 @@ class Loaded:
 
 
 def study_generator(study: Any, out: Path, run: bool,
-                    executor: Callable[[], Any] | None = None
-                    ) -> Generator[Any, None, Any]:
+                    executor: Callable[[], Any] | None = None, download: bool = False,
+                    allow_code: bool = False) -> Generator[Any, None, Any]:
     """In the worker: the study's status, the results it has, then (``run``) its events,
     each finished grid's result read back. Closing it cancels the run (finished units stay
-    done, a grid's points are kept)."""
+    done, a grid's points are kept). ``download`` / ``allow_code``: what the user granted
+    (as ``lossviz study run --download --allow-code``; a study file never grants them)."""
     from lossviz_core.progress import Step
     from lossviz_core.results.store import read_result
     from lossviz_core.studies import UnitFinished, UnitProgress, iter_study, study_status
@@ -81,7 +83,8 @@ def study_generator(study: Any, out: Path, run: bool,
     from .cluster import release
 
     try:
-        gen = iter_study(study, out, executor=executor)
+        gen = iter_study(study, out, executor=executor, download=download,
+                         allow_code=allow_code)
     except BaseException:
         release(executor)
         raise
@@ -178,6 +181,18 @@ class StudyPanel(QWidget):
                                "and columns on one colour scale")
         self.figure.currentIndexChanged.connect(lambda _i: self.show_figure())
         form.addRow("Figure", self.figure)
+        self.download = QCheckBox("Download what it needs")
+        self.download.setToolTip("Data sets, pretrained weights and hub models the study names "
+                                 "may be downloaded (the study file alone never allows it)")
+        self.allow_code = QCheckBox("Run the code its models ship")
+        self.allow_code.setToolTip("A transformers model's own Python code "
+                                   "(trust_remote_code) may run; its Python files are asked "
+                                   "about one by one as ever")
+        grants = QHBoxLayout()
+        grants.addWidget(self.download)
+        grants.addWidget(self.allow_code)
+        grants.addStretch(1)
+        form.addRow("Allow", grants)
         lay.addLayout(form)
         buttons = QHBoxLayout()
         self.run_button = QPushButton("Run study")
@@ -211,7 +226,7 @@ class StudyPanel(QWidget):
         busy = running if busy is None else busy
         self.run_button.setEnabled(not busy and self.study is not None)
         self.stop_button.setEnabled(running)
-        for w in (self.profile, self.out_edit):
+        for w in (self.profile, self.out_edit, self.download, self.allow_code):
             w.setEnabled(not busy and self.study is not None)
         self.figure.setEnabled(self.study is not None)
 
@@ -329,7 +344,9 @@ class StudyPanel(QWidget):
             """Only this task's signals: a stopped status read's may still be queued."""
             return lambda *args: fn(*args) if self.worker is task else None
 
-        task = self.tasks.start(lambda: study_generator(study, out, run, executor),
+        download, allow_code = self.download.isChecked(), self.allow_code.isChecked()
+        task = self.tasks.start(lambda: study_generator(study, out, run, executor,
+                                                        download, allow_code),
                                 on_item=current(self._on_event),
                                 on_done=current(self._on_returned),
                                 on_error=current(self._on_error),

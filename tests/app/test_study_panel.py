@@ -166,3 +166,33 @@ def test_a_malformed_study_is_one_message_naming_the_key_and_line(qtbot, make_wi
     message = errors[0][0]
     assert "bad.toml:6" in message and "epochs" in message and "Traceback" not in message
     assert w.study_panel.study is None and not w.study_panel.run_button.isEnabled()
+
+
+def test_what_the_user_allows_reaches_the_study_run(qtbot, make_window, errors, tmp_path,
+                                                    monkeypatch):
+    """Downloads and a model's own code are granted in the panel, as the command line's
+    --download and --allow-code (a study file never grants them): off unless ticked."""
+    import lossviz_core.studies as studies
+    from lossviz_core.errors import InputError
+
+    asked: list[dict] = []
+
+    def recording(study, out, executor=None, download=False, allow_code=False, **kw):
+        asked.append({"download": download, "allow_code": allow_code})
+        raise InputError("stopped here by the test")
+
+    monkeypatch.setattr(studies, "iter_study", recording)
+    w = make_window(autostart=False)
+    panel = w.study_panel
+    assert w.open_study("digits-depth", profile="quick", out=str(tmp_path / "dd"))
+    qtbot.waitUntil(lambda: not panel.running, timeout=COMPUTE_MS)
+    assert not panel.download.isChecked() and not panel.allow_code.isChecked()
+    for ticks in ((False, False), (True, False), (False, True)):
+        panel.download.setChecked(ticks[0])
+        panel.allow_code.setChecked(ticks[1])
+        panel.run()
+        assert not panel.download.isEnabled()  # not while it runs
+        qtbot.waitUntil(lambda: not panel.running, timeout=COMPUTE_MS)
+    assert asked == [{"download": d, "allow_code": c} for d, c in
+                     ((False, False), (True, False), (False, True))]
+    assert len(errors) == 3 and all("stopped here by the test" in e[0] for e in errors)
