@@ -16,8 +16,6 @@ from lossviz_core.params import NameParts
 from lossviz_core.recipe.spec import DatasetSpec
 
 DIGITS_TEST_SIZE = 360
-
-
 SPLIT_FILE = Path(__file__).with_name("splits") / "digits.npz"
 
 
@@ -39,15 +37,25 @@ def _digits_raw() -> tuple[np.ndarray, np.ndarray]:
     return bunch.data, bunch.target
 
 
+def _split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stratified split (test_size=360, random_state=0): made once with scikit-learn's
+    train_test_split and bundled (scripts/make_digits_split.py), or made here when a copy of
+    LossViz lacks the file."""
+    if SPLIT_FILE.is_file():
+        with np.load(SPLIT_FILE) as split:
+            return split["train"].astype(np.int64), split["test"].astype(np.int64)
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(np.arange(len(y)), test_size=DIGITS_TEST_SIZE, random_state=0,
+                            stratify=y)
+
+
 @lru_cache(maxsize=1)
 def _digits_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     data, target = _digits_raw()
     x = data.astype(np.float32) / 16.0
     y = target.astype(np.int64)
-    # The stratified split (test_size=360, random_state=0) made once with scikit-learn's
-    # train_test_split: scripts/make_digits_split.py.
-    with np.load(SPLIT_FILE) as split:
-        train, test = split["train"].astype(np.int64), split["test"].astype(np.int64)
+    train, test = _split(y)
     x_tr, x_te, y_tr, y_te = x[train], x[test], y[train], y[test]
     # One scalar mean and std, from the training split only.
     mean, std = float(x_tr.mean()), float(x_tr.std())

@@ -34,3 +34,15 @@ def test_without_the_csv_scikit_learns_loader_is_used(monkeypatch):
     data, target = digits._digits_raw()
     assert data.shape == (1797, 64) and "sklearn.datasets" in sys.modules
     np.testing.assert_array_equal(target, load_digits().target)
+
+
+def test_without_the_split_file_the_split_is_made_alike(monkeypatch, tmp_path):
+    digits._digits_arrays.cache_clear()
+    bundled = digits._digits_arrays()
+    monkeypatch.setattr(digits, "SPLIT_FILE", tmp_path / "missing.npz")
+    digits._digits_arrays.cache_clear()
+    try:
+        for a, b in zip(digits._digits_arrays(), bundled, strict=True):
+            np.testing.assert_array_equal(a, b)
+    finally:
+        digits._digits_arrays.cache_clear()
