@@ -251,6 +251,8 @@ class StudyPanel(QWidget):
             dialogs.show_error(self, str(exc))
             return False
         self.path = path
+        for grant in (self.download, self.allow_code):  # granted per study, never carried over
+            grant.setChecked(False)
         names = profiles_of(path)
         self.profile.blockSignals(True)
         self.profile.clear()

@@ -43,6 +43,7 @@ class ModuleTree(QWidget):
         self.state = state
         self.root: ParamNode | None = None
         self.model: Any = None  # the model spec the tree is of
+        self._wanted: Any = None  # the model spec the panels last described
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
@@ -113,17 +114,24 @@ class ModuleTree(QWidget):
     def offer_job(self, job: Any) -> None:
         """A prepared job's model: listed at once (it is loaded already) unless these are its
         modules."""
-        if self.root is not None and self.model == job.recipe.model:
+        model = job.recipe.model
+        if self.root is not None and self.model == model:
             return
+        if self._wanted is not None and model != self._wanted:
+            return  # the panels were switched to another model while this one loaded
         from lossviz_core.directions.select import parameter_tree
 
-        dir_type = job.recipe.directions.dir_type or "weights"
-        self.set_tree(parameter_tree(job.model, dir_type), job.recipe.model.name,
-                      job.recipe.model)
+        try:
+            root = parameter_tree(job.model, job.recipe.directions.dir_type or "weights")
+        except Exception:  # noqa: BLE001 - the tree is a convenience: the button still lists
+            return
+        self.set_tree(root, model.name, model)
 
     def panels_changed(self, recipe: Any) -> None:
         """The panels now describe ``recipe`` (None: not a recipe yet): a tree of another
         model goes (the ticks live on in Only / Exclude and come back with the new tree)."""
+        if recipe is not None:
+            self._wanted = recipe.model
         if self.root is None or recipe is None or self.model is None:
             return
         if recipe.model != self.model:

@@ -99,6 +99,18 @@ def _kept(keep: str | os.PathLike | None, stem: str) -> Path | None:
     return Path(keep) / f"{stem}.h5"
 
 
+def _same_landscape(kept: Recipe | None, wanted: Recipe) -> bool:
+    """Whether a kept file's recipe is the landscape asked for. Ranges fitted to a trajectory
+    are written into the file's recipe as they came out: there, the rest and the point
+    counts must agree."""
+    if kept is None:
+        return False
+    if wanted.grid.fit:
+        return (kept.grid.shape == wanted.grid.shape and
+                kept.replace(grid=wanted.grid).landscape_key() == wanted.landscape_key())
+    return kept.landscape_key() == wanted.landscape_key()
+
+
 def _computed(recipe_or_choices, out: Path | None, what: str
               ) -> Generator[Step, None, SurfaceResult]:
     recipe = recipe_or_choices if not isinstance(recipe_or_choices, dict) else \
@@ -106,7 +118,7 @@ def _computed(recipe_or_choices, out: Path | None, what: str
     resume = False
     if out is not None and out.exists():  # kept by an earlier --keep: reused only if it is
         kept = read_result(out)           # this landscape; finished where it stopped
-        if kept.recipe is None or kept.recipe.landscape_key() != recipe.landscape_key():
+        if not _same_landscape(kept.recipe, recipe):
             raise InputError(f"{out} holds another landscape than {what}'s (kept with "
                              "other ranges or another run?); remove it or keep in another "
                              "folder")

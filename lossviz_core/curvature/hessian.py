@@ -158,6 +158,7 @@ class HessianOperator:
                              selection=self.selection, mode=self.requested_mode,
                              fold_bn=self.fold_bn, folded=self._fold)
         op.coords, op.on_pass = self.coords, self.on_pass
+        op._count = self._count  # the same examples: counted once
         return op
 
     def at(self, a: float, b: float = 0.0) -> HessianOperator:

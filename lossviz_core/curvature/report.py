@@ -63,7 +63,8 @@ class CurvatureOptions:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        """Refuse values no solver can use, in one line naming the option (and its flag)."""
+        """Refuse values no solver can use, in one line naming the option (its flag, where the
+        command line has one)."""
         least = {"k": 1, "trace_hvps": 3, "density_steps": 2, "density_runs": 1,
                  "epsilon_steps": 1, "sam_steps": 1, "average_samples": 2}
         for name, low in least.items():
@@ -72,7 +73,9 @@ class CurvatureOptions:
                                  f"{getattr(self, name)}")
         if self.maxiter is not None and self.maxiter < 1:
             raise InputError(f"{_option('maxiter')} must be at least 1, got {self.maxiter}")
-        for name in ("tol", "epsilon", "rho"):
+        if not self.tol >= 0:  # 0: as tight as the solver goes (ARPACK: machine precision)
+            raise InputError(f"{_option('tol')} must be 0 or more, got {self.tol}")
+        for name in ("epsilon", "rho") if self.sharpness else ():
             if not getattr(self, name) > 0:  # also NaN
                 raise InputError(f"{_option(name)} must be positive, got {getattr(self, name)}")
 
@@ -80,9 +83,13 @@ class CurvatureOptions:
         return dataclasses.asdict(self)
 
 
+_FLAGS = {"k": "--top-k", "tol": "--tol", "maxiter": "--maxiter", "trace_hvps": "--trace-hvps",
+          "density_steps": "--density-steps", "epsilon": "--epsilon", "rho": "--rho"}
+
+
 def _option(name: str) -> str:
-    """An option as the command line names it (``k`` is ``--top-k``)."""
-    return "--top-k" if name == "k" else "--" + name.replace("_", "-")
+    """An option as the command line names it (``k`` is ``--top-k``), else by its name."""
+    return _FLAGS.get(name, f"curvature option {name}")
 
 
 def plan(op: Any, options: CurvatureOptions | None = None,

@@ -23,18 +23,25 @@ def _digits_raw() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's digits (pixels 0..16 as float64, labels), read from the CSV that ships
     with scikit-learn, as ``load_digits`` reads it, without importing scikit-learn (a
     second at every start); ``load_digits`` itself where that file is not found."""
-    spec = importlib.util.find_spec("sklearn")
-    folders = (spec.submodule_search_locations or []) if spec else []
-    for folder in folders:
-        csv = Path(folder) / "datasets" / "data" / "digits.csv.gz"
-        if csv.is_file():
-            with gzip.open(csv) as f:
-                data = np.loadtxt(f, delimiter=",")
-            return data[:, :-1], data[:, -1].astype(np.int64)
+    csv = _csv_path()
+    if csv is not None:
+        with gzip.open(csv) as f:
+            data = np.loadtxt(f, delimiter=",")
+        return data[:, :-1], data[:, -1].astype(np.int64)
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
     return bunch.data, bunch.target
+
+
+def _csv_path() -> Path | None:
+    """scikit-learn's ``digits.csv.gz``, found without importing scikit-learn."""
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        csv = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if csv.is_file():
+            return csv
+    return None
 
 
 def _split(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -196,3 +196,9 @@ def test_what_the_user_allows_reaches_the_study_run(qtbot, make_window, errors, 
     assert asked == [{"download": d, "allow_code": c} for d, c in
                      ((False, False), (True, False), (False, True))]
     assert len(errors) == 3 and all("stopped here by the test" in e[0] for e in errors)
+    # a grant is for the study it was given to: opening another clears it
+    panel.download.setChecked(True)
+    panel.allow_code.setChecked(True)
+    assert w.open_study("shakespeare-depth", profile="quick", out=str(tmp_path / "sd"))
+    qtbot.waitUntil(lambda: not panel.running, timeout=COMPUTE_MS)
+    assert not panel.download.isChecked() and not panel.allow_code.isChecked()

@@ -176,3 +176,19 @@ def test_a_run_folder_animates_its_checkpoints_landscapes(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "holds another landscape" in err[-1] and str(kept[0]) in err[-1]
+
+
+def test_a_kept_trajectory_plane_is_reused_as_it_is(tmp_path, capsys):
+    """Trajectory mode keeps the PCA plane with the ranges fitted to the path written in: a
+    second run reuses it untouched (its ranges are not the asked-for placeholders)."""
+    run, keep = tmp_path / "run", tmp_path / "kept"
+    assert main(["train", "--model", "digits_mlp", "--epochs", "2", "--out", str(run)]) == 0
+    args = ["animate", str(run), "--mode", "trajectory", "--x=-1:1:5", "--y=-1:1:5",
+            "--duration", "1", "--fps", "2", "--size", "160x120", "--keep", str(keep)]
+    assert main([*args, "--out", str(tmp_path / "a.gif")]) == 0, capsys.readouterr().err
+    (kept,) = keep.glob("*.h5")
+    stamp, first = kept.stat().st_mtime_ns, gif_frames(tmp_path / "a.gif")
+    assert main([*args, "--out", str(tmp_path / "b.gif")]) == 0, capsys.readouterr().err
+    assert kept.stat().st_mtime_ns == stamp  # read, not computed again
+    for a, b in zip(first, gif_frames(tmp_path / "b.gif"), strict=True):
+        np.testing.assert_array_equal(a, b)

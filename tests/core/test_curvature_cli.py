@@ -76,7 +76,7 @@ def test_a_surface_with_the_convexity_map(tmp_path, capsys):
     (["--density-steps", "0"], "--density-steps must be at least 2, got 0"),
     (["--maxiter", "0"], "--maxiter must be at least 1, got 0"),
     (["--trace-hvps", "1"], "--trace-hvps must be at least 3, got 1"),
-    (["--tol", "-1"], "--tol must be positive, got -1.0"),
+    (["--tol", "-1"], "--tol must be 0 or more, got -1.0"),
     (["--epsilon", "nan"], "--epsilon must be positive, got nan"),
 ])
 def test_options_no_solver_can_use_are_one_line_before_any_work(tmp_path, capsys, flags, says):
