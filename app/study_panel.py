@@ -181,18 +181,15 @@ class StudyPanel(QWidget):
                                "and columns on one colour scale")
         self.figure.currentIndexChanged.connect(lambda _i: self.show_figure())
         form.addRow("Figure", self.figure)
-        self.download = QCheckBox("Download what it needs")
+        self.download = QCheckBox("Downloads")
         self.download.setToolTip("Data sets, pretrained weights and hub models the study names "
                                  "may be downloaded (the study file alone never allows it)")
-        self.allow_code = QCheckBox("Run the code its models ship")
+        self.allow_code = QCheckBox("The code its models ship")
         self.allow_code.setToolTip("A transformers model's own Python code "
                                    "(trust_remote_code) may run; its Python files are asked "
                                    "about one by one as ever")
-        grants = QHBoxLayout()
-        grants.addWidget(self.download)
-        grants.addWidget(self.allow_code)
-        grants.addStretch(1)
-        form.addRow("Allow", grants)
+        form.addRow("Allow", self.download)  # one per row: the dock stays narrow
+        form.addRow("", self.allow_code)
         lay.addLayout(form)
         buttons = QHBoxLayout()
         self.run_button = QPushButton("Run study")

@@ -14,7 +14,7 @@ from pathlib import PurePath
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QStackedLayout, QWidget
 
@@ -282,7 +282,19 @@ class LineView1D(PlotStateMixin, QWidget):
             self.note.setPos(float(r.x[len(r.x) // 2]), 0.5)
         self.plot.enableAutoRange(axis="y")
         self.acc_box.enableAutoRange(axis="y")
+        self._fit_plot()
         self.countsChanged.emit(counts)
+
+    def _fit_plot(self) -> None:
+        """The plot as wide as its widget again. A longer banner or legend while points
+        arrive widens the plot past the widget (to its minimum size); the view only puts the
+        plot back to its own size when the view itself is resized, so the right axis (the
+        accuracy) stayed cut off once the banner shortened."""
+        self.plot.layout.activate()
+        view = self.plot_widget
+        rect = QRectF(0, 0, view.width(), view.height())
+        if self.plot.geometry() != rect:
+            self.plot.setGeometry(rect)
 
     def grab_image(self, width: int, height: int, transparent: bool = False) -> QImage:
         """The plot as an image of exactly width×height pixels."""
@@ -372,7 +384,12 @@ class LineView1D(PlotStateMixin, QWidget):
         ]
         if not entries:
             return
-        room = max(self.plot.vb.width(), 1.0) + 40  # the row spans the plot box, about
+        # the row spans the plot box, about; never more than the widget leaves beside the
+        # axes (a legend too wide for it widens the plot past the widget, and then the box
+        # it is measured against too: the right axis ends up cut off)
+        axes = sum(self.plot.getAxis(a).width() for a in ("left", "right")
+                   if self.plot.getAxis(a).isVisible())
+        room = max(min(self.plot.vb.width() + 40, self.plot_widget.width() - axes - 8), 1.0)
         cols = 1
         for n in range(min(len(entries), LEGEND_COLUMNS), 1, -1):
             # filled row by row: column c holds entries c, c + n, ...; each as wide as its widest
@@ -383,6 +400,7 @@ class LineView1D(PlotStateMixin, QWidget):
             self.legend.setColumnCount(cols)
         self.legend.updateGeometry()
         self.plot.layout.activate()  # the legend sizes itself at (0, 0): lay out its row now
+        self._fit_plot()
 
     def _keep_accuracy_linear(self, *_args: object) -> None:
         self.plot.getAxis("right").setLogMode(False, False)

@@ -96,3 +96,25 @@ def test_a_long_banner_does_not_push_the_colour_bar_out(qtbot, make_surface):
     view.resize(220, 300)
     _settle()
     assert _plot_fits(view)
+
+
+def test_the_1d_view_keeps_its_accuracy_axis_after_a_compute_at_1024x700(qtbot, make_window,
+                                                                         errors):
+    """Computing the demo's interpolation in the window: while points arrive the banner and
+    the legend (non-finite stretches) change, and the plot must end as wide as its widget,
+    its right (accuracy) axis in view."""
+    from conftest import COMPUTE_MS
+
+    w = make_window(autostart=False)
+    w.resize(*SMALL)
+    w._fit_to_screen(*SMALL)
+    w.state.update(source="demo", method="target")
+    w.compute()
+    qtbot.waitUntil(lambda: not w.computing and w.result is not None
+                    and w.result.y is None, timeout=COMPUTE_MS)
+    w.tabs.setCurrentWidget(w.view1d)
+    _settle()
+    assert errors == []
+    right = w.view1d.plot.getAxis("right")
+    assert right.isVisible() and _plot_fits(w.view1d)
+    assert right.geometry().right() <= w.view1d.plot_widget.width() + 1
