@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conftest import COMPUTE_MS  # the app's conftest: imported at collection, as it is found
 from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QApplication, QComboBox, QWidget
 
@@ -103,8 +104,6 @@ def test_the_1d_view_keeps_its_accuracy_axis_after_a_compute_at_1024x700(qtbot, 
     """Computing the demo's interpolation in the window: while points arrive the banner and
     the legend (non-finite stretches) change, and the plot must end as wide as its widget,
     its right (accuracy) axis in view."""
-    from conftest import COMPUTE_MS
-
     w = make_window(autostart=False)
     w.resize(*SMALL)
     w._fit_to_screen(*SMALL)
