@@ -47,7 +47,7 @@ from lossviz_core.curvature.products import (
 from lossviz_core.errors import InputError, LossVizError
 from lossviz_core.evaluation.capabilities import set_mode
 from lossviz_core.evaluation.outputs import select_output
-from lossviz_core.losses import LossFunction, batch_stats, resolve_loss
+from lossviz_core.losses import LossFunction, batch_stats, batch_sums, resolve_loss
 
 DTYPES = {"fp32": torch.float32, "fp64": torch.float64}
 DEFAULT_BATCH = {"cuda": 1024, "cpu": 2048, "mps": 512}
@@ -295,12 +295,27 @@ class HessianOperator:
         predicted tokens of every sequence, counted once from the targets)."""
         if self._count is None:
             own = self.loss_fn.entry.count
-            self._count = float(self.examples.n) if own is None else float(sum(
-                own(y) for _, y in self.examples.batches(self.batch_size, self.device,
-                                                          self.dtype)))
+            if self.loss_fn.user is not None:  # a user's loss may return (sum, count)
+                self._count = self._counted()
+            elif own is None:
+                self._count = float(self.examples.n)
+            else:
+                self._count = float(sum(own(y) for _, y in self.examples.batches(
+                    self.batch_size, self.device, self.dtype)))
             if self._count <= 0:
                 raise InputError("the examples have no targets to compute the curvature of")
         return self._count
+
+    def _counted(self) -> float:
+        """The loss's own count over the examples, from one pass without gradients (a
+        user's loss says it only with its value: a batch mean counts examples)."""
+        p, total = self._moved(None), 0.0
+        with torch.no_grad(), self._mode():
+            for x, y in self.examples.batches(self.batch_size, self.device, self.dtype):
+                out = select_output(forward(self.model, self._fold, p, self._fixed, x),
+                                    self.output)
+                total += float(batch_sums(out.to(self.dtype), y, self.loss_fn, lead=0)[2])
+        return total
 
     @property
     def info(self) -> dict[str, Any]:

@@ -255,8 +255,8 @@ def _user_value(name: str, value: Any, n: int) -> tuple[Tensor, Tensor]:
     """(sum, count) of what a user's loss returned: a batch mean (× the batch size ``n``) or
     a ``(sum, count)`` pair."""
     def number(v: Any) -> Tensor | None:
-        if isinstance(v, Tensor) and v.numel() == 1:
-            return v.detach().reshape(()).to(torch.float64)
+        if isinstance(v, Tensor) and v.numel() == 1:  # its graph kept: a Hessian needs it
+            return v.reshape(()).to(torch.float64)
         return None
 
     if isinstance(value, (tuple, list)) and len(value) == 2:

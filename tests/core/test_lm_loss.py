@@ -131,12 +131,29 @@ def test_wrong_shapes_are_one_line():
         batch_sums(torch.randn(2, 6, 5), torch.zeros(2, 6, dtype=torch.int64), "ce", lead=0)
 
 
-def test_a_language_models_hessian_is_that_of_the_mean_over_predicted_tokens():
-    """The curvature of ``lm`` is the Hessian of the loss the grid shows (the mean over every
-    predicted token, −100 left out), not of a sum over tokens divided by sequences."""
+USER_LOSS = """
+import torch.nn.functional as F
+
+def per_token(logits, ids):  # a user's per-token loss: (sum, count)
+    target = ids[:, 1:].reshape(-1)
+    total = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), target,
+                            ignore_index=-100, reduction="sum")
+    return total, int((target != -100).sum())
+"""
+
+
+@pytest.mark.parametrize("loss", ["lm", "user"])
+def test_a_language_models_hessian_is_that_of_the_mean_over_predicted_tokens(loss, tmp_path):
+    """The curvature of ``lm`` (and of a user's loss returning (sum, count)) is the Hessian
+    of the loss the grid shows (the mean over every predicted token, −100 left out), not of
+    a sum over tokens divided by sequences."""
     from types import SimpleNamespace
 
     from lossviz_core.curvature import HessianOperator, examples_of
+
+    if loss == "user":
+        (tmp_path / "lossfile.py").write_text(USER_LOSS)
+        loss = resolve_loss(f"{tmp_path / 'lossfile.py'}:per_token")
 
     torch.manual_seed(0)
     vocab = 11
@@ -146,7 +163,7 @@ def test_a_language_models_hessian_is_that_of_the_mean_over_predicted_tokens():
     targets = ids.clone()
     targets[0, 3:] = IGNORE_INDEX  # padding: left out of the mean
     targets[2, 5] = IGNORE_INDEX
-    op = HessianOperator.from_model(model, examples_of(SimpleNamespace(x=ids, y=targets)), "lm",
+    op = HessianOperator.from_model(model, examples_of(SimpleNamespace(x=ids, y=targets)), loss,
                                     params="all", batch_size=2)
     assert op.count == 5 * 6 - 4 - 1
 
