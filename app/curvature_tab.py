@@ -264,7 +264,8 @@ def _same_plane(a: Any, b: Any) -> bool:
 def _numbers(r: dict[str, Any]) -> str:
     conv = r.get("converged", {})
     lines = [f"at α = {r.get('point', {}).get('alpha', 0):g}, β = "
-             f"{r.get('point', {}).get('beta', 0):g}; {r.get('examples')} examples, "
+             f"{r.get('point', {}).get('beta', 0):g}; {r.get('examples')} "
+             f"{r.get('unit', 'examples')}, "
              f"{r.get('params', 'perturbed')} parameters", ""]
     ok = conv.get("eigenvalues", [])
     for i, v in enumerate(r.get("eigenvalues", [])):

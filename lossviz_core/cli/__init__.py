@@ -344,24 +344,27 @@ def _prepare(recipe: Recipe, resume_from: Path | None, verbose: bool = False):  
             break
         if isinstance(step, Step) and (verbose or os.environ.get("LOSSVIZ_VERBOSE")):
             _say(f"{step.text} ...")
-    data = job.data
+    from lossviz_core.data.registry import data_unit
+    from lossviz_core.measures import measure_kind
+
+    data, unit = job.data, data_unit(job.recipe.dataset.name)
     _say(f"data: {len(data.train)} train" + (f" + {len(data.test)} test" if data.test is not None
-                                              else "") + f" examples, {data.storage}")
+                                              else "") + f" {unit}, {data.storage}")
     info = job.directions.info
     if "cosine" in info:
         _say(f"cosine(d1, d2) = {info['cosine']:.4f}")
     if "explained_variance" in info:
         ev = info["explained_variance"]
         _say(f"PCA explained variance {100 * ev[0]:.1f} %, {100 * ev[1]:.1f} %")
-    from lossviz_core.measures import measure_kind
-
     for name in job.recipe.measures:
         if name != "loss":
             kind = measure_kind(name)
-            _say(f"{kind.label}: {kind.cost} (each over {len(data.train)} examples)")
+            _say(f"{kind.label}: {kind.cost} (each over {len(data.train)} {unit})")
     ev_info = job.workspace.info.get("evaluator", {})
+    threads = ev_info.get("threads")
     _say(f"{job.device_text}, {ev_info.get('precision')}, mode {ev_info.get('mode')}, "
          f"batch {ev_info.get('batch_size')}"
+         + (f", {threads} thread{'s' if threads != 1 else ''}" if threads else "")
          + (" (as the file's points were computed)" if ev_info.get("pinned") else ""))
     return job
 

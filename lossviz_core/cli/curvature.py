@@ -98,7 +98,7 @@ def run_curvature(a: argparse.Namespace) -> int:
     ev = ", ".join(f"{v:.4g}" for v in report["eigenvalues"])
     _say(f"top eigenvalues {ev}; λmin {report['lambda_min']:.4g}; trace "
          f"{report['trace']:.4g} ± {report['trace_stderr']:.2g} over {report['examples']} "
-         f"examples")
+         f"{report.get('unit', 'examples')}")
     if not all(report["converged"]["eigenvalues"]) or not report["converged"]["lambda_min"]:
         _say("warning: not every eigenvalue converged (see 'converged'; raise --maxiter)")
     _say(f"wrote {a.out}")

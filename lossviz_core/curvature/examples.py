@@ -49,6 +49,16 @@ class Examples:
     def n(self) -> int:
         return sum(len(p) for p in self.parts)
 
+    @property
+    def unit(self) -> str:
+        """What an example is called: ``sequences`` when the inputs are token ids (int32 or
+        int64 tensors), else ``examples``."""
+        for p in self.parts:
+            x = None if p.stream else getattr(p.source, "x", None)
+            if isinstance(x, torch.Tensor):
+                return "sequences" if x.dtype in (torch.int64, torch.int32) else "examples"
+        return "examples"
+
     def batches(self, batch_size: int, device: torch.device,
                 dtype: torch.dtype = torch.float32) -> Iterator[tuple[Tensor, Tensor]]:
         """``(x, y)`` on ``device``, float inputs as ``dtype``; every pass sums the same

@@ -114,13 +114,13 @@ def plan(op: Any, options: CurvatureOptions | None = None,
     total = int(sum(parts.values()))
     return {"hvps": total, "parts": parts, "seconds_per_hvp": seconds_per_hvp,
             "eta_seconds": None if seconds_per_hvp is None else total * seconds_per_hvp,
-            "examples": op.examples.n, "n_params": op.size}
+            "examples": op.examples.n, "unit": op.examples.unit, "n_params": op.size}
 
 
 def describe_plan(p: dict[str, Any]) -> str:
     """One line: "about N Hessian-vector products over E examples (~T s)"."""
     text = (f"about {p['hvps']} Hessian-vector products, each a pass over {p['examples']} "
-            f"examples, {p['n_params']} parameters")
+            f"{p.get('unit', 'examples')}, {p['n_params']} parameters")
     if p.get("eta_seconds") is not None:
         text += f" (~{p['eta_seconds']:.0f} s at {p['seconds_per_hvp']:.3g} s each)"
     return text
@@ -180,7 +180,7 @@ def iter_curvature_report(op: Any, options: CurvatureOptions | None = None
         "converged": {"eigenvalues": list(top.converged), "lambda_min": bool(low.converged[0]),
                       "per_layer": {n: d["converged"] for n, d in layers.items()},
                       "sharpness": {n: d.get("converged", True) for n, d in sharp.items()}},
-        "examples": op.examples.n,
+        "examples": op.examples.n, "unit": op.examples.unit,
         "details": {"eigenvalues": top.to_dict(), "lambda_min": low.to_dict(),
                     "trace": tr.to_dict(), "per_layer": layers, "sharpness": sharp},
         "hessian": op.info, "options": o.to_dict(), "plan": p,

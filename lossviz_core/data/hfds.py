@@ -97,6 +97,7 @@ SOURCE = DataSource(
                                 help="a folder saved with datasets' save_to_disk"),),
                          prefix=PREFIX),
     options=(SEQ_LEN, TOKENIZER, TEXT_FIELD), model_hints=("tokenizer",),
+    unit="sequences",
     default_loss="lm",
     help="a datasets folder for a language model (--loss lm): input_ids rows, or a text "
     "column tokenized and cut into --seq-len blocks")

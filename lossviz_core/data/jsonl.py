@@ -54,5 +54,6 @@ SOURCE = DataSource(
     name_parts=NameParts((Param("jsonl_file", "file", label="File", portable=True,
                                 help="one JSON object per line"),), prefix=PREFIX),
     options=(SEQ_LEN, TOKENIZER, TEXT_FIELD), model_hints=("tokenizer",),
+    unit="sequences",
     default_loss="lm",
     help="texts for a language model (--loss lm), one JSON record per line")

@@ -9,7 +9,8 @@ whose code reading the data runs, if any; ``options``: parameters of its own (st
 window shows only those rows); ``model_hints``: options whose ``auto`` value follows the
 model (``channels``: the input channels of its first layer), filled in before loading;
 ``default_loss``: the loss a recipe on this data uses unless one is chosen (``lm`` for token
-data). Sources are registered in :data:`lossviz_core.registry.DATA_SOURCES`.
+data); ``unit``: what one of its examples is called (``sequences`` for token data), in
+titles and messages. Sources are registered in :data:`lossviz_core.registry.DATA_SOURCES`.
 """
 
 from __future__ import annotations
@@ -40,12 +41,20 @@ class DataSource:
     model_hints: tuple[str, ...] = ()  # facts about the model its "auto" options follow
     user_code: Callable[[str], str | None] = lambda name: None
     default_loss: str = "ce"
+    unit: str = "examples"
     help: str = ""
 
 
 def register_data_source(source: DataSource) -> DataSource:
     """Add a data source; later registrations are tried first (they may refine a prefix)."""
     return DATA_SOURCES.register(source)
+
+
+def data_unit(name: str | None) -> str:
+    """What one example of the dataset ``name`` is called: ``examples``, or the source's
+    own word (``sequences`` for token data)."""
+    found = DATA_SOURCES.find(str(name)) if name else None
+    return getattr(found, "unit", "examples")
 
 
 def data_source(name: str) -> DataSource:

@@ -52,4 +52,5 @@ def load(spec: DatasetSpec) -> RawDataset:
 SOURCE = DataSource(
     name=NAME, label="Shakespeare (text, bundled)", matches=lambda n: n == NAME, load=load,
     example=NAME, name_parts=NameParts(prefix=NAME), options=(BLOCK_LEN,), default_loss="lm",
+    unit="sequences",
     help="two plays as byte tokens, for the language-model demo (tiny_gpt, --loss lm)")

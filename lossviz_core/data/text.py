@@ -32,5 +32,6 @@ SOURCE = DataSource(
     name_parts=NameParts((Param("text_file", "file", label="File", portable=True,
                                 help="a UTF-8 text file"),), prefix=PREFIX),
     options=(SEQ_LEN, TOKENIZER), model_hints=("tokenizer",),
+    unit="sequences",
     default_loss="lm",
     help="text for a language model (--loss lm), tokenized and cut into --seq-len blocks")

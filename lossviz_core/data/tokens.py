@@ -50,5 +50,6 @@ SOURCE = DataSource(
                                 "per row, or 1-D (cut into --seq-len blocks)"),),
                          prefix=PREFIX),
     options=(SEQ_LEN,),
+    unit="sequences",
     default_loss="lm",
     help="token ids for a language model (--loss lm)")

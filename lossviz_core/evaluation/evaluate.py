@@ -392,6 +392,10 @@ class Evaluator:
             return
         start = time.perf_counter()
         pin = self.pinned or Pin()
+        if pin.threads and self.device.type == "cpu":
+            # the file's points were summed on this many threads: the rest sum alike (a
+            # matrix product's order follows its threads), whatever the load says now
+            torch.set_num_threads(int(pin.threads))
         if pin.precision in ("bf16", "fp32"):
             self.bf16 = pin.precision == "bf16"
         n_max = max(s.n for s in self.splits)
@@ -476,6 +480,7 @@ class Evaluator:
             fold_per_point=self.folded.refold,
             compile=self._compile_mode,
             channels_last=self.channels_last,
+            threads=torch.get_num_threads() if self.device.type == "cpu" else None,
             warmup_seconds=0.0,
             seconds_per_point=spp,
             probe_seconds=time.perf_counter() - start,
@@ -501,7 +506,9 @@ class Evaluator:
         return Decision(mode="multi" if self._multi else "single",
                         multi_k=self._k if self._multi else 1, batch_size=self.batch_size,
                         precision="bf16" if self.bf16 else "fp32",
-                        channels_last=self.channels_last, compile=self._compile_mode, why=why)
+                        channels_last=self.channels_last, compile=self._compile_mode,
+                        threads=torch.get_num_threads() if self.device.type == "cpu" else None,
+                        why=why)
 
     def _new_decision(self, why: str) -> None:
         """The decisions changed (out of memory, a replan): points from now on say so."""

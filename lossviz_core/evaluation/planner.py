@@ -2,7 +2,7 @@
 
 A :class:`Decision` is what a result file records per point (the ``plans`` attribute and
 ``plan`` ids of the HDF5 layout, kept for old files): single or multi-point and K, batch,
-precision, memory format, compile, and why it was taken (the probe, an out-of-memory
+precision, memory format, compile, CPU threads, and why it was taken (the probe, an out-of-memory
 retry, a replan on a busy machine, or a resumed file's record). A :class:`Pin` is the part
 of a decision a resumed file fixes, so the rest of its points sum in the same order.
 The evaluator (:mod:`lossviz_core.evaluation.evaluate`) asks the probes in
@@ -34,6 +34,7 @@ class Decision:
     precision: str = "fp32"
     channels_last: bool = False
     compile: str = "off"
+    threads: int | None = None  # torch's CPU threads (None on a GPU): they set the sum order
     why: str = "probe"
 
     def to_dict(self) -> dict[str, Any]:
@@ -51,6 +52,7 @@ class Pin:
     precision: str | None = None
     channels_last: bool | None = None
     compile: str | None = None
+    threads: int | None = None
 
     @classmethod
     def of(cls, record: dict[str, Any] | None) -> Pin | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from lossviz_core.params import Param
 from lossviz_core.recipe.spec import Recipe
-from lossviz_core.registry import DIRECTION_METHODS
+from lossviz_core.registry import DATA_SOURCES, DIRECTION_METHODS
 from lossviz_core.results.result import SurfaceResult
 
 # Fields in the order a title names them; compute settings come last: they tell results
@@ -46,7 +46,6 @@ _LABELS: dict[str, Callable[[Any], str]] = {
     "model.pretrained": lambda v: f"pretrained {v}",
     "model.num_classes": lambda v: f"{v} classes",
     "model.output": lambda v: f"output {v}",
-    "dataset.subsample": lambda v: f"{v} examples",
     "dataset.subsample_seed": lambda v: f"subsample seed {v}",
     "dataset.transform": lambda v: f"{v} transform",
     "dataset.size": lambda v: f"{v} px",
@@ -156,7 +155,7 @@ def recipe_title(result: SurfaceResult | Recipe, skip: Sequence[str] = ()) -> st
     parts.append(" ".join(model))
     data = [str(f["dataset.name"])] if has("dataset.name") else []
     if has("dataset.subsample"):
-        data.append(f"({_LABELS['dataset.subsample'](f['dataset.subsample'])})")
+        data.append(f"({_subsample_text(f['dataset.subsample'], f)})")
     parts.append(" ".join(data))
     parts.append(", ".join(_directions_text(f, has)))
     grid = [_LABELS[k](f[k]) for k in ("grid.x", "grid.y") if has(k)]
@@ -267,11 +266,12 @@ def _directions_text(f: dict[str, Any], has: Callable[[str], bool]) -> list[str]
 
 def _title_of(f: dict[str, Any], fields: Sequence[dict[str, Any]],
               differing: Sequence[str]) -> str:
-    texts = (_field_text(k, f[k], fields, differing) for k in differing if f.get(k) is not None)
+    texts = (_field_text(k, f[k], f, fields, differing) for k in differing
+             if f.get(k) is not None)
     return " · ".join(t for t in texts if t)
 
 
-def _field_text(key: str, value: Any, fields: Sequence[dict[str, Any]],
+def _field_text(key: str, value: Any, f: dict[str, Any], fields: Sequence[dict[str, Any]],
                 differing: Sequence[str]) -> str:
     if key in _PATHS:
         return _PATHS[key] + distinct_tail(value, [f.get(key) for f in fields])
@@ -290,8 +290,17 @@ def _field_text(key: str, value: Any, fields: Sequence[dict[str, Any]],
         if together:
             return text if key == x_key else ""
         return f"{'α' if key == x_key else 'β'} {text}"
+    if key == "dataset.subsample":
+        return _subsample_text(value, f)
     label = _LABELS.get(key)
     return label(value) if label else f"{key.rsplit('.', 1)[-1]} {value}"
+
+
+def _subsample_text(n: Any, f: dict[str, Any]) -> str:
+    """'500 examples', or the data source's own word ('64 sequences' of token data)."""
+    name = f.get("dataset.name")
+    entry = DATA_SOURCES.find(str(name)) if name is not None else None
+    return f"{n} {getattr(entry, 'unit', 'examples')}"
 
 
 def _implied(key: str, keys: Sequence[str], fields: Sequence[dict[str, Any]]) -> bool:

@@ -423,6 +423,7 @@ def test_curvature_measure_over_a_grid_equals_a_direct_eigendecomposition():
                 "density", "converged", "examples"):
         assert key in report
     assert report["examples"] == 64 and set(report["density"]) >= {"grid", "values"}
+    assert report["unit"] == report["plan"]["unit"] == "examples"  # images, not sequences
 
 
 def test_convexity_map_is_stored_beside_the_loss_and_resumes(tmp_path):

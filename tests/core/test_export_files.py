@@ -362,6 +362,23 @@ def test_distinguishing_titles_name_only_what_differs():
     assert distinguishing_titles([surface(), wide]) == ["α\u00a0-1:0.5:7", "α\u00a0-2:2:7"]
 
 
+def test_titles_count_token_data_in_sequences():
+    import lossviz_core.builtins  # noqa: F401 - the data sources, as the app and CLI load them
+    from lossviz_core.export import recipe_title
+
+    def on(dataset, n):
+        recipe = Recipe(model=ModelSpec("tiny_gpt"), dataset=DatasetSpec(dataset, subsample=n),
+                        grid=GridSpec(Range(-1, 1, 3), None))
+        return SurfaceResult.empty(np.linspace(-1, 1, 3), None, ("train_loss",),
+                                   specs={"recipe": recipe.to_dict()})
+
+    assert "shakespeare (64 sequences)" in recipe_title(on("shakespeare", 64))
+    assert "text:/d/corpus.txt (8 sequences)" in recipe_title(on("text:/d/corpus.txt", 8))
+    assert "digits (500 examples)" in recipe_title(on("digits", 500))
+    assert distinguishing_titles([on("tokens:/d/ids.npy", 16), on("tokens:/d/ids.npy", 32)]) \
+        == ["16 sequences", "32 sequences"]
+
+
 def test_partial_result_shows_missing_cells_greyed(tmp_path):
     x, y = np.linspace(-1, 1, 21), np.linspace(-0.5, 1, 15)
     r = surface(x=x, y=y, done=0.5)

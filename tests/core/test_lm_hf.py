@@ -61,21 +61,26 @@ def _blocks(ids: list[int]) -> list[torch.Tensor]:
     return list(torch.tensor(ids[: n * SEQ]).view(n, SEQ))
 
 
-def _line(capsys, out, *args) -> dict:
+def _line(capsys, out, *args, said: list | None = None) -> dict:
     code = main(["line", *args, *LINE, "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 0, err
+    if said is not None:
+        said.append(err)
     return read_result(out).values
 
 
 def test_a_gpt2_on_a_text_file_equals_its_own_loss(gpt2, tmp_path, capsys):
     text = "\n".join(_texts(60, 1))
     (tmp_path / "corpus.txt").write_text(text)
+    said: list[str] = []
     values = _line(capsys, tmp_path / "text.h5", "--model", f"hf:{gpt2}", "--dataset",
-                   f"text:{tmp_path / 'corpus.txt'}", "--seq-len", str(SEQ), "--loss", "lm")
+                   f"text:{tmp_path / 'corpus.txt'}", "--seq-len", str(SEQ), "--loss", "lm",
+                   said=said)
     model, tok = _reference(gpt2)
     blocks = _blocks(tok(text)["input_ids"])
     assert len(blocks) > 10
+    assert f"data: {len(blocks)} train sequences" in said[0]  # counted as what they are
     want = float(np.mean([model(b[None], labels=b[None]).loss.item() for b in blocks]))
     assert values["train_loss"][1] == pytest.approx(want, rel=1e-5)
     assert values["train_perplexity"][1] == pytest.approx(np.exp(want), rel=1e-5)

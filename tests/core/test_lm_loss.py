@@ -166,6 +166,7 @@ def test_a_language_models_hessian_is_that_of_the_mean_over_predicted_tokens(los
     op = HessianOperator.from_model(model, examples_of(SimpleNamespace(x=ids, y=targets)), loss,
                                     params="all", batch_size=2)
     assert op.count == 5 * 6 - 4 - 1
+    assert op.examples.unit == "sequences"  # what the report and messages call them
 
     names = op.names
 

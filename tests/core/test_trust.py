@@ -166,21 +166,36 @@ def test_sigkill_mid_run_and_at_a_random_moment_then_resume_is_bit_equal(tmp_pat
         assert read_decisions(out)[-1]["batch_size"] == 256
 
 
-def test_resume_computes_the_rest_as_the_file_says(tmp_path, capsys, monkeypatch,
+def test_resume_computes_the_rest_as_the_file_says(tmp_path, capsys, monkeypatch, request,
                                                     cut_after_one_chunk):
-    """No flags on resume: the file's batch and mode are used, not a new probe's."""
+    """No flags on resume: the file's batch, mode and CPU threads are used, not a new
+    probe's or the load's."""
+    import torch
+
+    def keep_threads():  # the load-based thread policy would pick its own count
+        monkeypatch.setattr("lossviz_core.device.threads_for_load",
+                            lambda: (torch.get_num_threads(), "threads as set"))
+
+    threads = torch.get_num_threads()
+    request.addfinalizer(lambda: torch.set_num_threads(threads))
     out = tmp_path / "pinned.h5"
     cut_after_one_chunk()
+    keep_threads()
+    torch.set_num_threads(1)
     assert main(["surface", "--demo", "--x=-1:1:9", "--y=-1:1:7", "--batch-size", "100",
                  "--multi", "off", "--memory-format", "contiguous", "--out", str(out)]) == 130
     err = capsys.readouterr().err
     cut = read_result(out)
     n = int(cut.done.sum())
     assert f"interrupted: {n}/63 points saved in {out}" in err
+    assert read_decisions(out)[-1]["threads"] == 1
     monkeypatch.undo()
+    keep_threads()
+    torch.set_num_threads(2)  # a quieter machine on resume
     assert main(["surface", "--resume", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "as the file's points were computed" in err and "batch 100" in err
+    assert "as the file's points were computed" in err and "batch 100, 1 thread " in err
+    assert torch.get_num_threads() == 1 and read_decisions(out)[-1]["threads"] == 1
     assert f"{n}/63" in err  # the progress bar starts where the file is
     full = tmp_path / "full.h5"
     # an uninterrupted run with the same pinned decisions (the memory format too: a busy
