@@ -74,7 +74,7 @@ def iter_run_landscapes(run_dir: str | os.PathLike, x: str = DEFAULT_RANGE,
         recipe = base.replace(model=base.model.replace(checkpoint=str(Path(path).resolve())))
         yield Step(f"landscape {k + 1}/{len(run.checkpoints)} ({unit} {epoch})",
                    k / len(run.checkpoints))
-        r = yield from _computed(recipe, _kept(keep, f"{Path(run_dir).name}-epoch{epoch}"),
+        r = yield from _computed(recipe, _kept(keep, f"{Path(run_dir).name}-{unit}{epoch}"),
                                  f"{unit} {epoch}")
         results.append(r)
         titles.append(f"{unit} {epoch}")

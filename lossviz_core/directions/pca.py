@@ -85,8 +85,19 @@ def trajectory_of(source: str | os.PathLike) -> RunInfo:
     steps = [_step(f) for f in ordered]
     epochs = steps if len(set(steps)) == len(steps) and -1 not in steps else range(len(files))
     path = Path(text).parent if glob.has_magic(text) else Path(text)
-    return RunInfo(path=path, model={}, dataset={}, train={"source": str(source)},
+    train = {"source": str(source)}
+    if epochs is steps and _counts_steps(ordered):
+        train["unit"] = "step"  # labels and titles say "step N"
+    return RunInfo(path=path, model={}, dataset={}, train=train,
                    checkpoints=[(int(e), f) for e, f in zip(epochs, ordered, strict=True)])
+
+
+def _counts_steps(files: list[Path]) -> bool:
+    """The checkpoints' names number optimizer steps (``step_100.pt``, transformers'
+    ``checkpoint-500/``), none of them epochs."""
+    names = [(p.parent.name if p.name in MODEL_FILES else p.stem).lower() for p in files]
+    return not any("epoch" in n for n in names) and all(
+        "step" in n or re.match(r"checkpoint-\d+$", n) for n in names)
 
 
 def _weights_in(p: Path) -> Path | None:

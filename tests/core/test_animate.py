@@ -176,6 +176,19 @@ def test_a_run_folder_animates_its_checkpoints_landscapes(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "holds another landscape" in err[-1] and str(kept[0]) in err[-1]
+    # a run that counts steps (the tracker's RUN/steps) keeps its landscapes by step
+    from dataclasses import replace
+
+    from lossviz_core.runs import read_run, write_run
+
+    info = read_run(run)
+    write_run(replace(info, train={**info.train, "unit": "step"}))
+    code = main(["animate", str(run), "--out", str(tmp_path / "steps.gif"), "--x=-1:1:5",
+                 "--y=-1:1:5", "--duration", "1", "--fps", "2", "--keep",
+                 str(tmp_path / "by-step")])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "by-step").glob("*.h5")) == [
+        "run-step0.h5", "run-step1.h5"]
 
 
 def test_a_kept_trajectory_plane_is_reused_as_it_is(tmp_path, capsys):

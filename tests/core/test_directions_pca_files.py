@@ -57,6 +57,7 @@ def test_a_glob_of_checkpoints_in_step_order(tmp_path):
                                rtol=1e-6)
     assert torch.equal(dirs.center["fc.weight"], states[-1]["fc.weight"])  # the last step
     assert list(dirs.trajectory.epochs) == steps
+    assert run.unit == dirs.trajectory.unit == "step"  # labelled "step N", not "epoch N"
 
 
 def test_a_trainers_folder_of_checkpoint_folders(tmp_path):
@@ -70,6 +71,10 @@ def test_a_trainers_folder_of_checkpoint_folders(tmp_path):
     run = trajectory_of(tmp_path)
     assert [(e, p.parent.name) for e, p in run.checkpoints] == [
         (500, "checkpoint-500"), (1000, "checkpoint-1000"), (1500, "checkpoint-1500")]
+    assert run.unit == "step"
+    for s, state in zip((1, 2, 3), walk(net, 3), strict=True):
+        save_file(state, tmp_path / f"model_epoch{s}.safetensors")
+    assert trajectory_of(tmp_path / "model_epoch*.safetensors").unit == "epoch"
     with pytest.raises(InputError, match="matches no checkpoint"):
         trajectory_of(tmp_path / "nothing_*.pt")
 
