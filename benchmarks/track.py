@@ -114,9 +114,15 @@ def markdown(rows: list[dict], env: dict, a: argparse.Namespace, loads: list[flo
     for r in rows:
         lines.append(f"| {r['measures']} | {r['seconds']:.2f} | {r['baseline_seconds']:.2f} | "
                      f"{100 * r['overhead']:+.1f} % | {r['records']} ({r['steps']}) | "
-                     f"{r['record_seconds']:.3f} | {100 * r['record_share']:.1f} % | "
-                     f"{100 * r['interval_share']:.1f} % | {'yes' if r['met'] else 'NO'} |")
+                     f"{_num(r['record_seconds'], 1, '.3f')} | "
+                     f"{_num(r['record_share'], 100, '.1f')} % | "
+                     f"{_num(r['interval_share'], 100, '.1f')} % | "
+                     f"{'yes' if r['met'] else 'NO'} |")
     return "\n".join(lines) + "\n"
+
+
+def _num(v: float | None, scale: float, fmt: str) -> str:
+    return "–" if v is None else format(scale * v, fmt)
 
 
 if __name__ == "__main__":

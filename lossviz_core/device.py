@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from lossviz_core.errors import InputError
@@ -61,6 +63,24 @@ def host_memory_available() -> float:
         return float(psutil.virtual_memory().available)
     except ImportError:
         return 8e9
+
+
+def resume_threads(recorded: Any) -> tuple[int, str] | None:
+    """A resume's CPU threads: the count the file's points were computed on (a matrix
+    product's summation order may follow its threads), at most the machine's cores; None
+    (the load decides) when the file records none or ``OMP_NUM_THREADS`` is set by the
+    user. Sets torch's threads and returns ``(n, why)``."""
+    import os
+
+    if not recorded or os.environ.get("OMP_NUM_THREADS"):
+        return None
+    cores = os.cpu_count() or 1
+    n = max(1, min(int(recorded), cores))
+    torch.set_num_threads(n)
+    if n == int(recorded):
+        return n, f"{n} CPU thread{'s' if n != 1 else ''}, as the file's points were computed"
+    return n, (f"{n} CPU threads ({recorded} computed the file's points: the rest may differ "
+               "from them in the last bits)")
 
 
 def threads_for_load(cores: int | None = None, load: float | None = None) -> tuple[int, str]:

@@ -307,8 +307,9 @@ def _say(text: str) -> None:
 
 
 def _run_job(a: argparse.Namespace, two_d: bool) -> int:
-    from lossviz_core.device import threads_for_load
+    from lossviz_core.device import resume_threads, threads_for_load
     from lossviz_core.results.paths import OutputLock, check_output
+    from lossviz_core.results.store import read_decisions
 
     recipe = recipe_from_args(a, line=not two_d)
     check_code_allowed(recipe, a)
@@ -321,7 +322,9 @@ def _run_job(a: argparse.Namespace, two_d: bool) -> int:
             check_output(path, what, may_exist=a.overwrite)
     # Reserve the output now, before the long preparation: a second writer is refused at once.
     with OutputLock.acquire(out) as lock:
-        threads, why = threads_for_load()
+        recorded = read_decisions(out)[-1:] if a.resume and out.exists() else []
+        pinned = resume_threads(recorded[0].get("threads")) if recorded else None
+        threads, why = pinned or threads_for_load()
         for path in user_code_files(recipe):
             _say(f"running code from {path}")
         _say(f"preparing {recipe.model.name} on {recipe.dataset.name} ({why}) ...")

@@ -51,12 +51,14 @@ class Examples:
 
     @property
     def unit(self) -> str:
-        """What an example is called: ``sequences`` when the inputs are token ids (int32 or
-        int64 tensors), else ``examples``."""
+        """What an example is called: ``sequences`` when the inputs are rows of ids (int16,
+        int32 or int64 tensors of two or more dimensions: token ids), else ``examples``."""
+        from lossviz_core.data.base import ID_DTYPES
+
         for p in self.parts:
             x = None if p.stream else getattr(p.source, "x", None)
             if isinstance(x, torch.Tensor):
-                return "sequences" if x.dtype in (torch.int64, torch.int32) else "examples"
+                return "sequences" if x.dtype in ID_DTYPES and x.dim() >= 2 else "examples"
         return "examples"
 
     def batches(self, batch_size: int, device: torch.device,

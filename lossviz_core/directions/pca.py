@@ -86,18 +86,23 @@ def trajectory_of(source: str | os.PathLike) -> RunInfo:
     epochs = steps if len(set(steps)) == len(steps) and -1 not in steps else range(len(files))
     path = Path(text).parent if glob.has_magic(text) else Path(text)
     train = {"source": str(source)}
-    if epochs is steps and _counts_steps(ordered):
+    numbered = epochs is steps  # each name's own number orders and labels it
+    if numbered and _counts_steps(ordered):
         train["unit"] = "step"  # labels and titles say "step N"
     return RunInfo(path=path, model={}, dataset={}, train=train,
                    checkpoints=[(int(e), f) for e, f in zip(epochs, ordered, strict=True)])
 
 
 def _counts_steps(files: list[Path]) -> bool:
-    """The checkpoints' names number optimizer steps (``step_100.pt``, transformers'
-    ``checkpoint-500/``), none of them epochs."""
-    names = [(p.parent.name if p.name in MODEL_FILES else p.stem).lower() for p in files]
-    return not any("epoch" in n for n in names) and all(
-        "step" in n or re.match(r"checkpoint-\d+$", n) for n in names)
+    """The number each name is ordered by (its last) is a step's: the word attached to it
+    is ``step`` (``step_100.pt``, Lightning's ``epoch=0-step=100.ckpt``) or transformers'
+    ``checkpoint`` (``checkpoint-500/``), in every name."""
+    def word(p: Path) -> str:
+        name = (p.parent.name if p.name in MODEL_FILES else p.stem).lower()
+        found = re.search(r"([a-z]+)[=_-]?\d+\D*$", name)
+        return found.group(1) if found else ""
+
+    return all(word(p) in ("step", "steps", "checkpoint") for p in files)
 
 
 def _weights_in(p: Path) -> Path | None:

@@ -392,10 +392,6 @@ class Evaluator:
             return
         start = time.perf_counter()
         pin = self.pinned or Pin()
-        if pin.threads and self.device.type == "cpu":
-            # the file's points were summed on this many threads: the rest sum alike (a
-            # matrix product's order follows its threads), whatever the load says now
-            torch.set_num_threads(int(pin.threads))
         if pin.precision in ("bf16", "fp32"):
             self.bf16 = pin.precision == "bf16"
         n_max = max(s.n for s in self.splits)

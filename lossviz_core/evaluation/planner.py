@@ -34,7 +34,8 @@ class Decision:
     precision: str = "fp32"
     channels_last: bool = False
     compile: str = "off"
-    threads: int | None = None  # torch's CPU threads (None on a GPU): they set the sum order
+    threads: int | None = None  # torch's CPU threads (None on a GPU): recorded, and a CLI
+    # resume takes them (lossviz_core.device.resume_threads), not the evaluator
     why: str = "probe"
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,7 +53,6 @@ class Pin:
     precision: str | None = None
     channels_last: bool | None = None
     compile: str | None = None
-    threads: int | None = None
 
     @classmethod
     def of(cls, record: dict[str, Any] | None) -> Pin | None:

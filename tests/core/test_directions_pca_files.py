@@ -75,6 +75,10 @@ def test_a_trainers_folder_of_checkpoint_folders(tmp_path):
     for s, state in zip((1, 2, 3), walk(net, 3), strict=True):
         save_file(state, tmp_path / f"model_epoch{s}.safetensors")
     assert trajectory_of(tmp_path / "model_epoch*.safetensors").unit == "epoch"
+    for s, state in zip((100, 200, 300), walk(net, 3), strict=True):  # Lightning's names
+        save_file(state, tmp_path / f"epoch={s // 150}-step={s}.ckpt")
+    lightning = trajectory_of(tmp_path / "epoch=*-step=*.ckpt")
+    assert [e for e, _ in lightning.checkpoints] == [100, 200, 300] and lightning.unit == "step"
     with pytest.raises(InputError, match="matches no checkpoint"):
         trajectory_of(tmp_path / "nothing_*.pt")
 

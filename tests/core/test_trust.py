@@ -195,6 +195,7 @@ def test_resume_computes_the_rest_as_the_file_says(tmp_path, capsys, monkeypatch
     assert main(["surface", "--resume", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "as the file's points were computed" in err and "batch 100, 1 thread " in err
+    assert "1 CPU thread, as the file's points were computed" in err
     assert torch.get_num_threads() == 1 and read_decisions(out)[-1]["threads"] == 1
     assert f"{n}/63" in err  # the progress bar starts where the file is
     full = tmp_path / "full.h5"
@@ -214,6 +215,23 @@ def test_resume_computes_the_rest_as_the_file_says(tmp_path, capsys, monkeypatch
     assert main(["surface", "--demo", "--x=-1:1:9", "--y=-1:1:7", "--precision", "fp32",
                  "--resume", "--out", str(other)]) == 2
     assert "computed in bf16" in capsys.readouterr().err
+
+
+def test_a_resumes_threads_are_the_files_within_the_cores_unless_the_user_set_them(
+        monkeypatch, request):
+    import torch
+
+    from lossviz_core.device import resume_threads
+
+    threads = torch.get_num_threads()
+    request.addfinalizer(lambda: torch.set_num_threads(threads))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert resume_threads(None) is None  # an old file: the load decides
+    n, why = resume_threads(64)  # computed on a bigger machine: at most this one's cores
+    assert n == torch.get_num_threads() == 2 and "64 computed" in why
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert resume_threads(1) is None  # the user's setting wins
 
 
 class Rows:
