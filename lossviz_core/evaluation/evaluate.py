@@ -476,7 +476,7 @@ class Evaluator:
             fold_per_point=self.folded.refold,
             compile=self._compile_mode,
             channels_last=self.channels_last,
-            threads=torch.get_num_threads() if self.device.type == "cpu" else None,
+            threads=self._threads(),
             warmup_seconds=0.0,
             seconds_per_point=spp,
             probe_seconds=time.perf_counter() - start,
@@ -503,8 +503,11 @@ class Evaluator:
                         multi_k=self._k if self._multi else 1, batch_size=self.batch_size,
                         precision="bf16" if self.bf16 else "fp32",
                         channels_last=self.channels_last, compile=self._compile_mode,
-                        threads=torch.get_num_threads() if self.device.type == "cpu" else None,
-                        why=why)
+                        threads=self._threads(), why=why)
+
+    def _threads(self) -> int | None:
+        """torch's CPU threads, which set a CPU sum's order (None on a GPU)."""
+        return torch.get_num_threads() if self.device.type == "cpu" else None
 
     def _new_decision(self, why: str) -> None:
         """The decisions changed (out of memory, a replan): points from now on say so."""

@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 from pathlib import PurePath
 from typing import Any
 
+from lossviz_core.data.registry import data_unit
 from lossviz_core.params import Param
 from lossviz_core.recipe.spec import Recipe
-from lossviz_core.registry import DATA_SOURCES, DIRECTION_METHODS
+from lossviz_core.registry import DIRECTION_METHODS
 from lossviz_core.results.result import SurfaceResult
 
 # Fields in the order a title names them; compute settings come last: they tell results
@@ -298,9 +299,7 @@ def _field_text(key: str, value: Any, f: dict[str, Any], fields: Sequence[dict[s
 
 def _subsample_text(n: Any, f: dict[str, Any]) -> str:
     """'500 examples', or the data source's own word ('64 sequences' of token data)."""
-    name = f.get("dataset.name")
-    entry = DATA_SOURCES.find(str(name)) if name is not None else None
-    return f"{n} {getattr(entry, 'unit', 'examples')}"
+    return f"{n} {data_unit(f.get('dataset.name'))}"
 
 
 def _implied(key: str, keys: Sequence[str], fields: Sequence[dict[str, Any]]) -> bool:
